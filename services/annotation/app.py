@@ -1,0 +1,17 @@
+"""The annotation service process: `python -m services.annotation`."""
+
+from __future__ import annotations
+
+import os
+
+from services.annotation.bootstrap import build
+from shared.runtime import serve
+from shared.settings import Settings
+
+
+def main() -> None:
+    serve(build(Settings()).app, int(os.environ.get("PORT", "8101")))
+
+
+if __name__ == "__main__":
+    main()

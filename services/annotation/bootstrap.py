@@ -1,0 +1,81 @@
+"""Wires the annotation service from settings: broker, Redis, MongoDB, subscribers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.asgi import AsgiFastStream
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+
+from services.annotation import handlers
+from services.annotation.repository import MongoAnnotationRepository, connect
+from shared import streams
+from shared.commands import CLASSIFY_STREAM_COMMAND
+from shared.events import AnnotationEvent
+from shared.messaging import (
+    Consumer,
+    DeadLetters,
+    attach,
+    ensure_groups,
+    make_broker,
+    make_redis,
+    publish_all,
+    stream_publisher,
+)
+from shared.runtime import service_app
+from shared.settings import Settings
+
+NAME = "annotation"
+
+
+@dataclass
+class AnnotationService:
+    settings: Settings
+    broker: RedisBroker
+    redis: Redis
+    mongo: Any
+    repo: MongoAnnotationRepository
+    app: AsgiFastStream
+
+
+def build(settings: Settings) -> AnnotationService:
+    broker = make_broker(settings)
+    redis = make_redis(settings)
+    mongo, repo = connect(settings.mongodb_url, settings.mongodb_db)
+    events = stream_publisher(
+        broker, settings, streams.ANNOTATION_EVENTS, schema=AnnotationEvent,
+        description="Annotation facts: ItemClassified, AnnotationUpdated, AnnotationDeleted, "
+        "CommandRejected. Emitted after the change is durable in MongoDB.",
+    )
+
+    async def on_classify_stream(commands: list[Any]) -> None:
+        produced = await handlers.handle_commands(commands, repo=repo, base_url=settings.public_url)
+        await publish_all(redis, events, produced)
+
+    attach(
+        broker,
+        Consumer(
+            stream=streams.CLASSIFY,
+            group=streams.ANNOTATION_GROUP,
+            parse=CLASSIFY_STREAM_COMMAND.validate_python,
+            handle=on_classify_stream,
+            title="classify",
+            description="Classify, UpdateAnnotation and DeleteAnnotation commands from the gateway.",
+        ),
+        settings=settings,
+        service=NAME,
+        dead_letters=DeadLetters(redis, settings.namespace),
+    )
+
+    async def start() -> None:
+        await ensure_groups(redis, settings.namespace)
+        await repo.create_indexes()
+
+    async def stop() -> None:
+        await redis.aclose()
+        mongo.close()
+
+    app = service_app(NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
+    return AnnotationService(settings, broker, redis, mongo, repo, app)

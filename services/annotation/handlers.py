@@ -1,0 +1,120 @@
+"""Use cases of the annotation service: commands in, events out. Idempotent on command id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.annotation import rules
+from services.annotation.repository import AnnotationRepository
+from shared.commands import Classify, DeleteAnnotation, UpdateAnnotation
+from shared.envelope import derived_id, utcnow
+from shared.events import (
+    ANNOTATION_EVENT,
+    AnnotationDeleted,
+    AnnotationUpdated,
+    CommandRejected,
+    ItemClassified,
+)
+
+Command = Classify | UpdateAnnotation | DeleteAnnotation
+Event = ItemClassified | AnnotationUpdated | AnnotationDeleted | CommandRejected
+
+
+def _unique(commands: list[Command]) -> list[Command]:
+    seen: dict[str, Command] = {}
+    for cmd in commands:
+        seen.setdefault(cmd.id, cmd)
+    return list(seen.values())
+
+
+def _event(cmd: Command, kind: type[Event], **fields: Any) -> Event:
+    return kind(
+        id=derived_id(cmd.id, kind.__name__),
+        correlation_id=cmd.id,
+        actor=cmd.actor,
+        **fields,
+    )
+
+
+def _not_found(cmd: Command) -> CommandRejected:
+    return _event(
+        cmd,
+        CommandRejected,
+        command_type=cmd.type,
+        reason="not_found",
+        message=f"annotation {cmd.annotation_id} does not exist on item {cmd.item_id}",
+        details={"annotationId": cmd.annotation_id},
+    )
+
+
+def _change(cmd: UpdateAnnotation | DeleteAnnotation, doc: dict[str, Any] | None) -> tuple[Event, dict | None]:
+    """The event for one change command and the document to store (None: store nothing)."""
+    deleted = (doc or {}).get("_deleted")
+    if (
+        doc is None
+        or doc["itemId"] != cmd.item_id
+        or doc.get("_projectId") != cmd.project_id
+        or (deleted and deleted.get("commandId") != cmd.id)
+    ):
+        return _not_found(cmd), None
+    if isinstance(cmd, DeleteAnnotation):
+        tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id}
+        event = _event(
+            cmd, AnnotationDeleted, item_id=cmd.item_id, project_id=cmd.project_id,
+            annotation_id=cmd.annotation_id,
+        )
+        return event, doc | {"_deleted": tombstone}
+    new = rules.updated_annotation(doc, cmd)
+    event = _event(
+        cmd, AnnotationUpdated, item_id=cmd.item_id, project_id=cmd.project_id,
+        annotation=rules.public(new), previous=new["_lastCommand"]["previous"],
+    )
+    return event, new
+
+
+async def handle_commands(
+    commands: list[Command], *, repo: AnnotationRepository, base_url: str
+) -> list[Event]:
+    """Apply a batch of classify-stream commands; return the events to publish.
+
+    A command already done (its outcome is stored) is not applied again: its stored
+    event is returned for re-publication.
+    """
+    commands = _unique(commands)
+    done = await repo.outcomes(c.id for c in commands)
+    todo = [c for c in commands if c.id not in done]
+    replayed = [ANNOTATION_EVENT.validate_python(done[c.id]["event"]) for c in commands if c.id in done]
+
+    creates = [c for c in todo if isinstance(c, Classify)]
+    await repo.insert_new([rules.new_class_annotation(c, base_url) for c in creates])
+    stored = await repo.get_many({c.annotation_id for c in todo})
+
+    events: list[Event] = []
+    changed: dict[str, dict[str, Any]] = {}
+    for cmd in todo:
+        if isinstance(cmd, Classify):
+            doc = stored[cmd.annotation_id]
+            events.append(_event(
+                cmd, ItemClassified, item_id=cmd.item_id, dataset_id=cmd.dataset_id,
+                project_id=cmd.project_id, annotation=rules.public(doc),
+            ))
+            continue
+        event, new = _change(cmd, changed.get(cmd.annotation_id) or stored.get(cmd.annotation_id))
+        events.append(event)
+        if new is not None:
+            changed[cmd.annotation_id] = new
+    await repo.replace_many(list(changed.values()))
+    await repo.save_outcomes([_outcome(cmd, ev) for cmd, ev in zip(todo, events, strict=True)])
+    return replayed + events
+
+
+def _outcome(cmd: Command, event: Event) -> dict[str, Any]:
+    return {
+        "_id": cmd.id,
+        "commandType": cmd.type,
+        "status": "rejected" if isinstance(event, CommandRejected) else "succeeded",
+        "actorId": cmd.actor.user_id,
+        "projectId": cmd.project_id,
+        "event": event.wire(),
+        "completedAt": utcnow(),
+    }

@@ -1,0 +1,79 @@
+"""Annotation storage in MongoDB (motor). The only module of the service that imports it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
+
+DUPLICATE_KEY = 11000
+
+
+class AnnotationRepository(Protocol):
+    async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None: ...
+    async def insert_new(self, docs: list[dict[str, Any]]) -> None: ...
+    async def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+    async def replace_many(self, docs: list[dict[str, Any]]) -> None: ...
+    async def ping(self) -> bool: ...
+
+
+class MongoAnnotationRepository:
+    """`annotations` holds Dataloop JSON (plus `_`-prefixed internal fields);
+    `operations` holds each command's outcome, keyed by command id."""
+
+    def __init__(self, db: AsyncIOMotorDatabase) -> None:
+        self.db = db
+        self.annotations = db["annotations"]
+        self.operations = db["operations"]
+
+    async def create_indexes(self) -> None:
+        await self.annotations.create_index([("itemId", ASCENDING)])
+        await self.annotations.create_index([("datasetId", ASCENDING)])
+
+    async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(command_ids)
+        cursor = self.operations.find({"_id": {"$in": ids}})
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
+        if outcomes:
+            await self.operations.bulk_write(
+                [ReplaceOne({"_id": o["_id"]}, o, upsert=True) for o in outcomes], ordered=False
+            )
+
+    async def insert_new(self, docs: list[dict[str, Any]]) -> None:
+        """Insert; an id that already exists means a redelivery of a done command: skip it."""
+        if not docs:
+            return
+        ops = [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
+        try:
+            await self.annotations.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+
+    async def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        cursor = self.annotations.find({"_id": {"$in": list(ids)}})
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def replace_many(self, docs: list[dict[str, Any]]) -> None:
+        if docs:
+            await self.annotations.bulk_write(
+                [ReplaceOne({"_id": d["_id"]}, d) for d in docs], ordered=False
+            )
+
+    async def ping(self) -> bool:
+        try:
+            await self.db.command("ping")
+            return True
+        except Exception:
+            return False
+
+
+def connect(url: str, database: str) -> tuple[AsyncIOMotorClient, MongoAnnotationRepository]:
+    client: AsyncIOMotorClient = AsyncIOMotorClient(url, serverSelectionTimeoutMS=3000, tz_aware=True)
+    return client, MongoAnnotationRepository(client[database])

@@ -1,0 +1,78 @@
+"""Events: past-tense facts published by the services onto the event streams."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from shared.envelope import Envelope
+
+
+class ItemClassified(Envelope):
+    """A class annotation was stored on an item.
+
+    Emitted by the annotation service on `events.annotation` once the annotation is
+    durable in MongoDB. Consumed by the gateway (to answer the waiting request), the
+    workflow service (auto next, from issue 5) and any other team's service.
+    `annotation` is the annotation's Dataloop JSON.
+    """
+
+    type: Literal["ItemClassified"] = "ItemClassified"
+    item_id: str
+    dataset_id: str
+    project_id: str
+    annotation: dict[str, Any]
+
+
+class AnnotationUpdated(Envelope):
+    """An annotation's label, attributes or description changed.
+
+    Emitted by the annotation service on `events.annotation` after the change is durable;
+    consumed by the gateway and by anyone mirroring annotations. `previous` holds the
+    replaced `label` and `attributes`.
+    """
+
+    type: Literal["AnnotationUpdated"] = "AnnotationUpdated"
+    item_id: str
+    project_id: str
+    annotation: dict[str, Any]
+    previous: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnnotationDeleted(Envelope):
+    """An annotation was deleted.
+
+    Emitted by the annotation service on `events.annotation` after the delete is durable;
+    consumed by the gateway and by anyone mirroring annotations.
+    """
+
+    type: Literal["AnnotationDeleted"] = "AnnotationDeleted"
+    item_id: str
+    project_id: str
+    annotation_id: str
+
+
+class CommandRejected(Envelope):
+    """A command was refused and changed nothing.
+
+    Emitted by the service that owns the command's stream, on its event stream, when a
+    rule refuses it. `reason` is a machine-readable code (`not_found`, `forbidden`,
+    `conflict`, `invalid`); `message` a sentence for people. Consumed by the gateway,
+    which maps the reason to an HTTP status.
+    """
+
+    type: Literal["CommandRejected"] = "CommandRejected"
+    command_type: str
+    reason: Literal["not_found", "forbidden", "conflict", "invalid"]
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+AnnotationEvent = Annotated[
+    ItemClassified | AnnotationUpdated | AnnotationDeleted | CommandRejected,
+    Field(discriminator="type"),
+]
+ANNOTATION_EVENT: TypeAdapter[
+    ItemClassified | AnnotationUpdated | AnnotationDeleted | CommandRejected
+] = TypeAdapter(AnnotationEvent)

@@ -1,0 +1,224 @@
+"""Reliable Redis Streams consumption on FastStream: groups, batches, reclaim, dead letters.
+
+The rules (../shared/reference/stack.md 1.2-1.6, 1.13) in one place, so every service
+consumes the same way:
+- groups are created at id 0 before anything is published (`ensure_groups`);
+- each process has its own consumer name; reads are batched with `max_records` set;
+- a batch is acked only after its handler returned, i.e. after its effect is durable
+  (NACK_ON_ERROR leaves a failed batch pending);
+- a reclaimer in the same group takes over entries left pending by a dead or failed
+  consumer (`min_idle_time`), and after `max_deliveries` sends them to `<stream>.dlq`
+  with the reason; entries that cannot even be parsed go there at once.
+Handlers must be idempotent on the command id: delivery is at-least-once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from shared import streams
+from shared.envelope import utcnow
+from shared.settings import Settings
+
+log = logging.getLogger("classifier.messaging")
+DLQ_MAXLEN = 100_000
+
+
+def quiet_logger() -> logging.Logger:
+    """FastStream logs every message at its log level; keep only warnings and errors."""
+    logger = logging.getLogger("classifier.faststream")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+def make_broker(settings: Settings, **kwargs: Any) -> RedisBroker:
+    """A broker whose publishes survive a Redis restart (stack.md 1.13)."""
+    return RedisBroker(
+        settings.redis_url,
+        retry=Retry(ExponentialBackoff(cap=2, base=0.1), 6),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        logger=quiet_logger(),
+        **kwargs,
+    )
+
+
+def make_redis(settings: Settings) -> Redis:
+    return Redis.from_url(
+        settings.redis_url,
+        retry=Retry(ExponentialBackoff(cap=2, base=0.1), 6),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+async def ensure_groups(redis: Redis, namespace: str) -> None:
+    """Create every consumer group of the topology at id 0 (idempotent)."""
+    for name, groups in streams.TOPOLOGY.items():
+        for group in groups:
+            try:
+                await redis.xgroup_create(
+                    streams.stream(name, namespace), group, id="0", mkstream=True
+                )
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One service's reading of one stream."""
+
+    stream: str
+    group: str
+    parse: Callable[[Any], Any]
+    handle: Callable[[list[Any]], Awaitable[None]]
+    title: str
+    description: str
+
+
+def _entry_id(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _payload_text(body: Any) -> str:
+    try:
+        return json.dumps(body, default=str)
+    except (TypeError, ValueError):
+        return repr(body)
+
+
+class DeadLetters:
+    """Writes refused entries to `<stream>.dlq` (plain fields, readable by any client) and
+    acks them in the group, so they leave the pending list for good."""
+
+    def __init__(self, redis: Redis, namespace: str) -> None:
+        self.redis = redis
+        self.namespace = namespace
+
+    async def send(
+        self, consumer: Consumer, entries: Sequence[tuple[str, Any, str, int]]
+    ) -> None:
+        name = streams.stream(consumer.stream, self.namespace)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry_id, body, reason, deliveries in entries:
+                pipe.xadd(
+                    name + streams.DLQ_SUFFIX,
+                    {
+                        "stream": name,
+                        "group": consumer.group,
+                        "entryId": entry_id,
+                        "reason": reason[:2000],
+                        "deliveries": str(deliveries),
+                        "payload": _payload_text(body)[:100_000],
+                        "failedAt": utcnow().isoformat(),
+                    },
+                    maxlen=DLQ_MAXLEN,
+                    approximate=True,
+                )
+            pipe.xack(name, consumer.group, *[e[0] for e in entries])
+            await pipe.execute()
+        for entry_id, _, reason, _ in entries:
+            log.error("dead-lettered %s %s: %s", name, entry_id, reason)
+
+
+def attach(
+    broker: RedisBroker,
+    consumer: Consumer,
+    *,
+    settings: Settings,
+    service: str,
+    dead_letters: DeadLetters,
+) -> None:
+    """Register the live (batch) subscriber and the reclaimer for `consumer`."""
+    name = streams.stream(consumer.stream, settings.namespace)
+    me = settings.consumer(service)
+
+    @broker.subscriber(
+        stream=StreamSub(
+            name,
+            group=consumer.group,
+            consumer=me,
+            batch=True,
+            max_records=settings.batch_size,
+        ),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{name}:{consumer.group}",
+        description=consumer.description,
+    )
+    async def live(bodies: list[Any], msg: RedisBatchStreamMessage) -> None:
+        ids = [_entry_id(i) for i in msg.raw_message["message_ids"]]
+        good, poison = [], []
+        for entry_id, body in zip(ids, bodies, strict=False):
+            try:
+                good.append(consumer.parse(body))
+            except (ValidationError, ValueError, TypeError) as exc:
+                poison.append((entry_id, body, f"unparseable: {exc}", 1))
+        if poison:
+            await dead_letters.send(consumer, poison)
+        if good:
+            await consumer.handle(good)
+
+    @broker.subscriber(
+        stream=StreamSub(
+            name, group=consumer.group, consumer=me, min_idle_time=settings.reclaim_idle_ms
+        ),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{name}:{consumer.group}:reclaim",
+        description=f"Reclaims entries of {name} left pending by a dead or failed consumer.",
+    )
+    async def reclaim(body: Any, msg: RedisStreamMessage) -> None:
+        entry_id = _entry_id(msg.raw_message["message_ids"][0])
+        deliveries = await msg.get_delivery_count()
+        try:
+            parsed = consumer.parse(body)
+        except (ValidationError, ValueError, TypeError) as exc:
+            await dead_letters.send(consumer, [(entry_id, body, f"unparseable: {exc}", deliveries)])
+            return
+        try:
+            await consumer.handle([parsed])
+        except Exception as exc:
+            if deliveries < settings.max_deliveries:
+                raise
+            reason = f"failed {deliveries} deliveries; last error {type(exc).__name__}: {exc}"
+            await dead_letters.send(consumer, [(entry_id, body, reason, deliveries)])
+
+
+def subscribers_running(broker: RedisBroker) -> bool:
+    """Readiness: a stopped subscriber does not end the process (stack.md 1.13)."""
+    return all(getattr(sub, "running", True) for sub in broker.subscribers)
+
+
+def stream_publisher(
+    broker: RedisBroker, settings: Settings, name: str, *, schema: Any, description: str
+) -> Any:
+    """A documented (AsyncAPI) publisher onto a trimmed stream."""
+    return broker.publisher(
+        stream=StreamSub(streams.stream(name, settings.namespace), maxlen=settings.stream_maxlen),
+        title=streams.stream(name, settings.namespace),
+        description=description,
+        schema=schema,
+    )
+
+
+async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any]) -> None:
+    """Publish contract messages in one pipelined round trip."""
+    if not messages:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for message in messages:
+            await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe)
+        await pipe.execute()

@@ -1,0 +1,33 @@
+"""Settings read from the environment (pydantic-settings); built at start-up, never at import."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One settings object for every process; each reads only what it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    redis_url: str = Field("redis://127.0.0.1:6379", validation_alias="REDIS_URL")
+    mongodb_url: str = Field("mongodb://127.0.0.1:27017", validation_alias="MONGODB_URL")
+    mongodb_db: str = Field("classifier", validation_alias="MONGODB_DB")
+    # Prefix of every stream name, so several deployments (or tests) share one Redis.
+    namespace: str = Field("clf", validation_alias="STREAM_NAMESPACE")
+    public_url: str = Field("http://127.0.0.1:8000", validation_alias="PUBLIC_URL")
+
+    stream_maxlen: int = Field(1_000_000, validation_alias="STREAM_MAXLEN")
+    batch_size: int = Field(100, validation_alias="CONSUMER_BATCH_SIZE")
+    reclaim_idle_ms: int = Field(30_000, validation_alias="RECLAIM_IDLE_MS")
+    max_deliveries: int = Field(5, validation_alias="MAX_DELIVERIES")
+    outcome_wait_s: float = Field(5.0, validation_alias="OUTCOME_WAIT_SECONDS")
+    consumer_name: str = Field("", validation_alias="CONSUMER_NAME")
+
+    def consumer(self, service: str) -> str:
+        """A consumer name unique to this process (stack.md 1.11)."""
+        return self.consumer_name or f"{service}-{socket.gethostname()}-{os.getpid()}"

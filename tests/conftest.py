@@ -1,0 +1,52 @@
+"""Fixtures: one real Redis-protocol and one MongoDB-wire server per session; every test gets
+its own stream namespace and database, so tests never FLUSHALL each other."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+os.environ.setdefault("DATALOOP_PATH", tempfile.mkdtemp(prefix="dtlpy-"))
+
+from shared.settings import Settings  # noqa: E402
+from tests.servers import mongodb_server, redis_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mongodb_url() -> Iterator[str]:
+    with mongodb_server() as url:
+        yield url
+
+
+@pytest.fixture
+def settings(redis_url: str, mongodb_url: str) -> Settings:
+    tag = uuid.uuid4().hex[:10]
+    return Settings(
+        REDIS_URL=redis_url,
+        MONGODB_URL=mongodb_url,
+        MONGODB_DB=f"t_{tag}",
+        STREAM_NAMESPACE=f"t{tag}",
+        RECLAIM_IDLE_MS=1000,
+        MAX_DELIVERIES=3,
+        CONSUMER_NAME=f"test-{tag}",
+        PUBLIC_URL="http://testserver",
+    )
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator:
+    from shared.messaging import make_redis
+
+    client = make_redis(settings)
+    yield client
+    await client.aclose()
