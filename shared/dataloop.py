@@ -17,7 +17,7 @@ class DataloopModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     def dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 # --- annotations -------------------------------------------------------------------------

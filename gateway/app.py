@@ -1,0 +1,72 @@
+"""The gateway: `create_app()` builds the Litestar application (run with uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.exceptions import ValidationException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from gateway.auth import BearerAuth
+from gateway.container import Gateway
+from gateway.controllers.annotations import AnnotationController
+from gateway.controllers.datasets import DatasetController
+from gateway.controllers.items import ItemController
+from gateway.controllers.projects import ProjectController
+from gateway.controllers.recipes import RecipeController
+from gateway.controllers.system import OperationController, UserController, live, ready
+from gateway.errors import Unprocessable, unprocessable_handler, validation_to_422
+from shared.settings import Settings
+
+ROUTES = [
+    ProjectController, RecipeController, DatasetController, ItemController,
+    AnnotationController, OperationController, UserController, live, ready,
+]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    gw = Gateway(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await gw.start()
+        try:
+            yield
+        finally:
+            await gw.stop()
+
+    return Litestar(
+        route_handlers=ROUTES,
+        lifespan=[lifespan],
+        state=State({"gw": gw}),
+        middleware=[DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$"])],
+        exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler},
+        openapi_config=OpenAPIConfig(
+            title="Classifier platform API",
+            version="1.0.0",
+            description="Classification annotation of images and video scenes, Dataloop-compatible.",
+            path="/schema",
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token")
+            }),
+            security=[{"bearer": []}],
+        ),
+        debug=False,
+    )
+
+
+def main() -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(), host="0.0.0.0", port=int(os.environ.get("PORT", "8000")),
+                log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

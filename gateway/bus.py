@@ -1,0 +1,100 @@
+"""Publishing commands and awaiting their outcome; the Idempotency-Key store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gateway.outcomes import OutcomeHub
+from gateway.repository import Catalog
+from shared.envelope import Envelope
+from shared.events import ANNOTATION_EVENT
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+PENDING_TTL_S = 7 * 24 * 3600
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before with a different request."""
+
+
+class CommandBus:
+    def __init__(
+        self,
+        redis: Redis,
+        catalog: Catalog,
+        hub: OutcomeHub,
+        publishers: dict[str, Any],
+        namespace: str,
+        wait_s: float,
+    ) -> None:
+        self.redis = redis
+        self.catalog = catalog
+        self.hub = hub
+        self.publishers = publishers
+        self.ns = namespace
+        self.wait_s = wait_s
+
+    def _pending_key(self, command_id: str) -> str:
+        return f"{self.ns}:op:{command_id}"
+
+    async def claim(self, user_id: str, key: str, fingerprint: str, command_id: str) -> str | None:
+        """Bind an Idempotency-Key to a command; the command id it already had, if any."""
+        redis_key = f"{self.ns}:idem:{user_id}:{key}"
+        value = f"{command_id}|{fingerprint}"
+        if await self.redis.set(redis_key, value, nx=True, ex=IDEMPOTENCY_TTL_S):
+            return None
+        stored = (await self.redis.get(redis_key) or b"").decode()
+        earlier, _, earlier_fp = stored.partition("|")
+        if earlier_fp != fingerprint:
+            raise IdempotencyConflict(key)
+        return earlier
+
+    async def send(self, stream: str, command: Envelope, project_id: str) -> Any | None:
+        """Publish `command` and wait for its outcome event; None when the wait ran out."""
+        future = self.hub.expect(command.id)
+        marker = json.dumps({"actorId": command.actor.user_id, "projectId": project_id,
+                             "commandType": getattr(command, "type", "")})
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(self._pending_key(command.id), marker, ex=PENDING_TTL_S)
+                await self.publishers[stream].publish(
+                    command.wire(), correlation_id=command.id, pipeline=pipe
+                )
+                await pipe.execute()
+            return await asyncio.wait_for(asyncio.shield(future), self.wait_s)
+        except TimeoutError:
+            return None
+        finally:
+            self.hub.forget(command.id)
+
+    async def await_existing(self, command_id: str) -> Any | None:
+        """The outcome of a command published earlier (an idempotent retry)."""
+        future = self.hub.expect(command_id)
+        try:
+            if (stored := await self.stored_outcome(command_id)) is not None:
+                return stored
+            return await asyncio.wait_for(asyncio.shield(future), self.wait_s)
+        except TimeoutError:
+            return None
+        finally:
+            self.hub.forget(command_id)
+
+    async def stored_outcome(self, command_id: str) -> Any | None:
+        doc = await self.catalog.operation(command_id)
+        return self.parse_outcome(doc["event"]) if doc else None
+
+    @staticmethod
+    def parse_outcome(event: dict[str, Any]) -> Any:
+        return ANNOTATION_EVENT.validate_python(event)
+
+    async def release(self, user_id: str, key: str) -> None:
+        """Forget an Idempotency-Key whose command could not be published."""
+        await self.redis.delete(f"{self.ns}:idem:{user_id}:{key}")
+
+    async def pending(self, command_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(self._pending_key(command_id))
+        return json.loads(raw) if raw else None

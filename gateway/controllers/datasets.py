@@ -1,0 +1,104 @@
+"""Datasets: a project's items, under one recipe; and their Dataloop JSON export."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any, Literal
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import FromPath, JSONBody, FromQuery
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+
+from gateway.controllers.common import Page, PageSize, now_iso, paged
+from gateway.controllers.recipes import recipe_doc
+from gateway.exports import export_path, item_export, item_json
+from gateway.repository import new_id
+from gateway.schemas import DatasetIn, DatasetPatch, RecipeIn
+
+EXPORT_CHUNK = 500
+
+
+class DatasetController(Controller):
+    path = "/api/v1"
+    tags = ["datasets"]
+
+    async def _recipe_in_project(self, state: State, request: Request, recipe_id: FromPath[str], project_id: str) -> None:
+        recipe = await state.gw.access.recipe(request.user, recipe_id)
+        if project_id not in recipe["projectIds"]:
+            raise NotFoundException(f"no recipe {recipe_id} in project {project_id}")
+
+    @post("/projects/{project_id:str}/datasets")
+    async def create_dataset(
+        self, project_id: FromPath[str], data: JSONBody[DatasetIn], request: Request, state: State
+    ) -> dict[str, Any]:
+        gw, user = state.gw, request.user
+        await gw.access.project(user, project_id)
+        if data.recipe_id:
+            await self._recipe_in_project(state, request, data.recipe_id, project_id)
+            recipe_id = data.recipe_id
+        else:  # like Dataloop, every dataset gets a recipe (empty until labels are added)
+            recipe = recipe_doc(RecipeIn(title=f"{data.name} recipe"), project_id, user.email)
+            recipe_id = (await gw.catalog.insert("recipes", recipe))["id"]
+        doc = {"_id": new_id(), "name": data.name, "projectId": project_id, "recipeId": recipe_id,
+               "creator": user.email, "createdAt": now_iso()}
+        return await gw.catalog.insert("datasets", doc)
+
+    @get("/projects/{project_id:str}/datasets")
+    async def list_datasets(
+        self, project_id: FromPath[str], request: Request, state: State, page: Page = 0, page_size: PageSize = 100
+    ) -> dict[str, Any]:
+        await state.gw.access.project(request.user, project_id)
+        items, total = await state.gw.catalog.page(
+            "datasets", {"projectId": project_id}, page * page_size, page_size
+        )
+        return paged(items, total, page, page_size)
+
+    @get("/datasets/{dataset_id:str}")
+    async def get_dataset(self, dataset_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        return await state.gw.access.dataset(request.user, dataset_id)
+
+    @patch("/datasets/{dataset_id:str}")
+    async def update_dataset(
+        self, dataset_id: FromPath[str], data: JSONBody[DatasetPatch], request: Request, state: State
+    ) -> dict[str, Any]:
+        dataset = await state.gw.access.dataset(request.user, dataset_id)
+        changes = data.model_dump(exclude_none=True, by_alias=True)
+        if data.recipe_id:
+            await self._recipe_in_project(state, request, data.recipe_id, dataset["projectId"])
+        state.gw.access.forget("datasets", dataset_id)
+        return await state.gw.catalog.update("datasets", dataset_id, changes) if changes else dataset
+
+    @get("/datasets/{dataset_id:str}/export")
+    async def export_dataset(
+        self, dataset_id: FromPath[str], request: Request, state: State, format: FromQuery[Literal["json", "zip"]] = "json"
+    ) -> Response[Any]:
+        """Every item with its annotations in Dataloop JSON (layout 1): one JSON list, or a
+        zip with one `json/<dir>/<name>.json` file per item (export V2 naming)."""
+        gw = state.gw
+        dataset = await gw.access.dataset(request.user, dataset_id)
+        exported = []
+        chunk: list[dict[str, Any]] = []
+        async for item in gw.catalog.iterate("items", {"datasetId": dataset_id}):
+            chunk.append(item)
+            if len(chunk) >= EXPORT_CHUNK:
+                exported += await self._export_chunk(gw, chunk)
+                chunk = []
+        exported += await self._export_chunk(gw, chunk)
+        if format == "json":
+            return Response([body for _, body in exported])
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for item, body in exported:
+                archive.writestr(export_path(item), json.dumps(body, indent=2))
+        name = f"{dataset['name']}-export.zip".replace('"', "")
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    async def _export_chunk(self, gw: Any, items: list[dict[str, Any]]) -> list[Any]:
+        if not items:
+            return []
+        annotations = await gw.catalog.annotations_of_items([i["id"] for i in items])
+        return [(i, item_export(i, annotations[i["id"]], gw.api)) for i in items]

@@ -1,0 +1,159 @@
+"""Items: registered by URL or uploaded; their content, thumbnail and annotations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody, MultipartBody
+from litestar.datastructures import State, UploadFile
+
+from litestar.exceptions import NotFoundException
+
+from litestar.response import Redirect
+
+from gateway.controllers.common import Page, PageSize, now_iso, paged
+from gateway.dispatch import dispatch
+from gateway.errors import unprocessable
+from gateway.exports import item_export, item_json
+from gateway.media import UnsupportedMedia, probe
+from gateway.repository import new_id
+from gateway.schemas import ClassifyIn, ItemIn
+from shared import streams
+from shared.commands import Classify
+from shared.labels import Problem, check_classification
+
+MAX_UPLOAD = 200 * 1024 * 1024
+
+
+@dataclass
+class UploadForm:
+    file: UploadFile
+    dir: str = "/"
+
+
+def _filename(directory: str, name: str) -> str:
+    directory = "/" + directory.strip("/")
+    return (directory.rstrip("/") + "/" + name) if directory != "/" else "/" + name
+
+
+def _item_doc(dataset: dict[str, Any], name: str, directory: str, system: dict[str, Any],
+              creator: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "_id": new_id(), "datasetId": dataset["id"], "projectId": dataset["projectId"],
+        "name": name, "dir": "/" + directory.strip("/") if directory.strip("/") else "/",
+        "filename": _filename(directory, name), "createdAt": now_iso(), "creator": creator,
+        "metadata": {"system": {"refs": [], "taskStatusLog": []} | system, "user": {}},
+    } | extra
+
+
+class ItemController(Controller):
+    path = "/api/v1"
+    tags = ["items"]
+
+    @post("/datasets/{dataset_id:str}/items")
+    async def register_item(
+        self, dataset_id: FromPath[str], data: JSONBody[ItemIn], request: Request, state: State
+    ) -> dict[str, Any]:
+        """Register an item stored elsewhere, by URL and mimetype."""
+        dataset = await state.gw.access.dataset(request.user, dataset_id)
+        system = {"mimetype": data.mimetype, "originalname": data.name, "isBinary": True}
+        system |= {k: v for k, v in (("width", data.width), ("height", data.height)) if v}
+        doc = _item_doc(dataset, data.name, data.dir, system, request.user.email,
+                        sourceUrl=str(data.url))
+        doc["metadata"]["user"] = data.metadata
+        return item_json(await state.gw.catalog.insert("items", doc), state.gw.api)
+
+    @get("/datasets/{dataset_id:str}/items")
+    async def list_items(
+        self, dataset_id: FromPath[str], request: Request, state: State, page: Page = 0, page_size: PageSize = 100
+    ) -> dict[str, Any]:
+        await state.gw.access.dataset(request.user, dataset_id)
+        items, total = await state.gw.catalog.page(
+            "items", {"datasetId": dataset_id}, page * page_size, page_size
+        )
+        return paged([item_json(i, state.gw.api) for i in items], total, page, page_size)
+
+    @post("/datasets/{dataset_id:str}/items/upload", request_max_body_size=MAX_UPLOAD)
+    async def upload_item(
+        self,
+        dataset_id: FromPath[str],
+        data: MultipartBody[UploadForm],
+        request: Request,
+        state: State,
+    ) -> dict[str, Any]:
+        """Upload an image (or video) file; the platform stores and serves it, with a thumbnail."""
+        gw = state.gw
+        dataset = await gw.access.dataset(request.user, dataset_id)
+        content = await data.file.read()
+        name = (data.file.filename or "").rsplit("/", 1)[-1]
+        if not name or not content:
+            raise unprocessable([Problem("file", "must be a non-empty file with a name")])
+        try:
+            facts = probe(name, content, data.file.content_type)
+        except UnsupportedMedia as exc:
+            raise unprocessable([Problem("file", str(exc))]) from None
+        file_id = await gw.catalog.put_file(name, content, facts.mimetype)
+        thumb_id = await gw.catalog.put_file(f"{name}.thumb.jpg", facts.thumbnail, "image/jpeg") \
+            if facts.thumbnail else None
+        system = {"mimetype": facts.mimetype, "originalname": name, "size": len(content),
+                  "isBinary": True, "thumbnailId": thumb_id}
+        system |= {k: v for k, v in (("width", facts.width), ("height", facts.height),
+                                     ("channels", facts.channels)) if v}
+        doc = _item_doc(dataset, name, data.dir, system, request.user.email,
+                        fileId=file_id, thumbnailFileId=thumb_id)
+        return item_json(await gw.catalog.insert("items", doc), gw.api)
+
+    @get("/items/{item_id:str}")
+    async def get_item(self, item_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        item, _ = await state.gw.access.item(request.user, item_id)
+        return item_json(item, state.gw.api)
+
+    @get("/items/{item_id:str}/stream")
+    async def item_content(self, item_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+        item, _ = await state.gw.access.item(request.user, item_id)
+        if item.get("sourceUrl"):
+            return Redirect(item["sourceUrl"])
+        return await self._file(state, item["fileId"], item["metadata"]["system"]["mimetype"])
+
+    @get("/items/{item_id:str}/thumbnail")
+    async def item_thumbnail(self, item_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+        item, _ = await state.gw.access.item(request.user, item_id)
+        if not item.get("thumbnailFileId"):
+            raise NotFoundException(f"item {item_id} has no thumbnail")
+        return await self._file(state, item["thumbnailFileId"], "image/jpeg")
+
+    async def _file(self, state: State, file_id: str, mimetype: str) -> Response[Any]:
+        content = await state.gw.catalog.get_file(file_id)
+        if content is None:
+            raise NotFoundException("the item's file is missing")
+        return Response(content, media_type=mimetype, headers={"Cache-Control": "private, max-age=3600"})
+
+    @get("/items/{item_id:str}/annotations")
+    async def item_annotations(self, item_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        """The item's Dataloop JSON with its annotations (export layout 1)."""
+        item, _ = await state.gw.access.item(request.user, item_id)
+        annotations = await state.gw.catalog.annotations_of_items([item_id])
+        return item_export(item, annotations[item_id], state.gw.api)
+
+    @post("/items/{item_id:str}/annotations")
+    async def classify(
+        self, item_id: FromPath[str], data: JSONBody[ClassifyIn], request: Request, state: State
+    ) -> Response[Any]:
+        """Classify the item. 201 with the annotation when stored within the wait; 202 with an
+        operation URL otherwise. The label must be in the recipe, attributes must fit."""
+        gw, user = state.gw, request.user
+        item, dataset = await gw.access.item(user, item_id)
+        ontology = await gw.access.ontology(dataset["recipeId"])
+        if problems := check_classification(ontology, data.label, data.attributes):
+            raise unprocessable(problems, "the classification does not fit the recipe")
+        command = Classify(
+            actor=user.actor(), annotation_id=new_id(), item_id=item_id,
+            dataset_id=dataset["id"], project_id=dataset["projectId"], recipe_id=dataset["recipeId"],
+            label=data.label, attributes=data.attributes, source=data.source,
+            description=data.description,
+        )
+        return await dispatch(request, streams.CLASSIFY, command, dataset["projectId"],
+                              data.model_dump(), 201)
+

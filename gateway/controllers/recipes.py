@@ -1,0 +1,100 @@
+"""Recipes: the labels (hierarchical, coloured) and attribute definitions of a dataset."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from litestar import Controller, Request, get, post, put
+from litestar.params import FromPath, JSONBody
+from litestar.datastructures import State
+
+from gateway.controllers.common import Page, PageSize, now_iso, paged
+from gateway.errors import unprocessable
+from gateway.repository import new_id
+from gateway.schemas import OntologyIn, RecipeIn
+from shared.dataloop import Ontology
+from shared.labels import Problem
+
+
+def ontology_problems(data: OntologyIn) -> list[Problem]:
+    ontology = Ontology(roots=data.roots)
+    problems: list[Problem] = []
+
+    def walk(nodes: list, path: str, where: str) -> None:
+        counts = Counter(n.value.tag for n in nodes)
+        for i, node in enumerate(nodes):
+            if counts[node.value.tag] > 1:
+                problems.append(Problem(f"{where}[{i}].value.tag",
+                                        f"'{node.value.tag}' appears twice under '{path or 'the root'}'"))
+            walk(node.children, f"{path}.{node.value.tag}".strip("."), f"{where}[{i}].children")
+
+    walk(ontology.roots, "", "ontology.roots")
+    keys = Counter(a.key for a in data.attributes)
+    for i, attr in enumerate(data.attributes):
+        where = f"ontology.attributes[{i}]"
+        if keys[attr.key] > 1:
+            problems.append(Problem(f"{where}.key", f"'{attr.key}' is defined twice"))
+        if attr.type == "options" and not attr.values:
+            problems.append(Problem(f"{where}.values", "an options attribute needs values"))
+        if attr.type == "range" and (attr.range is None or attr.range.min >= attr.range.max):
+            problems.append(Problem(f"{where}.range", "a range attribute needs min < max"))
+    return problems
+
+
+def recipe_doc(data: JSONBody[RecipeIn], project_id: FromPath[str], creator: str) -> dict[str, Any]:
+    if problems := ontology_problems(data.ontology):
+        raise unprocessable(problems, "the ontology is not valid")
+    ontology_id = new_id()
+    return {
+        "_id": new_id(), "title": data.title, "projectIds": [project_id],
+        "ontologyIds": [ontology_id], "instructions": data.instructions,
+        "creator": creator, "createdAt": now_iso(), "uiSettings": {}, "metadata": {},
+        "ontology": _ontology(ontology_id, data.title, data.ontology),
+    }
+
+
+def _ontology(ontology_id: str, title: str, data: OntologyIn) -> dict[str, Any]:
+    return {
+        "id": ontology_id, "title": title,
+        "roots": [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in data.roots],
+        "metadata": {"attributes": [a.model_dump(mode="json", by_alias=True, exclude_none=True)
+                                    for a in data.attributes]},
+    }
+
+
+class RecipeController(Controller):
+    path = "/api/v1"
+    tags = ["recipes"]
+
+    @post("/projects/{project_id:str}/recipes")
+    async def create_recipe(
+        self, project_id: FromPath[str], data: JSONBody[RecipeIn], request: Request, state: State
+    ) -> dict[str, Any]:
+        await state.gw.access.project(request.user, project_id)
+        return await state.gw.catalog.insert("recipes", recipe_doc(data, project_id, request.user.email))
+
+    @get("/projects/{project_id:str}/recipes")
+    async def list_recipes(
+        self, project_id: FromPath[str], request: Request, state: State, page: Page = 0, page_size: PageSize = 100
+    ) -> dict[str, Any]:
+        await state.gw.access.project(request.user, project_id)
+        items, total = await state.gw.catalog.page(
+            "recipes", {"projectIds": project_id}, page * page_size, page_size
+        )
+        return paged(items, total, page, page_size)
+
+    @get("/recipes/{recipe_id:str}")
+    async def get_recipe(self, recipe_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        return await state.gw.access.recipe(request.user, recipe_id)
+
+    @put("/recipes/{recipe_id:str}/ontology")
+    async def replace_ontology(
+        self, recipe_id: FromPath[str], data: JSONBody[OntologyIn], request: Request, state: State
+    ) -> dict[str, Any]:
+        recipe = await state.gw.access.recipe(request.user, recipe_id)
+        if problems := ontology_problems(data):
+            raise unprocessable(problems, "the ontology is not valid")
+        ontology = _ontology(recipe["ontology"]["id"], recipe["title"], data)
+        state.gw.access.forget("recipes", recipe_id)
+        return await state.gw.catalog.update("recipes", recipe_id, {"ontology": ontology})

@@ -1,0 +1,76 @@
+"""From a validated request to a published command and back to an HTTP answer."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from gateway.bus import IdempotencyConflict
+from gateway.errors import REJECTION_STATUS
+from shared.envelope import Envelope
+from shared.events import CommandRejected
+
+MAX_KEY = 200
+
+
+def _fingerprint(request: Request, body: Any) -> str:
+    raw = f"{request.method} {request.url.path} {body!r}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def answer(outcome: Any, command_id: str, api: str, success: int) -> Response[Any]:
+    """HTTP answer for a command outcome (None: still running past the wait)."""
+    if outcome is None:
+        url = f"{api}/operations/{command_id}"
+        return Response(
+            {"operationId": command_id, "status": "pending", "url": url},
+            status_code=202,
+            headers={"Location": url},
+        )
+    if isinstance(outcome, CommandRejected):
+        return Response(
+            {"status_code": REJECTION_STATUS[outcome.reason], "detail": outcome.message,
+             "reason": outcome.reason, "details": outcome.details, "operationId": command_id},
+            status_code=REJECTION_STATUS[outcome.reason],
+        )
+    if success == 204:
+        return Response(None, status_code=204)
+    annotation = getattr(outcome, "annotation", None)
+    headers = {"Location": annotation["url"]} if success == 201 and annotation else {}
+    return Response(annotation, status_code=success, headers=headers)
+
+
+async def dispatch(
+    request: Request, stream: str, command: Envelope, project_id: str, body: Any, success: int
+) -> Response[Any]:
+    gw = request.app.state.gw
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        if not 0 < len(key) <= MAX_KEY:
+            raise HTTPException(
+                status_code=422, detail=f"Idempotency-Key must be 1 to {MAX_KEY} characters"
+            )
+        try:
+            earlier = await gw.bus.claim(
+                request.user.user_id, key, _fingerprint(request, body), command.id
+            )
+        except IdempotencyConflict:
+            raise HTTPException(
+                status_code=422,
+                detail="Idempotency-Key was already used with a different request",
+                extra=[{"field": "Idempotency-Key", "rule": "must not be reused for another request",
+                        "source": "header"}],
+            ) from None
+        if earlier is not None:
+            outcome = await gw.bus.await_existing(earlier)
+            return answer(outcome, earlier, gw.api, success)
+    try:
+        outcome = await gw.bus.send(stream, command, project_id)
+    except Exception:
+        if key is not None:
+            await gw.bus.release(request.user.user_id, key)
+        raise
+    return answer(outcome, command.id, gw.api, success)

@@ -1,0 +1,43 @@
+"""Error responses: every client error names the field and the rule it broke."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from shared.labels import Problem
+
+REJECTION_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
+
+
+class Unprocessable(HTTPException):
+    status_code = 422
+
+
+def unprocessable(problems: Iterable[Problem], detail: str = "the request breaks a rule") -> Unprocessable:
+    errors = [{"field": p.field, "rule": p.rule, "source": "body"} for p in problems]
+    return Unprocessable(detail=detail, extra=errors)
+
+
+def validation_to_422(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
+    """Litestar answers 400 for invalid input; this API answers 422 with field and rule."""
+    errors = []
+    for entry in exc.extra or []:
+        if isinstance(entry, dict):
+            errors.append({
+                "field": entry.get("key") or "body",
+                "rule": entry.get("message", "is invalid"),
+                "source": entry.get("source", "body"),
+            })
+        else:
+            errors.append({"field": "body", "rule": str(entry), "source": "body"})
+    return Response({"status_code": 422, "detail": exc.detail, "errors": errors}, status_code=422)
+
+
+def unprocessable_handler(_: Request, exc: Unprocessable) -> Response[dict[str, Any]]:
+    return Response(
+        {"status_code": 422, "detail": exc.detail, "errors": exc.extra or []}, status_code=422
+    )

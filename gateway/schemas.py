@@ -1,0 +1,71 @@
+"""HTTP request bodies: strict (unknown fields refused), camelCase like Dataloop's API.
+Kept apart from the event contracts: they change for different reasons."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic.alias_generators import to_camel
+
+from shared.dataloop import AttributeDefinition, LabelNode
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class ProjectIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+
+
+class OntologyIn(Body):
+    roots: list[LabelNode] = Field(default_factory=list)
+    attributes: list[AttributeDefinition] = Field(default_factory=list)
+
+
+class RecipeIn(Body):
+    title: str = Field(min_length=1, max_length=200)
+    ontology: OntologyIn = Field(default_factory=OntologyIn)
+    instructions: str | None = Field(None, max_length=20_000)
+
+
+class DatasetIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    recipe_id: str | None = None
+
+
+class DatasetPatch(Body):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    recipe_id: str | None = None
+
+
+class ItemIn(Body):
+    """Register an item that lives elsewhere, by URL."""
+
+    name: str = Field(min_length=1, max_length=500, pattern=r"^[^/\\]+$")
+    url: HttpUrl
+    mimetype: str = Field(pattern=r"^(image|video)/[\w.+-]+$")
+    dir: str = Field("/", pattern=r"^/([^/\\]+/)*$|^/[^/\\]+(/[^/\\]+)*$")
+    width: int | None = Field(None, gt=0)
+    height: int | None = Field(None, gt=0)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClassifyIn(Body):
+    type: Literal["class"] = "class"
+    label: str = Field(min_length=1, max_length=1000)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    description: str | None = Field(None, max_length=10_000)
+    source: Literal["ui", "sdk", "other"] = "ui"
+
+
+class AnnotationPatch(Body):
+    label: str | None = Field(None, min_length=1, max_length=1000)
+    attributes: dict[str, Any] | None = None
+    description: str | None = Field(None, max_length=10_000)
+
+
+class TokenIn(Body):
+    name: str = Field("default", min_length=1, max_length=100)

@@ -1,0 +1,94 @@
+"""The platform under test: the gateway (Litestar test client) and the services (FastStream
+apps), in this process but talking only through real Redis and MongoDB-wire servers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from gateway.app import create_app
+from gateway.auth import issue_token
+from gateway.repository import connect
+from services.annotation.bootstrap import build as build_annotation
+from shared.settings import Settings
+
+RECIPE = {
+    "title": "Clothes",
+    "ontology": {
+        "roots": [
+            {"value": {"tag": "men's clothes", "color": "#1f77b4"},
+             "children": [{"value": {"tag": "polo shirts", "color": "#ff7f0e"}},
+                          {"value": {"tag": "jeans", "color": "#2ca02c"}}]},
+            {"value": {"tag": "women's clothes", "color": "#d62728"},
+             "children": [{"value": {"tag": "dresses", "color": "#9467bd"}}]},
+        ],
+        "attributes": [
+            {"key": "condition", "title": "Condition", "type": "options", "values": ["new", "used"]},
+            {"key": "sizes", "title": "Sizes", "type": "options", "multi": True,
+             "values": ["S", "M", "L"], "scope": ["men's clothes"]},
+            {"key": "quality", "title": "Quality", "type": "range",
+             "range": {"min": 0, "max": 10, "step": 1}},
+            {"key": "branded", "title": "Branded", "type": "boolean"},
+            {"key": "note", "title": "Note", "type": "freeText"},
+        ],
+    },
+}
+
+
+@dataclass
+class Platform:
+    client: httpx.AsyncClient
+    settings: Settings
+    gateway: Any
+    catalog: Any
+    token: str = ""
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    async def new_user(self, email: str) -> str:
+        user = await self.catalog.ensure_user(email)
+        secret, _ = await issue_token(self.catalog, user)
+        return secret
+
+    async def post(self, path: str, body: Any = None, token: str | None = None, **kw: Any) -> Any:
+        return await self.client.post(path, json=body, headers=self.auth(token) | kw.pop("headers", {}), **kw)
+
+    async def get(self, path: str, token: str | None = None, **kw: Any) -> Any:
+        return await self.client.get(path, headers=self.auth(token), **kw)
+
+    async def seed(self) -> dict[str, str]:
+        """A project with the clothes recipe, a dataset and one registered image item."""
+        project = (await self.post("/api/v1/projects", {"name": "shop"})).json()
+        recipe = (await self.post(f"/api/v1/projects/{project['id']}/recipes", RECIPE)).json()
+        dataset = (await self.post(f"/api/v1/projects/{project['id']}/datasets",
+                                   {"name": "catalog", "recipeId": recipe["id"]})).json()
+        item = (await self.post(f"/api/v1/datasets/{dataset['id']}/items",
+                                {"name": "shirt.jpg", "url": "http://example.com/shirt.jpg",
+                                 "mimetype": "image/jpeg"})).json()
+        self.ids = {"project": project["id"], "recipe": recipe["id"],
+                    "dataset": dataset["id"], "item": item["id"]}
+        return self.ids
+
+
+@contextlib.asynccontextmanager
+async def running_platform(settings: Settings, *, services: bool = True) -> AsyncIterator[Platform]:
+    app = create_app(settings)
+    annotation = build_annotation(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        if services:
+            await stack.enter_async_context(annotation.app)
+        gateway = app.state.gw  # same event loop as the services: no portal thread
+        await gateway.start()
+        stack.push_async_callback(gateway.stop)
+        client = await stack.enter_async_context(httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30))
+        catalog = gateway.catalog
+        platform = Platform(client, settings, app.state.gw, catalog)
+        platform.token = await platform.new_user("owner@example.com")
+        yield platform
