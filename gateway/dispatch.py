@@ -6,10 +6,9 @@ import hashlib
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
 
 from gateway.bus import IdempotencyConflict
-from gateway.errors import REJECTION_STATUS
+from gateway.errors import REJECTION_STATUS, Unprocessable
 from shared.envelope import Envelope
 from shared.events import CommandRejected
 
@@ -50,16 +49,15 @@ async def dispatch(
     key = request.headers.get("idempotency-key")
     if key is not None:
         if not 0 < len(key) <= MAX_KEY:
-            raise HTTPException(
-                status_code=422, detail=f"Idempotency-Key must be 1 to {MAX_KEY} characters"
-            )
+            raise Unprocessable(detail="bad Idempotency-Key header", extra=[
+                {"field": "Idempotency-Key", "rule": f"must be 1 to {MAX_KEY} characters",
+                 "source": "header"}])
         try:
             earlier = await gw.bus.claim(
                 request.user.user_id, key, _fingerprint(request, body), command.id
             )
         except IdempotencyConflict:
-            raise HTTPException(
-                status_code=422,
+            raise Unprocessable(
                 detail="Idempotency-Key was already used with a different request",
                 extra=[{"field": "Idempotency-Key", "rule": "must not be reused for another request",
                         "source": "header"}],

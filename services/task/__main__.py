@@ -1,0 +1,3 @@
+from services.task.app import main
+
+main()

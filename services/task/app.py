@@ -1,0 +1,17 @@
+"""The task service process: `python -m services.task`."""
+
+from __future__ import annotations
+
+import os
+
+from services.task.bootstrap import build
+from shared.runtime import serve
+from shared.settings import Settings
+
+
+def main() -> None:
+    serve(build(Settings()), int(os.environ.get("PORT", "8102")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from services.workflow.app import main
+
+main()
