@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 HEX_COLOR = r"^#[0-9a-fA-F]{6}$"
 
@@ -83,6 +91,18 @@ class Annotation(DataloopModel):
     source: str = "ui"
     label_suggestions: dict[str, float] = Field(default_factory=dict, alias="labelSuggestions")
     description: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _keep_authorship(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # dtlpy reads `creator` and `updatedBy` unconditionally: null is fine, absent is a
+        # KeyError. Keep them through `exclude_none` dumps.
+        data = handler(self)
+        if info.exclude_none:
+            data.setdefault("creator", self.creator)
+            data.setdefault("updatedBy" if info.by_alias else "updated_by", self.updated_by)
+        return data
 
 
 # --- items ---------------------------------------------------------------------------------

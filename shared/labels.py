@@ -23,9 +23,11 @@ class Problem:
 def _in_scope(definition: AttributeDefinition, label: str) -> bool:
     if "*" in definition.scope:
         return True
+    # A scope entry names a label by full path or by bare tag; either way it also covers
+    # that label's descendants, so match every ancestor path and every tag on the path.
     parts = label.split(".")
     ancestors = {".".join(parts[: i + 1]) for i in range(len(parts))}
-    return bool(ancestors & set(definition.scope)) or parts[-1] in definition.scope
+    return bool((ancestors | set(parts)) & set(definition.scope))
 
 
 def _value_problem(definition: AttributeDefinition, value: Any) -> str | None:
