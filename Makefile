@@ -27,7 +27,7 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.run-deps
+bench: $(VENV)/.test-deps
 	$(BIN)/python bench/classify.py
 
 docs: $(VENV)/.run-deps

@@ -122,6 +122,8 @@ def run() -> None:
                 time.sleep(1)
                 supervisor.watch()
         except (KeyboardInterrupt, Stop):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not cut
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up short
             print("\n[dev] stopping ...", flush=True)
     print("[dev] stopped; nothing left running.", flush=True)
 

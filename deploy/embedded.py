@@ -83,6 +83,9 @@ def embedded_secantus(data_dir: Path | None = None, port: int | None = None) -> 
     )
     try:
         wait_port(port, 60, proc)
-        yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        # retryWrites off: secantus scans every recorded retryable write on each write (its
+        # registry grows for 30 min), so throughput fell with uptime; our handlers are
+        # idempotent on the command id, which is what retrying needs.
+        yield f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
     finally:
         _stop(proc)

@@ -11,6 +11,8 @@ from gateway.auth import Principal
 from gateway.repository import Catalog
 from shared.dataloop import Ontology
 
+_MISSING = object()
+
 
 class Access:
     """Cached reads of the catalog for the hot path (a few seconds; ids are immutable)."""
@@ -20,10 +22,12 @@ class Access:
         self.cache: TTLCache[tuple[str, str], dict[str, Any] | None] = TTLCache(100_000, ttl)
 
     async def _get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        # One lookup, not `in` then `[]`: an entry may expire between the two.
         key = (collection, doc_id)
-        if key not in self.cache:
-            self.cache[key] = await self.catalog.get(collection, doc_id)
-        return self.cache[key]
+        found = self.cache.get(key, _MISSING)
+        if found is _MISSING:
+            found = self.cache[key] = await self.catalog.get(collection, doc_id)
+        return found
 
     def forget(self, collection: str, doc_id: str) -> None:
         self.cache.pop((collection, doc_id), None)
@@ -32,10 +36,12 @@ class Access:
     async def ontology(self, recipe_id: str) -> Ontology:
         """The parsed ontology of a recipe (parsing once per cache period, not per request)."""
         key = ("ontology", recipe_id)
-        if key not in self.cache:
+        found = self.cache.get(key, _MISSING)
+        if found is _MISSING:
             recipe = await self._get("recipes", recipe_id)
-            self.cache[key] = Ontology.model_validate(recipe["ontology"]) if recipe else Ontology()
-        return self.cache[key]
+            found = Ontology.model_validate(recipe["ontology"]) if recipe else Ontology()
+            self.cache[key] = found
+        return found
 
     async def project(self, user: Principal, project_id: str) -> dict[str, Any]:
         project = await self._get("projects", project_id)

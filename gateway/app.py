@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
+from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
         debug=False,
+        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace={401, 404, 422}),
     )
 
 
@@ -65,7 +67,7 @@ def main() -> None:
     import uvicorn
 
     uvicorn.run(create_app(), host="0.0.0.0", port=int(os.environ.get("PORT", "8000")),
-                log_level="warning")
+                log_level="warning", loop="auto", http="auto", access_log=False)
 
 
 if __name__ == "__main__":

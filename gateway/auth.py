@@ -16,7 +16,7 @@ from gateway.repository import Catalog, new_id
 from shared.envelope import Actor, utcnow
 
 TOKEN_PREFIX = "clf_"
-PUBLIC_PATHS = {"/health", "/schema", "/docs", "/favicon.ico"}
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,9 @@ class TokenResolver:
 
     async def resolve(self, token: str) -> Principal | None:
         key = digest(token)
-        if key in self.cache:
-            return self.cache[key]
+        found = self.cache.get(key, _MISSING)
+        if found is not _MISSING:
+            return found
         principal = None
         doc = await self.catalog.token(key)
         if doc and not doc.get("revokedAt"):

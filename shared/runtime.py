@@ -70,4 +70,5 @@ def serve(app: Any, port: int) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(app, host="0.0.0.0", port=port, log_level="warning", lifespan="on")
+    uvicorn.run(app, host="0.0.0.0", port=port, log_level="warning", lifespan="on", loop="auto",
+                http="auto")

@@ -51,8 +51,10 @@ def build(settings: Settings) -> AnnotationService:
     )
 
     async def on_classify_stream(commands: list[Any]) -> None:
-        produced = await handlers.handle_commands(commands, repo=repo, base_url=settings.public_url)
-        await publish_all(redis, events, produced)
+        await handlers.handle_commands(
+            commands, repo=repo, base_url=settings.public_url,
+            publish=lambda produced: publish_all(redis, events, produced),
+        )
 
     attach(
         broker,

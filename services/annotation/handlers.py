@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.annotation import rules
@@ -73,27 +75,38 @@ def _change(cmd: UpdateAnnotation | DeleteAnnotation, doc: dict[str, Any] | None
 
 
 async def handle_commands(
-    commands: list[Command], *, repo: AnnotationRepository, base_url: str
+    commands: list[Command],
+    *,
+    repo: AnnotationRepository,
+    base_url: str,
+    publish: Callable[[list[Event]], Awaitable[None]],
 ) -> list[Event]:
-    """Apply a batch of classify-stream commands; return the events to publish.
+    """Apply a batch of classify-stream commands and publish the events they produce.
 
-    A command already done (its outcome is stored) is not applied again: its stored
-    event is returned for re-publication.
+    A command already done (its outcome is stored) is not applied again: its stored event
+    is published again, with the same id. Outcomes are recorded while the events go out:
+    if the process dies in between, the redelivered command re-publishes the same events.
     """
     commands = _unique(commands)
-    done = await repo.outcomes(c.id for c in commands)
+    creates = [c for c in commands if isinstance(c, Classify)]
+    changes = [c for c in commands if not isinstance(c, Classify)]
+    # A create whose annotation id is new cannot have been done before, so only the
+    # duplicates and the changes need their stored outcome looked up (one round trip less
+    # on the hot path).
+    new_docs = {c.id: rules.new_class_annotation(c, base_url) for c in creates}
+    existed = await repo.insert_new(list(new_docs.values()))
+    maybe_done = [c for c in creates if c.annotation_id in existed] + changes
+    done = await repo.outcomes(c.id for c in maybe_done) if maybe_done else {}
     todo = [c for c in commands if c.id not in done]
     replayed = [ANNOTATION_EVENT.validate_python(done[c.id]["event"]) for c in commands if c.id in done]
-
-    creates = [c for c in todo if isinstance(c, Classify)]
-    await repo.insert_new([rules.new_class_annotation(c, base_url) for c in creates])
-    stored = await repo.get_many({c.annotation_id for c in todo})
+    lookup = {c.annotation_id for c in todo if c.annotation_id in existed or not isinstance(c, Classify)}
+    stored = await repo.get_many(lookup) if lookup else {}
 
     events: list[Event] = []
     changed: dict[str, dict[str, Any]] = {}
     for cmd in todo:
         if isinstance(cmd, Classify):
-            doc = stored[cmd.annotation_id]
+            doc = stored.get(cmd.annotation_id) or new_docs[cmd.id]
             events.append(_event(
                 cmd, ItemClassified, item_id=cmd.item_id, dataset_id=cmd.dataset_id,
                 project_id=cmd.project_id, annotation=rules.public(doc),
@@ -104,7 +117,8 @@ async def handle_commands(
         if new is not None:
             changed[cmd.annotation_id] = new
     await repo.replace_many(list(changed.values()))
-    await repo.save_outcomes([_outcome(cmd, ev) for cmd, ev in zip(todo, events, strict=True)])
+    outcomes = [_outcome(cmd, ev) for cmd, ev in zip(todo, events, strict=True)]
+    await asyncio.gather(repo.save_outcomes(outcomes), publish(replayed + events))
     return replayed + events
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.errors import BulkWriteError
 
 DUPLICATE_KEY = 11000
@@ -15,7 +15,7 @@ DUPLICATE_KEY = 11000
 class AnnotationRepository(Protocol):
     async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None: ...
-    async def insert_new(self, docs: list[dict[str, Any]]) -> None: ...
+    async def insert_new(self, docs: list[dict[str, Any]]) -> set[str]: ...
     async def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     async def replace_many(self, docs: list[dict[str, Any]]) -> None: ...
     async def ping(self) -> bool: ...
@@ -40,21 +40,12 @@ class MongoAnnotationRepository:
         return {doc["_id"]: doc async for doc in cursor}
 
     async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
-        if outcomes:
-            await self.operations.bulk_write(
-                [ReplaceOne({"_id": o["_id"]}, o, upsert=True) for o in outcomes], ordered=False
-            )
+        """Record outcomes; an outcome already recorded (a redelivery) stays as it was."""
+        await _insert_ignoring_duplicates(self.operations, outcomes)
 
-    async def insert_new(self, docs: list[dict[str, Any]]) -> None:
-        """Insert; an id that already exists means a redelivery of a done command: skip it."""
-        if not docs:
-            return
-        ops = [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
-        try:
-            await self.annotations.bulk_write(ops, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
+    async def insert_new(self, docs: list[dict[str, Any]]) -> set[str]:
+        """Insert; return the ids that already existed (a redelivery of a done command)."""
+        return await _insert_ignoring_duplicates(self.annotations, docs)
 
     async def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         cursor = self.annotations.find({"_id": {"$in": list(ids)}})
@@ -72,6 +63,19 @@ class MongoAnnotationRepository:
             return True
         except Exception:
             return False
+
+
+async def _insert_ignoring_duplicates(collection: Any, docs: list[dict[str, Any]]) -> set[str]:
+    if not docs:
+        return set()
+    try:
+        await collection.insert_many(docs, ordered=False)
+        return set()
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return {docs[e["index"]]["_id"] for e in errors}
 
 
 def connect(url: str, database: str) -> tuple[AsyncIOMotorClient, MongoAnnotationRepository]:

@@ -1,0 +1,116 @@
+"""Shared bench plumbing: reach (or start) a running platform, fire requests, print figures."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def arguments(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--url", default=os.environ.get("BASE_URL"),
+                   help="a running platform (default: start one with the embedded servers)")
+    p.add_argument("--token", default=os.environ.get("TOKEN"), help="API token for --url")
+    return p
+
+
+@contextmanager
+def platform(url: str | None, token: str | None) -> Iterator[tuple[str, str]]:
+    """Use the given platform, or start `deploy.dev` on fresh data and stop it afterwards."""
+    if url and token:
+        yield url.rstrip("/"), token
+        return
+    data = tempfile.mkdtemp(prefix="bench-")
+    proc = subprocess.Popen([sys.executable, "-m", "deploy.dev"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=os.environ | {"DATA_DIR": data, "GATEWAY_PORT": "8780"})
+    try:
+        token = found_url = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (token and found_url):
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                raise RuntimeError("the platform did not start")
+            if m := re.search(r"export TOKEN=(\S+)", line):
+                token = m.group(1)
+            if m := re.search(r"running at (\S+)", line):
+                found_url = m.group(1)
+        if not token or not found_url:
+            raise RuntimeError("the platform did not print its token in time")
+        yield found_url, token
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def percentiles(latencies_s: list[float]) -> dict[str, float]:
+    ms = sorted(x * 1000 for x in latencies_s)
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    return {"p50": q[49], "p95": q[94], "p99": q[98], "max": ms[-1]}
+
+
+def report(name: str, n: int, seconds: float, latencies: list[float], errors: dict[int, int]) -> None:
+    p = percentiles(latencies)
+    print(f"{name}: {n} requests in {seconds:.2f} s = {n / seconds:,.0f} req/s; "
+          f"latency ms p50 {p['p50']:.1f}  p95 {p['p95']:.1f}  p99 {p['p99']:.1f}  max {p['max']:.1f}; "
+          f"status {dict(sorted(errors.items()))}", flush=True)
+
+
+Request = Callable[[aiohttp.ClientSession, int], Awaitable[int]]
+
+
+async def closed_loop(session: aiohttp.ClientSession, request: Request, n: int,
+                      concurrency: int) -> tuple[float, list[float], dict[int, int]]:
+    """`concurrency` workers, each sending its next request as soon as the last answered."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            t = time.perf_counter()
+            status = await request(session, i)
+            latencies.append(time.perf_counter() - t)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies, statuses
+
+
+async def open_loop(session: aiohttp.ClientSession, request: Request, rate: float,
+                    seconds: float) -> tuple[float, list[float], dict[int, int]]:
+    """A steady `rate` of requests per second, whatever the answers take (no coordinated
+    omission: each request's latency is measured from its scheduled start)."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    n = int(rate * seconds)
+    start = time.perf_counter()
+
+    async def one(i: int) -> None:
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        status = await request(session, i)
+        latencies.append(time.perf_counter() - scheduled)
+        statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return time.perf_counter() - start, latencies, statuses
