@@ -31,7 +31,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/classify.py
 
 docs: $(VENV)/.run-deps
-	$(BIN)/python -m deploy.asyncapi docs/asyncapi.yaml
+	$(BIN)/python -m deploy.asyncapi
 
 up:
 	docker compose up --build

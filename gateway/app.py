@@ -21,13 +21,13 @@ from gateway.controllers.datasets import DatasetController
 from gateway.controllers.items import ItemController
 from gateway.controllers.projects import ProjectController
 from gateway.controllers.recipes import RecipeController
-from gateway.controllers.system import OperationController, UserController, live, ready
+from gateway.controllers.system import OperationController, UserController, asyncapi, live, ready
 from gateway.errors import Unprocessable, unprocessable_handler, validation_to_422
 from shared.settings import Settings
 
 ROUTES = [
     ProjectController, RecipeController, DatasetController, ItemController,
-    AnnotationController, OperationController, UserController, live, ready,
+    AnnotationController, OperationController, UserController, live, ready, asyncapi,
 ]
 
 

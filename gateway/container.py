@@ -19,14 +19,10 @@ from shared.settings import Settings
 
 class Gateway:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        """Declares the broker's publishers and subscriber; connects nothing."""
+        s = self.settings = settings
         self.api = settings.public_url.rstrip("/") + "/api/v1"
         self.hub = OutcomeHub()
-
-    async def start(self) -> None:
-        s = self.settings
-        self.redis = make_redis(s)
-        self.catalog: Catalog = connect(s.mongodb_url, s.mongodb_db)
         self.broker = make_broker(s)
         self.publishers: dict[str, Any] = {
             streams.CLASSIFY: stream_publisher(
@@ -47,6 +43,10 @@ class Gateway:
         async def on_outcomes(bodies: list[Any]) -> None:
             self.hub.deliver(bodies)
 
+    async def start(self) -> None:
+        s = self.settings
+        self.redis = make_redis(s)
+        self.catalog: Catalog = connect(s.mongodb_url, s.mongodb_db)
         self.tokens = TokenResolver(self.catalog)
         self.access = Access(self.catalog)
         self.bus = CommandBus(
