@@ -26,6 +26,9 @@ class Classify(Envelope):
     description: str | None = None
     task_id: str | None = None
     assignment_id: str | None = None
+    # Set by the task service for single-class tasks: the new class replaces the item's
+    # earlier class annotations.
+    replace_classes: bool = False
 
 
 class UpdateAnnotation(Envelope):

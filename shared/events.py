@@ -23,6 +23,7 @@ class ItemClassified(Envelope):
     dataset_id: str
     project_id: str
     annotation: dict[str, Any]
+    replaced: list[str] = Field(default_factory=list)
 
 
 class AnnotationUpdated(Envelope):
@@ -76,3 +77,15 @@ AnnotationEvent = Annotated[
 ANNOTATION_EVENT: TypeAdapter[
     ItemClassified | AnnotationUpdated | AnnotationDeleted | CommandRejected
 ] = TypeAdapter(AnnotationEvent)
+
+
+def parse_event(body: dict[str, Any]) -> Any:
+    """Any event of the platform, by its `type`."""
+    from shared.tasks import TASK_EVENT
+
+    if body.get("type") in TASK_EVENT_TYPES:
+        return TASK_EVENT.validate_python(body)
+    return ANNOTATION_EVENT.validate_python(body)
+
+
+TASK_EVENT_TYPES = {"TaskChanged", "ItemsPulled", "ItemStatusChanged"}

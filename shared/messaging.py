@@ -65,6 +65,14 @@ def make_redis(settings: Settings) -> Redis:
     )
 
 
+async def best_effort(what: str, action: Awaitable[Any]) -> None:
+    """Start-up work that must not keep a service from starting (readiness reports why)."""
+    try:
+        await action
+    except Exception as exc:  # noqa: BLE001 - any failure is only logged here
+        log.warning("%s failed at start-up: %s", what, exc)
+
+
 async def ensure_groups(redis: Redis, namespace: str) -> None:
     """Create every consumer group of the topology at id 0 (idempotent)."""
     for name, groups in streams.TOPOLOGY.items():
@@ -203,12 +211,15 @@ def subscribers_running(broker: RedisBroker) -> bool:
 
 
 def stream_publisher(
-    broker: RedisBroker, settings: Settings, name: str, *, schema: Any, description: str
+    broker: RedisBroker, settings: Settings, name: str, *, schema: Any, description: str,
+    writer: str = "",
 ) -> Any:
-    """A documented (AsyncAPI) publisher onto a trimmed stream."""
+    """A documented (AsyncAPI) publisher onto a trimmed stream; `writer` tells apart two
+    processes writing the same stream."""
+    title = streams.stream(name, settings.namespace)
     return broker.publisher(
         stream=StreamSub(streams.stream(name, settings.namespace), maxlen=settings.stream_maxlen),
-        title=streams.stream(name, settings.namespace),
+        title=f"{title}:{writer}" if writer else title,
         description=description,
         schema=schema,
     )

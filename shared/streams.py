@@ -7,7 +7,10 @@ CLASSIFY = "classify"
 BULK_CLASSIFY = "bulk-classify"
 STATUS = "status"
 SCENE = "scene"
-COMMAND_STREAMS = (CLASSIFY, BULK_CLASSIFY, STATUS, SCENE)
+# Task management, and commands made in a task's context: the task service checks them
+# against the task's allocation rules and forwards the accepted ones to their stream.
+TASKS = "tasks"
+COMMAND_STREAMS = (CLASSIFY, BULK_CLASSIFY, STATUS, SCENE, TASKS)
 
 # Event streams: facts that happened; any service or other team may consume them.
 ANNOTATION_EVENTS = "events.annotation"
@@ -30,6 +33,7 @@ TOPOLOGY: dict[str, tuple[str, ...]] = {
     SCENE: (ANNOTATION_GROUP,),
     STATUS: (TASK_GROUP,),
     BULK_CLASSIFY: (TASK_GROUP,),
+    TASKS: (TASK_GROUP,),
     ANNOTATION_EVENTS: (WORKFLOW_GROUP,),
     TASK_EVENTS: (WORKFLOW_GROUP,),
 }

@@ -18,6 +18,7 @@ from shared.messaging import (
     Consumer,
     DeadLetters,
     attach,
+    best_effort,
     ensure_groups,
     make_broker,
     make_redis,
@@ -73,7 +74,7 @@ def build(settings: Settings) -> AnnotationService:
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
-        await repo.create_indexes()
+        await best_effort("index creation", repo.create_indexes())
 
     async def stop() -> None:
         await redis.aclose()

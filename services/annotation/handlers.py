@@ -107,9 +107,10 @@ async def handle_commands(
     for cmd in todo:
         if isinstance(cmd, Classify):
             doc = stored.get(cmd.annotation_id) or new_docs[cmd.id]
+            replaced = await _replace_classes(repo, cmd, doc) if cmd.replace_classes else []
             events.append(_event(
                 cmd, ItemClassified, item_id=cmd.item_id, dataset_id=cmd.dataset_id,
-                project_id=cmd.project_id, annotation=rules.public(doc),
+                project_id=cmd.project_id, annotation=rules.public(doc), replaced=replaced,
             ))
             continue
         event, new = _change(cmd, changed.get(cmd.annotation_id) or stored.get(cmd.annotation_id))
@@ -120,6 +121,13 @@ async def handle_commands(
     outcomes = [_outcome(cmd, ev) for cmd, ev in zip(todo, events, strict=True)]
     await asyncio.gather(repo.save_outcomes(outcomes), publish(replayed + events))
     return replayed + events
+
+
+async def _replace_classes(repo: AnnotationRepository, cmd: Classify, doc: dict[str, Any]) -> list[str]:
+    """Single-class tasks: the new class replaces the item's earlier class annotations."""
+    tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id,
+                 "replacedBy": cmd.annotation_id}
+    return await repo.replace_classes(cmd.item_id, cmd.annotation_id, doc["createdAt"], tombstone)
 
 
 def _outcome(cmd: Command, event: Event) -> dict[str, Any]:

@@ -18,6 +18,7 @@ class AnnotationRepository(Protocol):
     async def insert_new(self, docs: list[dict[str, Any]]) -> set[str]: ...
     async def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     async def replace_many(self, docs: list[dict[str, Any]]) -> None: ...
+    async def replace_classes(self, item_id: str, keep: str, before: str, tombstone: dict) -> list[str]: ...
     async def ping(self) -> bool: ...
 
 
@@ -56,6 +57,16 @@ class MongoAnnotationRepository:
             await self.annotations.bulk_write(
                 [ReplaceOne({"_id": d["_id"]}, d) for d in docs], ordered=False
             )
+
+    async def replace_classes(self, item_id: str, keep: str, before: str, tombstone: dict) -> list[str]:
+        """Tombstone the item's other live class annotations made before `before`; their ids."""
+        query = {"itemId": item_id, "type": "class", "_id": {"$ne": keep},
+                 "_deleted": {"$exists": False}, "createdAt": {"$lte": before},
+                 "metadata.system.frame": {"$exists": False}}
+        ids = [d["_id"] async for d in self.annotations.find(query, {"_id": 1})]
+        if ids:
+            await self.annotations.update_many({"_id": {"$in": ids}}, {"$set": {"_deleted": tombstone}})
+        return ids
 
     async def ping(self) -> bool:
         try:

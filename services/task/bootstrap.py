@@ -1,51 +1,85 @@
-"""Wires the task service: consumer group `task-svc` on the status and bulk-classify streams."""
+"""Wires the task service: consumer group `task-svc` on the tasks, status and bulk-classify
+streams; events on `events.task`; accepted task-context commands forwarded to their stream."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
+from faststream.redis import RedisBroker
 
 from services.task import handlers
-from services.task.repository import connect
+from services.task.handlers import TaskHandlers
+from services.task.repository import MongoTaskRepository, connect
 from shared import streams
+from shared.commands import Classify, ClassifyStreamCommand
 from shared.envelope import Envelope
 from shared.events import CommandRejected
 from shared.messaging import (
-    Consumer, DeadLetters, attach, ensure_groups, make_broker, make_redis, publish_all,
+    Consumer, DeadLetters, attach, best_effort, ensure_groups, make_broker, make_redis, publish_all,
     stream_publisher,
 )
 from shared.runtime import service_app
 from shared.settings import Settings
+from shared.tasks import TASK_COMMAND, TaskEvent
 
 NAME = "task"
 
 
-def _parse(body: Any) -> dict[str, Any]:
+@dataclass
+class TaskService:
+    broker: RedisBroker
+    repo: MongoTaskRepository
+    handlers: TaskHandlers
+    app: AsgiFastStream
+
+
+def _envelope(body: Any) -> dict[str, Any]:
     Envelope.model_validate(body)  # poison check: an envelope with an actor
     return body
 
 
-def build(settings: Settings) -> AsgiFastStream:
+def build(settings: Settings) -> TaskService:
     broker = make_broker(settings)
     redis = make_redis(settings)
     repo = connect(settings.mongodb_url, settings.mongodb_db)
-    events = stream_publisher(broker, settings, streams.TASK_EVENTS, schema=CommandRejected,
-                              description="Task facts: item status changes and rejections.")
+    events = stream_publisher(broker, settings, streams.TASK_EVENTS, schema=TaskEvent | CommandRejected,
+                              description="Task facts: TaskChanged, ItemsPulled, ItemStatusChanged, "
+                              "CommandRejected. Emitted after the change is durable.")
+    classify = stream_publisher(broker, settings, streams.CLASSIFY, schema=ClassifyStreamCommand,
+                                description="Task-context Classify commands the task's rules accepted.",
+                                writer="task-svc")
 
-    async def on_commands(commands: list[dict[str, Any]]) -> None:
+    async def forward(command: Classify) -> None:
+        await classify.publish(command.wire(), correlation_id=command.id)
+
+    task_handlers = TaskHandlers(repo, lambda evs: publish_all(redis, events, evs), forward)
+    dead_letters = DeadLetters(redis, settings.namespace)
+
+    async def on_task_commands(commands: list[Any]) -> None:
+        await task_handlers.handle(commands)
+
+    for stream in (streams.TASKS, streams.STATUS):
+        attach(broker, Consumer(stream, streams.TASK_GROUP, TASK_COMMAND.validate_python,
+                                on_task_commands, stream,
+                                f"{stream} commands, checked against the task's allocation rules."),
+               settings=settings, service=NAME, dead_letters=dead_letters)
+
+    async def on_bulk(commands: list[dict[str, Any]]) -> None:
         await publish_all(redis, events, handlers.refuse_unknown(commands))
 
-    for stream in (streams.STATUS, streams.BULK_CLASSIFY):
-        attach(broker, Consumer(stream, streams.TASK_GROUP, _parse, on_commands, stream,
-                                f"{stream} commands, checked against the task's allocation rules."),
-               settings=settings, service=NAME, dead_letters=DeadLetters(redis, settings.namespace))
+    attach(broker, Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, _envelope, on_bulk,
+                            streams.BULK_CLASSIFY, "bulk-classify commands."),
+           settings=settings, service=NAME, dead_letters=dead_letters)
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
+        await best_effort("index creation", repo.create_indexes())
 
     async def stop() -> None:
         await redis.aclose()
         repo.close()
 
-    return service_app(NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
+    app = service_app(NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
+    return TaskService(broker, repo, task_handlers, app)

@@ -1,23 +1,361 @@
-"""Use cases of the task service. Task rules arrive with tasks (issue 4); until then every
-status or bulk command is refused, so nothing is ever changed by an unchecked command."""
+"""Use cases of the task service: task commands in, events out. Idempotent on command id:
+a command whose outcome is stored is not applied again, its events are re-published."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shared.envelope import Actor, derived_id
-from shared.events import CommandRejected
+from services.task import rules
+from services.task.repository import MongoTaskRepository
+from shared.commands import Classify
+from shared.envelope import Envelope, derived_id, utcnow
+from shared.events import CommandRejected, parse_event
+from shared.tasks import (
+    ChangeTaskItems, CheckInTask, CreateTask, EditTask, ItemFilter, ItemsPulled,
+    ItemStatusChanged, PullItems, Reassign, Redistribute, SetStatus, TaskChanged,
+)
+
+Publish = Callable[[list[Any]], Awaitable[None]]
+Forward = Callable[[Classify], Awaitable[None]]
+
+
+def _now() -> str:
+    t = utcnow()
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def event(cmd: Envelope, kind: type, correlation: str | None = None, **fields: Any) -> Any:
+    return kind(id=derived_id(cmd.id, kind.__name__), correlation_id=correlation or cmd.id,
+                actor=cmd.actor, **fields)
+
+
+def refused(cmd: Envelope, refusal: rules.Refusal, correlation: str | None = None) -> CommandRejected:
+    return event(cmd, CommandRejected, correlation, command_type=cmd.type, reason=refusal.reason,
+                 message=refusal.message, details=refusal.details)
+
+
+def assignment_doc(task_id: str, n: int, annotator: str | None, item_ids: list[str],
+                   queue: bool = False) -> dict[str, Any]:
+    suffix = "queue" if queue else f"a{n}"
+    doc = {"_id": derived_id(task_id, suffix)[:24], "taskId": task_id, "annotator": annotator,
+           "itemIds": item_ids, "active": True, "removed": False, "locked": False,
+           "queue": queue, "createdAt": _now()}
+    return doc | ({"next": 0} if queue else {})
+
+
+def item_query(f: ItemFilter | None) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if f is None:
+        return query
+    if f.dir:
+        query["dir"] = f.dir
+    if f.mimetype_prefix:
+        query["metadata.system.mimetype"] = {"$regex": "^" + re.escape(f.mimetype_prefix)}
+    if f.name_prefix:
+        query["name"] = {"$regex": "^" + re.escape(f.name_prefix)}
+    return query
+
+
+async def _select(repo: MongoTaskRepository, dataset_id: str, ids: list[str] | None,
+                  f: ItemFilter | None) -> tuple[list[str], list[str]]:
+    """The dataset's items a command names, and the ids it names that are not in the dataset."""
+    in_dataset = await repo.dataset_item_ids(dataset_id, item_query(f))
+    if ids is None:
+        return in_dataset, []
+    known = set(in_dataset)
+    ordered = list(dict.fromkeys(ids))
+    return [i for i in ordered if i in known], [i for i in ordered if i not in known]
+
+
+class TaskHandlers:
+    """One object per service: the repository and the two outlets (events, forwarded
+    commands) are given by the bootstrap."""
+
+    def __init__(self, repo: MongoTaskRepository, publish: Publish, forward: Forward) -> None:
+        self.repo, self.publish, self.forward = repo, publish, forward
+
+    async def handle(self, commands: list[Envelope]) -> None:
+        done = await self.repo.outcomes(c.id for c in commands)
+        for cmd in dict((c.id, c) for c in commands).values():
+            if cmd.id in done:
+                await self.publish([parse_event(e) for e in done[cmd.id]["events"]])
+                if isinstance(cmd, CheckInTask) and done[cmd.id]["status"] == "forwarded":
+                    await self.forward(self._forwardable(cmd, done[cmd.id]["assignmentId"]))
+                continue
+            await getattr(self, "on_" + cmd.type)(cmd)
+
+    async def _finish(self, cmd: Envelope, events: list[Any], **extra: Any) -> None:
+        status = "rejected" if any(isinstance(e, CommandRejected) for e in events) else "succeeded"
+        await self.repo.save_outcome({
+            "_id": cmd.id, "commandType": cmd.type, "status": extra.pop("status", status),
+            "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
+            "event": events[0].wire() if events else None, "events": [e.wire() for e in events],
+            "completedAt": utcnow(), **extra,
+        })
+        await self.publish(events)
+
+    async def _changed(self, cmd: Envelope, task: dict[str, Any], change: str, **summary: Any) -> None:
+        view = await self.task_view(task)
+        await self._finish(cmd, [event(cmd, TaskChanged, task_id=task["_id"], project_id=task["projectId"],
+                                       change=change, task=view, summary=summary)])
+
+    async def task_view(self, task: dict[str, Any]) -> dict[str, Any]:
+        assignments = await self.repo.assignments(task["_id"])
+        counts = await self.repo.status_counts(task["_id"])
+        return task_json(task, assignments, counts)
+
+    # task management -------------------------------------------------------------------------
+
+    async def on_CreateTask(self, cmd: CreateTask) -> None:
+        items, unknown = await _select(self.repo, cmd.dataset_id, cmd.item_ids, cmd.filter)
+        if unknown:
+            return await self._finish(cmd, [refused(cmd, rules.Refusal(
+                "invalid", f"{len(unknown)} item(s) are not in the dataset",
+                {"field": "itemIds", "items": unknown[:100], "count": len(unknown)}))])
+        if cmd.allocation == "pulling":
+            queue = assignment_doc(cmd.task_id, 0, None, items, queue=True)
+            allowed = cmd.allowed_assignees or cmd.assignees
+            docs = [queue] + [assignment_doc(cmd.task_id, n + 1, a, []) for n, a in enumerate(allowed)]
+        else:
+            loads = [(w.assignee_id, w.load) for w in cmd.workload] if cmd.workload \
+                else rules.even_loads(cmd.assignees)
+            shares = rules.split(items, loads)
+            docs = [assignment_doc(cmd.task_id, n + 1, a, shares[a]) for n, (a, _) in enumerate(loads)]
+        task = {
+            "_id": cmd.task_id, "name": cmd.name, "projectId": cmd.project_id,
+            "datasetId": cmd.dataset_id, "recipeId": cmd.recipe_id, "creator": cmd.actor.email,
+            "createdAt": _now(), "updatedAt": _now(),
+            "dueDate": cmd.due_date.isoformat() if cmd.due_date else None, "priority": cmd.priority,
+            "availableActions": [a.wire() for a in cmd.available_actions],
+            "singleClass": cmd.single_class, "allocation": cmd.allocation,
+            "assignees": cmd.assignees, "batchSize": cmd.batch_size,
+            "maxBatchWorkload": cmd.max_batch_workload,
+            "allowedAssignees": cmd.allowed_assignees or cmd.assignees,
+            "allowNextOnlyOnDone": cmd.allow_next_only_on_done, "totalItems": len(items),
+        }
+        await self.repo.insert_task(task, docs)
+        await self._changed(cmd, task, "created")
+
+    async def _task_or_refuse(self, cmd: Any) -> dict[str, Any] | None:
+        task = await self.repo.task(cmd.task_id)
+        if task is None or task["projectId"] != cmd.project_id:
+            await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"))])
+            return None
+        return task
+
+    async def on_EditTask(self, cmd: EditTask) -> None:
+        if (task := await self._task_or_refuse(cmd)) is None:
+            return
+        actions = [a for a in task["availableActions"] if a["action"] not in cmd.remove_actions]
+        have = {a["action"] for a in actions}
+        actions += [a.wire() for a in cmd.add_actions if a.action not in have]
+        changes: dict[str, Any] = {"availableActions": actions, "updatedAt": _now()}
+        if cmd.name:
+            changes["name"] = cmd.name
+        task = await self.repo.update_task(task["_id"], {"$set": changes})
+        await self._changed(cmd, task, "statuses")
+
+    async def on_ChangeTaskItems(self, cmd: ChangeTaskItems) -> None:
+        if (task := await self._task_or_refuse(cmd)) is None:
+            return
+        items, unknown = await _select(self.repo, task["datasetId"], cmd.item_ids, cmd.filter)
+        if unknown:
+            return await self._finish(cmd, [refused(cmd, rules.Refusal(
+                "invalid", f"{len(unknown)} item(s) are not in the dataset",
+                {"field": "itemIds", "items": unknown[:100], "count": len(unknown)}))])
+        assignments = await self.repo.assignments(task["_id"], with_items=True)
+        present = {i for a in assignments for i in a["itemIds"]}
+        if cmd.operation == "add":
+            await self._add_items(task, assignments, [i for i in items if i not in present])
+            summary = {"added": len([i for i in items if i not in present])}
+        else:
+            summary = await self._remove_items(task, assignments, [i for i in items if i in present])
+        task = await self.repo.update_task(
+            task["_id"], {"$set": {"totalItems": await self._total(task), "updatedAt": _now()}})
+        await self._changed(cmd, task, f"items-{cmd.operation}", **summary)
+
+    async def _total(self, task: dict[str, Any]) -> int:
+        docs = await self.repo.assignments(task["_id"], with_items=True)
+        members = set()
+        for a in docs:
+            members.update(a["itemIds"][a.get("next", 0):] if a.get("queue") else a["itemIds"])
+        return len(members)
+
+    async def _add_items(self, task: dict[str, Any], assignments: list[dict], new: list[str]) -> None:
+        if not new:
+            return
+        if task["allocation"] == "pulling":
+            queue = next(a for a in assignments if a.get("queue"))
+            await self.repo.set_assignment(queue["_id"], {"$push": {"itemIds": {"$each": new}}})
+            return
+        active = [a for a in assignments if a["active"] and not a.get("removed")]
+        shares = rules.split(new, rules.even_loads([a["_id"] for a in active]))
+        for a in active:
+            if shares[a["_id"]]:
+                await self.repo.set_assignment(a["_id"], {"$push": {"itemIds": {"$each": shares[a["_id"]]}}})
+
+    async def _remove_items(self, task: dict[str, Any], assignments: list[dict], items: list[str]) -> dict:
+        statuses = await self.repo.statuses(task["_id"], items)
+        kept = [i for i in items if i in statuses]
+        removable = set(items) - set(kept)
+        for a in assignments:
+            remaining = [i for i in a["itemIds"] if i not in removable]
+            if len(remaining) != len(a["itemIds"]):
+                changes: dict[str, Any] = {"itemIds": remaining}
+                if a.get("queue"):
+                    changes["next"] = len([i for i in a["itemIds"][:a["next"]] if i not in removable])
+                await self.repo.set_assignment(a["_id"], {"$set": changes})
+        return {"removed": len(removable), "notRemovedCount": len(kept), "notRemoved": kept[:100],
+                "reason": "items that hold a status in the task are not removed" if kept else None}
+
+    async def on_Redistribute(self, cmd: Redistribute) -> None:
+        if (task := await self._task_or_refuse(cmd)) is None:
+            return
+        source = await self.repo.assignment(cmd.assignment_id)
+        if source is None or source["taskId"] != task["_id"] or source.get("queue"):
+            return await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no assignment {cmd.assignment_id}"))])
+        statuses = await self.repo.statuses(task["_id"], source["itemIds"])
+        remaining = [i for i in source["itemIds"] if i not in statuses]
+        shares = rules.split(remaining, [(w.assignee_id, w.load) for w in cmd.workload])
+        targets = await self._assignments_for(task, [w.assignee_id for w in cmd.workload])
+        for annotator, share in shares.items():
+            target = targets[annotator]
+            if target["_id"] == source["_id"]:
+                continue
+            await self.repo.set_assignment(target["_id"], {"$push": {"itemIds": {"$each": share}}})
+        keep = set(shares.get(source["annotator"], [])) | set(statuses)
+        await self.repo.set_assignment(source["_id"], {"$set": {"itemIds": [i for i in source["itemIds"] if i in keep]}})
+        await self._changed(cmd, task, "redistributed", moved=len(remaining) - len(shares.get(source["annotator"], [])))
+
+    async def _assignments_for(self, task: dict[str, Any], annotators: list[str]) -> dict[str, dict]:
+        existing = {a["annotator"]: a for a in await self.repo.assignments(task["_id"])
+                    if not a.get("queue") and not a.get("removed")}
+        n = len(await self.repo.assignments(task["_id"]))
+        for annotator in annotators:
+            if annotator not in existing:
+                n += 1
+                doc = assignment_doc(task["_id"], n, annotator, [])
+                await self.repo.insert_assignment(doc)
+                existing[annotator] = doc
+        return existing
+
+    async def on_Reassign(self, cmd: Reassign) -> None:
+        if (task := await self._task_or_refuse(cmd)) is None:
+            return
+        source = await self.repo.assignment(cmd.assignment_id)
+        if source is None or source["taskId"] != task["_id"] or source.get("queue") or source.get("removed"):
+            return await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no assignment {cmd.assignment_id}"))])
+        target = (await self._assignments_for(task, [cmd.annotator]))[cmd.annotator]
+        await self.repo.set_assignment(target["_id"], {"$push": {"itemIds": {"$each": source["itemIds"]}}})
+        await self.repo.move_statuses(task["_id"], source["itemIds"], target["_id"])
+        await self.repo.set_assignment(source["_id"], {"$set": {"itemIds": [], "removed": True, "locked": True,
+                                                                 "active": False, "reassignedTo": target["_id"]}})
+        await self._changed(cmd, task, "reassigned", fromAssignment=source["_id"], toAssignment=target["_id"])
+
+    async def on_PullItems(self, cmd: PullItems) -> None:
+        if (task := await self._task_or_refuse(cmd)) is None:
+            return
+        email = cmd.actor.email
+        if task["allocation"] != "pulling":
+            return await self._finish(cmd, [refused(cmd, rules.Refusal("conflict", "only a pulling task hands out items on request"))])
+        if email not in task["allowedAssignees"]:
+            return await self._finish(cmd, [refused(cmd, rules.Refusal("forbidden", "you are not an assignee of this task"))])
+        mine = (await self._assignments_for(task, [email]))[email]
+        mine = await self.repo.assignment(mine["_id"])
+        statuses = await self.repo.statuses(task["_id"], mine["itemIds"])
+        open_items = len([i for i in mine["itemIds"] if i not in statuses])
+        queue = next(a for a in await self.repo.assignments(task["_id"]) if a.get("queue"))
+        taken = await self.repo.take_from_queue(
+            queue["_id"], rules.pull_size(task["batchSize"], task["maxBatchWorkload"], open_items))
+        if taken:
+            await self.repo.set_assignment(mine["_id"], {"$push": {"itemIds": {"$each": taken}}})
+        await self._finish(cmd, [event(cmd, ItemsPulled, task_id=task["_id"], project_id=task["projectId"],
+                                       assignment_id=mine["_id"], item_ids=taken,
+                                       open_items=open_items + len(taken))])
+
+    # item context ------------------------------------------------------------------------
+
+    async def _context(self, cmd: Any, task: dict, item_id: str, status: str | None = None) -> rules.Context:
+        return rules.Context(task=task, item_id=item_id, assignment=await self.repo.holder(task["_id"], item_id),
+                             actor_id=cmd.actor.user_id, actor_email=cmd.actor.email,
+                             actor_role=cmd.actor.role, status=status)
+
+    async def on_SetStatus(self, cmd: SetStatus) -> None:
+        if (task := await self._task_or_refuse(cmd)) is None:
+            return
+        ctx = await self._context(cmd, task, cmd.item_id, cmd.status)
+        if (refusal := rules.first_refusal(rules.STATUS_RULES, ctx)) is not None:
+            return await self._finish(cmd, [refused(cmd, refusal)])
+        assignment_id = ctx.assignment["_id"]
+        current = await self.repo.status(task["_id"], cmd.item_id)
+        previous = (current or {}).get("status")
+        at = _now()
+        doc = {"_id": f"{task['_id']}:{cmd.item_id}", "taskId": task["_id"], "itemId": cmd.item_id,
+               "assignmentId": assignment_id, "status": cmd.status, "creator": cmd.actor.email,
+               "timestamp": at, "lastCommandId": cmd.id}
+        log = {"action": "created" if cmd.status else "deleted",
+               "status": {"taskId": task["_id"], "assignmentId": assignment_id,
+                          "status": cmd.status or previous, "creator": cmd.actor.email, "timestamp": at}}
+        await self.repo.write_status(doc, log)
+        await self._finish(cmd, [event(cmd, ItemStatusChanged, task_id=task["_id"], project_id=task["projectId"],
+                                       assignment_id=assignment_id, item_id=cmd.item_id,
+                                       previous=previous, status=cmd.status)])
+
+    async def on_CheckInTask(self, cmd: CheckInTask) -> None:
+        inner = cmd.command
+        task = await self.repo.task(cmd.task_id)
+        if task is None or task["projectId"] != cmd.project_id:
+            return await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"), inner.id)])
+        ctx = await self._context(cmd, task, inner.item_id)
+        if (refusal := rules.first_refusal(rules.ITEM_RULES, ctx)) is not None:
+            return await self._finish(cmd, [refused(cmd, refusal, inner.id)])
+        await self._finish(cmd, [], status="forwarded", assignmentId=ctx.assignment["_id"])
+        await self.forward(self._forwardable(cmd, ctx.assignment["_id"], task["singleClass"]))
+
+    @staticmethod
+    def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool | None = None) -> Classify:
+        update: dict[str, Any] = {"assignment_id": assignment_id, "task_id": cmd.task_id}
+        if single_class is not None:
+            update["replace_classes"] = single_class
+        return cmd.command.model_copy(update=update)
+
+
+def task_json(task: dict[str, Any], assignments: list[dict[str, Any]],
+              counts: dict[tuple[str, str], int]) -> dict[str, Any]:
+    """A task as the API shows it (Dataloop's task entity, with `itemStatus` progress)."""
+    by_status: dict[str, int] = {}
+    for (_, status), n in counts.items():
+        by_status[status] = by_status.get(status, 0) + n
+    done = sum(by_status.values())
+    total = task["totalItems"]
+    return {
+        "id": task["_id"], "name": task["name"], "projectId": task["projectId"],
+        "datasetId": task["datasetId"], "recipeId": task["recipeId"], "creator": task["creator"],
+        "createdAt": task["createdAt"], "updatedAt": task["updatedAt"], "dueDate": task["dueDate"],
+        "priority": task["priority"], "spec": {"type": "annotation"},
+        "availableActions": task["availableActions"], "allocation": task["allocation"],
+        "singleClass": task["singleClass"], "allowNextOnlyOnDone": task["allowNextOnlyOnDone"],
+        "assignmentIds": [a["_id"] for a in assignments if not a.get("queue")],
+        "totalItems": total,
+        "itemStatus": {"completed": by_status.get("completed", 0), "remaining": total - done,
+                       "actions": by_status},
+        "progress": round(100 * done / total, 2) if total else 0.0,
+        "metadata": {"system": {"batchSize": task["batchSize"], "maxBatchWorkload": task["maxBatchWorkload"],
+                                "allowedAssignees": task["allowedAssignees"]}},
+    }
 
 
 def refuse_unknown(commands: list[dict[str, Any]]) -> list[CommandRejected]:
+    """Bulk classification is not deployed yet: refuse, so nothing changes unchecked."""
+    from shared.envelope import Actor
+
     return [
         CommandRejected(
-            id=derived_id(c["id"], "CommandRejected"),
-            correlation_id=c["id"],
-            actor=Actor.model_validate(c["actor"]),
-            command_type=str(c.get("type", "unknown")),
-            reason="invalid",
-            message="this platform has no task rules deployed for this command",
+            id=derived_id(c["id"], "CommandRejected"), correlation_id=c["id"],
+            actor=Actor.model_validate(c["actor"]), command_type=str(c.get("type", "unknown")),
+            reason="invalid", message="this platform has no rule deployed for this command",
         )
         for c in commands
     ]

@@ -1,14 +1,33 @@
-"""The task service's MongoDB access (motor). The only module of the service that imports it."""
+"""The task service's MongoDB access (motor). The only module of the service that imports it.
+
+`tasks` holds task documents; `assignments` holds each assignment with its `itemIds` in
+work order (a pulling task's hidden queue is an assignment with `queue: true` and a `next`
+cursor, so a pull is one atomic `$inc`); `item_statuses` holds an item's status in a task
+with its log; `operations` holds each command's outcome. Items are read from the
+gateway's catalog (`items`), never written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+DUPLICATE_KEY = 11000
 
 
 class MongoTaskRepository:
     def __init__(self, client: AsyncIOMotorClient, database: str) -> None:
         self.client = client
         self.db = client[database]
+
+    async def create_indexes(self) -> None:
+        await self.db.assignments.create_index([("itemIds", ASCENDING)])
+        await self.db.assignments.create_index([("taskId", ASCENDING), ("annotator", ASCENDING)])
+        await self.db.item_statuses.create_index([("taskId", ASCENDING), ("status", ASCENDING)])
+        await self.db.tasks.create_index([("projectId", ASCENDING)])
 
     async def ping(self) -> bool:
         try:
@@ -19,6 +38,121 @@ class MongoTaskRepository:
 
     def close(self) -> None:
         self.client.close()
+
+    # outcomes -------------------------------------------------------------------------------
+
+    async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        cursor = self.db.operations.find({"_id": {"$in": list(command_ids)}})
+        return {d["_id"]: d async for d in cursor}
+
+    async def save_outcome(self, outcome: dict[str, Any]) -> None:
+        try:
+            await self.db.operations.insert_one(outcome)
+        except DuplicateKeyError:
+            pass
+
+    # items of the catalog ------------------------------------------------------------------
+
+    async def dataset_item_ids(self, dataset_id: str, query: dict[str, Any]) -> list[str]:
+        cursor = self.db.items.find({"datasetId": dataset_id} | query, {"_id": 1}).sort("_id", ASCENDING)
+        return [d["_id"] async for d in cursor]
+
+    # tasks and assignments -----------------------------------------------------------------
+
+    async def task(self, task_id: str) -> dict[str, Any] | None:
+        return await self.db.tasks.find_one({"_id": task_id})
+
+    async def insert_task(self, task: dict[str, Any], assignments: list[dict[str, Any]]) -> None:
+        """Assignments first, the task last: a redelivered create finds the task and stops."""
+        if assignments:
+            try:
+                await self.db.assignments.insert_many(assignments, ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
+        try:
+            await self.db.tasks.insert_one(task)
+        except DuplicateKeyError:
+            pass
+
+    async def update_task(self, task_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        return await self.db.tasks.find_one_and_update(
+            {"_id": task_id}, changes, return_document=ReturnDocument.AFTER)
+
+    async def assignments(self, task_id: str, with_items: bool = False) -> list[dict[str, Any]]:
+        projection = None if with_items else {"itemIds": 0}
+        cursor = self.db.assignments.find({"taskId": task_id}, projection).sort("_id", ASCENDING)
+        return [d async for d in cursor]
+
+    async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
+        return await self.db.assignments.find_one({"_id": assignment_id})
+
+    async def holder(self, task_id: str, item_id: str) -> dict[str, Any] | None:
+        """The active assignment of `task_id` holding `item_id` (without its item list), else
+        the hidden queue if the item waits there, else None."""
+        projection = {"itemIds": 0}
+        base = {"taskId": task_id, "itemIds": item_id, "active": True}
+        found = await self.db.assignments.find_one(base | {"queue": {"$ne": True}}, projection)
+        return found or await self.db.assignments.find_one(base | {"queue": True}, projection)
+
+    async def holders(self, task_id: str, item_ids: list[str]) -> dict[str, str]:
+        """item id -> the id of the active assignment (not the queue) holding it."""
+        found: dict[str, str] = {}
+        wanted = set(item_ids)
+        cursor = self.db.assignments.find(
+            {"taskId": task_id, "itemIds": {"$in": item_ids}, "active": True, "queue": {"$ne": True}},
+            {"itemIds": 1})
+        async for doc in cursor:
+            for i in doc["itemIds"]:
+                if i in wanted:
+                    found[i] = doc["_id"]
+        return found
+
+    async def insert_assignment(self, doc: dict[str, Any]) -> None:
+        try:
+            await self.db.assignments.insert_one(doc)
+        except DuplicateKeyError:
+            pass
+
+    async def set_assignment(self, assignment_id: str, changes: dict[str, Any]) -> None:
+        await self.db.assignments.update_one({"_id": assignment_id}, changes)
+
+    async def take_from_queue(self, queue_id: str, count: int) -> list[str]:
+        """Atomically move the queue's cursor by up to `count`; the ids passed over."""
+        before = await self.db.assignments.find_one_and_update(
+            {"_id": queue_id}, {"$inc": {"next": count}}, return_document=ReturnDocument.BEFORE)
+        start = before["next"]
+        return before["itemIds"][start:start + count]
+
+    # statuses ------------------------------------------------------------------------------
+
+    async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        ids = [f"{task_id}:{i}" for i in item_ids]
+        cursor = self.db.item_statuses.find({"_id": {"$in": ids}, "status": {"$ne": None}})
+        return {d["itemId"]: d async for d in cursor}
+
+    async def status(self, task_id: str, item_id: str) -> dict[str, Any] | None:
+        return await self.db.item_statuses.find_one({"_id": f"{task_id}:{item_id}"})
+
+    async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any]) -> None:
+        await self.db.item_statuses.update_one(
+            {"_id": doc["_id"]},
+            {"$set": doc, "$push": {"log": log_entry}},
+            upsert=True,
+        )
+
+    async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]:
+        """(assignmentId, status) -> number of items."""
+        pipeline = [
+            {"$match": {"taskId": task_id, "status": {"$ne": None}}},
+            {"$group": {"_id": {"a": "$assignmentId", "s": "$status"}, "n": {"$sum": 1}}},
+        ]
+        cursor = self.db.item_statuses.aggregate(pipeline)
+        return {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
+
+    async def move_statuses(self, task_id: str, item_ids: list[str], assignment_id: str) -> None:
+        await self.db.item_statuses.update_many(
+            {"_id": {"$in": [f"{task_id}:{i}" for i in item_ids]}}, {"$set": {"assignmentId": assignment_id}})
 
 
 def connect(url: str, database: str) -> MongoTaskRepository:

@@ -28,13 +28,13 @@ async def ready(app) -> httpx.Response:
 
 
 async def test_the_task_service_refuses_commands_it_has_no_rule_for(settings, redis):
-    app = build_task(settings)
+    app = build_task(settings).app
     async with app:
         broker = make_broker(settings)
         async with broker:
             await broker.connect()
-            command = Envelope(actor=ACTOR).wire() | {"type": "SetStatus"}
-            await broker.publish(command, stream=streams.stream(streams.STATUS, settings.namespace))
+            command = Envelope(actor=ACTOR).wire() | {"type": "BulkClassify"}
+            await broker.publish(command, stream=streams.stream(streams.BULK_CLASSIFY, settings.namespace))
         events = streams.stream(streams.TASK_EVENTS, settings.namespace)
         assert await eventually(lambda: _has_entries(redis, events))
         assert (await ready(app)).json()["checks"] == {"redis": True, "mongodb": True, "subscribers": True}
@@ -75,7 +75,7 @@ async def test_readiness_fails_when_a_subscriber_has_stopped(settings):
 
 async def test_readiness_fails_when_mongodb_is_unreachable(settings):
     unreachable = settings.model_copy(update={"mongodb_url": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300"})
-    for app in (build_task(unreachable), build_workflow(unreachable)):
+    for app in (build_task(unreachable).app, build_workflow(unreachable)):
         async with app:
             answer = await ready(app)
             assert answer.status_code == 503 and answer.json()["checks"]["mongodb"] is False

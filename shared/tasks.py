@@ -1,0 +1,186 @@
+"""Task commands and events: task management, item statuses, and the task context of
+commands. Consumed and emitted by the task service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from shared.commands import Classify
+from shared.envelope import Contract, Envelope
+
+
+class StatusAction(Contract):
+    """A status a task offers (`availableActions`): `action` is stored, the rest is shown."""
+
+    action: str
+    display_name: str
+    color: str = "#999999"
+    icon: str | None = None
+
+
+DEFAULT_ACTIONS = (
+    StatusAction(action="completed", display_name="Completed", color="#2ca02c"),
+    StatusAction(action="discard", display_name="Discard", color="#7f7f7f"),
+)
+
+
+class WorkloadUnit(Contract):
+    assignee_id: str  # the annotator's email, as Dataloop's workload names them
+    load: float
+
+
+class ItemFilter(Contract):
+    """Which items of the dataset a task takes (all fields optional, combined with AND)."""
+
+    dir: str | None = None
+    mimetype_prefix: str | None = None
+    name_prefix: str | None = None
+
+
+class CreateTask(Envelope):
+    """Create a task over a dataset's items and allocate them. Stream `tasks`."""
+
+    type: Literal["CreateTask"] = "CreateTask"
+    task_id: str
+    project_id: str
+    dataset_id: str
+    recipe_id: str
+    name: str
+    due_date: datetime | None = None
+    priority: int = 2
+    item_ids: list[str] | None = None
+    filter: ItemFilter | None = None
+    assignees: list[str]
+    workload: list[WorkloadUnit] | None = None
+    available_actions: list[StatusAction] = Field(default_factory=lambda: list(DEFAULT_ACTIONS))
+    single_class: bool = True
+    allocation: Literal["distribution", "pulling"] = "distribution"
+    batch_size: int | None = None
+    max_batch_workload: int | None = None
+    allowed_assignees: list[str] | None = None
+    consensus: bool = False
+    allow_next_only_on_done: bool = False
+
+
+class EditTask(Envelope):
+    """Change a task's statuses (items that hold a removed status keep it). Stream `tasks`."""
+
+    type: Literal["EditTask"] = "EditTask"
+    task_id: str
+    project_id: str
+    add_actions: list[StatusAction] = Field(default_factory=list)
+    remove_actions: list[str] = Field(default_factory=list)
+    name: str | None = None
+
+
+class ChangeTaskItems(Envelope):
+    """Add items to a task or remove them (items holding a status stay). Stream `tasks`."""
+
+    type: Literal["ChangeTaskItems"] = "ChangeTaskItems"
+    task_id: str
+    project_id: str
+    operation: Literal["add", "remove"]
+    item_ids: list[str] | None = None
+    filter: ItemFilter | None = None
+
+
+class Redistribute(Envelope):
+    """Spread an assignment's remaining items (no status yet) over annotators."""
+
+    type: Literal["Redistribute"] = "Redistribute"
+    task_id: str
+    project_id: str
+    assignment_id: str
+    workload: list[WorkloadUnit]
+
+
+class Reassign(Envelope):
+    """Give a whole assignment to another annotator."""
+
+    type: Literal["Reassign"] = "Reassign"
+    task_id: str
+    project_id: str
+    assignment_id: str
+    annotator: str
+
+
+class PullItems(Envelope):
+    """An annotator of a pulling task asks for their next batch from the hidden queue."""
+
+    type: Literal["PullItems"] = "PullItems"
+    task_id: str
+    project_id: str
+
+
+class SetStatus(Envelope):
+    """Set (or, with `status` None, clear) an item's status in a task. Stream `status`."""
+
+    type: Literal["SetStatus"] = "SetStatus"
+    task_id: str
+    project_id: str
+    item_id: str
+    status: str | None
+
+
+class CheckInTask(Envelope):
+    """A command made in a task's context, to be checked against the task's rules and, if
+    allowed, forwarded to its own stream. Stream `tasks`."""
+
+    type: Literal["CheckInTask"] = "CheckInTask"
+    task_id: str
+    project_id: str
+    command: Classify
+
+
+TaskCommand = Annotated[
+    CreateTask | EditTask | ChangeTaskItems | Redistribute | Reassign | PullItems | SetStatus
+    | CheckInTask,
+    Field(discriminator="type"),
+]
+TASK_COMMAND: TypeAdapter[Any] = TypeAdapter(TaskCommand)
+
+
+class TaskChanged(Envelope):
+    """A task was created or changed (statuses, items, assignments). Emitted by the task
+    service on `events.task` once stored; `task` is the task's JSON and `summary` says what
+    changed (e.g. items not removed because they hold a status). Consumed by the gateway
+    and the workflow service."""
+
+    type: Literal["TaskChanged"] = "TaskChanged"
+    task_id: str
+    project_id: str
+    change: str
+    task: dict[str, Any]
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class ItemsPulled(Envelope):
+    """An annotator of a pulling task received items from the hidden queue. Emitted on
+    `events.task`; consumed by the gateway and the workflow service."""
+
+    type: Literal["ItemsPulled"] = "ItemsPulled"
+    task_id: str
+    project_id: str
+    assignment_id: str
+    item_ids: list[str]
+    open_items: int
+
+
+class ItemStatusChanged(Envelope):
+    """An item's status in a task was set or cleared. Emitted on `events.task` after it is
+    stored; consumed by the gateway, the workflow service and other teams."""
+
+    type: Literal["ItemStatusChanged"] = "ItemStatusChanged"
+    task_id: str
+    project_id: str
+    assignment_id: str
+    item_id: str
+    previous: str | None
+    status: str | None
+
+
+TaskEvent = Annotated[TaskChanged | ItemsPulled | ItemStatusChanged, Field(discriminator="type")]
+TASK_EVENT: TypeAdapter[Any] = TypeAdapter(TaskEvent)
