@@ -122,7 +122,7 @@ class SetStatus(Envelope):
     task_id: str
     project_id: str
     item_id: str
-    status: str | None
+    status: str | None = None  # absent on the wire (nulls are not written) means: clear
 
 
 class CheckInTask(Envelope):
@@ -178,9 +178,35 @@ class ItemStatusChanged(Envelope):
     project_id: str
     assignment_id: str
     item_id: str
-    previous: str | None
-    status: str | None
+    previous: str | None = None
+    status: str | None = None
 
 
 TaskEvent = Annotated[TaskChanged | ItemsPulled | ItemStatusChanged, Field(discriminator="type")]
 TASK_EVENT: TypeAdapter[Any] = TypeAdapter(TaskEvent)
+
+
+def task_view(task: dict[str, Any], assignment_ids: list[str],
+              counts: dict[tuple[str, str], int]) -> dict[str, Any]:
+    """A stored task as the API and `TaskChanged` show it (Dataloop's task entity, with
+    `itemStatus` progress from `counts`: (assignment id, status) -> items)."""
+    by_status: dict[str, int] = {}
+    for (_, status), n in counts.items():
+        by_status[status] = by_status.get(status, 0) + n
+    done = sum(by_status.values())
+    total = task["totalItems"]
+    return {
+        "id": task["_id"], "name": task["name"], "projectId": task["projectId"],
+        "datasetId": task["datasetId"], "recipeId": task["recipeId"], "creator": task["creator"],
+        "createdAt": task["createdAt"], "updatedAt": task["updatedAt"], "dueDate": task["dueDate"],
+        "priority": task["priority"], "spec": {"type": "annotation"},
+        "availableActions": task["availableActions"], "allocation": task["allocation"],
+        "singleClass": task["singleClass"], "allowNextOnlyOnDone": task["allowNextOnlyOnDone"],
+        "assignmentIds": assignment_ids,
+        "totalItems": total,
+        "itemStatus": {"completed": by_status.get("completed", 0), "remaining": total - done,
+                       "actions": by_status},
+        "progress": round(100 * done / total, 2) if total else 0.0,
+        "metadata": {"system": {"batchSize": task["batchSize"], "maxBatchWorkload": task["maxBatchWorkload"],
+                                "allowedAssignees": task["allowedAssignees"]}},
+    }

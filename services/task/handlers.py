@@ -14,7 +14,7 @@ from shared.envelope import Envelope, derived_id, utcnow
 from shared.events import CommandRejected, parse_event
 from shared.tasks import (
     ChangeTaskItems, CheckInTask, CreateTask, EditTask, ItemFilter, ItemsPulled,
-    ItemStatusChanged, PullItems, Reassign, Redistribute, SetStatus, TaskChanged,
+    ItemStatusChanged, PullItems, Reassign, Redistribute, SetStatus, TaskChanged, task_view,
 )
 
 Publish = Callable[[list[Any]], Awaitable[None]]
@@ -104,7 +104,7 @@ class TaskHandlers:
     async def task_view(self, task: dict[str, Any]) -> dict[str, Any]:
         assignments = await self.repo.assignments(task["_id"])
         counts = await self.repo.status_counts(task["_id"])
-        return task_json(task, assignments, counts)
+        return task_view(task, [a["_id"] for a in assignments if not a.get("queue")], counts)
 
     # task management -------------------------------------------------------------------------
 
@@ -320,31 +320,6 @@ class TaskHandlers:
         if single_class is not None:
             update["replace_classes"] = single_class
         return cmd.command.model_copy(update=update)
-
-
-def task_json(task: dict[str, Any], assignments: list[dict[str, Any]],
-              counts: dict[tuple[str, str], int]) -> dict[str, Any]:
-    """A task as the API shows it (Dataloop's task entity, with `itemStatus` progress)."""
-    by_status: dict[str, int] = {}
-    for (_, status), n in counts.items():
-        by_status[status] = by_status.get(status, 0) + n
-    done = sum(by_status.values())
-    total = task["totalItems"]
-    return {
-        "id": task["_id"], "name": task["name"], "projectId": task["projectId"],
-        "datasetId": task["datasetId"], "recipeId": task["recipeId"], "creator": task["creator"],
-        "createdAt": task["createdAt"], "updatedAt": task["updatedAt"], "dueDate": task["dueDate"],
-        "priority": task["priority"], "spec": {"type": "annotation"},
-        "availableActions": task["availableActions"], "allocation": task["allocation"],
-        "singleClass": task["singleClass"], "allowNextOnlyOnDone": task["allowNextOnlyOnDone"],
-        "assignmentIds": [a["_id"] for a in assignments if not a.get("queue")],
-        "totalItems": total,
-        "itemStatus": {"completed": by_status.get("completed", 0), "remaining": total - done,
-                       "actions": by_status},
-        "progress": round(100 * done / total, 2) if total else 0.0,
-        "metadata": {"system": {"batchSize": task["batchSize"], "maxBatchWorkload": task["maxBatchWorkload"],
-                                "allowedAssignees": task["allowedAssignees"]}},
-    }
 
 
 def refuse_unknown(commands: list[dict[str, Any]]) -> list[CommandRejected]:

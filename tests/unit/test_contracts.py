@@ -17,7 +17,7 @@ from services.annotation.rules import (
     public,
     updated_annotation,
 )
-from shared import commands, events
+from shared import commands, events, tasks
 from shared.commands import CLASSIFY_STREAM_COMMAND, Classify, DeleteAnnotation, UpdateAnnotation
 from shared.envelope import SCHEMA_VERSION, Actor, Envelope, derived_id
 from shared.events import (
@@ -48,6 +48,29 @@ def classify(**over) -> Classify:
     return Classify(**(fields | over))
 
 
+TASK = dict(actor=ACTOR, task_id="t1", project_id="p1")
+TASK_SAMPLES: list[Envelope] = [
+    tasks.CreateTask(**TASK, dataset_id="d1", recipe_id="r1", name="shirts",
+                     assignees=["a@x.com", "b@x.com"], due_date=AT,
+                     workload=[tasks.WorkloadUnit(assignee_id="a@x.com", load=60),
+                               tasks.WorkloadUnit(assignee_id="b@x.com", load=40)],
+                     filter=tasks.ItemFilter(dir="/shirts"), allocation="distribution"),
+    tasks.CreateTask(**TASK, dataset_id="d1", recipe_id="r1", name="pull", assignees=["a@x.com"],
+                     item_ids=["i1", "i2"], allocation="pulling", batch_size=3, max_batch_workload=5),
+    tasks.EditTask(**TASK, add_actions=[tasks.StatusAction(action="blurry", display_name="Blurry")],
+                   remove_actions=["discard"]),
+    tasks.ChangeTaskItems(**TASK, operation="remove", item_ids=["i1"]),
+    tasks.Redistribute(**TASK, assignment_id="as1", workload=[tasks.WorkloadUnit(assignee_id="b@x.com", load=100)]),
+    tasks.Reassign(**TASK, assignment_id="as1", annotator="c@x.com"),
+    tasks.PullItems(**TASK),
+    tasks.SetStatus(**TASK, item_id="i1", status="completed"),
+    tasks.SetStatus(**TASK, item_id="i1", status=None),
+    tasks.CheckInTask(**TASK, command=classify()),
+    tasks.TaskChanged(**TASK, change="created", task={"id": "t1"}, summary={"added": 2}),
+    tasks.ItemsPulled(**TASK, assignment_id="as1", item_ids=["i1", "i2", "i3"], open_items=3),
+    tasks.ItemStatusChanged(**TASK, assignment_id="as1", item_id="i1", previous=None, status="completed"),
+]
+
 SAMPLES: list[Envelope] = [
     classify(),
     UpdateAnnotation(actor=ACTOR, annotation_id="a1", item_id="i1", project_id="p1",
@@ -60,6 +83,7 @@ SAMPLES: list[Envelope] = [
                       annotation=ANNOTATION, previous={"label": "x", "attributes": {}}),
     AnnotationDeleted(actor=ACTOR, correlation_id="c1", item_id="i1", project_id="p1",
                       annotation_id="a1"),
+    *TASK_SAMPLES,
     CommandRejected(actor=Actor(user_id="u2", email="b@example.com"), correlation_id="c1",
                     command_type="Classify", reason="invalid", message="no such label",
                     details={"problems": [{"field": "label", "rule": "unknown"}]}),
@@ -89,7 +113,7 @@ def sample_id(message: Envelope) -> str:
 
 
 def test_every_command_and_event_has_a_round_trip_sample():
-    declared = contracts_in(commands) | contracts_in(events)
+    declared = contracts_in(commands) | contracts_in(events) | contracts_in(tasks)
     missing = declared - {type(s) for s in SAMPLES}
     assert not missing, f"add a sample to SAMPLES for {sorted(c.__name__ for c in missing)}"
 

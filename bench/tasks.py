@@ -1,0 +1,87 @@
+"""Task figures over HTTP against the running platform.
+
+    python bench/tasks.py                 # starts the platform with the embedded servers
+    python bench/tasks.py --url http://127.0.0.1:8000 --token clf_...
+
+Prints: the time to create and allocate a task over N items (target: 100,000 items in
+under 10 s), and status set/clear latency at a steady rate (target p99 <= 10 ms at 100/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import arguments, open_loop, platform, report  # noqa: E402
+
+REGISTER_CHUNK = 64
+
+
+async def register(http: aiohttp.ClientSession, dataset: str, n: int) -> None:
+    """Register `n` items by URL (setup, not measured)."""
+    sem = asyncio.Semaphore(REGISTER_CHUNK)
+
+    async def one(i: int) -> None:
+        async with sem:
+            body = {"name": f"bench-{i:06d}.jpg", "url": f"http://example.com/{i}.jpg",
+                    "mimetype": "image/jpeg", "dir": "/bench"}
+            async with http.post(f"/api/v1/datasets/{dataset}/items", json=body) as r:
+                assert r.status == 201, await r.text()
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("-n", type=int, default=100_000, help="items in the task")
+    parser.add_argument("--rate", type=float, default=100, help="status requests/s")
+    parser.add_argument("--seconds", type=float, default=20, help="length of the status run")
+    args = parser.parse_args()
+    with platform(args.url, args.token) as (url, token):
+        timeout = aiohttp.ClientTimeout(total=600)
+        async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"},
+                                         timeout=timeout) as http:
+            project = (await (await http.get("/api/v1/projects")).json())["items"][0]
+            me = (await (await http.get("/api/v1/users/me")).json())["email"]
+            dataset = await (await http.post(f"/api/v1/projects/{project['id']}/datasets",
+                                             json={"name": f"bench {time.time():.0f}"})).json()
+            t = time.perf_counter()
+            await register(http, dataset["id"], args.n)
+            print(f"setup: registered {args.n:,} items in {time.perf_counter() - t:.1f} s", flush=True)
+
+            body = {"name": "bench task", "datasetId": dataset["id"], "assignees": [me],
+                    "filter": {"dir": "/bench"}}
+            t = time.perf_counter()
+            async with http.post(f"/api/v1/projects/{project['id']}/tasks", json=body) as r:
+                task = await r.json()
+                status = r.status
+            if status == 202:  # past the gateway's wait: follow the operation
+                while (op := await (await http.get(task["url"].split(url, 1)[-1])).json())["status"] == "pending":
+                    await asyncio.sleep(0.05)
+                task = op["result"]["task"]
+            seconds = time.perf_counter() - t
+            print(f"task over {task['totalItems']:,} items created and allocated in {seconds:.2f} s "
+                  f"(HTTP {status})", flush=True)
+
+            assignment = (await (await http.get(f"/api/v1/tasks/{task['id']}/assignments")).json())[0]
+            page = await (await http.get(f"/api/v1/assignments/{assignment['id']}/items?pageSize=1000")).json()
+            items = [row["itemId"] for row in page["items"]]
+
+            async def set_or_clear(session: aiohttp.ClientSession, i: int) -> int:
+                path = f"/api/v1/tasks/{task['id']}/items/{items[(i // 2) % len(items)]}/status"
+                call = session.put(path, json={"status": "completed"}) if i % 2 == 0 else session.delete(path)
+                async with call as r:
+                    await r.read()
+                    return r.status
+
+            report(f"status set/clear open loop at {args.rate:.0f}/s", int(args.rate * args.seconds),
+                   *await open_loop(http, set_or_clear, args.rate, args.seconds))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
