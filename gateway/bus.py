@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from gateway.outcomes import OutcomeHub
 from gateway.repository import Catalog
 from shared.envelope import Envelope
-from shared.events import ANNOTATION_EVENT
+from shared.events import parse_event
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 PENDING_TTL_S = 7 * 24 * 3600
@@ -53,14 +53,17 @@ class CommandBus:
             raise IdempotencyConflict(key)
         return earlier
 
-    async def send(self, stream: str, command: Envelope, project_id: str) -> Any | None:
-        """Publish `command` and wait for its outcome event; None when the wait ran out."""
-        future = self.hub.expect(command.id)
+    async def send(self, stream: str, command: Envelope, project_id: str,
+                   wait_for: str | None = None) -> Any | None:
+        """Publish `command` and wait for the outcome event of `wait_for` (default: the
+        command itself); None when the wait ran out."""
+        waited = wait_for or command.id
+        future = self.hub.expect(waited)
         marker = json.dumps({"actorId": command.actor.user_id, "projectId": project_id,
                              "commandType": getattr(command, "type", "")})
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(self._pending_key(command.id), marker, ex=PENDING_TTL_S)
+                pipe.set(self._pending_key(waited), marker, ex=PENDING_TTL_S)
                 await self.publishers[stream].publish(
                     command.wire(), correlation_id=command.id, pipeline=pipe
                 )
@@ -69,7 +72,7 @@ class CommandBus:
         except TimeoutError:
             return None
         finally:
-            self.hub.forget(command.id)
+            self.hub.forget(waited)
 
     async def await_existing(self, command_id: str) -> Any | None:
         """The outcome of a command published earlier (an idempotent retry)."""
@@ -89,7 +92,7 @@ class CommandBus:
 
     @staticmethod
     def parse_outcome(event: dict[str, Any]) -> Any:
-        return ANNOTATION_EVENT.validate_python(event)
+        return parse_event(event)
 
     async def release(self, user_id: str, key: str) -> None:
         """Forget an Idempotency-Key whose command could not be published."""

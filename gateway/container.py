@@ -7,14 +7,20 @@ from typing import Any
 from faststream.redis import StreamSub
 
 from gateway.access import Access
+from gateway.audit import AuditLog
 from gateway.auth import TokenResolver
 from gateway.bus import CommandBus
+from gateway.invalidation import Invalidation
 from gateway.outcomes import OutcomeHub
+from gateway.ratelimit import RequestGate
 from gateway.repository import Catalog, connect
+from gateway.task_reads import TaskReads
 from shared import streams
 from shared.commands import ClassifyStreamCommand
+from shared.scene_commands import SceneStreamCommand
 from shared.messaging import ensure_groups, make_broker, make_redis, stream_publisher, subscribers_running
 from shared.settings import Settings
+from shared.tasks import SetStatus, TaskCommand
 
 
 class Gateway:
@@ -30,13 +36,22 @@ class Gateway:
                 description="Classify, UpdateAnnotation, DeleteAnnotation; read by the annotation service.",
             ),
         }
-        listener = StreamSub(
-            streams.stream(streams.ANNOTATION_EVENTS, s.namespace), batch=True, max_records=500
-        )
+        self.publishers[streams.TASKS] = stream_publisher(
+            self.broker, s, streams.TASKS, schema=TaskCommand,
+            description="Task management and task-context commands; read by the task service.")
+        self.publishers[streams.SCENE] = stream_publisher(
+            self.broker, s, streams.SCENE, schema=SceneStreamCommand,
+            description="Video scene commands; read by the annotation service.")
+        self.publishers[streams.STATUS] = stream_publisher(
+            self.broker, s, streams.STATUS, schema=SetStatus,
+            description="Item status commands; read by the task service.")
+        for events in (streams.ANNOTATION_EVENTS, streams.TASK_EVENTS):
+            self._listen(streams.stream(events, s.namespace))
 
+    def _listen(self, name: str) -> None:
         @self.broker.subscriber(
-            stream=listener,
-            title=f"{listener.name}:gateway",
+            stream=StreamSub(name, batch=True, max_records=500),
+            title=f"{name}:gateway",
             description="Every gateway replica reads outcomes without a group (XREAD from $) "
             "to answer the requests it holds.",
         )
@@ -49,14 +64,22 @@ class Gateway:
         self.catalog: Catalog = connect(s.mongodb_url, s.mongodb_db)
         self.tokens = TokenResolver(self.catalog)
         self.access = Access(self.catalog)
+        self.gate = RequestGate(self.redis, s.namespace, s.rate_limit_per_minute)
+        self.invalidation = Invalidation(self.redis, s.namespace, self.access)
+        self.audit = AuditLog(self.catalog)
+        self.tasks = TaskReads(self.catalog.db)
         self.bus = CommandBus(
             self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s
         )
         await ensure_groups(self.redis, s.namespace)
         await self.catalog.create_indexes()
         await self.broker.start()
+        await self.invalidation.start()
+        await self.audit.start()
 
     async def stop(self) -> None:
+        await self.audit.stop()  # before the MongoDB client closes: no entry is lost
+        await self.invalidation.stop()
         await self.broker.stop()
         await self.redis.aclose()
         self.catalog.client.close()

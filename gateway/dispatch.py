@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response
@@ -20,7 +21,12 @@ def _fingerprint(request: Request, body: Any) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def answer(outcome: Any, command_id: str, api: str, success: int) -> Response[Any]:
+def _annotation(outcome: Any) -> Any:
+    return getattr(outcome, "annotation", None)
+
+
+def answer(outcome: Any, command_id: str, api: str, success: int,
+           render: Callable[[Any], Any] = _annotation) -> Response[Any]:
     """HTTP answer for a command outcome (None: still running past the wait)."""
     if outcome is None:
         url = f"{api}/operations/{command_id}"
@@ -37,14 +43,19 @@ def answer(outcome: Any, command_id: str, api: str, success: int) -> Response[An
         )
     if success == 204:
         return Response(None, status_code=204)
-    annotation = getattr(outcome, "annotation", None)
-    headers = {"Location": annotation["url"]} if success == 201 and annotation else {}
-    return Response(annotation, status_code=success, headers=headers)
+    body = render(outcome)
+    url = body.get("url") if isinstance(body, dict) else None
+    headers = {"Location": url} if success == 201 and url else {}
+    return Response(body, status_code=success, headers=headers)
 
 
 async def dispatch(
-    request: Request, stream: str, command: Envelope, project_id: str, body: Any, success: int
+    request: Request, stream: str, command: Envelope, project_id: str, body: Any, success: int,
+    render: Callable[[Any], Any] = _annotation, wait_for: str | None = None,
 ) -> Response[Any]:
+    """Publish `command` and answer with its outcome. `wait_for` is the id whose outcome
+    answers the request when it differs from the command's (a command checked by the task
+    service and forwarded: the forwarded command's outcome)."""
     gw = request.app.state.gw
     key = request.headers.get("idempotency-key")
     if key is not None:
@@ -64,11 +75,11 @@ async def dispatch(
             ) from None
         if earlier is not None:
             outcome = await gw.bus.await_existing(earlier)
-            return answer(outcome, earlier, gw.api, success)
+            return answer(outcome, earlier, gw.api, success, render)
     try:
-        outcome = await gw.bus.send(stream, command, project_id)
+        outcome = await gw.bus.send(stream, command, project_id, wait_for)
     except Exception:
         if key is not None:
             await gw.bus.release(request.user.user_id, key)
         raise
-    return answer(outcome, command.id, gw.api, success)
+    return answer(outcome, wait_for or command.id, gw.api, success, render)

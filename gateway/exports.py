@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.dataloop import ItemExport
 
-INTERNAL = ("_id", "_projectId", "_deleted", "_lastCommand", "_commandId")
+INTERNAL = ("_id", "_projectId", "_deleted", "_lastCommand", "_commandId", "_scene")
 
 
 def public_annotation(doc: dict[str, Any]) -> dict[str, Any]:

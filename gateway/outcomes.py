@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from shared.events import ANNOTATION_EVENT
+from shared.events import parse_event
 
 
 class OutcomeHub:
@@ -34,4 +34,4 @@ class OutcomeHub:
                 continue
             future = self.waiting.get(body.get("correlationId", ""))
             if future is not None and not future.done():
-                future.set_result(ANNOTATION_EVENT.validate_python(body))
+                future.set_result(parse_event(body))

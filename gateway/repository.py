@@ -1,6 +1,6 @@
-"""The gateway's MongoDB access (motor): the catalog it owns (users, tokens, projects,
-datasets, items, recipes, files) and read-only views of what the services write
-(annotations, operations). The only gateway module that imports motor."""
+"""The gateway's MongoDB access (motor): the catalog it owns (users, tokens, organizations,
+projects, datasets, items, recipes, files, the audit log) and read-only views of what the
+services write (annotations, operations). The only gateway module that imports motor."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorGridFSBucket
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 from gridfs.errors import NoFile
 
@@ -37,7 +37,11 @@ class Catalog:
     async def create_indexes(self) -> None:
         await self.db.users.create_index([("email", ASCENDING)], unique=True)
         await self.db.tokens.create_index([("userId", ASCENDING)])
+        await self.db.tokens.create_index([("tokenId", ASCENDING)], unique=True)
+        await self.db.organizations.create_index([("members.userId", ASCENDING)])
         await self.db.projects.create_index([("members.userId", ASCENDING)])
+        await self.db.projects.create_index([("organizationId", ASCENDING)])
+        await self.db.audit.create_index([("projectId", ASCENDING), ("at", DESCENDING)])
         await self.db.datasets.create_index([("projectId", ASCENDING)])
         await self.db.items.create_index([("datasetId", ASCENDING), ("filename", ASCENDING)])
         await self.db.recipes.create_index([("projectIds", ASCENDING)])
@@ -69,6 +73,45 @@ class Catalog:
     async def token(self, digest: str) -> dict[str, Any] | None:
         return await self.db.tokens.find_one({"_id": digest})
 
+    async def tokens_of(self, user_id: str) -> list[dict[str, Any]]:
+        cursor = self.db.tokens.find({"userId": user_id}).sort("createdAt", ASCENDING)
+        return [doc async for doc in cursor]
+
+    async def revoke_token(self, user_id: str, token_id: str, at: Any) -> dict[str, Any] | None:
+        """The token (revoked now, or earlier); None when the user has no such token."""
+        mine = {"tokenId": token_id, "userId": user_id}
+        await self.db.tokens.update_one(mine | {"revokedAt": None}, {"$set": {"revokedAt": at}})
+        return await self.db.tokens.find_one(mine)
+
+    # membership ----------------------------------------------------------------------------
+
+    async def organizations_of(self, user_id: str) -> dict[str, Any]:
+        """The query of the organizations a user sees: theirs, and those of their projects."""
+        via_projects = await self.db.projects.distinct(
+            "organizationId", {"members.userId": user_id, "organizationId": {"$ne": None}})
+        return {"$or": [{"members.userId": user_id}, {"_id": {"$in": via_projects}}]}
+
+    async def member_of_any(self, user_id: str, query: dict[str, Any]) -> bool:
+        found = await self.db.projects.find_one(query | {"members.userId": user_id}, {"_id": 1})
+        return found is not None
+
+    async def replace_members(
+        self, project_id: str, members: list[dict[str, Any]], version: int
+    ) -> bool:
+        """Compare-and-set on `membersVersion`: False when someone changed the members first
+        (a project made before versions counts as version 0)."""
+        expected = {"membersVersion": version if version else {"$in": [0, None]}}
+        result = await self.db.projects.update_one(
+            {"_id": project_id} | expected,
+            {"$set": {"members": members, "membersVersion": version + 1}},
+        )
+        return result.modified_count == 1
+
+    # audit ----------------------------------------------------------------------------------
+
+    async def insert_audit(self, entries: list[dict[str, Any]]) -> None:
+        await self.db.audit.insert_many(entries, ordered=False)
+
     # projects, datasets, recipes, items -----------------------------------------------------
 
     async def insert(self, collection: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -85,10 +128,11 @@ class Catalog:
         return _out(doc)
 
     async def page(
-        self, collection: str, query: dict[str, Any], skip: int, limit: int
+        self, collection: str, query: dict[str, Any], skip: int, limit: int,
+        sort: tuple[str, int] = ("_id", ASCENDING),
     ) -> tuple[list[dict[str, Any]], int]:
         total = await self.db[collection].count_documents(query)
-        cursor = self.db[collection].find(query).sort("_id", ASCENDING).skip(skip).limit(limit)
+        cursor = self.db[collection].find(query).sort(*sort).skip(skip).limit(limit)
         return [_out(d) async for d in cursor], total
 
     async def iterate(self, collection: str, query: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:

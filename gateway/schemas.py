@@ -5,19 +5,37 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from pydantic.alias_generators import to_camel
 
+from gateway.roles import Role
 from shared.dataloop import AttributeDefinition, LabelNode
+from shared.envelope import utcnow
+
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
 
+class OrganizationIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
 class ProjectIn(Body):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
+    organization_id: str | None = None
+
+
+class MemberIn(Body):
+    email: str = Field(pattern=EMAIL, max_length=320)
+    role: Role
+
+
+class MemberPatch(Body):
+    role: Role
 
 
 class OntologyIn(Body):
@@ -50,6 +68,9 @@ class ItemIn(Body):
     dir: str = Field("/", pattern=r"^/([^/\\]+/)*$|^/[^/\\]+(/[^/\\]+)*$")
     width: int | None = Field(None, gt=0)
     height: int | None = Field(None, gt=0)
+    fps: float | None = Field(None, gt=0, le=1000)
+    frame_count: int | None = Field(None, ge=1)
+    duration: float | None = Field(None, ge=0)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -69,3 +90,21 @@ class AnnotationPatch(Body):
 
 class TokenIn(Body):
     name: str = Field("default", min_length=1, max_length=100)
+    scopes: list[Literal["read", "write"]] = Field(
+        default_factory=lambda: ["read", "write"],
+        description='["read"] for a read-only token (integrations), or ["read", "write"]')
+    expires_at: AwareDatetime | None = Field(None, description="when the token stops working")
+
+    @field_validator("scopes")
+    @classmethod
+    def _reads(cls, scopes: list[str]) -> list[str]:
+        if "read" not in scopes:
+            raise ValueError('must include "read": ["read"] or ["read", "write"]')
+        return scopes
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, moment: Any) -> Any:
+        if moment is not None and moment <= utcnow():
+            raise ValueError("must be in the future")
+        return moment

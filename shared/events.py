@@ -15,7 +15,9 @@ class ItemClassified(Envelope):
     Emitted by the annotation service on `events.annotation` once the annotation is
     durable in MongoDB. Consumed by the gateway (to answer the waiting request), the
     workflow service (auto next, from issue 5) and any other team's service.
-    `annotation` is the annotation's Dataloop JSON.
+    `annotation` is the annotation's Dataloop JSON. A command that stores several
+    annotations at once (play-to-paint, `PaintScenes`) emits one event: `annotations` then
+    holds every one of them in frame order and `annotation` is the first.
     """
 
     type: Literal["ItemClassified"] = "ItemClassified"
@@ -24,6 +26,7 @@ class ItemClassified(Envelope):
     project_id: str
     annotation: dict[str, Any]
     replaced: list[str] = Field(default_factory=list)
+    annotations: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class AnnotationUpdated(Envelope):

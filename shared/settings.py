@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_deliveries: int = Field(5, validation_alias="MAX_DELIVERIES")
     outcome_wait_s: float = Field(5.0, validation_alias="OUTCOME_WAIT_SECONDS")
     consumer_name: str = Field("", validation_alias="CONSUMER_NAME")
+    # Requests per token per minute, counted in Redis so the limit holds across replicas;
+    # 0 turns the limit off. Generous by default: one busy annotator client is far below it.
+    rate_limit_per_minute: int = Field(60_000, ge=0, validation_alias="RATE_LIMIT_PER_MINUTE")
 
     def consumer(self, service: str) -> str:
         """A consumer name unique to this process (stack.md 1.11)."""

@@ -10,7 +10,10 @@ SCENE = "scene"
 # Task management, and commands made in a task's context: the task service checks them
 # against the task's allocation rules and forwards the accepted ones to their stream.
 TASKS = "tasks"
-COMMAND_STREAMS = (CLASSIFY, BULK_CLASSIFY, STATUS, SCENE, TASKS)
+# Annotators' navigation in a task (next/previous item, settings, heartbeats, leaving):
+# written by the gateway, consumed by the workflow service.
+WORKFLOW = "workflow"
+COMMAND_STREAMS = (CLASSIFY, BULK_CLASSIFY, STATUS, SCENE, TASKS, WORKFLOW)
 
 # Event streams: facts that happened; any service or other team may consume them.
 ANNOTATION_EVENTS = "events.annotation"
@@ -34,6 +37,7 @@ TOPOLOGY: dict[str, tuple[str, ...]] = {
     STATUS: (TASK_GROUP,),
     BULK_CLASSIFY: (TASK_GROUP,),
     TASKS: (TASK_GROUP,),
+    WORKFLOW: (WORKFLOW_GROUP,),
     ANNOTATION_EVENTS: (WORKFLOW_GROUP,),
     TASK_EVENTS: (WORKFLOW_GROUP,),
 }

@@ -115,6 +115,19 @@ class PullItems(Envelope):
     project_id: str
 
 
+class ReturnItems(Envelope):
+    """Put items an annotator of a pulling task holds but has not finished back in the hidden
+    queue, first in line for the next pull (their lease ended, or they left the task). Items
+    that hold a status stay. Sent by the workflow service on stream `tasks`; answered by
+    `TaskChanged` with change `items-returned`."""
+
+    type: Literal["ReturnItems"] = "ReturnItems"
+    task_id: str
+    project_id: str
+    assignment_id: str
+    item_ids: list[str]
+
+
 class SetStatus(Envelope):
     """Set (or, with `status` None, clear) an item's status in a task. Stream `status`."""
 
@@ -137,7 +150,7 @@ class CheckInTask(Envelope):
 
 TaskCommand = Annotated[
     CreateTask | EditTask | ChangeTaskItems | Redistribute | Reassign | PullItems | SetStatus
-    | CheckInTask,
+    | CheckInTask | ReturnItems,
     Field(discriminator="type"),
 ]
 TASK_COMMAND: TypeAdapter[Any] = TypeAdapter(TaskCommand)

@@ -14,6 +14,7 @@ from gateway.app import create_app
 from gateway.auth import issue_token
 from gateway.repository import connect
 from services.annotation.bootstrap import build as build_annotation
+from services.task.bootstrap import build as build_task
 from shared.settings import Settings
 
 RECIPE = {
@@ -47,14 +48,28 @@ class Platform:
     catalog: Any
     token: str = ""
     ids: dict[str, str] = field(default_factory=dict)
+    app: Any = None  # the Litestar application (its routes, for the access matrix)
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
 
-    async def new_user(self, email: str) -> str:
+    async def new_user(self, email: str, scopes: tuple[str, ...] = ("read", "write")) -> str:
         user = await self.catalog.ensure_user(email)
-        secret, _ = await issue_token(self.catalog, user)
+        secret, _ = await issue_token(self.catalog, user, scopes=scopes)
         return secret
+
+    async def add_member(self, email: str, role: str, project: str | None = None) -> str:
+        """A user made a member of the seeded project (or `project`) with `role` by the
+        owner, through the API; the new member's token."""
+        secret = await self.new_user(email)
+        project = project or self.ids["project"]
+        r = await self.post(f"/api/v1/projects/{project}/members", {"email": email, "role": role})
+        assert r.status_code == 201, r.text
+        return secret
+
+    async def request(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        return await self.client.request(method, path, headers=self.auth(token) | kw.pop("headers", {}),
+                                         **kw)
 
     async def post(self, path: str, body: Any = None, token: str | None = None, **kw: Any) -> Any:
         return await self.client.post(path, json=body, headers=self.auth(token) | kw.pop("headers", {}), **kw)
@@ -79,16 +94,29 @@ class Platform:
 @contextlib.asynccontextmanager
 async def running_platform(settings: Settings, *, services: bool = True) -> AsyncIterator[Platform]:
     app = create_app(settings)
-    annotation = build_annotation(settings)
     async with contextlib.AsyncExitStack() as stack:
         if services:
-            await stack.enter_async_context(annotation.app)
+            await stack.enter_async_context(build_annotation(settings).app)
+            await stack.enter_async_context(build_task(settings).app)
         gateway = app.state.gw  # same event loop as the services: no portal thread
         await gateway.start()
         stack.push_async_callback(gateway.stop)
         client = await stack.enter_async_context(httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30))
         catalog = gateway.catalog
-        platform = Platform(client, settings, app.state.gw, catalog)
+        platform = Platform(client, settings, app.state.gw, catalog, app=app)
         platform.token = await platform.new_user("owner@example.com")
         yield platform
+
+
+@contextlib.asynccontextmanager
+async def gateway_replica(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """Another gateway process on the same Redis and MongoDB: its own caches, its own app."""
+    app = create_app(settings)
+    await app.state.gw.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://testserver", timeout=30) as client:
+            yield client
+    finally:
+        await app.state.gw.stop()

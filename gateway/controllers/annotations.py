@@ -1,4 +1,5 @@
-"""Annotations: read, change and delete. Changes travel as commands like classify does."""
+"""Annotations: read, change and delete. Changes travel as commands like classify does;
+outside tasks they are manager work (gateway.roles)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, patch
 from litestar.params import FromPath, JSONBody
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException
 
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
+from gateway.guards import role_here
 from gateway.exports import public_annotation
 from gateway.schemas import AnnotationPatch
 from shared import streams
@@ -23,14 +24,7 @@ class AnnotationController(Controller):
     tags = ["annotations"]
 
     async def _find(self, annotation_id: FromPath[str], request: Request, state: State) -> tuple[dict, dict]:
-        doc = await state.gw.catalog.annotation(annotation_id)
-        if doc is None:
-            raise NotFoundException(f"no annotation {annotation_id}")
-        try:
-            _, dataset = await state.gw.access.item(request.user, doc["itemId"])
-        except NotFoundException:
-            raise NotFoundException(f"no annotation {annotation_id}") from None
-        return doc, dataset
+        return await state.gw.access.annotation(request.user, annotation_id)
 
     @get("/{annotation_id:str}")
     async def get_annotation(self, annotation_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
@@ -52,9 +46,9 @@ class AnnotationController(Controller):
         if problems := check_classification(ontology, label, attributes):
             raise unprocessable(problems, "the change does not fit the recipe")
         command = UpdateAnnotation(
-            actor=request.user.actor(), annotation_id=annotation_id, item_id=doc["itemId"],
-            project_id=dataset["projectId"], label=data.label, attributes=data.attributes,
-            description=data.description,
+            actor=request.user.actor(role_here(request)), annotation_id=annotation_id,
+            item_id=doc["itemId"], project_id=dataset["projectId"], label=data.label,
+            attributes=data.attributes, description=data.description,
         )
         return await dispatch(request, streams.CLASSIFY, command, dataset["projectId"],
                               data.model_dump(), 200)
@@ -63,7 +57,7 @@ class AnnotationController(Controller):
     async def delete_annotation(self, annotation_id: FromPath[str], request: Request, state: State) -> Response[Any]:
         doc, dataset = await self._find(annotation_id, request, state)
         command = DeleteAnnotation(
-            actor=request.user.actor(), annotation_id=annotation_id, item_id=doc["itemId"],
-            project_id=dataset["projectId"],
+            actor=request.user.actor(role_here(request)), annotation_id=annotation_id,
+            item_id=doc["itemId"], project_id=dataset["projectId"],
         )
         return await dispatch(request, streams.CLASSIFY, command, dataset["projectId"], annotation_id, 204)

@@ -16,8 +16,10 @@ from litestar.response import Redirect
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
+from gateway.guards import role_here
 from gateway.exports import item_export, item_json
 from gateway.media import UnsupportedMedia, probe
+from gateway.video import UnreadableVideo, declared_video_metadata, probe_video_off_loop, video_metadata
 from gateway.repository import new_id
 from gateway.schemas import ClassifyIn, ItemIn
 from shared import streams
@@ -60,9 +62,16 @@ class ItemController(Controller):
         dataset = await state.gw.access.dataset(request.user, dataset_id)
         system = {"mimetype": data.mimetype, "originalname": data.name, "isBinary": True}
         system |= {k: v for k, v in (("width", data.width), ("height", data.height)) if v}
+        top: dict[str, Any] = {}
+        if data.mimetype.startswith("video/"):
+            if not (data.fps and data.frame_count):
+                raise unprocessable([Problem("fps", "a video registered by URL needs fps and frameCount")])
+            video_system, top = declared_video_metadata(data.fps, data.frame_count, data.duration)
+            system |= video_system
         doc = _item_doc(dataset, data.name, data.dir, system, request.user.email,
                         sourceUrl=str(data.url))
         doc["metadata"]["user"] = data.metadata
+        doc["metadata"] |= top
         return item_json(await state.gw.catalog.insert("items", doc), state.gw.api)
 
     @get("/datasets/{dataset_id:str}/items")
@@ -92,17 +101,22 @@ class ItemController(Controller):
             raise unprocessable([Problem("file", "must be a non-empty file with a name")])
         try:
             facts = probe(name, content, data.file.content_type)
-        except UnsupportedMedia as exc:
+            clip = await probe_video_off_loop(name, content) if facts.mimetype.startswith("video/") else None
+        except (UnsupportedMedia, UnreadableVideo) as exc:
             raise unprocessable([Problem("file", str(exc))]) from None
+        thumbnail = clip.thumbnail if clip else facts.thumbnail
         file_id = await gw.catalog.put_file(name, content, facts.mimetype)
-        thumb_id = await gw.catalog.put_file(f"{name}.thumb.jpg", facts.thumbnail, "image/jpeg") \
-            if facts.thumbnail else None
+        thumb_id = await gw.catalog.put_file(f"{name}.thumb.jpg", thumbnail, "image/jpeg") \
+            if thumbnail else None
         system = {"mimetype": facts.mimetype, "originalname": name, "size": len(content),
                   "isBinary": True, "thumbnailId": thumb_id}
         system |= {k: v for k, v in (("width", facts.width), ("height", facts.height),
                                      ("channels", facts.channels)) if v}
+        video_system, top = video_metadata(clip) if clip else ({}, {})
+        system |= video_system
         doc = _item_doc(dataset, name, data.dir, system, request.user.email,
                         fileId=file_id, thumbnailFileId=thumb_id)
+        doc["metadata"] |= top
         return item_json(await gw.catalog.insert("items", doc), gw.api)
 
     @get("/items/{item_id:str}")
@@ -149,7 +163,7 @@ class ItemController(Controller):
         if problems := check_classification(ontology, data.label, data.attributes):
             raise unprocessable(problems, "the classification does not fit the recipe")
         command = Classify(
-            actor=user.actor(), annotation_id=new_id(), item_id=item_id,
+            actor=user.actor(role_here(request)), annotation_id=new_id(), item_id=item_id,
             dataset_id=dataset["id"], project_id=dataset["projectId"], recipe_id=dataset["recipeId"],
             label=data.label, attributes=data.attributes, source=data.source,
             description=data.description,

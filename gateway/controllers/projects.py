@@ -1,13 +1,16 @@
-"""Projects: the unit that separates teams."""
+"""Projects: the unit that separates teams; and each project's audit log."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
 from litestar.datastructures import State
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import FromPath, FromQuery, JSONBody
 
+from gateway.audit import in_project
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.repository import new_id
 from gateway.schemas import ProjectIn
@@ -18,14 +21,25 @@ class ProjectController(Controller):
     tags = ["projects"]
 
     @post("/")
-    async def create_project(self, data: JSONBody[ProjectIn], request: Request, state: State) -> dict[str, Any]:
+    async def create_project(
+        self, data: JSONBody[ProjectIn], request: Request, state: State
+    ) -> dict[str, Any]:
+        """Create a project; the caller is its owner. In an organisation, only its members may."""
         user = request.user
+        if data.organization_id:
+            org = await state.gw.access.organization(user, data.organization_id)
+            if not any(m["userId"] == user.user_id for m in org["members"]):
+                raise PermissionDeniedException("only members of the organization may create "
+                                                "projects in it")
         doc = {
             "_id": new_id(), "name": data.name, "description": data.description,
-            "creator": user.email, "createdAt": now_iso(),
+            "organizationId": data.organization_id, "creator": user.email, "createdAt": now_iso(),
             "members": [{"userId": user.user_id, "email": user.email, "role": "owner"}],
+            "membersVersion": 0,
         }
-        return await state.gw.catalog.insert("projects", doc)
+        project = await state.gw.catalog.insert("projects", doc)
+        in_project(request, project["id"])
+        return project
 
     @get("/")
     async def list_projects(
@@ -36,5 +50,29 @@ class ProjectController(Controller):
         return paged(items, total, page, page_size)
 
     @get("/{project_id:str}")
-    async def get_project(self, project_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+    async def get_project(
+        self, project_id: FromPath[str], request: Request, state: State
+    ) -> dict[str, Any]:
         return await state.gw.access.project(request.user, project_id)
+
+    @get("/{project_id:str}/audit")
+    async def project_audit(
+        self, project_id: FromPath[str], request: Request, state: State,
+        actor: FromQuery[str | None] = None, action: FromQuery[str | None] = None, since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None, page: Page = 0, page_size: PageSize = 100,
+    ) -> dict[str, Any]:
+        """Who did what in the project, newest first: every successful write request, with
+        its actor (user id or email to filter on), action (the endpoint's name), resource
+        and time (`since` inclusive, `until` exclusive)."""
+        await state.gw.access.project(request.user, project_id, "manager")
+        await state.gw.audit.flush()  # this replica's latest writes are visible at once
+        query: dict[str, Any] = {"projectId": project_id}
+        if actor:
+            query["$or"] = [{"actor.userId": actor}, {"actor.email": actor}]
+        if action:
+            query["action"] = action
+        if since or until:
+            query["at"] = ({"$gte": since} if since else {}) | ({"$lt": until} if until else {})
+        items, total = await state.gw.catalog.page(
+            "audit", query, page * page_size, page_size, sort=("at", -1))
+        return paged(items, total, page, page_size)

@@ -1,17 +1,15 @@
-"""Operations (outcomes of commands), the caller, and health probes."""
+"""Operations (outcomes of commands), the caller, and health probes (tokens: tokens.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Request, Response, get
+from litestar.params import FromPath
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
-from gateway.auth import issue_token
-from gateway.schemas import TokenIn
 from shared.events import CommandRejected
 
 
@@ -48,13 +46,6 @@ class UserController(Controller):
     @get("/")
     async def me(self, request: Request) -> dict[str, Any]:
         return {"id": request.user.user_id, "email": request.user.email}
-
-    @post("/tokens")
-    async def create_token(self, data: JSONBody[TokenIn], request: Request, state: State) -> dict[str, Any]:
-        """A new personal API token; the secret is shown in this answer only."""
-        user = {"id": request.user.user_id, "email": request.user.email}
-        secret, doc = await issue_token(state.gw.catalog, user, data.name)
-        return {"id": doc["tokenId"], "name": doc["name"], "token": secret, "scopes": doc["scopes"]}
 
 
 @get("/health/live", tags=["health"], exclude_from_auth=True)

@@ -9,11 +9,12 @@ from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
-from services.annotation import handlers
+from services.annotation import handlers, scenes
 from services.annotation.repository import MongoAnnotationRepository, connect
 from shared import streams
 from shared.commands import CLASSIFY_STREAM_COMMAND
 from shared.events import AnnotationEvent
+from shared.scene_commands import SCENE_COMMAND
 from shared.messaging import (
     Consumer,
     DeadLetters,
@@ -57,6 +58,13 @@ def build(settings: Settings) -> AnnotationService:
             publish=lambda produced: publish_all(redis, events, produced),
         )
 
+    async def on_scene_stream(commands: list[Any]) -> None:
+        await scenes.handle_scene_commands(
+            commands, repo=repo, base_url=settings.public_url,
+            publish=lambda produced: publish_all(redis, events, produced),
+        )
+
+    dead_letters = DeadLetters(redis, settings.namespace)
     attach(
         broker,
         Consumer(
@@ -69,7 +77,22 @@ def build(settings: Settings) -> AnnotationService:
         ),
         settings=settings,
         service=NAME,
-        dead_letters=DeadLetters(redis, settings.namespace),
+        dead_letters=dead_letters,
+    )
+    attach(
+        broker,
+        Consumer(
+            stream=streams.SCENE,
+            group=streams.ANNOTATION_GROUP,
+            parse=SCENE_COMMAND.validate_python,
+            handle=on_scene_stream,
+            title="scene",
+            description="Video scene commands from the gateway: StartScene, SetSceneEnd, "
+            "MoveSceneStart, ChangeSceneLabel, HideFrames, UnhideFrames, DeleteScene, PaintScenes.",
+        ),
+        settings=settings,
+        service=NAME,
+        dead_letters=dead_letters,
     )
 
     async def start() -> None:

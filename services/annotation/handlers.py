@@ -22,14 +22,14 @@ Command = Classify | UpdateAnnotation | DeleteAnnotation
 Event = ItemClassified | AnnotationUpdated | AnnotationDeleted | CommandRejected
 
 
-def _unique(commands: list[Command]) -> list[Command]:
+def unique(commands: list[Command]) -> list[Command]:
     seen: dict[str, Command] = {}
     for cmd in commands:
         seen.setdefault(cmd.id, cmd)
     return list(seen.values())
 
 
-def _event(cmd: Command, kind: type[Event], **fields: Any) -> Event:
+def event_for(cmd: Command, kind: type[Event], **fields: Any) -> Event:
     return kind(
         id=derived_id(cmd.id, kind.__name__),
         correlation_id=cmd.id,
@@ -38,8 +38,8 @@ def _event(cmd: Command, kind: type[Event], **fields: Any) -> Event:
     )
 
 
-def _not_found(cmd: Command) -> CommandRejected:
-    return _event(
+def not_found(cmd: Command) -> CommandRejected:
+    return event_for(
         cmd,
         CommandRejected,
         command_type=cmd.type,
@@ -58,16 +58,16 @@ def _change(cmd: UpdateAnnotation | DeleteAnnotation, doc: dict[str, Any] | None
         or doc.get("_projectId") != cmd.project_id
         or (deleted and deleted.get("commandId") != cmd.id)
     ):
-        return _not_found(cmd), None
+        return not_found(cmd), None
     if isinstance(cmd, DeleteAnnotation):
         tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id}
-        event = _event(
+        event = event_for(
             cmd, AnnotationDeleted, item_id=cmd.item_id, project_id=cmd.project_id,
             annotation_id=cmd.annotation_id,
         )
         return event, doc | {"_deleted": tombstone}
     new = rules.updated_annotation(doc, cmd)
-    event = _event(
+    event = event_for(
         cmd, AnnotationUpdated, item_id=cmd.item_id, project_id=cmd.project_id,
         annotation=rules.public(new), previous=new["_lastCommand"]["previous"],
     )
@@ -87,7 +87,7 @@ async def handle_commands(
     is published again, with the same id. Outcomes are recorded while the events go out:
     if the process dies in between, the redelivered command re-publishes the same events.
     """
-    commands = _unique(commands)
+    commands = unique(commands)
     creates = [c for c in commands if isinstance(c, Classify)]
     changes = [c for c in commands if not isinstance(c, Classify)]
     # A create whose annotation id is new cannot have been done before, so only the
@@ -108,7 +108,7 @@ async def handle_commands(
         if isinstance(cmd, Classify):
             doc = stored.get(cmd.annotation_id) or new_docs[cmd.id]
             replaced = await _replace_classes(repo, cmd, doc) if cmd.replace_classes else []
-            events.append(_event(
+            events.append(event_for(
                 cmd, ItemClassified, item_id=cmd.item_id, dataset_id=cmd.dataset_id,
                 project_id=cmd.project_id, annotation=rules.public(doc), replaced=replaced,
             ))
@@ -118,7 +118,7 @@ async def handle_commands(
         if new is not None:
             changed[cmd.annotation_id] = new
     await repo.replace_many(list(changed.values()))
-    outcomes = [_outcome(cmd, ev) for cmd, ev in zip(todo, events, strict=True)]
+    outcomes = [outcome_of(cmd, ev) for cmd, ev in zip(todo, events, strict=True)]
     await asyncio.gather(repo.save_outcomes(outcomes), publish(replayed + events))
     return replayed + events
 
@@ -130,7 +130,7 @@ async def _replace_classes(repo: AnnotationRepository, cmd: Classify, doc: dict[
     return await repo.replace_classes(cmd.item_id, cmd.annotation_id, doc["createdAt"], tombstone)
 
 
-def _outcome(cmd: Command, event: Event) -> dict[str, Any]:
+def outcome_of(cmd: Command, event: Event) -> dict[str, Any]:
     return {
         "_id": cmd.id,
         "commandType": cmd.type,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError
 
 DUPLICATE_KEY = 11000
@@ -19,6 +20,8 @@ class AnnotationRepository(Protocol):
     async def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     async def replace_many(self, docs: list[dict[str, Any]]) -> None: ...
     async def replace_classes(self, item_id: str, keep: str, before: str, tombstone: dict) -> list[str]: ...
+    async def next_object_ids(self, counts: dict[str, int]) -> dict[str, int]: ...
+    async def replace_unless_changed(self, writes: list[tuple[dict[str, Any], str | None]]) -> set[str]: ...
     async def ping(self) -> bool: ...
 
 
@@ -30,6 +33,7 @@ class MongoAnnotationRepository:
         self.db = db
         self.annotations = db["annotations"]
         self.operations = db["operations"]
+        self.counters = db["counters"]
 
     async def create_indexes(self) -> None:
         await self.annotations.create_index([("itemId", ASCENDING)])
@@ -67,6 +71,33 @@ class MongoAnnotationRepository:
         if ids:
             await self.annotations.update_many({"_id": {"$in": ids}}, {"$set": {"_deleted": tombstone}})
         return ids
+
+    async def replace_unless_changed(self, writes: list[tuple[dict[str, Any], str | None]]) -> set[str]:
+        """Replace each scene only if its revision (`_scene.rev`) is still the one it was read
+        with; the ids of those another writer changed meanwhile (left as they are)."""
+        if not writes:
+            return set()
+        ops = [ReplaceOne({"_id": doc["_id"], "_scene.rev": rev}, doc) for doc, rev in writes]
+        result = await self.annotations.bulk_write(ops, ordered=False)
+        if result.matched_count == len(ops):
+            return set()
+        mine = {doc["_id"]: doc["_scene"]["rev"] for doc, _ in writes}
+        cursor = self.annotations.find({"_id": {"$in": list(mine)}}, {"_scene.rev": 1})
+        now = {d["_id"]: (d.get("_scene") or {}).get("rev") async for d in cursor}
+        return {i for i, rev in mine.items() if now.get(i) != rev}
+
+    async def next_object_ids(self, counts: dict[str, int]) -> dict[str, int]:
+        """Reserve `counts[item]` video object ids per item ("1", "2", ... as Dataloop
+        numbers tracks); the first reserved id per item. A redelivery reserves again and
+        leaves a gap, which is harmless: stored scenes keep the id they were made with."""
+
+        async def reserve(item_id: str, n: int) -> tuple[str, int]:
+            doc = await self.counters.find_one_and_update(
+                {"_id": f"objectId:{item_id}"}, {"$inc": {"seq": n}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+            return item_id, doc["seq"] - n + 1
+
+        return dict(await asyncio.gather(*(reserve(i, n) for i, n in counts.items())))
 
     async def ping(self) -> bool:
         try:

@@ -10,7 +10,7 @@ from typing import Any
 from shared.commands import Classify, UpdateAnnotation
 from shared.dataloop import Annotation
 
-INTERNAL = ("_id", "_projectId", "_deleted", "_lastCommand", "_commandId")
+INTERNAL = ("_id", "_projectId", "_deleted", "_lastCommand", "_commandId", "_scene")
 
 
 def dataloop_time(moment: datetime) -> str:

@@ -14,7 +14,8 @@ from shared.envelope import Envelope, derived_id, utcnow
 from shared.events import CommandRejected, parse_event
 from shared.tasks import (
     ChangeTaskItems, CheckInTask, CreateTask, EditTask, ItemFilter, ItemsPulled,
-    ItemStatusChanged, PullItems, Reassign, Redistribute, SetStatus, TaskChanged, task_view,
+    ItemStatusChanged, PullItems, Reassign, Redistribute, ReturnItems, SetStatus, TaskChanged,
+    task_view,
 )
 
 Publish = Callable[[list[Any]], Awaitable[None]]
@@ -104,7 +105,11 @@ class TaskHandlers:
     async def task_view(self, task: dict[str, Any]) -> dict[str, Any]:
         assignments = await self.repo.assignments(task["_id"])
         counts = await self.repo.status_counts(task["_id"])
-        return task_view(task, [a["_id"] for a in assignments if not a.get("queue")], counts)
+        view = task_view(task, [a["_id"] for a in assignments if not a.get("queue")], counts)
+        if task["allocation"] == "pulling":
+            queue = await self.repo.assignment(next(a["_id"] for a in assignments if a.get("queue")))
+            view["queue"] = {"remaining": max(0, len(queue["itemIds"]) - queue["next"])}
+        return view
 
     # task management -------------------------------------------------------------------------
 
@@ -274,6 +279,23 @@ class TaskHandlers:
         await self._finish(cmd, [event(cmd, ItemsPulled, task_id=task["_id"], project_id=task["projectId"],
                                        assignment_id=mine["_id"], item_ids=taken,
                                        open_items=open_items + len(taken))])
+
+    async def on_ReturnItems(self, cmd: ReturnItems) -> None:
+        """Items back from an annotator to the hidden queue, at its cursor so the next pull
+        hands them out first; items holding a status stay where they are."""
+        if (task := await self._task_or_refuse(cmd)) is None:
+            return
+        source = await self.repo.assignment(cmd.assignment_id)
+        if task["allocation"] != "pulling" or source is None or source["taskId"] != task["_id"] \
+                or source.get("queue"):
+            return await self._finish(cmd, [refused(cmd, rules.Refusal(
+                "not_found", f"no assignment {cmd.assignment_id} of a pulling task {task['_id']}"))])
+        done = await self.repo.statuses(task["_id"], cmd.item_ids)
+        queue = next(a for a in await self.repo.assignments(task["_id"]) if a.get("queue"))
+        returned = await self.repo.return_to_queue(
+            queue["_id"], source["_id"], [i for i in cmd.item_ids if i not in done], cmd.id)
+        await self._changed(cmd, task, "items-returned", assignmentId=source["_id"], returned=returned,
+                            kept=[i for i in cmd.item_ids if i not in set(returned)])
 
     # item context ------------------------------------------------------------------------
 

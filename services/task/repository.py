@@ -118,11 +118,44 @@ class MongoTaskRepository:
         await self.db.assignments.update_one({"_id": assignment_id}, changes)
 
     async def take_from_queue(self, queue_id: str, count: int) -> list[str]:
-        """Atomically move the queue's cursor by up to `count`; the ids passed over."""
-        before = await self.db.assignments.find_one_and_update(
-            {"_id": queue_id}, {"$inc": {"next": count}}, return_document=ReturnDocument.BEFORE)
-        start = before["next"]
-        return before["itemIds"][start:start + count]
+        """Atomically move the queue's cursor by up to `count`; the ids passed over. Read
+        from the post-image: the write's own, where a pre-image may be stale under concurrent
+        pulls on some MongoDB-wire servers (the embedded one handed out items twice)."""
+        after = await self.db.assignments.find_one_and_update(
+            {"_id": queue_id}, {"$inc": {"next": count}}, return_document=ReturnDocument.AFTER)
+        start = after["next"] - count
+        return after["itemIds"][start:start + count]
+
+    async def return_to_queue(self, queue_id: str, assignment_id: str, item_ids: list[str],
+                              command_id: str) -> list[str]:
+        """Move items from an assignment back into the queue at its cursor (the next pull
+        hands them out first); the ids moved. Never in two places: the assignment gives them
+        up first, noting them under the command id, so a redelivery finishes the move."""
+        mark = f"returning.{command_id}"
+        doc = await self.db.assignments.find_one({"_id": assignment_id}, {"itemIds": 1, "returning": 1})
+        taken = (doc.get("returning") or {}).get(command_id) if doc else None
+        if taken is None:
+            present = set(doc["itemIds"]) if doc else set()
+            taken = [i for i in dict.fromkeys(item_ids) if i in present]
+            if not taken:
+                return []
+            gave = await self.db.assignments.update_one(
+                {"_id": assignment_id, "itemIds": {"$all": taken}, mark: {"$exists": False}},
+                {"$pull": {"itemIds": {"$in": taken}}, "$set": {mark: taken}})
+            if not gave.modified_count:  # changed meanwhile: start again from what is there
+                return await self.return_to_queue(queue_id, assignment_id, item_ids, command_id)
+        while True:  # insert at the cursor, unless a pull moved it meanwhile
+            queue = await self.db.assignments.find_one({"_id": queue_id}, {"next": 1, "returnedBy": 1})
+            if command_id in queue.get("returnedBy", []):
+                break
+            put = await self.db.assignments.update_one(
+                {"_id": queue_id, "next": queue["next"], "returnedBy": {"$ne": command_id}},
+                {"$push": {"itemIds": {"$each": taken, "$position": queue["next"]},
+                           "returnedBy": {"$each": [command_id], "$slice": -1000}}})
+            if put.modified_count:
+                break
+        await self.db.assignments.update_one({"_id": assignment_id}, {"$unset": {mark: ""}})
+        return taken
 
     # statuses ------------------------------------------------------------------------------
 

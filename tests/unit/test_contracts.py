@@ -63,6 +63,7 @@ TASK_SAMPLES: list[Envelope] = [
     tasks.Redistribute(**TASK, assignment_id="as1", workload=[tasks.WorkloadUnit(assignee_id="b@x.com", load=100)]),
     tasks.Reassign(**TASK, assignment_id="as1", annotator="c@x.com"),
     tasks.PullItems(**TASK),
+    tasks.ReturnItems(**TASK, assignment_id="as1", item_ids=["i4", "i5"]),
     tasks.SetStatus(**TASK, item_id="i1", status="completed"),
     tasks.SetStatus(**TASK, item_id="i1", status=None),
     tasks.CheckInTask(**TASK, command=classify()),

@@ -1,0 +1,76 @@
+"""A project's members and their roles. Any member may list them; only owners change them,
+and the last owner can be neither removed nor demoted (409)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, JSONBody
+
+from gateway import membership
+from gateway.membership import Members, MembershipRefused
+from gateway.schemas import MemberIn, MemberPatch
+
+ATTEMPTS = 5
+
+
+async def _change(state: State, request: Request, project_id: str,
+                  change: Callable[[Members], Members]) -> Members:
+    """Apply `change` to the current members (compare-and-set, retried when another change
+    came first), then tell every replica to drop its cached copy of the project."""
+    gw = state.gw
+    await gw.access.project(request.user, project_id, "owner")
+    for _ in range(ATTEMPTS):
+        project = await gw.catalog.get("projects", project_id)  # fresh, never the cache
+        try:
+            members = change(project["members"])
+        except MembershipRefused as refused:
+            if refused.status == 404:
+                raise NotFoundException(refused.message) from None
+            raise HTTPException(status_code=refused.status, detail=refused.message) from None
+        version = project.get("membersVersion") or 0
+        if await gw.catalog.replace_members(project_id, members, version):
+            await gw.invalidation.changed("projects", project_id)
+            return members
+    raise HTTPException(status_code=409, detail="the members changed meanwhile; try again")
+
+
+class MemberController(Controller):
+    path = "/api/v1/projects/{project_id:str}/members"
+    tags = ["members"]
+
+    @get("/")
+    async def list_members(
+        self, project_id: FromPath[str], request: Request, state: State
+    ) -> dict[str, Any]:
+        project = await state.gw.access.project(request.user, project_id)
+        return {"items": project["members"]}
+
+    @post("/")
+    async def add_member(
+        self, project_id: FromPath[str], data: JSONBody[MemberIn], request: Request, state: State
+    ) -> dict[str, Any]:
+        """Add a user by email (registering the email if it is new) with a role."""
+        await state.gw.access.project(request.user, project_id, "owner")
+        user = await state.gw.catalog.ensure_user(data.email.strip())
+        await _change(state, request, project_id, lambda ms: membership.add(ms, user, data.role))
+        return {"userId": user["id"], "email": user["email"], "role": data.role}
+
+    @patch("/{user_id:str}")
+    async def change_member_role(
+        self, project_id: FromPath[str], user_id: FromPath[str], data: JSONBody[MemberPatch],
+        request: Request, state: State,
+    ) -> dict[str, Any]:
+        members = await _change(state, request, project_id,
+                                lambda ms: membership.change_role(ms, user_id, data.role))
+        return membership.find(members, user_id)
+
+    @delete("/{user_id:str}")
+    async def remove_member(
+        self, project_id: FromPath[str], user_id: FromPath[str], request: Request, state: State
+    ) -> None:
+        await _change(state, request, project_id, lambda ms: membership.remove(ms, user_id))

@@ -1,0 +1,289 @@
+"""Tasks, assignments and item statuses. Writes travel as commands to the task service,
+which owns the rules; reads come from its collections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from gateway.controllers.common import Page, PageSize, paged
+from gateway.dispatch import dispatch
+from gateway.errors import unprocessable
+from gateway.repository import new_id
+from gateway.task_schemas import (
+    ItemStatusIn, ReassignIn, RedistributeIn, Selection, TaskIn, TaskPatch,
+)
+from shared import streams
+from shared.labels import Problem
+from shared.task_limits import pulling_problems, workload_problems
+from shared.tasks import (
+    ChangeTaskItems, CreateTask, EditTask, ItemFilter, PullItems, Reassign, Redistribute,
+    SetStatus, StatusAction, WorkloadUnit, task_view,
+)
+
+async def member(state: State, request: Request, project_id: str,
+                 managers_only: bool = False) -> tuple[dict, str]:
+    """The project and the caller's role: 404 for non-members, 403 below manager when
+    `managers_only`."""
+    access = state.gw.access
+    project = await access.project(request.user, project_id, "manager" if managers_only else None)
+    return project, access.role_of(request.user, project)
+
+
+def render_task(outcome: Any) -> Any:
+    return outcome.task | ({"summary": outcome.summary} if outcome.summary else {})
+
+
+def render_pull(outcome: Any) -> Any:
+    return {"assignmentId": outcome.assignment_id, "itemIds": outcome.item_ids,
+            "openItems": outcome.open_items}
+
+
+def render_status(outcome: Any) -> Any:
+    return {"taskId": outcome.task_id, "itemId": outcome.item_id, "assignmentId": outcome.assignment_id,
+            "status": outcome.status, "previous": outcome.previous}
+
+
+def _filter(data: Selection) -> ItemFilter | None:
+    return ItemFilter(**data.filter.model_dump()) if data.filter else None
+
+
+def _task_problems(data: TaskIn, members: set[str]) -> list[Problem]:
+    problems = [Problem(f"assignees[{i}]", f"'{a}' is not a member of the project")
+                for i, a in enumerate(data.assignees) if a not in members]
+    if data.workload is not None:
+        loads = [(w.assignee_id, w.load) for w in data.workload]
+        problems += [Problem("workload", p) for p in workload_problems(loads)]
+        problems += [Problem("workload", f"'{a}' is not among the assignees")
+                     for a, _ in loads if a not in data.assignees]
+    if data.allocation == "pulling":
+        problems += [Problem(f, r) for f, r in pulling_problems(data.batch_size, data.max_batch_workload,
+                                                                data.consensus)]
+        problems += [Problem("allowedAssignees", f"'{a}' is not a member of the project")
+                     for a in data.allowed_assignees or [] if a not in members]
+    elif data.batch_size is not None or data.max_batch_workload is not None:
+        problems.append(Problem("batchSize", "only a pulling task takes batchSize and maxBatchWorkload"))
+    if data.available_actions is not None:
+        names = [a.action for a in data.available_actions]
+        if len(set(names)) != len(names):
+            problems.append(Problem("availableActions", "each status action must be unique"))
+    return problems
+
+
+class TaskController(Controller):
+    path = "/api/v1"
+    tags = ["tasks"]
+
+    async def _task(self, state: State, request: Request, task_id: str,
+                    managers_only: bool = False) -> tuple[dict, str]:
+        task = await state.gw.tasks.task(task_id)
+        if task is None:
+            raise NotFoundException(f"no task {task_id}")
+        try:
+            _, role = await member(state, request, task["projectId"], managers_only)
+        except NotFoundException:
+            raise NotFoundException(f"no task {task_id}") from None
+        return task, role
+
+    @post("/projects/{project_id:str}/tasks")
+    async def create_task(self, project_id: FromPath[str], data: JSONBody[TaskIn], request: Request,
+                          state: State) -> Response[Any]:
+        """Create a task and allocate its items (distribution) or queue them (pulling)."""
+        gw = state.gw
+        project, role = await member(state, request, project_id, managers_only=True)
+        dataset = await gw.access.dataset(request.user, data.dataset_id)
+        if dataset["projectId"] != project_id:
+            raise unprocessable([Problem("datasetId", "is not a dataset of this project")])
+        recipe_id = data.recipe_id or dataset["recipeId"]
+        if data.recipe_id and project_id not in (await gw.access.recipe(request.user, recipe_id))["projectIds"]:
+            raise unprocessable([Problem("recipeId", "is not a recipe of this project")])
+        if problems := _task_problems(data, {m["email"] for m in project["members"]}):
+            raise unprocessable(problems, "the task definition breaks a rule")
+        command = CreateTask(
+            actor=request.user.actor(role), task_id=new_id(), project_id=project_id,
+            dataset_id=dataset["id"], recipe_id=recipe_id, name=data.name, due_date=data.due_date,
+            priority=data.priority, item_ids=data.item_ids, filter=_filter(data),
+            assignees=data.assignees,
+            workload=[WorkloadUnit(**w.model_dump()) for w in data.workload] if data.workload else None,
+            single_class=data.single_class, allocation=data.allocation, batch_size=data.batch_size,
+            max_batch_workload=data.max_batch_workload, allowed_assignees=data.allowed_assignees,
+            consensus=data.consensus, allow_next_only_on_done=data.allow_next_only_on_done,
+            **({"available_actions": [StatusAction(**a.model_dump()) for a in data.available_actions]}
+               if data.available_actions else {}),
+        )
+        return await dispatch(request, streams.TASKS, command, project_id, data.model_dump(mode="json"),
+                              201, render_task)
+
+    @get("/projects/{project_id:str}/tasks")
+    async def list_tasks(self, project_id: FromPath[str], request: Request, state: State,
+                         dataset_id: FromQuery[str | None] = None, name: FromQuery[str | None] = None,
+                         page: Page = 0, page_size: PageSize = 100) -> dict[str, Any]:
+        await member(state, request, project_id)
+        query: dict[str, Any] = {"projectId": project_id}
+        if dataset_id:
+            query["datasetId"] = dataset_id
+        if name:
+            query["name"] = name
+        docs, total = await state.gw.tasks.tasks(query, page * page_size, page_size)
+        return paged([await self._view(state, d) for d in docs], total, page, page_size)
+
+    async def _view(self, state: State, task: dict[str, Any]) -> dict[str, Any]:
+        assignments = await state.gw.tasks.assignments(task["_id"])
+        view = task_view(task, [a["_id"] for a in assignments], await state.gw.tasks.status_counts(task["_id"]))
+        if task["allocation"] == "pulling":
+            view["queue"] = {"remaining": await state.gw.tasks.queue_remaining(task["_id"])}
+        return view
+
+    @get("/tasks/{task_id:str}")
+    async def get_task(self, task_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        task, _ = await self._task(state, request, task_id)
+        return await self._view(state, task)
+
+    @patch("/tasks/{task_id:str}")
+    async def edit_task(self, task_id: FromPath[str], data: JSONBody[TaskPatch], request: Request,
+                        state: State) -> Response[Any]:
+        """Rename, add or remove statuses (items that hold a removed status keep it)."""
+        task, role = await self._task(state, request, task_id, managers_only=True)
+        remaining = {a["action"] for a in task["availableActions"]} - set(data.remove_statuses)
+        remaining |= {a.action for a in data.add_statuses}
+        if not remaining:
+            raise unprocessable([Problem("removeStatuses", "a task must keep at least one status")])
+        command = EditTask(actor=request.user.actor(role), task_id=task_id, project_id=task["projectId"],
+                           name=data.name, remove_actions=data.remove_statuses,
+                           add_actions=[StatusAction(**a.model_dump()) for a in data.add_statuses])
+        return await dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(), 200,
+                              render_task)
+
+    async def _items(self, request: Request, state: State, task_id: str, data: Selection,
+                     operation: str) -> Response[Any]:
+        task, role = await self._task(state, request, task_id, managers_only=True)
+        if data.item_ids is None and data.filter is None:
+            raise unprocessable([Problem("itemIds", "give itemIds or a filter")])
+        command = ChangeTaskItems(actor=request.user.actor(role), task_id=task_id,
+                                  project_id=task["projectId"], operation=operation,
+                                  item_ids=data.item_ids, filter=_filter(data))
+        return await dispatch(request, streams.TASKS, command, task["projectId"],
+                              data.model_dump(), 200, render_task)
+
+    @post("/tasks/{task_id:str}/items", status_code=200)
+    async def add_items(self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
+                        state: State) -> Response[Any]:
+        return await self._items(request, state, task_id, data, "add")
+
+    @post("/tasks/{task_id:str}/items/remove", status_code=200)
+    async def remove_items(self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
+                           state: State) -> Response[Any]:
+        """Remove items; those holding a status stay, and the answer says which and how many."""
+        return await self._items(request, state, task_id, data, "remove")
+
+    @get("/tasks/{task_id:str}/assignments")
+    async def list_assignments(self, task_id: FromPath[str], request: Request, state: State) -> list[dict]:
+        task, _ = await self._task(state, request, task_id)
+        counts = await state.gw.tasks.status_counts(task_id)
+        return [assignment_json(a, counts) for a in await state.gw.tasks.assignments(task_id)]
+
+    @post("/tasks/{task_id:str}/pull", status_code=200)
+    async def pull(self, task_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+        """Pulling tasks: hand the caller their next batch from the hidden queue, never past
+        the task's maximum open workload."""
+        task, role = await self._task(state, request, task_id)
+        command = PullItems(actor=request.user.actor(role), task_id=task_id, project_id=task["projectId"])
+        return await dispatch(request, streams.TASKS, command, task["projectId"], task_id, 200, render_pull)
+
+    @put("/tasks/{task_id:str}/items/{item_id:str}/status")
+    async def set_status(self, task_id: FromPath[str], item_id: FromPath[str], data: JSONBody[ItemStatusIn],
+                         request: Request, state: State) -> Response[Any]:
+        return await self._status(request, state, task_id, item_id, data.status)
+
+    @delete("/tasks/{task_id:str}/items/{item_id:str}/status", status_code=200)
+    async def clear_status(self, task_id: FromPath[str], item_id: FromPath[str], request: Request,
+                           state: State) -> Response[Any]:
+        """Clear the item's status: it is open work again."""
+        return await self._status(request, state, task_id, item_id, None)
+
+    async def _status(self, request: Request, state: State, task_id: str, item_id: str,
+                      status: str | None) -> Response[Any]:
+        task, role = await self._task(state, request, task_id)
+        command = SetStatus(actor=request.user.actor(role), task_id=task_id, project_id=task["projectId"],
+                            item_id=item_id, status=status)
+        return await dispatch(request, streams.STATUS, command, task["projectId"], status, 200, render_status)
+
+
+class AssignmentController(Controller):
+    path = "/api/v1/assignments"
+    tags = ["tasks"]
+
+    async def _assignment(self, state: State, request: Request, assignment_id: str,
+                          managers_only: bool = False, with_items: bool = False) -> tuple[dict, dict, str]:
+        assignment = await state.gw.tasks.assignment(assignment_id, with_items)
+        task = await state.gw.tasks.task(assignment["taskId"]) if assignment else None
+        if task is None:
+            raise NotFoundException(f"no assignment {assignment_id}")
+        try:
+            _, role = await member(state, request, task["projectId"], managers_only)
+        except NotFoundException:
+            raise NotFoundException(f"no assignment {assignment_id}") from None
+        return assignment, task, role
+
+    @get("/{assignment_id:str}")
+    async def get_assignment(self, assignment_id: FromPath[str], request: Request, state: State) -> dict:
+        assignment, task, _ = await self._assignment(state, request, assignment_id)
+        return assignment_json(assignment, await state.gw.tasks.status_counts(task["_id"]))
+
+    @get("/{assignment_id:str}/items")
+    async def assignment_items(self, assignment_id: FromPath[str], request: Request, state: State,
+                               page: Page = 0, page_size: PageSize = 100) -> dict[str, Any]:
+        """The assignment's items in work order, each with its status in the task."""
+        assignment, task, _ = await self._assignment(state, request, assignment_id, with_items=True)
+        ids = assignment["itemIds"][page * page_size:(page + 1) * page_size]
+        statuses = await state.gw.tasks.statuses(task["_id"], ids)
+        rows = [{"itemId": i, "status": (statuses.get(i) or {}).get("status")} for i in ids]
+        return paged(rows, len(assignment["itemIds"]), page, page_size)
+
+    @post("/{assignment_id:str}/redistribute", status_code=200)
+    async def redistribute(self, assignment_id: FromPath[str], data: JSONBody[RedistributeIn],
+                           request: Request, state: State) -> Response[Any]:
+        """Spread the assignment's remaining items (no status yet) over annotators by workload."""
+        assignment, task, role = await self._assignment(state, request, assignment_id, managers_only=True)
+        project = await state.gw.access.project(request.user, task["projectId"])
+        members = {m["email"] for m in project["members"]}
+        loads = [(w.assignee_id, w.load) for w in data.workload]
+        problems = [Problem("workload", p) for p in workload_problems(loads)]
+        problems += [Problem("workload", f"'{a}' is not a member of the project") for a, _ in loads if a not in members]
+        if problems:
+            raise unprocessable(problems)
+        command = Redistribute(actor=request.user.actor(role), task_id=task["_id"], project_id=task["projectId"],
+                               assignment_id=assignment_id,
+                               workload=[WorkloadUnit(**w.model_dump()) for w in data.workload])
+        return await dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(), 200,
+                              render_task)
+
+    @post("/{assignment_id:str}/reassign", status_code=200)
+    async def reassign(self, assignment_id: FromPath[str], data: JSONBody[ReassignIn], request: Request,
+                       state: State) -> Response[Any]:
+        """Give the whole assignment to another annotator."""
+        assignment, task, role = await self._assignment(state, request, assignment_id, managers_only=True)
+        project = await state.gw.access.project(request.user, task["projectId"])
+        if data.annotator not in {m["email"] for m in project["members"]}:
+            raise unprocessable([Problem("annotator", "is not a member of the project")])
+        command = Reassign(actor=request.user.actor(role), task_id=task["_id"], project_id=task["projectId"],
+                           assignment_id=assignment_id, annotator=data.annotator)
+        return await dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(), 200,
+                              render_task)
+
+
+def assignment_json(a: dict[str, Any], counts: dict[tuple[str, str], int]) -> dict[str, Any]:
+    mine = {s: n for (aid, s), n in counts.items() if aid == a["_id"]}
+    total = a["totalItems"] if "totalItems" in a else len(a.get("itemIds", []))
+    return {
+        "id": a["_id"], "taskId": a["taskId"], "annotator": a["annotator"],
+        "status": "removed" if a.get("removed") else "in progress",
+        "locked": a.get("locked", False), "reassignedTo": a.get("reassignedTo"),
+        "totalItems": total,
+        "itemStatus": {"completed": mine.get("completed", 0), "actions": mine,
+                       "remaining": total - sum(mine.values())},
+    }

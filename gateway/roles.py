@@ -1,0 +1,142 @@
+"""Who may call what: project roles, and one declarative rule per route handler.
+
+Roles, from least to most:
+- **annotator** reads the project's datasets, recipes, items and annotations. Changing
+  annotations outside a task is manager work: inside a task, the task service's rules
+  limit an annotator to their own assignments (`Access.require(user, project, "annotate")`
+  returns the caller's role so task code can allow annotators there).
+- **manager** also changes datasets, recipes, items, tasks and assignments, classifies any
+  item, runs bulk operations, exports, and reads the project's audit log.
+- **owner** also manages the project's members.
+
+`RULES` maps each route handler (its `opt["permission"]`, else its function name) to the
+minimum project role and whether it writes. `gateway.guards.authorize` enforces it on
+every request and `gateway.guards.check_rules` refuses to start an app with a handler the
+table does not name. Pure data and functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["annotator", "manager", "owner"]
+ROLES: tuple[Role, ...] = ("annotator", "manager", "owner")
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+# What a caller wants to do in a project, and the least role that may try it.
+ACTIONS: dict[str, Role] = {
+    "read": "annotator",
+    "annotate": "annotator",  # the task service further limits annotators to their assignments
+    "manage": "manager",
+    "administer": "owner",
+}
+
+
+def at_least(role: str | None, needed: str) -> bool:
+    return role in _RANK and _RANK[role] >= _RANK[needed]
+
+
+def highest(roles: list[str]) -> str | None:
+    known = [r for r in roles if r in _RANK]
+    return max(known, key=_RANK.__getitem__) if known else None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`role`: the least project role, the project found from the path (see guards); None
+    means any signed-in user, the handler then shows only the caller's own things.
+    `writes`: refused to read-only tokens, and recorded in the audit log."""
+
+    role: Role | None = None
+    writes: bool = False
+    public: bool = False
+
+
+PUBLIC = Rule(public=True)
+SIGNED_IN = Rule()
+SIGNED_IN_WRITES = Rule(writes=True)
+
+
+def read(role: Role) -> Rule:
+    return Rule(role)
+
+
+def write(role: Role) -> Rule:
+    return Rule(role, writes=True)
+
+
+RULES: dict[str, Rule] = {
+    # the caller, their tokens and their operations
+    "me": SIGNED_IN,
+    "create_token": SIGNED_IN_WRITES,
+    "list_tokens": SIGNED_IN,
+    "revoke_token": SIGNED_IN_WRITES,
+    "get_operation": SIGNED_IN,  # only the operation's own actor sees it
+    # organisations (visible to their members and to members of their projects)
+    "create_organization": SIGNED_IN_WRITES,
+    "list_organizations": SIGNED_IN,
+    "get_organization": SIGNED_IN,
+    "list_organization_projects": SIGNED_IN,
+    # projects and members
+    "create_project": SIGNED_IN_WRITES,
+    "list_projects": SIGNED_IN,
+    "get_project": read("annotator"),
+    "list_members": read("annotator"),
+    "add_member": write("owner"),
+    "change_member_role": write("owner"),
+    "remove_member": write("owner"),
+    "project_audit": read("manager"),
+    # recipes
+    "create_recipe": write("manager"),
+    "list_recipes": read("annotator"),
+    "get_recipe": read("annotator"),
+    "replace_ontology": write("manager"),
+    # datasets
+    "create_dataset": write("manager"),
+    "list_datasets": read("annotator"),
+    "get_dataset": read("annotator"),
+    "update_dataset": write("manager"),
+    "export_dataset": read("manager"),  # a bulk read of every annotation
+    # items
+    "register_item": write("manager"),
+    "upload_item": write("manager"),
+    "list_items": read("annotator"),
+    "get_item": read("annotator"),
+    "item_content": read("annotator"),
+    "item_thumbnail": read("annotator"),
+    "item_annotations": read("annotator"),
+    # annotations outside tasks
+    "classify": write("manager"),
+    "get_annotation": read("annotator"),
+    "update_annotation": write("manager"),
+    "delete_annotation": write("manager"),
+    # video scenes (annotations over frame ranges): like annotations outside tasks
+    "start_scene": write("manager"),
+    "paint_scenes": write("manager"),
+    "change_scene": write("manager"),
+    "hide_frames": write("manager"),
+    "unhide_frames": write("manager"),
+    "delete_scene": write("manager"),
+    "frame_state": read("annotator"),
+    # tasks and assignments; the task service limits annotators to their own assignments
+    "create_task": write("manager"),
+    "list_tasks": read("annotator"),
+    "get_task": read("annotator"),
+    "edit_task": write("manager"),
+    "add_items": write("manager"),
+    "remove_items": write("manager"),
+    "list_assignments": read("annotator"),
+    "pull": write("annotator"),
+    "set_status": write("annotator"),
+    "clear_status": write("annotator"),
+    "get_assignment": read("annotator"),
+    "assignment_items": read("annotator"),
+    "redistribute": write("manager"),
+    "reassign": write("manager"),
+    # no data behind these
+    "live": PUBLIC,
+    "ready": PUBLIC,
+    "asyncapi": PUBLIC,
+    "options_handler": PUBLIC,  # CORS preflight answers, generated by Litestar
+}

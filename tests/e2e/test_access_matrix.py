@@ -1,0 +1,226 @@
+"""Every endpoint, tried as every kind of caller, answers exactly the status written here.
+
+The routes come from the app itself (`app.routes`), so a new endpoint without a line in
+`CASES` fails this test (and one without a rule in gateway.roles stops the app earlier).
+Columns: owner, manager, annotator, a user of another project. A read-only token of the
+owner reads like the owner and gets 403 on every write; a revoked token and no token get
+401; public endpoints answer everyone alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gateway.app import create_app
+from tests.e2e.world import EMAILS, POLO, World, png, unique
+from tests.platform import RECIPE
+
+pytestmark = pytest.mark.e2e
+
+ACTORS = ("owner", "manager", "annotator", "stranger", "read-only", "revoked", "no token")
+Fresh = Callable[[World], Awaitable[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Case:
+    codes: str  # owner manager annotator stranger
+    json: Any = None  # a body, or a function of the request's ids
+    fresh: Fresh | None = None  # ids made anew for each caller (the request uses them up)
+    files: bool = False
+    public: bool = False
+
+    def expect(self, actor: str, method: str) -> int:
+        codes = dict(zip(ACTORS, map(int, self.codes.split()), strict=False))
+        if self.public:
+            return codes["owner"]
+        if actor in ("revoked", "no token"):
+            return 401
+        if actor == "read-only":
+            return codes["owner"] if method == "GET" else 403
+        return codes[actor]
+
+
+def case(codes: str, **kw: Any) -> Case:
+    return Case(codes, **kw)
+
+
+READ = case("200 200 200 404")
+ANYONE = case("200 200 200 200")
+PUBLIC = case("200", public=True)
+
+
+async def _owner_token(w: World) -> dict[str, str]:
+    return {"token_id": await w.owner_token()}
+
+
+async def _member(w: World) -> dict[str, str]:
+    return {"user_id": await w.member()}
+
+
+async def _annotation(w: World) -> dict[str, str]:
+    return {"annotation_id": await w.annotation()}
+
+
+async def _new_item(w: World) -> dict[str, str]:
+    return {"new_item": await w.item()}
+
+
+async def _item_in_task(w: World) -> dict[str, str]:
+    item = await w.item()
+    await w.ok("POST", f"/api/v1/tasks/{w.ids['task_id']}/items", json={"itemIds": [item]})
+    return {"new_item": item}
+
+
+async def _pulling(w: World) -> dict[str, str]:
+    return {"task_id": w.ids["pulling_task"]}
+
+
+async def _assignment(w: World) -> dict[str, str]:
+    task = await w.task()
+    rows = await w.ok("GET", f"/api/v1/tasks/{task}/assignments")
+    return {"assignment_id": rows[0]["id"]}
+
+
+async def _video(w: World) -> dict[str, str]:
+    return {"item_id": await w.video(), "frame": "12"}
+
+
+async def _scene(w: World) -> dict[str, str]:
+    return {"annotation_id": await w.scene(await w.video())}
+
+
+def _task_body(ids: dict[str, str]) -> dict[str, Any]:
+    return {"name": unique("task"), "datasetId": ids["dataset_id"], "itemIds": [ids["item_id"]],
+            "assignees": [EMAILS["annotator"]]}
+
+
+CASES: dict[str, Case] = {
+    "me": ANYONE,
+    "create_token": case("201 201 201 201", json={"name": "ci"}),
+    "list_tokens": ANYONE,
+    "revoke_token": case("204 404 404 404", fresh=_owner_token),
+    "get_operation": case("200 404 404 404"),
+    "create_organization": case("201 201 201 201", json={"name": "another org"}),
+    "list_organizations": ANYONE,
+    "get_organization": READ,
+    "list_organization_projects": READ,
+    "create_project": case("201 201 201 201", json={"name": "another"}),
+    "list_projects": ANYONE,
+    "get_project": READ,
+    "list_members": READ,
+    "add_member": case("201 403 403 404", json=lambda ids: {"email": unique("m") + "@example.com",
+                                                             "role": "annotator"}),
+    "change_member_role": case("200 403 403 404", json={"role": "manager"}, fresh=_member),
+    "remove_member": case("204 403 403 404", fresh=_member),
+    "project_audit": case("200 200 403 404"),
+    "create_recipe": case("201 201 403 404", json=RECIPE),
+    "list_recipes": READ,
+    "get_recipe": READ,
+    "replace_ontology": case("200 200 403 404", json=RECIPE["ontology"]),
+    "create_dataset": case("201 201 403 404", json={"name": "more"}),
+    "list_datasets": READ,
+    "get_dataset": READ,
+    "update_dataset": case("200 200 403 404", json={"name": "renamed"}),
+    "export_dataset": case("200 200 403 404"),
+    "register_item": case("201 201 403 404", json={"name": "a.jpg", "url": "http://example.com/a.jpg",
+                                                   "mimetype": "image/jpeg"}),
+    "upload_item": case("201 201 403 404", files=True),
+    "list_items": READ,
+    "get_item": READ,
+    "item_content": READ,
+    "item_thumbnail": READ,
+    "item_annotations": READ,
+    "classify": case("201 201 403 404", json={"label": POLO}),
+    "get_annotation": READ,
+    "update_annotation": case("200 200 403 404", json={"label": "men's clothes.jeans"}, fresh=_annotation),
+    "delete_annotation": case("204 204 403 404", fresh=_annotation),
+    "create_task": case("201 201 403 404", json=_task_body),
+    "list_tasks": READ,
+    "get_task": READ,
+    "edit_task": case("200 200 403 404", json={"name": "renamed"}),
+    "add_items": case("200 200 403 404", json=lambda ids: {"itemIds": [ids["new_item"]]}, fresh=_new_item),
+    "remove_items": case("200 200 403 404", json=lambda ids: {"itemIds": [ids["new_item"]]},
+                         fresh=_item_in_task),
+    "list_assignments": READ,
+    "pull": case("200 200 200 404", fresh=_pulling),
+    "set_status": case("200 200 200 404", json={"status": "completed"}),
+    "clear_status": READ,
+    "get_assignment": READ,
+    "assignment_items": READ,
+    "redistribute": case("200 200 403 404", fresh=_assignment,
+                         json={"workload": [{"assigneeId": EMAILS["manager"], "load": 100}]}),
+    "reassign": case("200 200 403 404", fresh=_assignment, json={"annotator": EMAILS["manager"]}),
+    "start_scene": case("201 201 403 404", fresh=_video, json={"label": POLO, "frame": 5}),
+    "paint_scenes": case("201 201 403 404", fresh=_video,
+                         json={"switches": [{"frame": 0, "label": POLO}, {"frame": 20, "label": None}]}),
+    "change_scene": case("200 200 403 404", fresh=_scene, json={"endFrame": 50}),
+    "hide_frames": case("200 200 403 404", fresh=_scene, json={"from": 20, "to": 30}),
+    "unhide_frames": case("200 200 403 404", fresh=_scene, json={"from": 20, "to": 30}),
+    "delete_scene": case("204 204 403 404", fresh=_scene),
+    "frame_state": case("200 200 200 404", fresh=_video),
+    "live": PUBLIC,
+    "ready": PUBLIC,
+    "asyncapi": PUBLIC,
+}
+DOCS = {"/schema/{path:str}": case("404", public=True)}  # every other /schema page: 200
+OPTIONS = case("204", public=True)  # CORS preflight, answered without a token
+
+
+def routes(app) -> list[tuple[str, str, str]]:
+    found = []
+    for route in app.routes:
+        for handler in route.route_handlers:
+            for method in sorted(handler.http_methods):
+                found.append((method, route.path, handler.handler_name))
+    return found
+
+
+def case_of(method: str, path: str, name: str) -> Case | None:
+    if method == "OPTIONS":
+        return OPTIONS
+    if path == "/schema" or path.startswith("/schema/"):
+        return DOCS.get(path, PUBLIC)
+    return CASES.get(name)
+
+
+def test_every_route_has_a_line_in_the_matrix(settings):
+    missing = [f"{m} {p} ({n})" for m, p, n in routes(create_app(settings)) if case_of(m, p, n) is None]
+    assert not missing, f"add these endpoints to CASES: {missing}"
+
+
+def _url(path: str, ids: dict[str, str]) -> str:
+    def value(m: re.Match) -> str:
+        return ids.get(m.group(1), "0" if m.group(2) == "int" else "nothing")
+
+    return re.sub(r"{(\w+):(\w+)}", value, path)
+
+
+async def _send(w: World, method: str, path: str, actor: str, c: Case) -> Any:
+    ids = w.ids | (await c.fresh(w) if c.fresh else {})
+    kw: dict[str, Any] = {}
+    if c.files:
+        kw["files"] = {"file": (unique("up") + ".png", png(), "image/png")}
+    elif c.json is not None:
+        kw["json"] = c.json(ids) if callable(c.json) else c.json
+    token = w.tokens[actor]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return await w.p.client.request(method, _url(path, ids), headers=headers, **kw)
+
+
+async def test_every_endpoint_answers_each_kind_of_caller_with_the_exact_status(platform):
+    w = await World(platform).build()
+    wrong = []
+    for method, path, name in routes(platform.app):
+        c = case_of(method, path, name)
+        assert c is not None, f"{method} {path} ({name}) is not in the matrix"
+        for actor in ACTORS:
+            r = await _send(w, method, path, actor, c)
+            if r.status_code != c.expect(actor, method):
+                wrong.append(f"{method} {path} as {actor}: {r.status_code}, expected "
+                             f"{c.expect(actor, method)} ({r.text[:160]})")
+    assert not wrong, "\n".join(wrong)
