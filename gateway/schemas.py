@@ -80,6 +80,7 @@ class ClassifyIn(Body):
     attributes: dict[str, Any] = Field(default_factory=dict)
     description: str | None = Field(None, max_length=10_000)
     source: Literal["ui", "sdk", "other"] = "ui"
+    task_id: str | None = Field(None, description="classify in this task: its rules apply")
 
 
 class AnnotationPatch(Body):

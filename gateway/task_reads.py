@@ -55,19 +55,46 @@ class TaskReads:
         cursor = self.db.item_statuses.find({"_id": {"$in": [f"{task_id}:{i}" for i in item_ids]}})
         return {d["itemId"]: d async for d in cursor}
 
-    async def refs_of(self, item_id: str) -> tuple[list[dict], list[dict]]:
-        """The item's task memberships as Dataloop `refs`, and its `taskStatusLog`."""
-        holders = [d async for d in self.db.assignments.find(
-            {"itemIds": item_id, "active": True, "queue": {"$ne": True}}, {"itemIds": 0})]
-        statuses = {d["taskId"]: d async for d in self.db.item_statuses.find({"itemId": item_id})}
-        refs: list[dict] = []
-        log: list[dict] = []
-        for a in holders:
-            st = statuses.get(a["taskId"])
-            meta = {"status": st["status"], "creator": st["creator"], "timestamp": st["timestamp"]} \
-                if st and st.get("status") else {}
-            refs += [{"type": "task", "id": a["taskId"], "metadata": meta},
-                     {"type": "assignment", "id": a["_id"], "metadata": meta}]
-        for st in statuses.values():
-            log += st.get("log", [])
-        return refs, log
+    async def memberships(self, item_ids: list[str] | None = None, dataset_id: str | None = None
+                          ) -> dict[str, list[tuple[str, str]]]:
+        """item id -> [(task id, assignment id)] for items held by an assignment (not the
+        hidden queue): of the given items, or of every task of a dataset (for exports)."""
+        if dataset_id is not None:
+            tasks = [t["_id"] async for t in self.db.tasks.find({"datasetId": dataset_id}, {"_id": 1})]
+            query: dict[str, Any] = {"taskId": {"$in": tasks}}
+        else:
+            query = {"itemIds": {"$in": item_ids or []}}
+        found: dict[str, list[tuple[str, str]]] = {}
+        wanted = None if item_ids is None else set(item_ids)
+        cursor = self.db.assignments.find(query | {"active": True, "queue": {"$ne": True}},
+                                          {"itemIds": 1, "taskId": 1})
+        async for a in cursor:
+            for item in a["itemIds"]:
+                if wanted is None or item in wanted:
+                    found.setdefault(item, []).append((a["taskId"], a["_id"]))
+        return found
+
+    async def statuses_of_items(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        async for d in self.db.item_statuses.find({"itemId": {"$in": item_ids}}):
+            found.setdefault(d["itemId"], []).append(d)
+        return found
+
+
+def with_refs(item: dict[str, Any], holders: list[tuple[str, str]],
+              statuses: list[dict[str, Any]]) -> dict[str, Any]:
+    """The item JSON with its task memberships where Dataloop keeps them: a `task` and an
+    `assignment` entry in `metadata.system.refs` (with the status, if any), and the history
+    of status changes in `metadata.system.taskStatusLog`."""
+    by_task = {d["taskId"]: d for d in statuses}
+    refs: list[dict[str, Any]] = []
+    for task_id, assignment_id in holders:
+        st = by_task.get(task_id)
+        meta = {"status": st["status"], "creator": st["creator"], "timestamp": st["timestamp"]} \
+            if st and st.get("status") else {}
+        refs += [{"type": "task", "id": task_id, "metadata": meta},
+                 {"type": "assignment", "id": assignment_id, "metadata": meta}]
+    log = [entry for d in statuses for entry in d.get("log", [])]
+    log.sort(key=lambda e: e["status"]["timestamp"])
+    system = item["metadata"]["system"] | {"refs": refs, "taskStatusLog": log}
+    return item | {"metadata": item["metadata"] | {"system": system}}

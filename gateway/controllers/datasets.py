@@ -14,6 +14,7 @@ from litestar.exceptions import NotFoundException
 
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.controllers.recipes import recipe_doc
+from gateway.task_reads import with_refs
 from gateway.exports import export_path, item_export, item_json
 from gateway.repository import new_id
 from gateway.schemas import DatasetIn, DatasetPatch, RecipeIn
@@ -81,12 +82,13 @@ class DatasetController(Controller):
         dataset = await gw.access.dataset(request.user, dataset_id)
         exported = []
         chunk: list[dict[str, Any]] = []
+        holders = await gw.tasks.memberships(dataset_id=dataset_id)
         async for item in gw.catalog.iterate("items", {"datasetId": dataset_id}):
             chunk.append(item)
             if len(chunk) >= EXPORT_CHUNK:
-                exported += await self._export_chunk(gw, chunk)
+                exported += await self._export_chunk(gw, chunk, holders)
                 chunk = []
-        exported += await self._export_chunk(gw, chunk)
+        exported += await self._export_chunk(gw, chunk, holders)
         if format == "json":
             return Response([body for _, body in exported])
         buffer = io.BytesIO()
@@ -97,8 +99,12 @@ class DatasetController(Controller):
         return Response(buffer.getvalue(), media_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    async def _export_chunk(self, gw: Any, items: list[dict[str, Any]]) -> list[Any]:
+    async def _export_chunk(self, gw: Any, items: list[dict[str, Any]],
+                            holders: dict[str, list[tuple[str, str]]]) -> list[Any]:
         if not items:
             return []
-        annotations = await gw.catalog.annotations_of_items([i["id"] for i in items])
-        return [(i, item_export(i, annotations[i["id"]], gw.api)) for i in items]
+        ids = [i["id"] for i in items]
+        annotations = await gw.catalog.annotations_of_items(ids)
+        statuses = await gw.tasks.statuses_of_items(ids)
+        return [(i, item_export(with_refs(i, holders.get(i["id"], []), statuses.get(i["id"], [])),
+                                annotations[i["id"]], gw.api)) for i in items]

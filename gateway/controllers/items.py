@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.datastructures import State, UploadFile
 
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from litestar.response import Redirect
 
@@ -21,9 +21,12 @@ from gateway.exports import item_export, item_json
 from gateway.media import UnsupportedMedia, probe
 from gateway.video import UnreadableVideo, declared_video_metadata, probe_video_off_loop, video_metadata
 from gateway.repository import new_id
+from gateway.roles import at_least
 from gateway.schemas import ClassifyIn, ItemIn
+from gateway.task_reads import with_refs
 from shared import streams
 from shared.commands import Classify
+from shared.tasks import CheckInTask
 from shared.labels import Problem, check_classification
 
 MAX_UPLOAD = 200 * 1024 * 1024
@@ -48,6 +51,13 @@ def _item_doc(dataset: dict[str, Any], name: str, directory: str, system: dict[s
         "filename": _filename(directory, name), "createdAt": now_iso(), "creator": creator,
         "metadata": {"system": {"refs": [], "taskStatusLog": []} | system, "user": {}},
     } | extra
+
+
+async def _with_refs(state: State, item: dict[str, Any]) -> dict[str, Any]:
+    """The item with its task memberships and statuses in `metadata.system.refs`."""
+    holders = await state.gw.tasks.memberships([item["id"]])
+    statuses = await state.gw.tasks.statuses_of_items([item["id"]])
+    return with_refs(item, holders.get(item["id"], []), statuses.get(item["id"], []))
 
 
 class ItemController(Controller):
@@ -122,7 +132,7 @@ class ItemController(Controller):
     @get("/items/{item_id:str}")
     async def get_item(self, item_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
         item, _ = await state.gw.access.item(request.user, item_id)
-        return item_json(item, state.gw.api)
+        return item_json(await _with_refs(state, item), state.gw.api)
 
     @get("/items/{item_id:str}/stream")
     async def item_content(self, item_id: FromPath[str], request: Request, state: State) -> Response[Any]:
@@ -149,7 +159,7 @@ class ItemController(Controller):
         """The item's Dataloop JSON with its annotations (export layout 1)."""
         item, _ = await state.gw.access.item(request.user, item_id)
         annotations = await state.gw.catalog.annotations_of_items([item_id])
-        return item_export(item, annotations[item_id], state.gw.api)
+        return item_export(await _with_refs(state, item), annotations[item_id], state.gw.api)
 
     @post("/items/{item_id:str}/annotations")
     async def classify(
@@ -159,15 +169,36 @@ class ItemController(Controller):
         operation URL otherwise. The label must be in the recipe, attributes must fit."""
         gw, user = state.gw, request.user
         item, dataset = await gw.access.item(user, item_id)
-        ontology = await gw.access.ontology(dataset["recipeId"])
+        role = role_here(request)
+        task = await self._task_of(state, data.task_id, dataset) if data.task_id else None
+        if task is None and not at_least(role, "manager"):
+            raise PermissionDeniedException(
+                "classifying outside a task needs the manager role; annotators classify in a task "
+                "(send taskId)")
+        ontology = await gw.access.ontology(task["recipeId"] if task else dataset["recipeId"])
         if problems := check_classification(ontology, data.label, data.attributes):
             raise unprocessable(problems, "the classification does not fit the recipe")
         command = Classify(
-            actor=user.actor(role_here(request)), annotation_id=new_id(), item_id=item_id,
-            dataset_id=dataset["id"], project_id=dataset["projectId"], recipe_id=dataset["recipeId"],
+            actor=user.actor(role), annotation_id=new_id(), item_id=item_id,
+            dataset_id=dataset["id"], project_id=dataset["projectId"],
+            recipe_id=task["recipeId"] if task else dataset["recipeId"],
             label=data.label, attributes=data.attributes, source=data.source,
             description=data.description,
         )
-        return await dispatch(request, streams.CLASSIFY, command, dataset["projectId"],
-                              data.model_dump(), 201)
+        body = data.model_dump()
+        if task is None:
+            return await dispatch(request, streams.CLASSIFY, command, dataset["projectId"], body, 201)
+        # In a task, the task service checks its rules first and forwards the command; the
+        # answer is the forwarded command's outcome (or the task service's refusal).
+        check = CheckInTask(actor=command.actor, task_id=task["_id"], project_id=dataset["projectId"],
+                            command=command)
+        return await dispatch(request, streams.TASKS, check, dataset["projectId"], body, 201,
+                              wait_for=command.id)
+
+    @staticmethod
+    async def _task_of(state: State, task_id: str, dataset: dict[str, Any]) -> dict[str, Any]:
+        task = await state.gw.tasks.task(task_id)
+        if task is None or task["projectId"] != dataset["projectId"]:
+            raise NotFoundException(f"no task {task_id}")
+        return task
 

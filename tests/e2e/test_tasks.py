@@ -118,10 +118,17 @@ async def test_statuses_are_set_and_cleared_including_custom_ones(platform, team
     progress = (await platform.get(f"/api/v1/tasks/{task['id']}")).json()["itemStatus"]
     assert progress == {"completed": 1, "remaining": 9, "actions": {"completed": 1}}
     item = (await platform.get(f"/api/v1/items/{mine[0]}")).json()
+    refs = item["metadata"]["system"]["refs"]
+    assert [(r["type"], r["id"], r["metadata"]["status"]) for r in refs] == [
+        ("task", task["id"], "completed"), ("assignment", refs[1]["id"], "completed")]
+    assert [e["status"]["status"] for e in item["metadata"]["system"]["taskStatusLog"]] == [
+        "needs-review", "completed"]
     r = await platform.client.delete(path, headers=platform.auth(tokens["ann1"]))
     assert r.status_code == 200 and r.json()["status"] is None
     assert (await platform.get(f"/api/v1/tasks/{task['id']}")).json()["itemStatus"]["remaining"] == 10
-    assert item["id"] == mine[0]
+    exported = {e["id"]: e for e in (await platform.get(f"/api/v1/datasets/{platform.ids['dataset']}/export")).json()}
+    assert [r["metadata"] for r in exported[mine[0]]["metadata"]["system"]["refs"]] == [{}, {}]
+    assert len(exported[mine[0]]["metadata"]["system"]["taskStatusLog"]) == 3
 
 
 async def test_a_status_outside_the_task_is_refused_and_stores_nothing(platform, team):
@@ -243,3 +250,53 @@ async def test_statuses_can_be_added_and_removed_and_items_keep_theirs(platform,
                                     json={"removeStatuses": ["blurry"]})
     assert [a["action"] for a in r.json()["availableActions"]] == ["completed", "discard"]
     assert r.json()["itemStatus"]["actions"] == {"blurry": 1}
+
+
+async def test_an_annotator_classifies_items_of_their_own_assignment_in_the_task(platform, team):
+    tokens, _ = team
+    task = (await create_task(platform)).json()
+    mine = await items_of(platform, (await assignments(platform, task["id"]))["ann1@example.com"]["id"])
+    r = await platform.post(f"/api/v1/items/{mine[0]}/annotations", {"label": POLO, "taskId": task["id"]},
+                            token=tokens["ann1"])
+    assert r.status_code == 201, r.text
+    system = r.json()["metadata"]["system"]
+    assert system["taskId"] == task["id"] and system["assignmentId"]
+    assert r.json()["creator"] == "ann1@example.com"
+
+
+async def test_classify_on_someone_elses_item_is_refused_and_stores_nothing(platform, team):
+    tokens, _ = team
+    task = (await create_task(platform)).json()
+    theirs = await items_of(platform, (await assignments(platform, task["id"]))["ann2@example.com"]["id"])
+    r = await platform.post(f"/api/v1/items/{theirs[0]}/annotations", {"label": POLO, "taskId": task["id"]},
+                            token=tokens["ann1"])
+    assert r.status_code == 403 and r.json()["reason"] == "forbidden"
+    assert await platform.catalog.db.annotations.count_documents({}) == 0
+    outside = await platform.post(f"/api/v1/items/{theirs[0]}/annotations", {"label": POLO}, token=tokens["ann1"])
+    assert outside.status_code == 403  # annotators classify only in a task
+    assert await platform.catalog.db.annotations.count_documents({}) == 0
+
+
+async def test_classify_on_an_item_outside_the_task_answers_404(platform, team):
+    task = (await create_task(platform, itemIds=team[1][:2])).json()
+    r = await platform.post(f"/api/v1/items/{team[1][5]}/annotations", {"label": POLO, "taskId": task["id"]})
+    assert r.status_code == 404
+
+
+async def test_a_single_class_task_replaces_the_items_class_and_a_multi_class_task_adds(platform, team):
+    tokens, _ = team
+    single = (await create_task(platform)).json()
+    item = (await items_of(platform, (await assignments(platform, single["id"]))["ann1@example.com"]["id"]))[0]
+    for label in (POLO, "men's clothes.jeans"):
+        r = await platform.post(f"/api/v1/items/{item}/annotations", {"label": label, "taskId": single["id"]},
+                                token=tokens["ann1"])
+        assert r.status_code == 201, r.text
+    labels = [a["label"] for a in (await platform.get(f"/api/v1/items/{item}/annotations")).json()["annotations"]]
+    assert labels == ["men's clothes.jeans"]
+    multi = (await create_task(platform, singleClass=False)).json()
+    item = (await items_of(platform, (await assignments(platform, multi["id"]))["ann1@example.com"]["id"]))[1]
+    for label in (POLO, "men's clothes.jeans"):
+        await platform.post(f"/api/v1/items/{item}/annotations", {"label": label, "taskId": multi["id"]},
+                            token=tokens["ann1"])
+    labels = [a["label"] for a in (await platform.get(f"/api/v1/items/{item}/annotations")).json()["annotations"]]
+    assert sorted(labels) == sorted([POLO, "men's clothes.jeans"])
