@@ -5,14 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from cachetools import TTLCache
+
 ASC = 1
 
 
+_MISSING = object()
+
+
 class TaskReads:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, ttl: float = 2.0) -> None:
         self.db = db
+        # The gateway reads only a task's immutable facts (project, dataset, recipe,
+        # allocation) on the hot path; what changes is checked by the task service.
+        self.cache: TTLCache[str, Any] = TTLCache(10_000, ttl)
 
     async def task(self, task_id: str) -> dict[str, Any] | None:
+        found = self.cache.get(task_id, _MISSING)
+        if found is _MISSING:
+            found = self.cache[task_id] = await self.db.tasks.find_one({"_id": task_id})
+        return found
+
+    async def fresh_task(self, task_id: str) -> dict[str, Any] | None:
         return await self.db.tasks.find_one({"_id": task_id})
 
     async def tasks(self, query: dict[str, Any], skip: int, limit: int) -> tuple[list[dict], int]:

@@ -140,8 +140,8 @@ class TaskController(Controller):
 
     @get("/tasks/{task_id:str}")
     async def get_task(self, task_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
-        task, _ = await self._task(state, request, task_id)
-        return await self._view(state, task)
+        await self._task(state, request, task_id)
+        return await self._view(state, await state.gw.tasks.fresh_task(task_id))
 
     @patch("/tasks/{task_id:str}")
     async def edit_task(self, task_id: FromPath[str], data: JSONBody[TaskPatch], request: Request,

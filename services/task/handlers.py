@@ -3,6 +3,7 @@ a command whose outcome is stored is not applied again, its events are re-publis
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -70,6 +71,15 @@ async def _select(repo: MongoTaskRepository, dataset_id: str, ids: list[str] | N
     return [i for i in ordered if i in known], [i for i in ordered if i not in known]
 
 
+def _item_of(cmd: Envelope) -> str | None:
+    """The single item a command acts on, if it is an item-level command."""
+    if isinstance(cmd, SetStatus):
+        return cmd.item_id
+    if isinstance(cmd, CheckInTask):
+        return cmd.command.item_id
+    return None
+
+
 class TaskHandlers:
     """One object per service: the repository and the two outlets (events, forwarded
     commands) are given by the bootstrap."""
@@ -78,24 +88,41 @@ class TaskHandlers:
         self.repo, self.publish, self.forward = repo, publish, forward
 
     async def handle(self, commands: list[Envelope]) -> None:
+        """Apply a batch in order; consecutive commands on different single items (statuses,
+        task-context checks) run concurrently, since they cannot affect each other."""
         done = await self.repo.outcomes(c.id for c in commands)
+        group: list[Envelope] = []
         for cmd in dict((c.id, c) for c in commands).values():
-            if cmd.id in done:
-                await self.publish([parse_event(e) for e in done[cmd.id]["events"]])
-                if isinstance(cmd, CheckInTask) and done[cmd.id]["status"] == "forwarded":
-                    await self.forward(self._forwardable(cmd, done[cmd.id]["assignmentId"]))
-                continue
-            await getattr(self, "on_" + cmd.type)(cmd)
+            item = _item_of(cmd)
+            if item is None or any(_item_of(c) == item for c in group):
+                await self._run_together(group, done)
+                group = []
+            if item is None:
+                await self._run(cmd, done)
+            else:
+                group.append(cmd)
+        await self._run_together(group, done)
+
+    async def _run_together(self, group: list[Envelope], done: dict[str, Any]) -> None:
+        await asyncio.gather(*(self._run(c, done) for c in group))
+
+    async def _run(self, cmd: Envelope, done: dict[str, Any]) -> None:
+        if cmd.id in done:
+            await self.publish([parse_event(e) for e in done[cmd.id]["events"]])
+            if isinstance(cmd, CheckInTask) and done[cmd.id]["status"] == "forwarded":
+                await self.forward(self._forwardable(cmd, done[cmd.id]["assignmentId"]))
+            return
+        await getattr(self, "on_" + cmd.type)(cmd)
 
     async def _finish(self, cmd: Envelope, events: list[Any], **extra: Any) -> None:
+        """Record the outcome while the events go out (a redelivery re-publishes the same)."""
         status = "rejected" if any(isinstance(e, CommandRejected) for e in events) else "succeeded"
-        await self.repo.save_outcome({
+        await asyncio.gather(self.repo.save_outcome({
             "_id": cmd.id, "commandType": cmd.type, "status": extra.pop("status", status),
             "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
             "event": events[0].wire() if events else None, "events": [e.wire() for e in events],
             "completedAt": utcnow(), **extra,
-        })
-        await self.publish(events)
+        }), self.publish(events))
 
     async def _changed(self, cmd: Envelope, task: dict[str, Any], change: str, **summary: Any) -> None:
         view = await self.task_view(task)
@@ -143,8 +170,8 @@ class TaskHandlers:
         await self.repo.insert_task(task, docs)
         await self._changed(cmd, task, "created")
 
-    async def _task_or_refuse(self, cmd: Any) -> dict[str, Any] | None:
-        task = await self.repo.task(cmd.task_id)
+    async def _task_or_refuse(self, cmd: Any, fresh: bool = True) -> dict[str, Any] | None:
+        task = await (self.repo.task(cmd.task_id) if fresh else self.repo.cached_task(cmd.task_id))
         if task is None or task["projectId"] != cmd.project_id:
             await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"))])
             return None
@@ -305,29 +332,27 @@ class TaskHandlers:
                              actor_role=cmd.actor.role, status=status)
 
     async def on_SetStatus(self, cmd: SetStatus) -> None:
-        if (task := await self._task_or_refuse(cmd)) is None:
+        if (task := await self._task_or_refuse(cmd, fresh=False)) is None:
             return
         ctx = await self._context(cmd, task, cmd.item_id, cmd.status)
         if (refusal := rules.first_refusal(rules.STATUS_RULES, ctx)) is not None:
             return await self._finish(cmd, [refused(cmd, refusal)])
         assignment_id = ctx.assignment["_id"]
-        current = await self.repo.status(task["_id"], cmd.item_id)
-        previous = (current or {}).get("status")
         at = _now()
         doc = {"_id": f"{task['_id']}:{cmd.item_id}", "taskId": task["_id"], "itemId": cmd.item_id,
                "assignmentId": assignment_id, "status": cmd.status, "creator": cmd.actor.email,
                "timestamp": at, "lastCommandId": cmd.id}
         log = {"action": "created" if cmd.status else "deleted",
                "status": {"taskId": task["_id"], "assignmentId": assignment_id,
-                          "status": cmd.status or previous, "creator": cmd.actor.email, "timestamp": at}}
-        await self.repo.write_status(doc, log)
+                          "status": cmd.status, "creator": cmd.actor.email, "timestamp": at}}
+        previous = await self.repo.write_status(doc, log)
         await self._finish(cmd, [event(cmd, ItemStatusChanged, task_id=task["_id"], project_id=task["projectId"],
                                        assignment_id=assignment_id, item_id=cmd.item_id,
                                        previous=previous, status=cmd.status)])
 
     async def on_CheckInTask(self, cmd: CheckInTask) -> None:
         inner = cmd.command
-        task = await self.repo.task(cmd.task_id)
+        task = await self.repo.cached_task(cmd.task_id)
         if task is None or task["projectId"] != cmd.project_id:
             return await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"), inner.id)])
         ctx = await self._context(cmd, task, inner.item_id)

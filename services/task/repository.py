@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from cachetools import TTLCache
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -22,6 +23,7 @@ class MongoTaskRepository:
     def __init__(self, client: AsyncIOMotorClient, database: str) -> None:
         self.client = client
         self.db = client[database]
+        self._tasks: TTLCache[str, dict[str, Any]] = TTLCache(10_000, 1.0)
 
     async def create_indexes(self) -> None:
         await self.db.assignments.create_index([("itemIds", ASCENDING)])
@@ -62,6 +64,17 @@ class MongoTaskRepository:
     async def task(self, task_id: str) -> dict[str, Any] | None:
         return await self.db.tasks.find_one({"_id": task_id})
 
+    async def cached_task(self, task_id: str) -> dict[str, Any] | None:
+        """The task, read at most once a second per process: item-level commands read it
+        on every call. This process's own changes drop the entry at once; another replica's
+        change is seen within the second."""
+        found = self._tasks.get(task_id)
+        if found is None:
+            found = await self.task(task_id)
+            if found is not None:
+                self._tasks[task_id] = found
+        return found
+
     async def insert_task(self, task: dict[str, Any], assignments: list[dict[str, Any]]) -> None:
         """Assignments first, the task last: a redelivered create finds the task and stops."""
         if assignments:
@@ -76,6 +89,7 @@ class MongoTaskRepository:
             pass
 
     async def update_task(self, task_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        self._tasks.pop(task_id, None)
         return await self.db.tasks.find_one_and_update(
             {"_id": task_id}, changes, return_document=ReturnDocument.AFTER)
 
@@ -167,12 +181,23 @@ class MongoTaskRepository:
     async def status(self, task_id: str, item_id: str) -> dict[str, Any] | None:
         return await self.db.item_statuses.find_one({"_id": f"{task_id}:{item_id}"})
 
-    async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any]) -> None:
-        await self.db.item_statuses.update_one(
-            {"_id": doc["_id"]},
-            {"$set": doc, "$push": {"log": log_entry}},
-            upsert=True,
-        )
+    async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any]) -> str | None:
+        """Write the status and its log entry; the status it replaced. A redelivered command
+        (the stored `lastCommandId` is its own) changes nothing and reports the same. A
+        cleared status's log entry names the status removed, as Dataloop's log does.
+        (A read, then an update by `_id`: the embedded server answers findAndModify on an
+        existing document with a collection scan.)"""
+        coll = self.db.item_statuses
+        before = await coll.find_one({"_id": doc["_id"]}, {"status": 1, "lastCommandId": 1,
+                                                           "log": {"$slice": -2}})
+        if before and before.get("lastCommandId") == doc["lastCommandId"]:
+            log = before.get("log", [])
+            return log[-2]["status"]["status"] if len(log) >= 2 else None
+        previous = (before or {}).get("status")
+        if log_entry["action"] == "deleted":
+            log_entry = log_entry | {"status": log_entry["status"] | {"status": previous}}
+        await coll.update_one({"_id": doc["_id"]}, {"$set": doc, "$push": {"log": log_entry}}, upsert=True)
+        return previous
 
     async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]:
         """(assignmentId, status) -> number of items."""
