@@ -18,6 +18,7 @@ from gateway.audit import AuditMiddleware
 from gateway.auth import BearerAuth
 from gateway.container import Gateway
 from gateway.controllers.annotations import AnnotationController
+from gateway.controllers.bulk import BulkController
 from gateway.controllers.datasets import DatasetController
 from gateway.controllers.items import ItemController
 from gateway.controllers.members import MemberController
@@ -33,7 +34,7 @@ from gateway.guards import authorize, check_rules
 from shared.settings import Settings
 
 ROUTES = [
-    TaskController, AssignmentController, SceneController,
+    TaskController, AssignmentController, BulkController, SceneController,
     ProjectController, RecipeController, DatasetController, ItemController,
     AnnotationController, OperationController, UserController, live, ready, asyncapi,
     OrganizationController, MemberController, TokenController,
@@ -78,10 +79,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 
 def main() -> None:
+    """Serve the gateway; GATEWAY_WORKERS processes share the port (each is a replica with
+    its own outcome listener, which the design allows)."""
     import uvicorn
 
-    uvicorn.run(create_app(), host="0.0.0.0", port=int(os.environ.get("PORT", "8000")),
-                log_level="warning", loop="auto", http="auto", access_log=False)
+    workers = int(os.environ.get("GATEWAY_WORKERS", "1"))
+    uvicorn.run("gateway.app:create_app", factory=True, workers=workers, host="0.0.0.0",
+                port=int(os.environ.get("PORT", "8000")), log_level="warning", loop="auto",
+                http="auto", access_log=False)
 
 
 if __name__ == "__main__":

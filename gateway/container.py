@@ -16,6 +16,7 @@ from gateway.ratelimit import RequestGate
 from gateway.repository import Catalog, connect
 from gateway.task_reads import TaskReads
 from shared import streams
+from shared.bulk import BulkCommand
 from shared.commands import ClassifyStreamCommand
 from shared.scene_commands import SceneStreamCommand
 from shared.messaging import ensure_groups, make_broker, make_redis, stream_publisher, subscribers_running
@@ -45,6 +46,9 @@ class Gateway:
         self.publishers[streams.STATUS] = stream_publisher(
             self.broker, s, streams.STATUS, schema=SetStatus,
             description="Item status commands; read by the task service.")
+        self.publishers[streams.BULK_CLASSIFY] = stream_publisher(
+            self.broker, s, streams.BULK_CLASSIFY, schema=BulkCommand,
+            description="BulkClassify and UndoBulk; read by the task service.")
         for events in (streams.ANNOTATION_EVENTS, streams.TASK_EVENTS):
             self._listen(streams.stream(events, s.namespace))
 

@@ -134,6 +134,12 @@ RULES: dict[str, Rule] = {
     "assignment_items": read("annotator"),
     "redistribute": write("manager"),
     "reassign": write("manager"),
+    # bulk classification in a task; the task service limits annotators to their own items
+    # and lets only a bulk's author or a manager undo it
+    "bulk_classify": write("annotator"),
+    "preview_bulk_classify": write("annotator"),  # changes nothing, but publishes a command
+    "get_bulk": read("annotator"),
+    "undo_bulk": write("annotator"),
     # no data behind these
     "live": PUBLIC,
     "ready": PUBLIC,

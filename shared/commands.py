@@ -59,3 +59,15 @@ ClassifyStreamCommand = Annotated[
 CLASSIFY_STREAM_COMMAND: TypeAdapter[Classify | UpdateAnnotation | DeleteAnnotation] = (
     TypeAdapter(ClassifyStreamCommand)
 )
+
+
+def parse_classify_stream(body: Any) -> Any:
+    """Any command of the `classify` stream, the bulk ones (shared.bulk) included."""
+    from shared.bulk import ClassifyItems, UnclassifyItems
+
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind == "ClassifyItems":
+        return ClassifyItems.model_validate(body)
+    if kind == "UnclassifyItems":
+        return UnclassifyItems.model_validate(body)
+    return CLASSIFY_STREAM_COMMAND.validate_python(body)

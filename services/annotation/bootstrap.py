@@ -9,10 +9,12 @@ from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
-from services.annotation import handlers, scenes
+from services.annotation import bulk, handlers, scenes
+from services.annotation.bulk_store import BulkAnnotationStore
 from services.annotation.repository import MongoAnnotationRepository, connect
 from shared import streams
-from shared.commands import CLASSIFY_STREAM_COMMAND
+from shared.bulk import ClassifyItems, UnclassifyItems
+from shared.commands import parse_classify_stream
 from shared.events import AnnotationEvent
 from shared.scene_commands import SCENE_COMMAND
 from shared.messaging import (
@@ -52,11 +54,20 @@ def build(settings: Settings) -> AnnotationService:
         "CommandRejected. Emitted after the change is durable in MongoDB.",
     )
 
+    bulk_store = BulkAnnotationStore(repo.db)
+
     async def on_classify_stream(commands: list[Any]) -> None:
-        await handlers.handle_commands(
-            commands, repo=repo, base_url=settings.public_url,
-            publish=lambda produced: publish_all(redis, events, produced),
-        )
+        publish = lambda produced: publish_all(redis, events, produced)  # noqa: E731
+        single = [c for c in commands if not isinstance(c, ClassifyItems | UnclassifyItems)]
+        if single:
+            await handlers.handle_commands(single, repo=repo, base_url=settings.public_url,
+                                           publish=publish)
+        for cmd in commands:
+            if isinstance(cmd, ClassifyItems):
+                await bulk.classify_items(cmd, store=bulk_store, base_url=settings.public_url,
+                                          publish=publish)
+            elif isinstance(cmd, UnclassifyItems):
+                await bulk.unclassify_items(cmd, store=bulk_store, publish=publish)
 
     async def on_scene_stream(commands: list[Any]) -> None:
         await scenes.handle_scene_commands(
@@ -70,10 +81,11 @@ def build(settings: Settings) -> AnnotationService:
         Consumer(
             stream=streams.CLASSIFY,
             group=streams.ANNOTATION_GROUP,
-            parse=CLASSIFY_STREAM_COMMAND.validate_python,
+            parse=parse_classify_stream,
             handle=on_classify_stream,
             title="classify",
-            description="Classify, UpdateAnnotation and DeleteAnnotation commands from the gateway.",
+            description="Classify, UpdateAnnotation and DeleteAnnotation commands from the gateway; "
+            "ClassifyItems and UnclassifyItems (bulk classification) from the task service.",
         ),
         settings=settings,
         service=NAME,

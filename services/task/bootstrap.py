@@ -9,11 +9,13 @@ from typing import Any
 from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 
-from services.task import handlers
+from services.task.bulk import BulkHandlers
+from services.task.bulk_store import BulkStore
 from services.task.handlers import TaskHandlers
 from services.task.repository import MongoTaskRepository, connect
 from shared import streams
-from shared.commands import Classify, ClassifyStreamCommand
+from shared.bulk import BULK_COMMAND, BulkPreviewed
+from shared.commands import ClassifyStreamCommand
 from shared.envelope import Envelope
 from shared.events import CommandRejected
 from shared.messaging import (
@@ -35,23 +37,20 @@ class TaskService:
     app: AsgiFastStream
 
 
-def _envelope(body: Any) -> dict[str, Any]:
-    Envelope.model_validate(body)  # poison check: an envelope with an actor
-    return body
-
-
 def build(settings: Settings) -> TaskService:
     broker = make_broker(settings)
     redis = make_redis(settings)
     repo = connect(settings.mongodb_url, settings.mongodb_db)
-    events = stream_publisher(broker, settings, streams.TASK_EVENTS, schema=TaskEvent | CommandRejected,
+    events = stream_publisher(broker, settings, streams.TASK_EVENTS,
+                              schema=TaskEvent | CommandRejected | BulkPreviewed,
                               description="Task facts: TaskChanged, ItemsPulled, ItemStatusChanged, "
                               "CommandRejected. Emitted after the change is durable.")
     classify = stream_publisher(broker, settings, streams.CLASSIFY, schema=ClassifyStreamCommand,
-                                description="Task-context Classify commands the task's rules accepted.",
+                                description="Task-context Classify commands the task's rules accepted; "
+                                "ClassifyItems and UnclassifyItems of accepted bulk classifications.",
                                 writer="task-svc")
 
-    async def forward(command: Classify) -> None:
+    async def forward(command: Envelope) -> None:
         await classify.publish(command.wire(), correlation_id=command.id)
 
     task_handlers = TaskHandlers(repo, lambda evs: publish_all(redis, events, evs), forward)
@@ -66,11 +65,10 @@ def build(settings: Settings) -> TaskService:
                                 f"{stream} commands, checked against the task's allocation rules."),
                settings=settings, service=NAME, dead_letters=dead_letters)
 
-    async def on_bulk(commands: list[dict[str, Any]]) -> None:
-        await publish_all(redis, events, handlers.refuse_unknown(commands))
-
-    attach(broker, Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, _envelope, on_bulk,
-                            streams.BULK_CLASSIFY, "bulk-classify commands."),
+    bulk = BulkHandlers(repo, BulkStore(repo.db), lambda evs: publish_all(redis, events, evs), forward)
+    attach(broker, Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, BULK_COMMAND.validate_python,
+                            bulk.handle, streams.BULK_CLASSIFY,
+                            "BulkClassify and UndoBulk, checked against the task's allocation rules."),
            settings=settings, service=NAME, dead_letters=dead_letters)
 
     async def start() -> None:

@@ -368,16 +368,3 @@ class TaskHandlers:
             update["replace_classes"] = single_class
         return cmd.command.model_copy(update=update)
 
-
-def refuse_unknown(commands: list[dict[str, Any]]) -> list[CommandRejected]:
-    """Bulk classification is not deployed yet: refuse, so nothing changes unchecked."""
-    from shared.envelope import Actor
-
-    return [
-        CommandRejected(
-            id=derived_id(c["id"], "CommandRejected"), correlation_id=c["id"],
-            actor=Actor.model_validate(c["actor"]), command_type=str(c.get("type", "unknown")),
-            reason="invalid", message="this platform has no rule deployed for this command",
-        )
-        for c in commands
-    ]

@@ -94,6 +94,16 @@ async def _scene(w: World) -> dict[str, str]:
     return {"annotation_id": await w.scene(await w.video())}
 
 
+async def _bulk(w: World) -> dict[str, str]:
+    made = await w.ok("POST", f"/api/v1/tasks/{w.ids['task_id']}/bulk-classify",
+                      json={"itemIds": [w.ids["item_id"]], "label": POLO})
+    return {"bulk_id": made["id"]}
+
+
+def _bulk_body(ids: dict[str, str]) -> dict[str, Any]:
+    return {"itemIds": [ids["item_id"]], "label": POLO}
+
+
 def _task_body(ids: dict[str, str]) -> dict[str, Any]:
     return {"name": unique("task"), "datasetId": ids["dataset_id"], "itemIds": [ids["item_id"]],
             "assignees": [EMAILS["annotator"]]}
@@ -155,6 +165,10 @@ CASES: dict[str, Case] = {
     "redistribute": case("200 200 403 404", fresh=_assignment,
                          json={"workload": [{"assigneeId": EMAILS["manager"], "load": 100}]}),
     "reassign": case("200 200 403 404", fresh=_assignment, json={"annotator": EMAILS["manager"]}),
+    "bulk_classify": case("200 200 200 404", json=_bulk_body),
+    "preview_bulk_classify": case("200 200 200 404", json=_bulk_body),
+    "get_bulk": case("200 200 200 404", fresh=_bulk),
+    "undo_bulk": case("200 200 403 404", fresh=_bulk),
     "start_scene": case("201 201 403 404", fresh=_video, json={"label": POLO, "frame": 5}),
     "paint_scenes": case("201 201 403 404", fresh=_video,
                          json={"switches": [{"frame": 0, "label": POLO}, {"frame": 20, "label": None}]}),

@@ -1,0 +1,130 @@
+"""Bulk classification in a task: classify many items at once, preview, follow progress,
+undo. Commands travel on `bulk-classify` to the task service, which owns the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
+
+from gateway.bulk_schemas import BulkClassifyIn
+from gateway.controllers.common import Page, PageSize, paged
+from gateway.dispatch import dispatch
+from gateway.errors import unprocessable
+from gateway.guards import role_here
+from shared import streams
+from shared.bulk import BulkClassify, BulkFilter, UndoBulk, annotation_id
+from shared.labels import check_classification
+
+
+def _bulk_answer(response: Response[Any], api: str, task_id: str, bulk_id: str) -> Response[Any]:
+    """Past the wait the bulk still runs: point at its progress rather than the operation."""
+    if response.status_code == 202:
+        url = f"{api}/tasks/{task_id}/bulk/{bulk_id}"
+        return Response({"id": bulk_id, "status": "running", "url": url}, status_code=202,
+                        headers={"Location": url})
+    return response
+
+
+class BulkController(Controller):
+    path = "/api/v1/tasks/{task_id:str}"
+    tags = ["bulk classification"]
+
+    async def _command(self, task_id: str, data: JSONBody[BulkClassifyIn], request: Request, state: State,
+                       dry_run: bool) -> tuple[dict[str, Any], BulkClassify]:
+        task = await state.gw.tasks.task(task_id)
+        ontology = await state.gw.access.ontology(task["recipeId"])
+        if problems := check_classification(ontology, data.label, data.attributes):
+            raise unprocessable(problems, "the classification does not fit the recipe")
+        f = BulkFilter(**data.filter.model_dump()) if data.filter else None
+        return task, BulkClassify(
+            actor=request.user.actor(role_here(request)), task_id=task_id, project_id=task["projectId"],
+            item_ids=data.item_ids, filter=f, label=data.label, attributes=data.attributes,
+            mode=data.mode, status=data.status, dry_run=dry_run)
+
+    @post("/bulk-classify", status_code=200)
+    async def bulk_classify(self, task_id: FromPath[str], data: JSONBody[BulkClassifyIn], request: Request,
+                            state: State) -> Response[Any]:
+        """Classify (and optionally set the status of) the selected items: all of them or,
+        refused, none. 200 with the outcome when done within the wait, else 202 and the URL
+        of the operation's progress."""
+        task, command = await self._command(task_id, data, request, state, dry_run=False)
+        api = state.gw.api
+        answer = await dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"],
+                                data.model_dump(mode="json"), 200,
+                                lambda o: render_completed(o, api))
+        return _bulk_answer(answer, api, task_id, command.id)
+
+    @post("/bulk-classify/preview", status_code=200)
+    async def preview_bulk_classify(self, task_id: FromPath[str], data: JSONBody[BulkClassifyIn],
+                                    request: Request, state: State) -> Response[Any]:
+        """What the bulk would change; changes nothing."""
+        task, command = await self._command(task_id, data, request, state, dry_run=True)
+        return await dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"],
+                              data.model_dump(mode="json"), 200, render_preview)
+
+    @get("/bulk/{bulk_id:str}")
+    async def get_bulk(self, task_id: FromPath[str], bulk_id: FromPath[str], state: State,
+                       page: Page = 0, page_size: PageSize = 1000) -> dict[str, Any]:
+        """A bulk's progress (done/total) and, page by page, each item's outcome."""
+        db = state.gw.catalog.db
+        record = await db.bulk_operations.find_one({"_id": bulk_id, "taskId": task_id})
+        if record is None:
+            raise NotFoundException(f"no bulk operation {bulk_id} in task {task_id}")
+        classes = await db.bulk_classifications.find_one({"_id": bulk_id}) or {}
+        return bulk_view(record, classes, state.gw.api, page, page_size)
+
+    @post("/bulk/{bulk_id:str}/undo", status_code=200)
+    async def undo_bulk(self, task_id: FromPath[str], bulk_id: FromPath[str], request: Request,
+                        state: State) -> Response[Any]:
+        """Undo the bulk as one step; items changed since are reported, not overwritten."""
+        task = await state.gw.tasks.task(task_id)
+        command = UndoBulk(actor=request.user.actor(role_here(request)), bulk_id=bulk_id,
+                           task_id=task_id, project_id=task["projectId"])
+        return await dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"], bulk_id, 200,
+                              render_undone)
+
+
+def render_completed(outcome: Any, api: str) -> dict[str, Any]:
+    return {"id": outcome.bulk_id, "status": "completed", "total": outcome.total,
+            "classified": outcome.classified, "unchanged": outcome.unchanged,
+            "replaced": outcome.replaced, "statuses": outcome.statuses,
+            "url": f"{api}/tasks/{outcome.task_id}/bulk/{outcome.bulk_id}"}
+
+
+def render_preview(outcome: Any) -> dict[str, Any]:
+    return {"total": outcome.total, "wouldChange": outcome.would_change,
+            "alreadyClassified": outcome.already_classified,
+            "statusOverwritten": outcome.status_overwritten, "heldByOthers": outcome.held_by_others}
+
+
+def render_undone(outcome: Any) -> dict[str, Any]:
+    return {"id": outcome.bulk_id, "status": "undone", "removed": outcome.removed,
+            "restored": outcome.restored, "conflicts": outcome.conflicts, "statuses": outcome.statuses}
+
+
+def bulk_view(record: dict[str, Any], classes: dict[str, Any], api: str, page: int,
+              size: int) -> dict[str, Any]:
+    total = len(record["items"])
+    state = classes.get("state") or "running"
+    view = {"id": record["_id"], "taskId": record["taskId"], "label": record["label"],
+            "mode": record["mode"], "status": record["status"], "state": state,
+            "done": classes.get("done", 0), "total": total,
+            "url": f"{api}/tasks/{record['taskId']}/bulk/{record['_id']}"}
+    if record.get("undo"):
+        view["undo"] = {"statusConflicts": record["undo"]["conflicts"][:100],
+                        "classConflicts": (classes.get("undo") or {}).get("conflicts", [])[:100]}
+    if state not in ("completed", "undone"):
+        return view
+    unchanged = set(classes.get("unchanged", []))
+    replaced = classes.get("replaced", {})
+    statuses = {c[0]: {"previous": c[2], "status": record["status"]} for c in record["statusChanges"]}
+    rows = [{"itemId": i, "assignmentId": a,
+             "class": "unchanged" if i in unchanged else "added",
+             "annotationId": None if i in unchanged else annotation_id(record["_id"], i),
+             "replaced": replaced.get(i, []), "statusChange": statuses.get(i)}
+            for i, a in record["items"][page * size:(page + 1) * size]]
+    return view | {"outcomes": paged(rows, total, page, size)}

@@ -1,0 +1,170 @@
+"""The annotation service's bulk use cases: add one class to many items (`ClassifyItems`)
+and undo it (`UnclassifyItems`).
+
+The plan (which items get the class, which earlier classes each replaces) is stored in
+`bulk_classifications` before anything is written; a redelivery replays it. Annotation ids
+derive from the bulk and item ids, so replays insert nothing twice. Each item's change is
+an ordinary per-item event; `BulkProgressed` reports done/total per chunk; `BulkCompleted`
+(correlated to the bulk id) is published last, after everything is durable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.annotation import rules
+from services.annotation.bulk_store import BulkAnnotationStore
+from shared.bulk import (
+    BulkCompleted, BulkProgressed, BulkUndone, ClassifyItems, UnclassifyItems, annotation_id,
+    items_correlation, offenders,
+)
+from shared.commands import Classify
+from shared.envelope import Envelope, derived_id, utcnow
+from shared.events import AnnotationDeleted, ItemClassified, parse_event
+
+CHUNK = 2_000
+Publish = Callable[[list[Any]], Awaitable[None]]
+
+
+def plan_classes(cmd: ClassifyItems, live: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per item: unchanged (it already carries the label: single-class, as its only class),
+    else classified, replacing its other classes in single-class tasks."""
+    classified, unchanged, replaced = [], [], {}
+    for item in cmd.items:
+        mine = annotation_id(cmd.bulk_id, item.item_id)
+        others = [a for a in live.get(item.item_id, []) if a["_id"] != mine]
+        labels = {a["label"] for a in others}
+        has_it = cmd.label in labels and (not cmd.replace_classes or labels == {cmd.label})
+        if has_it and len(others) == len(live.get(item.item_id, [])):
+            unchanged.append(item.item_id)
+            continue
+        classified.append([item.item_id, item.assignment_id])
+        if cmd.replace_classes and others:
+            replaced[item.item_id] = [a["_id"] for a in others]
+    return {"classified": classified, "unchanged": unchanged, "replaced": replaced}
+
+
+def _template(cmd: ClassifyItems, base_url: str) -> dict[str, Any]:
+    first = cmd.items[0]
+    return rules.new_class_annotation(Classify(
+        id=cmd.id, correlation_id=cmd.id, actor=cmd.actor, occurred_at=cmd.occurred_at,
+        annotation_id=annotation_id(cmd.bulk_id, first.item_id), item_id=first.item_id,
+        dataset_id=cmd.dataset_id, project_id=cmd.project_id, recipe_id=cmd.recipe_id,
+        label=cmd.label, attributes=cmd.attributes, source="ui", task_id=cmd.task_id,
+        assignment_id=first.assignment_id), base_url)
+
+
+def _doc(template: dict[str, Any], api: str, bulk_id: str, item: str, assignment: str) -> dict[str, Any]:
+    ann = annotation_id(bulk_id, item)
+    doc = template | {"_id": ann, "id": ann, "itemId": item, "url": f"{api}/annotations/{ann}",
+                      "item": f"{api}/items/{item}"}
+    doc["metadata"] = {"system": template["metadata"]["system"] | {"assignmentId": assignment},
+                       "user": {}}
+    doc["hash"] = rules.content_hash(doc)
+    return doc
+
+
+async def classify_items(cmd: ClassifyItems, *, store: BulkAnnotationStore, base_url: str,
+                         publish: Publish) -> None:
+    if (stored := await store.outcome(cmd.bulk_id)) is not None:
+        return await publish([parse_event(stored["event"])])
+    record = await store.record(cmd.bulk_id)
+    if record is None:
+        plan = plan_classes(cmd, await store.live_classes([i.item_id for i in cmd.items]))
+        record = {"_id": cmd.bulk_id, "commandId": cmd.id, "taskId": cmd.task_id,
+                  "projectId": cmd.project_id, "total": len(cmd.items), "done": 0,
+                  "state": "running", "createdAt": utcnow(), **plan}
+        await store.save_record(record)
+    api = f"{base_url.rstrip('/')}/api/v1"
+    template = _template(cmd, base_url)
+    tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id,
+                 "bulkId": cmd.bulk_id}
+    total, todo = record["total"], record["classified"]
+    progress = {"done": len(record["unchanged"])}
+
+    async def chunk(part: list[list[str]]) -> None:
+        docs = [_doc(template, api, cmd.bulk_id, i, a) for i, a in part]
+        await store.insert(docs)
+        await store.tombstone([r for i, _ in part for r in record["replaced"].get(i, [])], tombstone)
+        progress["done"] += len(part)
+        events: list[Any] = [ItemClassified(
+            id=derived_id(cmd.id, f"classified:{d['itemId']}"), correlation_id=correlation,
+            actor=cmd.actor, item_id=d["itemId"], dataset_id=cmd.dataset_id, project_id=cmd.project_id,
+            annotation=rules.public(d), replaced=record["replaced"].get(d["itemId"], [])) for d in docs]
+        events.append(_progress(cmd, progress["done"], total, f"progress:{part[0][0]}"))
+        await publish(events)
+        await store.progress(cmd.bulk_id, progress["done"])
+
+    correlation = items_correlation(cmd.bulk_id)
+    await asyncio.gather(*(chunk(todo[n:n + CHUNK]) for n in range(0, len(todo), CHUNK)))
+    await store.wait_for_statuses(cmd.bulk_id)
+    completed = BulkCompleted(
+        id=derived_id(cmd.id, "BulkCompleted"), correlation_id=cmd.bulk_id, actor=cmd.actor,
+        bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id, total=total,
+        classified=len(todo), unchanged=len(record["unchanged"]),
+        replaced=sum(len(v) for v in record["replaced"].values()), statuses=cmd.statuses)
+    await store.mark(cmd.bulk_id, {"state": "completed", "done": total})
+    await _finish(store, cmd, cmd.bulk_id, "BulkClassify", completed)
+    await publish([completed])
+
+
+def _progress(cmd: ClassifyItems, done: int, total: int, what: str) -> BulkProgressed:
+    return BulkProgressed(id=derived_id(cmd.id, what), correlation_id=items_correlation(cmd.bulk_id),
+                          actor=cmd.actor, bulk_id=cmd.bulk_id, task_id=cmd.task_id,
+                          project_id=cmd.project_id, done=done, total=total)
+
+
+async def _finish(store: BulkAnnotationStore, cmd: Envelope, outcome_id: str, kind: str, event: Any) -> None:
+    await store.save_outcome({"_id": outcome_id, "commandType": kind, "status": "succeeded",
+                              "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
+                              "event": event.wire(), "completedAt": utcnow()})
+
+
+async def unclassify_items(cmd: UnclassifyItems, *, store: BulkAnnotationStore, publish: Publish) -> None:
+    """Remove the bulk's classes and bring back those they replaced, except on items whose
+    bulk annotation changed since (those are reported as conflicts)."""
+    if (stored := await store.outcome(cmd.undo_id)) is not None:
+        return await publish([parse_event(stored["event"])])
+    record = await store.record(cmd.bulk_id)
+    undo = (record or {}).get("undo")
+    if undo is None:
+        mine = {annotation_id(cmd.bulk_id, i): i for i, _ in record["classified"]} if record else {}
+        current = await store.get_many(list(mine))
+        keep = [i for a, i in mine.items() if _untouched(current.get(a))]
+        undo = {"items": keep, "conflicts": [i for i in mine.values() if i not in set(keep)]}
+        if record:
+            await store.mark(cmd.bulk_id, {"undo": undo})
+    removed = [annotation_id(cmd.bulk_id, i) for i in undo["items"]]
+    back = [r for i in undo["items"] for r in (record or {}).get("replaced", {}).get(i, [])]
+    await store.tombstone(removed, {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email,
+                                    "commandId": cmd.undo_id, "bulkId": cmd.bulk_id})
+    if record:
+        await store.revive(back, record["commandId"])
+    await publish(await _undo_events(cmd, store, undo["items"], back))
+    undone = BulkUndone(
+        id=derived_id(cmd.id, "BulkUndone"), correlation_id=cmd.undo_id, actor=cmd.actor,
+        bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id, removed=len(removed),
+        restored=len(back), conflicts=offenders(undo["conflicts"]), statuses=cmd.statuses)
+    if record:
+        await store.mark(cmd.bulk_id, {"state": "undone"})
+    await _finish(store, cmd, cmd.undo_id, "UndoBulk", undone)
+    await publish([undone])
+
+
+def _untouched(doc: dict[str, Any] | None) -> bool:
+    return doc is not None and "_deleted" not in doc and "_lastCommand" not in doc
+
+
+async def _undo_events(cmd: UnclassifyItems, store: BulkAnnotationStore, items: list[str],
+                       back: list[str]) -> list[Any]:
+    correlation = items_correlation(cmd.undo_id)
+    events: list[Any] = [AnnotationDeleted(
+        id=derived_id(cmd.id, f"deleted:{i}"), correlation_id=correlation, actor=cmd.actor,
+        item_id=i, project_id=cmd.project_id, annotation_id=annotation_id(cmd.bulk_id, i)) for i in items]
+    for doc in (await store.get_many(back)).values() if back else []:
+        events.append(ItemClassified(
+            id=derived_id(cmd.id, f"restored:{doc['_id']}"), correlation_id=correlation, actor=cmd.actor,
+            item_id=doc["itemId"], dataset_id=doc["datasetId"], project_id=cmd.project_id,
+            annotation=rules.public(doc)))
+    return events

@@ -1,0 +1,87 @@
+"""MongoDB access of the annotation service's bulk use cases: the `bulk_classifications`
+record (the plan of a bulk: which items get the class, which annotations it replaced, its
+progress), class annotations written with `insert_many`, tombstones with `update_many`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from services.annotation.repository import _insert_ignoring_duplicates
+
+STATUSES_DONE = "statuses-done"  # the task service's mark on its `bulk_operations` record
+
+
+class BulkAnnotationStore:
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.records = db["bulk_classifications"]
+        self.annotations = db["annotations"]
+        self.operations = db["operations"]
+
+    async def record(self, bulk_id: str) -> dict[str, Any] | None:
+        return await self.records.find_one({"_id": bulk_id})
+
+    async def save_record(self, record: dict[str, Any]) -> None:
+        try:
+            await self.records.insert_one(record)
+        except DuplicateKeyError:
+            pass
+
+    async def mark(self, bulk_id: str, changes: dict[str, Any]) -> None:
+        await self.records.update_one({"_id": bulk_id}, {"$set": changes})
+
+    async def progress(self, bulk_id: str, done: int) -> None:
+        await self.records.update_one({"_id": bulk_id}, {"$max": {"done": done}})
+
+    async def wait_for_statuses(self, bulk_id: str, timeout_s: float = 60.0) -> None:
+        """Wait until the task service has stored the bulk's statuses (its `bulk_operations`
+        record says `statuses-done`): only then is the bulk complete. Past the timeout the
+        command fails and is redelivered later (every step is idempotent)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            record = await self.db.bulk_operations.find_one({"_id": bulk_id}, {"state": 1})
+            if record and record.get("state") == STATUSES_DONE:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the statuses of bulk {bulk_id} are not stored yet")
+            await asyncio.sleep(0.01)
+
+    async def live_classes(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """item id -> its live class annotations (images; video scenes are not classes here)."""
+        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        cursor = self.annotations.find(
+            {"itemId": {"$in": item_ids}, "type": "class", "_deleted": {"$exists": False},
+             "metadata.system.frame": {"$exists": False}},
+            {"itemId": 1, "label": 1})
+        async for d in cursor:
+            found[d["itemId"]].append(d)
+        return found
+
+    async def insert(self, docs: list[dict[str, Any]]) -> None:
+        await _insert_ignoring_duplicates(self.annotations, docs)
+
+    async def tombstone(self, ids: list[str], tombstone: dict[str, Any]) -> None:
+        if ids:
+            await self.annotations.update_many({"_id": {"$in": ids}}, {"$set": {"_deleted": tombstone}})
+
+    async def revive(self, ids: list[str], command_id: str) -> None:
+        """Undelete annotations `command_id` deleted (and only those)."""
+        if ids:
+            await self.annotations.update_many({"_id": {"$in": ids}, "_deleted.commandId": command_id},
+                                               {"$unset": {"_deleted": ""}})
+
+    async def get_many(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d async for d in self.annotations.find({"_id": {"$in": ids}})}
+
+    async def outcome(self, command_id: str) -> dict[str, Any] | None:
+        return await self.operations.find_one({"_id": command_id})
+
+    async def save_outcome(self, outcome: dict[str, Any]) -> None:
+        try:
+            await self.operations.insert_one(outcome)
+        except DuplicateKeyError:
+            pass

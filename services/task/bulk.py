@@ -1,0 +1,246 @@
+"""The task service's bulk use cases: check a bulk classification against the task's
+rules, preview it, write its statuses in bulk and forward one `ClassifyItems`; undo it.
+
+Crash safety: the accepted bulk's plan (items, assignments, replaced statuses) is stored in
+`bulk_operations` before anything changes; a redelivered command replays the plan, and
+every write in it is idempotent on the bulk id."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.task import bulk_rules as rules
+from services.task.bulk_store import BulkStore
+from services.task.handlers import _now, event, refused
+from services.task.repository import MongoTaskRepository
+from shared.bulk import (
+    BulkClassify, BulkItem, BulkPreviewed, ClassifyItems, UnclassifyItems, UndoBulk, items_correlation,
+    offenders,
+)
+from shared.envelope import Envelope, derived_id, utcnow
+from shared.events import CommandRejected
+from shared.tasks import ItemStatusChanged
+
+CHUNK = 2_000
+STATUSES_DONE = "statuses-done"  # read by the annotation service before it reports completion
+Publish = Callable[[list[Any]], Awaitable[None]]
+Forward = Callable[[Envelope], Awaitable[None]]
+
+
+class BulkHandlers:
+    def __init__(self, repo: MongoTaskRepository, store: BulkStore, publish: Publish,
+                 forward: Forward) -> None:
+        self.repo, self.store, self.publish, self.forward = repo, store, publish, forward
+
+    async def handle(self, commands: list[Envelope]) -> None:
+        for cmd in dict((c.id, c) for c in commands).values():
+            if isinstance(cmd, BulkClassify):
+                await self.on_bulk_classify(cmd)
+            else:
+                await self.on_undo_bulk(cmd)
+
+    async def _refuse(self, cmd: Envelope, refusal: rules.Refusal) -> None:
+        await self._finish(cmd, refused(cmd, refusal))
+
+    async def _finish(self, cmd: Envelope, outcome: Any) -> None:
+        await self.repo.save_outcome({
+            "_id": cmd.id, "commandType": cmd.type,
+            "status": "rejected" if isinstance(outcome, CommandRejected) else "succeeded",
+            "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
+            "event": outcome.wire(), "events": [outcome.wire()], "completedAt": utcnow()})
+        await self.publish([outcome])
+
+    # classify -------------------------------------------------------------------------------
+
+    async def on_bulk_classify(self, cmd: BulkClassify) -> None:
+        record = await self.store.record(cmd.id)
+        if record is None:
+            done = await self.repo.outcomes([cmd.id])
+            if cmd.id in done:  # refused or previewed before: say it again
+                return await self.publish([_stored(done[cmd.id])])
+            record = await self._plan(cmd)
+            if record is None:
+                return
+        await self._apply(cmd, record)
+
+    async def _plan(self, cmd: BulkClassify) -> dict[str, Any] | None:
+        """Check the bulk; store its plan (or, for a dry run, answer the preview)."""
+        task = await self.repo.task(cmd.task_id)
+        if task is None or task["projectId"] != cmd.project_id:
+            return await self._refuse(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"))
+        if (refusal := rules.BulkNeedsAllocation().check(task, [])) is not None:
+            return await self._refuse(cmd, refusal)
+        holders = await self._holders(task["_id"])
+        items = await self._selection(cmd, task, holders)
+        unallocated = [i for i in items if i not in holders]
+        new_status = rules.status_for(cmd.mode, cmd.status)
+        refusal = (rules.BulkNeedsAllocation().check(task, unallocated)
+                   or rules.StatusIsOfferedForBulk().check(task, new_status)
+                   or rules.ActorMayActOnEveryItem().check(cmd.actor.role, cmd.actor.email, items, holders))
+        if refusal is None and not items:
+            refusal = rules.Refusal("invalid", "the selection holds no items of the task", {"field": "itemIds"})
+        if refusal is not None:
+            return await self._refuse(cmd, refusal)
+        docs = await self.store.status_docs(task["_id"], items)
+        changes = rules.status_changes(items, holders, new_status, docs)
+        if cmd.dry_run:
+            return await self._preview(cmd, items, holders, changes)
+        record = {
+            "_id": cmd.id, "taskId": task["_id"], "projectId": task["projectId"],
+            "datasetId": task["datasetId"], "recipeId": task["recipeId"],
+            "singleClass": task["singleClass"], "actor": cmd.actor.wire(), "label": cmd.label,
+            "attributes": cmd.attributes, "mode": cmd.mode, "status": new_status,
+            "items": [[i, holders[i]["_id"]] for i in items],
+            "statusChanges": [[c.item_id, c.assignment_id, c.previous, c.existed] for c in changes],
+            "state": "accepted", "createdAt": utcnow(), "at": _now(),
+        }
+        await self.store.save_record(record)
+        return record
+
+    async def _holders(self, task_id: str) -> dict[str, dict[str, Any]]:
+        holders: dict[str, dict[str, Any]] = {}
+        for a in await self.repo.assignments(task_id, with_items=True):
+            if a.get("queue") or not a.get("active", True):
+                continue
+            view = {k: v for k, v in a.items() if k != "itemIds"}
+            for i in a["itemIds"]:
+                holders.setdefault(i, view)
+        return holders
+
+    async def _selection(self, cmd: BulkClassify, task: dict[str, Any],
+                         holders: dict[str, dict[str, Any]]) -> list[str]:
+        if cmd.item_ids is not None:
+            return list(dict.fromkeys(cmd.item_ids))
+        f = cmd.filter
+        items = [i for i, a in holders.items() if f is None or f.assignment_id in (None, a["_id"])]
+        if f is not None and f.status is not None:
+            docs = await self.store.status_docs(task["_id"], items)
+            wanted = None if f.status == "none" else f.status
+            items = [i for i in items if docs.get(i, {}).get("status") == wanted]
+        return items
+
+    async def _preview(self, cmd: BulkClassify, items: list[str], holders: dict[str, dict[str, Any]],
+                       changes: list[rules.StatusChange]) -> None:
+        carrying = await self.store.items_with_label(items, cmd.label)
+        changing = {c.item_id for c in changes}
+        await self._finish(cmd, event(
+            cmd, BulkPreviewed, task_id=cmd.task_id, project_id=cmd.project_id, total=len(items),
+            would_change=len([i for i in items if i not in carrying or i in changing]),
+            already_classified=len(carrying),
+            status_overwritten=len([c for c in changes if c.previous is not None]),
+            held_by_others=rules.held_by_others(items, holders, cmd.actor.email)))
+
+    async def _apply(self, cmd: BulkClassify, record: dict[str, Any]) -> None:
+        """Hand the classes over first (the annotation service works meanwhile), then write
+        and report the statuses; `statuses-done` tells the annotation service it may report
+        the bulk completed."""
+        await self.forward(ClassifyItems(
+            id=derived_id(cmd.id, "ClassifyItems"), correlation_id=cmd.id, actor=cmd.actor,
+            bulk_id=cmd.id, task_id=record["taskId"], project_id=record["projectId"],
+            dataset_id=record["datasetId"], recipe_id=record["recipeId"], label=record["label"],
+            attributes=record["attributes"], replace_classes=record["singleClass"],
+            items=[BulkItem(item_id=i, assignment_id=a) for i, a in record["items"]],
+            statuses={"status": record["status"], "changed": len(record["statusChanges"])}))
+        await self._write_statuses(record)
+        await self.publish(self._status_events(cmd, record))
+        if record["state"] == "accepted":
+            await self.store.mark(cmd.id, {"state": STATUSES_DONE})
+
+    async def _write_statuses(self, record: dict[str, Any]) -> None:
+        bulk_id, task_id, status = record["_id"], record["taskId"], record["status"]
+        email, at = record["actor"]["email"], record["at"]
+        fresh: list[dict[str, Any]] = []
+        existing: dict[str, list[str]] = defaultdict(list)
+        for item, assignment, _, existed in record["statusChanges"]:
+            if existed:
+                existing[assignment].append(f"{task_id}:{item}")
+                continue
+            log = _log("created", task_id, assignment, status, email, at)
+            fresh.append({"_id": f"{task_id}:{item}", "taskId": task_id, "itemId": item,
+                          "assignmentId": assignment, "status": status, "creator": email,
+                          "timestamp": at, "lastCommandId": bulk_id, "log": [log]})
+        await asyncio.gather(*(self.store.insert_statuses(fresh[n:n + CHUNK])
+                               for n in range(0, len(fresh), CHUNK)))
+        for assignment, ids in existing.items():
+            await self.store.update_statuses(
+                ids, bulk_id, {"assignmentId": assignment, "status": status, "creator": email,
+                               "timestamp": at, "lastCommandId": bulk_id},
+                _log("created", task_id, assignment, status, email, at))
+
+    @staticmethod
+    def _status_events(cmd: Envelope, record: dict[str, Any]) -> list[ItemStatusChanged]:
+        correlation = items_correlation(cmd.id)
+        return [ItemStatusChanged(
+            id=derived_id(cmd.id, f"status:{item}"), correlation_id=correlation, actor=cmd.actor,
+            task_id=record["taskId"], project_id=record["projectId"], assignment_id=assignment,
+            item_id=item, previous=previous, status=record["status"])
+            for item, assignment, previous, _ in record["statusChanges"]]
+
+    # undo -----------------------------------------------------------------------------------
+
+    async def on_undo_bulk(self, cmd: UndoBulk) -> None:
+        done = await self.repo.outcomes([cmd.id])
+        if cmd.id in done:
+            return await self.publish([_stored(done[cmd.id])])
+        record = await self.store.record(cmd.bulk_id)
+        if record is None or record["taskId"] != cmd.task_id or record["projectId"] != cmd.project_id:
+            return await self._refuse(cmd, rules.Refusal("not_found", f"no bulk operation {cmd.bulk_id}"))
+        if cmd.actor.role not in rules.MANAGERS and record["actor"]["userId"] != cmd.actor.user_id:
+            return await self._refuse(cmd, rules.Refusal("forbidden", "only its author or a manager undoes a bulk"))
+        if record.get("undoneBy") not in (None, cmd.id):
+            return await self._refuse(cmd, rules.Refusal("conflict", "this bulk operation was already undone"))
+        if ((await self.store.classification(cmd.bulk_id)) or {}).get("state") != "completed":
+            return await self._refuse(cmd, rules.Refusal("conflict", "this bulk operation is still running"))
+        plan = record.get("undo") or await self._undo_plan(cmd, record)
+        await self._restore_statuses(cmd, record, plan)
+        await self.publish(self._restored_events(cmd, record, plan))
+        await self.forward(UnclassifyItems(
+            id=derived_id(cmd.id, "UnclassifyItems"), correlation_id=cmd.id, actor=cmd.actor,
+            bulk_id=cmd.bulk_id, undo_id=cmd.id, task_id=cmd.task_id, project_id=cmd.project_id,
+            statuses={"restored": len(plan["restore"]), "conflicts": offenders(plan["conflicts"])}))
+
+    async def _undo_plan(self, cmd: UndoBulk, record: dict[str, Any]) -> dict[str, Any]:
+        """Which statuses go back: those still as the bulk left them; the rest are conflicts."""
+        changes = record["statusChanges"]
+        docs = await self.store.status_docs(record["taskId"], [c[0] for c in changes])
+        restore = [c for c in changes if docs.get(c[0], {}).get("lastCommandId") == record["_id"]]
+        kept = {c[0] for c in restore}
+        plan = {"restore": restore, "conflicts": [c[0] for c in changes if c[0] not in kept], "at": _now()}
+        await self.store.mark(record["_id"], {"undoneBy": cmd.id, "undo": plan})
+        return plan
+
+    async def _restore_statuses(self, cmd: UndoBulk, record: dict[str, Any], plan: dict[str, Any]) -> None:
+        task_id, email, at = record["taskId"], cmd.actor.email, plan["at"]
+        groups: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+        for item, assignment, previous, _ in plan["restore"]:
+            groups[(assignment, previous)].append(f"{task_id}:{item}")
+        for (assignment, previous), ids in groups.items():
+            action = "created" if previous else "deleted"
+            shown = previous if previous else record["status"]
+            await self.store.update_statuses(
+                ids, cmd.id, {"status": previous, "creator": email, "timestamp": at,
+                              "lastCommandId": cmd.id, "assignmentId": assignment},
+                _log(action, task_id, assignment, shown, email, at))
+
+    @staticmethod
+    def _restored_events(cmd: UndoBulk, record: dict[str, Any], plan: dict[str, Any]) -> list[Any]:
+        correlation = items_correlation(cmd.id)
+        return [ItemStatusChanged(
+            id=derived_id(cmd.id, f"status:{item}"), correlation_id=correlation, actor=cmd.actor,
+            task_id=record["taskId"], project_id=record["projectId"], assignment_id=assignment,
+            item_id=item, previous=record["status"], status=previous)
+            for item, assignment, previous, _ in plan["restore"]]
+
+
+def _log(action: str, task_id: str, assignment: str, status: str | None, email: str, at: str) -> dict:
+    return {"action": action, "status": {"taskId": task_id, "assignmentId": assignment,
+                                         "status": status, "creator": email, "timestamp": at}}
+
+
+def _stored(outcome: dict[str, Any]) -> Any:
+    from shared.events import parse_event
+
+    return parse_event(outcome["event"])

@@ -1,0 +1,68 @@
+"""MongoDB access of the task service's bulk use cases: the `bulk_operations` record (what
+a bulk changed, for redelivery and undo), statuses written in bulk, and read-only looks at
+the annotation service's `annotations` for previews. Writes filter on `_id` (fast on the
+embedded server); many documents go in one `insert_many` or one `update_many`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+DUPLICATE_KEY = 11000
+
+
+class BulkStore:
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.records = db["bulk_operations"]
+        self.statuses = db["item_statuses"]
+
+    async def record(self, bulk_id: str) -> dict[str, Any] | None:
+        return await self.records.find_one({"_id": bulk_id})
+
+    async def save_record(self, record: dict[str, Any]) -> None:
+        try:
+            await self.records.insert_one(record)
+        except DuplicateKeyError:
+            pass
+
+    async def mark(self, bulk_id: str, changes: dict[str, Any]) -> None:
+        await self.records.update_one({"_id": bulk_id}, {"$set": changes})
+
+    async def status_docs(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """item id -> its status document in the task (also those with no status)."""
+        cursor = self.statuses.find({"_id": {"$in": [f"{task_id}:{i}" for i in item_ids]}},
+                                    {"log": 0})
+        return {d["itemId"]: d async for d in cursor}
+
+    async def insert_statuses(self, docs: list[dict[str, Any]]) -> None:
+        """Insert new status documents; one already there (a redelivery) is left."""
+        if not docs:
+            return
+        try:
+            await self.statuses.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+
+    async def update_statuses(self, ids: list[str], unless_command: str, fields: dict[str, Any],
+                              log: dict[str, Any]) -> None:
+        """Set `fields` on the status documents `ids`, except where `unless_command` already
+        wrote (a redelivery)."""
+        if ids:
+            await self.statuses.update_many(
+                {"_id": {"$in": ids}, "lastCommandId": {"$ne": unless_command}},
+                {"$set": fields, "$push": {"log": log}})
+
+    async def items_with_label(self, item_ids: list[str], label: str) -> set[str]:
+        """Items that carry a live class annotation with `label` (images; not video scenes)."""
+        cursor = self.db.annotations.find(
+            {"itemId": {"$in": item_ids}, "type": "class", "label": label,
+             "_deleted": {"$exists": False}, "metadata.system.frame": {"$exists": False}},
+            {"itemId": 1})
+        return {d["itemId"] async for d in cursor}
+
+    async def classification(self, bulk_id: str) -> dict[str, Any] | None:
+        """The annotation service's side of a bulk (its progress), read only."""
+        return await self.db.bulk_classifications.find_one({"_id": bulk_id}, {"state": 1})
