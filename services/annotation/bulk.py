@@ -98,7 +98,6 @@ async def classify_items(cmd: ClassifyItems, *, store: BulkAnnotationStore, base
 
     correlation = items_correlation(cmd.bulk_id)
     await asyncio.gather(*(chunk(todo[n:n + CHUNK]) for n in range(0, len(todo), CHUNK)))
-    await store.wait_for_statuses(cmd.bulk_id)
     completed = BulkCompleted(
         id=derived_id(cmd.id, "BulkCompleted"), correlation_id=cmd.bulk_id, actor=cmd.actor,
         bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id, total=total,

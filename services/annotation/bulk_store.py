@@ -12,7 +12,6 @@ from pymongo.errors import DuplicateKeyError
 
 from services.annotation.repository import _insert_ignoring_duplicates
 
-STATUSES_DONE = "statuses-done"  # the task service's mark on its `bulk_operations` record
 
 
 class BulkAnnotationStore:
@@ -36,19 +35,6 @@ class BulkAnnotationStore:
 
     async def progress(self, bulk_id: str, done: int) -> None:
         await self.records.update_one({"_id": bulk_id}, {"$max": {"done": done}})
-
-    async def wait_for_statuses(self, bulk_id: str, timeout_s: float = 60.0) -> None:
-        """Wait until the task service has stored the bulk's statuses (its `bulk_operations`
-        record says `statuses-done`): only then is the bulk complete. Past the timeout the
-        command fails and is redelivered later (every step is idempotent)."""
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
-            record = await self.db.bulk_operations.find_one({"_id": bulk_id}, {"state": 1})
-            if record and record.get("state") == STATUSES_DONE:
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"the statuses of bulk {bulk_id} are not stored yet")
-            await asyncio.sleep(0.01)
 
     async def live_classes(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """item id -> its live class annotations (images; video scenes are not classes here)."""

@@ -25,7 +25,7 @@ from shared.events import CommandRejected
 from shared.tasks import ItemStatusChanged
 
 CHUNK = 2_000
-STATUSES_DONE = "statuses-done"  # read by the annotation service before it reports completion
+STATUSES_DONE = "statuses-done"
 Publish = Callable[[list[Any]], Awaitable[None]]
 Forward = Callable[[Envelope], Awaitable[None]]
 
@@ -134,9 +134,13 @@ class BulkHandlers:
             held_by_others=rules.held_by_others(items, holders, cmd.actor.email)))
 
     async def _apply(self, cmd: BulkClassify, record: dict[str, Any]) -> None:
-        """Hand the classes over first (the annotation service works meanwhile), then write
-        and report the statuses; `statuses-done` tells the annotation service it may report
-        the bulk completed."""
+        """Write and report the statuses, then hand the classes to the annotation service,
+        which reports the bulk completed once they are stored. Every step is idempotent, so
+        a redelivery after a crash finishes the rest exactly once per item."""
+        await self._write_statuses(record)
+        await self.publish(self._status_events(cmd, record))
+        if record["state"] == "accepted":
+            await self.store.mark(cmd.id, {"state": STATUSES_DONE})
         await self.forward(ClassifyItems(
             id=derived_id(cmd.id, "ClassifyItems"), correlation_id=cmd.id, actor=cmd.actor,
             bulk_id=cmd.id, task_id=record["taskId"], project_id=record["projectId"],
@@ -144,10 +148,6 @@ class BulkHandlers:
             attributes=record["attributes"], replace_classes=record["singleClass"],
             items=[BulkItem(item_id=i, assignment_id=a) for i, a in record["items"]],
             statuses={"status": record["status"], "changed": len(record["statusChanges"])}))
-        await self._write_statuses(record)
-        await self.publish(self._status_events(cmd, record))
-        if record["state"] == "accepted":
-            await self.store.mark(cmd.id, {"state": STATUSES_DONE})
 
     async def _write_statuses(self, record: dict[str, Any]) -> None:
         bulk_id, task_id, status = record["_id"], record["taskId"], record["status"]

@@ -10,7 +10,7 @@ from shared.settings import Settings
 
 
 def main() -> None:
-    serve(build(Settings()), int(os.environ.get("PORT", "8103")))
+    serve(build(Settings()).app, int(os.environ.get("PORT", "8103")))
 
 
 if __name__ == "__main__":

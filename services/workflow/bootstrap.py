@@ -1,40 +1,126 @@
-"""Wires the workflow service: consumer group `workflow-svc` on the annotation and task event
-streams. Auto next and auto complete (issue 5) build on these subscriptions."""
+"""Wires the workflow service: consumer group `workflow-svc` on the `workflow` command stream
+and the task and annotation event streams; events on `events.workflow`; auto complete's
+SetStatus on `status`; pulls and returns on `tasks`; the lease janitor."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
+from faststream.redis import RedisBroker
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.workflow.repository import connect
+from services.workflow.handlers import Outlets, WorkflowHandlers
+from services.workflow.reactions import Reactions
+from services.workflow.repository import MongoTaskData, RedisQueues, connect
 from shared import streams
 from shared.envelope import Envelope
-from shared.messaging import Consumer, DeadLetters, attach, ensure_groups, make_broker, make_redis
+from shared.events import ANNOTATION_EVENT
+from shared.messaging import (
+    Consumer, DeadLetters, attach, ensure_groups, make_broker, make_redis, publish_all,
+    stream_publisher,
+)
 from shared.runtime import service_app
 from shared.settings import Settings
+from shared.tasks import TASK_EVENT, PullItems, ReturnItems, SetStatus
+from shared.workflow import WORKFLOW_COMMAND, WorkflowEvent
 
 NAME = "workflow"
+log = logging.getLogger("classifier.workflow")
 
 
-def build(settings: Settings) -> AsgiFastStream:
+class LeaseSettings(BaseSettings):
+    """The workflow service's own settings (environment)."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    lease_ttl_s: float = Field(600.0, gt=0, validation_alias="WORKFLOW_LEASE_TTL_SECONDS")
+    janitor_every_s: float = Field(0.0, ge=0, validation_alias="WORKFLOW_JANITOR_SECONDS")
+
+    def every_s(self) -> float:
+        return self.janitor_every_s or min(5.0, max(0.1, self.lease_ttl_s / 10))
+
+
+@dataclass
+class WorkflowService:
+    broker: RedisBroker
+    queues: RedisQueues
+    data: MongoTaskData
+    handlers: WorkflowHandlers
+    reactions: Reactions
+    app: AsgiFastStream
+
+
+def parse_fact(body: Any) -> Envelope:
+    """Facts of other services, read tolerantly: the ones the workflow follows typed, any
+    other envelope as it is (acknowledged and skipped)."""
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind in ("TaskChanged", "ItemsPulled", "ItemStatusChanged"):
+        return TASK_EVENT.validate_python(body)
+    if kind in ("ItemClassified", "CommandRejected"):
+        return ANNOTATION_EVENT.validate_python(body)
+    return Envelope.model_validate(body)
+
+
+def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowService:
+    leases = leases or LeaseSettings()
     broker = make_broker(settings)
     redis = make_redis(settings)
-    repo = connect(settings.mongodb_url, settings.mongodb_db)
+    data = connect(settings.mongodb_url, settings.mongodb_db)
+    queues = RedisQueues(redis, settings.namespace, int(leases.lease_ttl_s * 1000))
+    events = stream_publisher(broker, settings, streams.WORKFLOW_EVENTS, schema=WorkflowEvent,
+                              description="Workflow facts: moves, settings, queue changes, lease grants, "
+                              "renewals, expiries and returns; CommandRejected for refused commands.")
+    status = stream_publisher(broker, settings, streams.STATUS, schema=SetStatus, writer="workflow-svc",
+                              description="Auto complete: `completed` for the item an annotator left.")
+    tasks = stream_publisher(broker, settings, streams.TASKS, schema=PullItems | ReturnItems,
+                             writer="workflow-svc",
+                             description="Refills of pulling annotators and returns of expired leases.")
+    outlets = Outlets(events=lambda m: publish_all(redis, events, m),
+                      status=lambda m: publish_all(redis, status, m),
+                      tasks=lambda m: publish_all(redis, tasks, m), outcomes=data.save_outcomes)
+    handlers = WorkflowHandlers(queues, data, outlets)
+    reactions = Reactions(handlers)
+    dead_letters = DeadLetters(redis, settings.namespace)
+    consumers = [
+        Consumer(streams.WORKFLOW, streams.WORKFLOW_GROUP, WORKFLOW_COMMAND.validate_python,
+                 handlers.handle_commands, streams.WORKFLOW,
+                 "Annotators' workflow commands: next and previous item, settings, heartbeats, leaving."),
+        Consumer(streams.TASK_EVENTS, streams.WORKFLOW_GROUP, parse_fact, reactions.on_task_events,
+                 streams.TASK_EVENTS, "Task facts that move annotators' queues and leases."),
+        Consumer(streams.ANNOTATION_EVENTS, streams.WORKFLOW_GROUP, parse_fact,
+                 reactions.on_annotation_events, streams.ANNOTATION_EVENTS,
+                 "Classifications in pulling tasks: work that renews the annotator's leases."),
+    ]
+    for consumer in consumers:
+        attach(broker, consumer, settings=settings, service=NAME, dead_letters=dead_letters)
+    janitor: list[asyncio.Task[None]] = []
 
-    async def on_events(events: list[Envelope]) -> None:
-        """No workflow rule reacts to these facts yet; reading them keeps the group current."""
-
-    for stream in (streams.ANNOTATION_EVENTS, streams.TASK_EVENTS):
-        attach(broker, Consumer(stream, streams.WORKFLOW_GROUP, Envelope.model_validate, on_events,
-                                stream, f"{stream} facts that move annotators' queues."),
-               settings=settings, service=NAME, dead_letters=DeadLetters(redis, settings.namespace))
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(leases.every_s())
+            try:
+                await reactions.tick()
+            except Exception:  # noqa: BLE001 - the next sweep tries again
+                log.exception("lease sweep failed")
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
+        janitor.append(asyncio.create_task(sweep()))
 
     async def stop() -> None:
+        for task in janitor:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await redis.aclose()
-        repo.close()
+        data.close()
 
-    return service_app(NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
+    app = service_app(NAME, broker, checks={"mongodb": data.ping}, on_startup=[start], on_shutdown=[stop])
+    return WorkflowService(broker, queues, data, handlers, reactions, app)
+

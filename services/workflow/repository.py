@@ -1,14 +1,237 @@
-"""The workflow service's MongoDB access (motor). The only module of the service that imports it."""
+"""The workflow service's data access: its Redis read model (per-annotator queues, settings,
+leases; layout shared.workflow.ReadModel, scripts services.workflow.queue) and read-only
+reads of the task service's MongoDB collections it is seeded from. The only module of the
+service that talks to Redis or MongoDB."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo.errors import BulkWriteError
+from redis.asyncio import Redis
+
+from services.workflow import queue
+from services.workflow.rules import TaskMeta, WorkflowSettings, heartbeat_every_s
+from shared.workflow import ReadModel
+
+PROCESSED_TTL_S = 24 * 3600
+PULL_IN_FLIGHT_MS = 5_000
+CHUNK = 5_000
+DUPLICATE_KEY = 11000
 
 
-class MongoWorkflowRepository:
+class RedisQueues:
+    """Annotators' queues. Every change to one annotator's queue is one script, so readers
+    (the gateway) never see half of it."""
+
+    def __init__(self, redis: Redis, namespace: str, ttl_ms: int) -> None:
+        self.redis = redis
+        self.rm = ReadModel(namespace)
+        self.ttl_ms = ttl_ms
+        self.scripts = {name: redis.register_script(text) for name, text in queue.SCRIPTS.items()}
+
+    async def _run(self, script: str, task_id: str, email: str, pulling: bool, now_ms: int,
+                   *args: Any, extra_keys: Sequence[str] = ()) -> Any:
+        keys = queue.annotator_keys(self.rm, task_id, email) + list(extra_keys)
+        argv = [queue.due_member(task_id, email), now_ms, self.ttl_ms, "1" if pulling else "0", *args]
+        return await self.scripts[script](keys=keys, args=argv)
+
+    # tasks --------------------------------------------------------------------------------
+
+    async def meta(self, task_id: str) -> TaskMeta | None:
+        found = await self.redis.hgetall(self.rm.task(task_id, "meta"))
+        return TaskMeta.of_hash({k.decode(): v.decode() for k, v in found.items()}) if found else None
+
+    async def write_task(self, task_id: str, meta: TaskMeta, who: dict[str, str]) -> dict[str, str]:
+        """Store the task's meta and assignment -> annotator map; the map it replaced."""
+        key = self.rm.task(task_id, "who")
+        before = await self.redis.hgetall(key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.rm.task(task_id, "meta"), mapping=meta.to_hash() | {
+                "leaseTtlMs": str(self.ttl_ms),
+                "heartbeatEveryMs": str(int(heartbeat_every_s(self.ttl_ms / 1000) * 1000))})
+            pipe.delete(key)
+            if who:
+                pipe.hset(key, mapping=who)
+            await pipe.execute()
+        return {k.decode(): v.decode() for k, v in before.items()}
+
+    async def annotator_of(self, task_id: str, assignment_id: str) -> str | None:
+        found = await self.redis.hget(self.rm.task(task_id, "who"), assignment_id)
+        return found.decode() if found else None
+
+    # one annotator ------------------------------------------------------------------------
+
+    async def state(self, task_id: str, email: str) -> dict[str, str]:
+        found = await self.redis.hgetall(self.rm.annotator(task_id, email, "state"))
+        return {k.decode(): v.decode() for k, v in found.items()}
+
+    async def is_open(self, task_id: str, email: str, item_id: str | None) -> bool:
+        if not item_id:
+            return False
+        return await self.redis.zscore(self.rm.annotator(task_id, email, "open"), item_id) is not None
+
+    async def upcoming(self, task_id: str, email: str, item_id: str | None, count: int) -> list[str]:
+        """Up to `count` open items moving on from `item_id` would reach, in turn."""
+        order = self.rm.annotator(task_id, email, "order")
+        open_key = self.rm.annotator(task_id, email, "open")
+        position = await self.redis.hget(order, item_id) if item_id else None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if position is not None:
+                pipe.zrangebyscore(open_key, f"({position.decode()}", "+inf", start=0, num=count)
+            pipe.zrange(open_key, 0, count)
+            found = [i.decode() for part in await pipe.execute() for i in part]
+        return [i for i in dict.fromkeys(found) if i != item_id][:count]
+
+    async def settings(self, task_id: str, email: str) -> WorkflowSettings:
+        found = await self.redis.hgetall(self.rm.annotator(task_id, email, "settings"))
+        return WorkflowSettings.of_hash({k.decode(): v.decode() for k, v in found.items()})
+
+    async def save_settings(self, task_id: str, email: str, settings: WorkflowSettings) -> None:
+        await self.redis.hset(self.rm.annotator(task_id, email, "settings"), mapping=settings.to_hash())
+
+    async def sync(self, task_id: str, email: str, assignment_id: str, items: Sequence[str],
+                   done: set[str], pulling: bool, now_ms: int) -> queue.Synced:
+        """Replace the annotator's queue with the assignment's items in work order, the open
+        ones (no status) in the open set, and lease the open ones in a pulling task."""
+        fresh = self.rm.annotator(task_id, email, f"fresh:{uuid.uuid4().hex}")
+        order = self.rm.annotator(task_id, email, "order")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self.rm.annotator(task_id, email, "state"), "assignment", assignment_id)
+            pipe.delete(order)
+            for start in range(0, len(items), CHUNK):
+                chunk = {item: n for n, item in enumerate(items[start:start + CHUNK], start)}
+                pipe.hset(order, mapping=chunk)
+                if open_part := {i: n for i, n in chunk.items() if i not in done}:
+                    pipe.zadd(fresh, open_part)
+            pipe.pexpire(fresh, 60_000)
+            await pipe.execute()
+        return queue.Synced.of(await self._run("sync", task_id, email, pulling, now_ms,
+                                               extra_keys=[fresh]))
+
+    async def move(self, task_id: str, email: str, from_item: str | None, complete: bool,
+                   pulling: bool, now_ms: int) -> queue.Move:
+        return queue.Move.of(await self._run("move", task_id, email, pulling, now_ms, from_item or "",
+                                             "1" if complete else "0", queue.HISTORY_MAX))
+
+    async def step_back(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Back:
+        return queue.Back.of(await self._run("step_back", task_id, email, pulling, now_ms))
+
+    async def apply_status(self, task_id: str, email: str, item_id: str, has: str, pulling: bool,
+                           now_ms: int) -> queue.StatusApplied:
+        """`has`: "1" the item holds a status, "0" it holds none, "undo" auto complete failed."""
+        return queue.StatusApplied.of(await self._run("status", task_id, email, pulling, now_ms,
+                                                      item_id, has))
+
+    async def renew(self, task_id: str, email: str, pulling: bool, now_ms: int, *, force: bool,
+                    item_id: str | None = None, back: bool = False) -> queue.Renewal:
+        return queue.Renewal.of(await self._run("renew", task_id, email, pulling, now_ms,
+                                                "1" if force else "0", item_id or "", "1" if back else "0"))
+
+    async def leave(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Leave:
+        return queue.Leave.of(await self._run("leave", task_id, email, pulling, now_ms, email))
+
+    async def expire(self, task_id: str, email: str, now_ms: int) -> queue.Expiry:
+        return queue.Expiry.of(await self._run("expire", task_id, email, True, now_ms, email))
+
+    async def start_pull(self, task_id: str, email: str) -> bool:
+        """True when no pull for this annotator is in flight (and marks one)."""
+        key = self.rm.annotator(task_id, email, "pulling")
+        return bool(await self.redis.set(key, "1", nx=True, px=PULL_IN_FLIGHT_MS))
+
+    async def end_pull(self, task_id: str, email: str) -> None:
+        await self.redis.delete(self.rm.annotator(task_id, email, "pulling"))
+
+    # leases and returns across tasks ------------------------------------------------------
+
+    async def due_leases(self, now_ms: int, limit: int = 200) -> list[tuple[str, str]]:
+        found = await self.redis.zrangebyscore(self.rm.lease_due(), "-inf", now_ms, start=0, num=limit)
+        return [tuple(m.decode().split("|", 1)) for m in found]  # type: ignore[misc]
+
+    async def returning(self, task_id: str, email: str) -> list[str]:
+        found = await self.redis.hgetall(self.rm.task(task_id, "returning"))
+        return [k.decode() for k, v in found.items() if v.decode() == email]
+
+    async def returned(self, task_id: str, item_ids: Iterable[str]) -> None:
+        if ids := list(item_ids):
+            await self.redis.hdel(self.rm.task(task_id, "returning"), *ids)
+
+    async def retry_return_at(self, task_id: str, email: str, at_ms: int | None) -> None:
+        member = queue.due_member(task_id, email)
+        if at_ms is None:
+            await self.redis.zrem(self.rm.return_due(), member)
+        else:
+            await self.redis.zadd(self.rm.return_due(), {member: at_ms})
+
+    async def due_returns(self, now_ms: int, limit: int = 200) -> list[tuple[str, str]]:
+        found = await self.redis.zrangebyscore(self.rm.return_due(), "-inf", now_ms, start=0, num=limit)
+        return [tuple(m.decode().split("|", 1)) for m in found]  # type: ignore[misc]
+
+    # idempotency ----------------------------------------------------------------------------
+
+    async def processed(self, command_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        if not command_ids:
+            return {}
+        found = await self.redis.mget([self.rm.processed(c) for c in command_ids])
+        return {c: json.loads(v) for c, v in zip(command_ids, found, strict=True) if v}
+
+    async def remember(self, command_id: str, events: list[dict[str, Any]]) -> None:
+        await self.redis.set(self.rm.processed(command_id), json.dumps(events), ex=PROCESSED_TTL_S)
+
+    async def remember_auto_completion(self, set_status_id: str, task_id: str, email: str,
+                                       item_id: str) -> None:
+        await self.redis.set(self.rm.auto_completion(set_status_id), f"{task_id}|{email}|{item_id}",
+                             ex=PROCESSED_TTL_S)
+
+    async def auto_completion(self, set_status_id: str) -> tuple[str, str, str] | None:
+        found = await self.redis.get(self.rm.auto_completion(set_status_id))
+        return tuple(found.decode().split("|", 2)) if found else None  # type: ignore[return-value]
+
+
+class MongoTaskData:
+    """Read-only views of the task service's collections (the workflow never writes them),
+    and the `operations` outcomes every service records for the gateway."""
+
     def __init__(self, client: AsyncIOMotorClient, database: str) -> None:
         self.client = client
         self.db = client[database]
+
+    async def task(self, task_id: str) -> dict[str, Any] | None:
+        return await self.db.tasks.find_one({"_id": task_id})
+
+    async def assignments(self, task_id: str) -> list[dict[str, Any]]:
+        """The task's working assignments (not the hidden queue, not removed), items in order."""
+        cursor = self.db.assignments.find({"taskId": task_id, "queue": {"$ne": True},
+                                           "removed": {"$ne": True}, "active": True})
+        return [d async for d in cursor if d.get("annotator")]
+
+    async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
+        return await self.db.assignments.find_one({"_id": assignment_id})
+
+    async def done_items(self, task_id: str, assignment_id: str | None = None) -> set[str]:
+        query: dict[str, Any] = {"taskId": task_id, "status": {"$ne": None}}
+        if assignment_id:
+            query["assignmentId"] = assignment_id
+        return {d["itemId"] async for d in self.db.item_statuses.find(query, {"itemId": 1})}
+
+    async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """(task, item) -> the item's status document, for the pairs that have one."""
+        ids = [f"{t}:{i}" for t, i in keys]
+        cursor = self.db.item_statuses.find({"_id": {"$in": ids}})
+        return {(d["taskId"], d["itemId"]): d async for d in cursor}
+
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
+        if not outcomes:
+            return
+        try:
+            await self.db.operations.insert_many(outcomes, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
 
     async def ping(self) -> bool:
         try:
@@ -21,6 +244,6 @@ class MongoWorkflowRepository:
         self.client.close()
 
 
-def connect(url: str, database: str) -> MongoWorkflowRepository:
+def connect(url: str, database: str) -> MongoTaskData:
     client: AsyncIOMotorClient = AsyncIOMotorClient(url, serverSelectionTimeoutMS=3000, tz_aware=True)
-    return MongoWorkflowRepository(client, database)
+    return MongoTaskData(client, database)

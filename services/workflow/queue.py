@@ -1,0 +1,346 @@
+"""Per-annotator next-item queues: the Redis scripts that change one annotator's queue
+atomically, and what they answer. Layout: shared.workflow.ReadModel. Pure text and data; the
+repository runs the scripts.
+
+Every script takes the same keys (`annotator_keys`) and first arguments (due member,
+now ms, lease time-to-live ms, "1" in a pulling task), then its own. Each ends by storing the
+annotator's `next` item (services.workflow.rules.next_after), so the gateway answers "what
+comes next" with a single read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.workflow import ReadModel
+
+HISTORY_MAX = 1000
+CLOSING_GRACE_MS = 60_000  # an auto completion whose status never landed is dropped after this
+
+
+def annotator_keys(rm: ReadModel, task_id: str, email: str) -> list[str]:
+    part = lambda name: rm.annotator(task_id, email, name)  # noqa: E731
+    return [part("state"), part("open"), part("order"), part("history"), part("leases"),
+            part("opened"), part("closing"), rm.task(task_id, "returning"), rm.lease_due()]
+
+
+def due_member(task_id: str, email: str) -> str:
+    return f"{task_id}|{email}"
+
+
+PRELUDE = """
+local state, open, order, history, leases, opened, closing, returning, due =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local member, now, ttl, pulling = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
+
+local function next_after(cur)
+  if cur ~= '' then
+    local pos = redis.call('HGET', order, cur)
+    if pos then
+      local after = redis.call('ZRANGEBYSCORE', open, '(' .. pos, '+inf', 'LIMIT', 0, 1)
+      if after[1] then return after[1] end
+    end
+  end
+  for _, item in ipairs(redis.call('ZRANGE', open, 0, 1)) do
+    if item ~= cur then return item end
+  end
+  return ''
+end
+
+local function refresh()
+  local cur = redis.call('HGET', state, 'current') or ''
+  local nxt = next_after(cur)
+  redis.call('HSET', state, 'next', nxt)
+  return {cur, nxt}
+end
+
+local function earliest()
+  local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+  if first[2] then
+    redis.call('ZADD', due, first[2], member)
+    return tonumber(first[2])
+  end
+  redis.call('ZREM', due, member)
+  return 0
+end
+
+local function renew_all(expires)
+  local items = redis.call('ZRANGE', leases, 0, -1)
+  for _, item in ipairs(items) do redis.call('ZADD', leases, expires, item) end
+  earliest()
+  return items
+end
+
+local function renewal_due()
+  local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+  return first[2] and tonumber(first[2]) < now + ttl / 2
+end
+"""
+
+# ARGV[5] item left ('' = the one in hand), ARGV[6] '1' to complete it, ARGV[7] history length.
+MOVE = PRELUDE + """
+local from = ARGV[5]
+if from == '' then from = redis.call('HGET', state, 'current') or '' end
+local completed = ''
+if ARGV[6] == '1' and from ~= '' and redis.call('ZREM', open, from) == 1 then
+  redis.call('ZADD', closing, now, from)
+  redis.call('ZREM', leases, from)
+  redis.call('SREM', opened, from)
+  completed = from
+end
+local arrived = next_after(from)
+local cur = arrived
+if cur == '' and from ~= '' and redis.call('ZSCORE', open, from) then cur = from end
+redis.call('HSET', state, 'current', cur, 'back', cur == '' and -1 or 0, 'left', '0')
+if arrived ~= '' then
+  if redis.call('LINDEX', history, -1) ~= arrived then
+    redis.call('RPUSH', history, arrived)
+    redis.call('LTRIM', history, -tonumber(ARGV[7]), -1)
+  end
+  if redis.call('ZSCORE', leases, arrived) then redis.call('SADD', opened, arrived) end
+end
+local now_next = refresh()[2]
+local renewed, expires = {}, 0
+if pulling then
+  if renewal_due() then
+    expires = now + ttl
+    renewed = renew_all(expires)
+  else
+    earliest()
+  end
+end
+return {from, completed, arrived, now_next, redis.call('ZCARD', open), expires, renewed}
+"""
+
+STEP_BACK = PRELUDE + """
+local back = tonumber(redis.call('HGET', state, 'back') or '0')
+local idx = redis.call('LLEN', history) - 2 - back
+if idx < 0 then return {''} end
+local item = redis.call('LINDEX', history, idx)
+redis.call('HSET', state, 'current', item, 'back', back + 1)
+if redis.call('ZSCORE', leases, item) then redis.call('SADD', opened, item) end
+return {item, refresh()[2], redis.call('ZCARD', open)}
+"""
+
+# KEYS[10]: candidate open items (work order scores) read from the task service's data.
+SYNC = PRELUDE + """
+local fresh = KEYS[10]
+redis.call('ZREMRANGEBYSCORE', closing, '-inf', now - """ + str(CLOSING_GRACE_MS) + """)
+for _, item in ipairs(redis.call('ZRANGE', closing, 0, -1)) do redis.call('ZREM', fresh, item) end
+for _, item in ipairs(redis.call('HKEYS', returning)) do redis.call('ZREM', fresh, item) end
+if redis.call('EXISTS', fresh) == 1 then
+  redis.call('RENAME', fresh, open)
+  redis.call('PERSIST', open)
+else
+  redis.call('DEL', open)
+end
+local granted, released, expires = {}, {}, 0
+if pulling then
+  for _, item in ipairs(redis.call('ZRANGE', leases, 0, -1)) do
+    if not redis.call('ZSCORE', open, item) then
+      redis.call('ZREM', leases, item)
+      redis.call('SREM', opened, item)
+      table.insert(released, item)
+    end
+  end
+  expires = now + ttl
+  for _, item in ipairs(redis.call('ZRANGE', open, 0, -1)) do
+    if not redis.call('ZSCORE', leases, item) then
+      redis.call('ZADD', leases, expires, item)
+      table.insert(granted, item)
+    end
+  end
+  earliest()
+end
+local here = refresh()
+return {granted, released, expires, redis.call('ZCARD', open), here[1], here[2]}
+"""
+
+# ARGV[5] item, ARGV[6] '1' it holds a status, '0' it has none, 'undo' auto complete refused.
+STATUS = PRELUDE + """
+local item, has = ARGV[5], ARGV[6]
+local changed, released, granted = 0, 0, 0
+if has == 'undo' and redis.call('ZREM', closing, item) == 0 then has = 'skip' end
+if has == '1' then
+  redis.call('ZREM', closing, item)
+  changed = redis.call('ZREM', open, item)
+  if redis.call('ZREM', leases, item) == 1 then
+    redis.call('SREM', opened, item)
+    released = 1
+  end
+elseif has ~= 'skip' and not redis.call('ZSCORE', closing, item)
+    and redis.call('HEXISTS', returning, item) == 0 then
+  local pos = redis.call('HGET', order, item)
+  if pos then
+    changed = redis.call('ZADD', open, 'NX', pos, item)
+    if pulling and not redis.call('ZSCORE', leases, item) then
+      redis.call('ZADD', leases, now + ttl, item)
+      granted = 1
+    end
+  end
+end
+if pulling then earliest() end
+local here = refresh()
+return {changed, released, granted, now + ttl, redis.call('ZCARD', open), here[1], here[2]}
+"""
+
+# ARGV[5] '1' to renew whatever the leases' age, ARGV[6] the item open on the page,
+# ARGV[7] '1' when the annotator is back (a heartbeat), which ends having left.
+RENEW = PRELUDE + """
+if ARGV[7] == '1' then
+  redis.call('HSET', state, 'left', '0')
+elseif redis.call('HGET', state, 'left') == '1' then
+  return {0, {}}
+end
+local item = ARGV[6]
+if item ~= '' and redis.call('ZSCORE', leases, item) then redis.call('SADD', opened, item) end
+if redis.call('ZCARD', leases) == 0 or (ARGV[5] ~= '1' and not renewal_due()) then return {0, {}} end
+local expires = now + ttl
+return {expires, renew_all(expires)}
+"""
+
+# ARGV[5] the annotator's email.
+LEAVE = PRELUDE + """
+local back, held = {}, {}
+for _, item in ipairs(redis.call('ZRANGE', leases, 0, -1)) do
+  if redis.call('SISMEMBER', opened, item) == 1 then
+    table.insert(held, item)
+  else
+    redis.call('ZREM', leases, item)
+    redis.call('ZREM', open, item)
+    redis.call('HSET', returning, item, ARGV[5])
+    table.insert(back, item)
+  end
+end
+redis.call('HSET', state, 'left', '1', 'current', '', 'back', -1)
+local held_until = earliest()
+refresh()
+return {back, held, held_until, redis.call('ZCARD', open)}
+"""
+
+# ARGV[5] the annotator's email.
+EXPIRE = PRELUDE + """
+local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now)
+local was_open = {}
+local cur = redis.call('HGET', state, 'current') or ''
+for _, item in ipairs(expired) do
+  redis.call('ZREM', leases, item)
+  redis.call('ZREM', open, item)
+  if redis.call('SREM', opened, item) == 1 then table.insert(was_open, item) end
+  redis.call('HSET', returning, item, ARGV[5])
+  if item == cur then redis.call('HSET', state, 'current', '') end
+end
+earliest()
+local here = refresh()
+return {expired, was_open, redis.call('ZCARD', open), here[1], here[2]}
+"""
+
+SCRIPTS = {"move": MOVE, "step_back": STEP_BACK, "sync": SYNC, "status": STATUS, "renew": RENEW,
+           "leave": LEAVE, "expire": EXPIRE}
+
+
+# --- what the scripts answer -------------------------------------------------------------------
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _opt(value: Any) -> str | None:
+    return _s(value) or None if value is not None else None
+
+
+def _list(value: Any) -> list[str]:
+    return [_s(v) for v in value or []]
+
+
+@dataclass(frozen=True)
+class Move:
+    from_item: str | None
+    completed: str | None
+    arrived: str | None
+    next_item: str | None
+    open_items: int
+    expires_ms: int
+    renewed: list[str]
+
+    @classmethod
+    def of(cls, r: list[Any]) -> Move:
+        return cls(_opt(r[0]), _opt(r[1]), _opt(r[2]), _opt(r[3]), int(r[4]), int(r[5]), _list(r[6]))
+
+
+@dataclass(frozen=True)
+class Back:
+    item: str | None
+    next_item: str | None = None
+    open_items: int = 0
+
+    @classmethod
+    def of(cls, r: list[Any]) -> Back:
+        return cls(_opt(r[0])) if len(r) == 1 else cls(_opt(r[0]), _opt(r[1]), int(r[2]))
+
+
+@dataclass(frozen=True)
+class Synced:
+    granted: list[str]
+    released: list[str]
+    expires_ms: int
+    open_items: int
+    current: str | None
+    next_item: str | None
+
+    @classmethod
+    def of(cls, r: list[Any]) -> Synced:
+        return cls(_list(r[0]), _list(r[1]), int(r[2]), int(r[3]), _opt(r[4]), _opt(r[5]))
+
+
+@dataclass(frozen=True)
+class StatusApplied:
+    changed: bool
+    released: bool
+    granted: bool
+    expires_ms: int
+    open_items: int
+    current: str | None
+    next_item: str | None
+
+    @classmethod
+    def of(cls, r: list[Any]) -> StatusApplied:
+        return cls(bool(int(r[0])), bool(int(r[1])), bool(int(r[2])), int(r[3]), int(r[4]),
+                   _opt(r[5]), _opt(r[6]))
+
+
+@dataclass(frozen=True)
+class Renewal:
+    expires_ms: int
+    items: list[str]
+
+    @classmethod
+    def of(cls, r: list[Any]) -> Renewal:
+        return cls(int(r[0]), _list(r[1]))
+
+
+@dataclass(frozen=True)
+class Leave:
+    returning: list[str]
+    held: list[str]
+    held_until_ms: int
+    open_items: int
+
+    @classmethod
+    def of(cls, r: list[Any]) -> Leave:
+        return cls(_list(r[0]), _list(r[1]), int(r[2]), int(r[3]))
+
+
+@dataclass(frozen=True)
+class Expiry:
+    expired: list[str]
+    opened: list[str]
+    open_items: int
+    current: str | None
+    next_item: str | None
+
+    @classmethod
+    def of(cls, r: list[Any]) -> Expiry:
+        return cls(_list(r[0]), _list(r[1]), int(r[2]), _opt(r[3]), _opt(r[4]))

@@ -1,0 +1,190 @@
+"""How the workflow service follows the facts of other services, and its lease janitor.
+
+Task facts re-seed the read model from the task service's collections (order-independent, so
+a redelivered or late fact does no harm); statuses are applied as the collections hold them
+when the fact is handled. Annotation facts in a pulling task count as work and renew leases.
+The janitor expires leases nobody renewed and asks the task service to take the items back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.workflow.handlers import (
+    RETURN_RETRY_MS, SYSTEM, Produced, WorkflowHandlers, at, made,
+)
+from shared.envelope import Envelope, new_id
+from shared.events import CommandRejected, ItemClassified
+from shared.tasks import ItemsPulled, ItemStatusChanged, ReturnItems, TaskChanged
+from shared.workflow import (
+    AutoCompleteRefused, ItemsReturned, LeasesExpired, LeasesGranted, LeasesReleased,
+    LeasesRenewed, QueueChanged,
+)
+
+
+class Reactions:
+    def __init__(self, handlers: WorkflowHandlers) -> None:
+        self.h = handlers
+        self.queues = handlers.queues
+
+    # task facts ----------------------------------------------------------------------------
+
+    async def on_task_events(self, events: list[Envelope]) -> None:
+        produced = Produced()
+        for event in events:
+            if isinstance(event, TaskChanged):
+                await self.when_task_changed(event, produced)
+            elif isinstance(event, ItemsPulled):
+                await self.when_items_pulled(event, produced)
+            elif isinstance(event, CommandRejected) and event.command_type == "SetStatus":
+                await self.when_auto_completion_refused(event, produced)
+        changes = [e for e in events if isinstance(e, ItemStatusChanged)]
+        if changes:
+            await self.when_statuses_changed(changes, produced)
+        await self.h.send(produced)
+
+    async def when_task_changed(self, event: TaskChanged, produced: Produced) -> None:
+        if event.change != "items-returned":
+            await self.h.sync_task(event, event.task_id, produced)
+            return
+        assignment_id = event.summary.get("assignmentId", "")
+        returned, kept = event.summary.get("returned", []), event.summary.get("kept", [])
+        email = await self.queues.annotator_of(event.task_id, assignment_id)
+        meta = await self.queues.meta(event.task_id)
+        await self.queues.returned(event.task_id, returned + kept)
+        if email is None or meta is None:
+            return
+        if not await self.queues.returning(event.task_id, email):
+            await self.queues.retry_return_at(event.task_id, email, None)
+        produced.events.append(self.h._fact(event, ItemsReturned, meta, event.task_id, email, assignment_id,
+                                            item_ids=returned, kept_item_ids=kept))
+        await self.h.sync_annotator(event, meta, event.task_id, email, assignment_id, produced)
+
+    async def when_items_pulled(self, event: ItemsPulled, produced: Produced) -> None:
+        meta = await self.queues.meta(event.task_id)
+        email = await self.queues.annotator_of(event.task_id, event.assignment_id)
+        if meta is None or email is None:  # a task (or assignment) not seen yet
+            await self.h.sync_task(event, event.task_id, produced)
+            return
+        await self.queues.end_pull(event.task_id, email)
+        if event.item_ids:  # an empty pull changed nothing
+            await self.h.sync_annotator(event, meta, event.task_id, email, event.assignment_id, produced)
+
+    async def when_statuses_changed(self, events: list[ItemStatusChanged], produced: Produced) -> None:
+        """Apply each item's status as stored now (not as the fact says), so facts handled out
+        of order or twice leave the right state."""
+        latest = {(e.task_id, e.item_id): e for e in events}
+        truth = await self.h.data.statuses(latest)
+        for (task_id, item_id), event in latest.items():
+            meta = await self.queues.meta(task_id)
+            if meta is None:
+                await self.h.sync_task(event, task_id, produced)
+                continue
+            stored = truth.get((task_id, item_id))
+            assignment_id = stored["assignmentId"] if stored else event.assignment_id
+            has = "1" if stored and stored.get("status") else "0"
+            await self._apply(event, meta, task_id, assignment_id, item_id, has, produced)
+
+    async def when_auto_completion_refused(self, event: CommandRejected, produced: Produced) -> None:
+        found = await self.queues.auto_completion(event.correlation_id)
+        if found is None:
+            return
+        task_id, email, item_id = found
+        meta = await self.queues.meta(task_id)
+        state = await self.queues.state(task_id, email)
+        if meta is None or not state.get("assignment"):
+            return
+        produced.events.append(self.h._fact(event, AutoCompleteRefused, meta, task_id, email,
+                                            state["assignment"], item_id=item_id, reason=event.reason,
+                                            message=event.message))
+        await self._apply(event, meta, task_id, state["assignment"], item_id, "undo", produced)
+
+    async def _apply(self, cause: Envelope, meta: Any, task_id: str, assignment_id: str, item_id: str,
+                     has: str, produced: Produced) -> None:
+        email = await self.queues.annotator_of(task_id, assignment_id)
+        if email is None:
+            return
+        now = self.h.now_ms()
+        applied = await self.queues.apply_status(task_id, email, item_id, has, meta.pulling, now)
+        fact = lambda kind, **f: self.h._fact(cause, kind, meta, task_id, email, assignment_id,  # noqa: E731
+                                              item_id, **f)
+        if applied.released:
+            produced.events.append(fact(LeasesReleased, item_ids=[item_id], reason="done"))
+        if applied.granted:
+            produced.events.append(fact(LeasesGranted, item_ids=[item_id], expires_at=at(applied.expires_ms)))
+        if applied.changed:
+            produced.events.append(fact(QueueChanged, reason="status", current_item_id=applied.current,
+                                        next_item_id=applied.next_item, open_items=applied.open_items))
+        if meta.pulling and cause.actor.email == email:  # the annotator's own work keeps leases alive
+            await self._renew(cause, meta, task_id, email, assignment_id, None, produced)
+
+    # annotation facts --------------------------------------------------------------------------
+
+    async def on_annotation_events(self, events: list[Envelope]) -> None:
+        """A classification in a pulling task is work: it renews the annotator's leases and
+        marks the item opened."""
+        produced = Produced()
+        seen: set[tuple[str, str]] = set()
+        for event in reversed(events):
+            if not isinstance(event, ItemClassified):
+                continue
+            system = (event.annotation.get("metadata") or {}).get("system") or {}
+            task_id, assignment_id = system.get("taskId"), system.get("assignmentId")
+            if not task_id or not assignment_id or (task_id, assignment_id) in seen:
+                continue
+            seen.add((task_id, assignment_id))
+            meta = await self.queues.meta(task_id)
+            email = await self.queues.annotator_of(task_id, assignment_id)
+            if meta is not None and meta.pulling and email == event.actor.email:
+                await self._renew(event, meta, task_id, email, assignment_id, event.item_id, produced)
+        await self.h.send(produced)
+
+    async def _renew(self, cause: Envelope, meta: Any, task_id: str, email: str, assignment_id: str,
+                     item_id: str | None, produced: Produced) -> None:
+        renewal = await self.queues.renew(task_id, email, True, self.h.now_ms(), force=False, item_id=item_id)
+        if renewal.items:
+            produced.events.append(self.h._fact(cause, LeasesRenewed, meta, task_id, email, assignment_id,
+                                                item_ids=renewal.items, expires_at=at(renewal.expires_ms)))
+
+    # the janitor -------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Expire the leases due, and ask again for returns the task service has not confirmed."""
+        produced = Produced()
+        now = self.h.now_ms()
+        for task_id, email in await self.queues.due_leases(now):
+            await self._expire(task_id, email, now, produced)
+        for task_id, email in await self.queues.due_returns(now):
+            await self._return_again(task_id, email, now, produced)
+        await self.h.send(produced)
+
+    async def _expire(self, task_id: str, email: str, now: int, produced: Produced) -> None:
+        meta = await self.queues.meta(task_id)
+        state = await self.queues.state(task_id, email)
+        expiry = await self.queues.expire(task_id, email, now)
+        if meta is None or not expiry.expired or not state.get("assignment"):
+            return
+        cause = Envelope(id=new_id(), actor=SYSTEM)
+        fact = lambda kind, **f: self.h._fact(cause, kind, meta, task_id, email,  # noqa: E731
+                                              state["assignment"], **f)
+        produced.events += [
+            fact(LeasesExpired, item_ids=expiry.expired, opened_item_ids=expiry.opened),
+            fact(QueueChanged, reason="expired", current_item_id=expiry.current,
+                 next_item_id=expiry.next_item, open_items=expiry.open_items),
+        ]
+        produced.tasks.append(made(cause, ReturnItems, actor=SYSTEM, task_id=task_id,
+                                   project_id=meta.project_id, assignment_id=state["assignment"],
+                                   item_ids=expiry.expired))
+        await self.queues.retry_return_at(task_id, email, now + RETURN_RETRY_MS)
+
+    async def _return_again(self, task_id: str, email: str, now: int, produced: Produced) -> None:
+        items = await self.queues.returning(task_id, email)
+        meta = await self.queues.meta(task_id)
+        state = await self.queues.state(task_id, email)
+        if not items or meta is None or not state.get("assignment"):
+            await self.queues.retry_return_at(task_id, email, None)
+            return
+        cause = Envelope(id=new_id(), actor=SYSTEM)
+        produced.tasks.append(made(cause, ReturnItems, actor=SYSTEM, task_id=task_id, project_id=meta.project_id,
+                                   assignment_id=state["assignment"], item_ids=items))
+        await self.queues.retry_return_at(task_id, email, now + RETURN_RETRY_MS)
