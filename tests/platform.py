@@ -12,7 +12,6 @@ import httpx
 
 from gateway.app import create_app
 from gateway.auth import issue_token
-from gateway.repository import connect
 from services.annotation.bootstrap import build as build_annotation
 from services.task.bootstrap import build as build_task
 from shared.settings import Settings

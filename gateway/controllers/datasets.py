@@ -15,7 +15,7 @@ from litestar.exceptions import NotFoundException
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.controllers.recipes import recipe_doc
 from gateway.task_reads import with_refs
-from gateway.exports import export_path, item_export, item_json
+from gateway.exports import export_path, item_export
 from gateway.repository import new_id
 from gateway.schemas import DatasetIn, DatasetPatch, RecipeIn
 

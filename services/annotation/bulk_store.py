@@ -4,7 +4,6 @@ progress), class annotations written with `insert_many`, tombstones with `update
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from typing import Any
 
