@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.task import rules
+from services.task.holders import HolderCache
 from services.task.repository import MongoTaskRepository
 from shared.commands import Classify
 from shared.envelope import Envelope, derived_id, utcnow
@@ -86,6 +87,7 @@ class TaskHandlers:
 
     def __init__(self, repo: MongoTaskRepository, publish: Publish, forward: Forward) -> None:
         self.repo, self.publish, self.forward = repo, publish, forward
+        self.holders = HolderCache(repo)
 
     async def handle(self, commands: list[Envelope]) -> None:
         """Apply a batch in order; consecutive commands on different single items (statuses,
@@ -125,6 +127,8 @@ class TaskHandlers:
         }), self.publish(events))
 
     async def _changed(self, cmd: Envelope, task: dict[str, Any], change: str, **summary: Any) -> None:
+        if change != "statuses":  # every other change may move items between assignments
+            await self.repo.bump_allocation(task["_id"])
         view = await self.task_view(task)
         await self._finish(cmd, [event(cmd, TaskChanged, task_id=task["_id"], project_id=task["projectId"],
                                        change=change, task=view, summary=summary)])
@@ -303,6 +307,7 @@ class TaskHandlers:
             queue["_id"], rules.pull_size(task["batchSize"], task["maxBatchWorkload"], open_items))
         if taken:
             await self.repo.set_assignment(mine["_id"], {"$push": {"itemIds": {"$each": taken}}})
+            await self.repo.bump_allocation(task["_id"])
         await self._finish(cmd, [event(cmd, ItemsPulled, task_id=task["_id"], project_id=task["projectId"],
                                        assignment_id=mine["_id"], item_ids=taken,
                                        open_items=open_items + len(taken))])
@@ -327,7 +332,7 @@ class TaskHandlers:
     # item context ------------------------------------------------------------------------
 
     async def _context(self, cmd: Any, task: dict, item_id: str, status: str | None = None) -> rules.Context:
-        return rules.Context(task=task, item_id=item_id, assignment=await self.repo.holder(task["_id"], item_id),
+        return rules.Context(task=task, item_id=item_id, assignment=await self.holders.holder(task, item_id),
                              actor_id=cmd.actor.user_id, actor_email=cmd.actor.email,
                              actor_role=cmd.actor.role, status=status)
 

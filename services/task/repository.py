@@ -98,6 +98,16 @@ class MongoTaskRepository:
         cursor = self.db.assignments.find({"taskId": task_id}, projection).sort("_id", ASCENDING)
         return [d async for d in cursor]
 
+    async def held_assignments(self, task_id: str) -> list[dict[str, Any]]:
+        """The task's active assignments that hold items (not the hidden queue), with ids."""
+        cursor = self.db.assignments.find({"taskId": task_id, "active": True, "queue": {"$ne": True}})
+        return [d async for d in cursor]
+
+    async def bump_allocation(self, task_id: str) -> None:
+        """Mark that the task's allocation changed (caches of who holds what rebuild)."""
+        self._tasks.pop(task_id, None)
+        await self.db.tasks.update_one({"_id": task_id}, {"$inc": {"allocationVersion": 1}})
+
     async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
         return await self.db.assignments.find_one({"_id": assignment_id})
 
@@ -159,13 +169,15 @@ class MongoTaskRepository:
             if not gave.modified_count:  # changed meanwhile: start again from what is there
                 return await self.return_to_queue(queue_id, assignment_id, item_ids, command_id)
         while True:  # insert at the cursor, unless a pull moved it meanwhile
-            queue = await self.db.assignments.find_one({"_id": queue_id}, {"next": 1, "returnedBy": 1})
+            queue = await self.db.assignments.find_one({"_id": queue_id})
             if command_id in queue.get("returnedBy", []):
                 break
+            at = min(queue["next"], len(queue["itemIds"]))  # a pull may have run past the end
             put = await self.db.assignments.update_one(
                 {"_id": queue_id, "next": queue["next"], "returnedBy": {"$ne": command_id}},
-                {"$push": {"itemIds": {"$each": taken, "$position": queue["next"]},
-                           "returnedBy": {"$each": [command_id], "$slice": -1000}}})
+                {"$push": {"itemIds": {"$each": taken, "$position": at},
+                           "returnedBy": {"$each": [command_id], "$slice": -1000}},
+                 "$set": {"next": at}})
             if put.modified_count:
                 break
         await self.db.assignments.update_one({"_id": assignment_id}, {"$unset": {mark: ""}})
