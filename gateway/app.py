@@ -27,6 +27,7 @@ from gateway.controllers.projects import ProjectController
 from gateway.controllers.recipes import RecipeController
 from gateway.controllers.scenes import SceneController
 from gateway.controllers.tasks import AssignmentController, TaskController
+from gateway.controllers.workflow import WorkflowController
 from gateway.controllers.system import OperationController, UserController, asyncapi, live, ready
 from gateway.controllers.tokens import TokenController
 from gateway.errors import Unprocessable, unprocessable_handler, validation_to_422
@@ -34,7 +35,7 @@ from gateway.guards import authorize, check_rules
 from shared.settings import Settings
 
 ROUTES = [
-    TaskController, AssignmentController, BulkController, SceneController,
+    TaskController, AssignmentController, BulkController, SceneController, WorkflowController,
     ProjectController, RecipeController, DatasetController, ItemController,
     AnnotationController, OperationController, UserController, live, ready, asyncapi,
     OrganizationController, MemberController, TokenController,

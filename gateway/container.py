@@ -21,6 +21,8 @@ from shared.commands import ClassifyStreamCommand
 from shared.scene_commands import SceneStreamCommand
 from shared.messaging import ensure_groups, make_broker, make_redis, stream_publisher, subscribers_running
 from shared.settings import Settings
+from shared.workflow import WorkflowCommand
+from gateway.workflow_reads import WorkflowReads
 from shared.tasks import SetStatus, TaskCommand
 
 
@@ -46,6 +48,10 @@ class Gateway:
         self.publishers[streams.STATUS] = stream_publisher(
             self.broker, s, streams.STATUS, schema=SetStatus,
             description="Item status commands; read by the task service.")
+        self.publishers[streams.WORKFLOW] = stream_publisher(
+            self.broker, s, streams.WORKFLOW, schema=WorkflowCommand,
+            description="Annotators' workflow commands; read by the workflow service.")
+        self.workflow = WorkflowReads(self.broker, s, self.hub)
         self.publishers[streams.BULK_CLASSIFY] = stream_publisher(
             self.broker, s, streams.BULK_CLASSIFY, schema=BulkCommand,
             description="BulkClassify and UndoBulk; read by the task service.")
@@ -65,6 +71,7 @@ class Gateway:
     async def start(self) -> None:
         s = self.settings
         self.redis = make_redis(s)
+        self.workflow.connect(self.redis)
         self.catalog: Catalog = connect(s.mongodb_url, s.mongodb_db)
         self.tokens = TokenResolver(self.catalog)
         self.access = Access(self.catalog)

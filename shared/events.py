@@ -86,9 +86,12 @@ def parse_event(body: dict[str, Any]) -> Any:
     """Any event of the platform, by its `type`."""
     from shared.bulk import BULK_EVENT, BULK_EVENT_TYPES
     from shared.tasks import TASK_EVENT
+    from shared.workflow import WORKFLOW_EVENT, WORKFLOW_EVENT_TYPES
 
     if body.get("type") in TASK_EVENT_TYPES:
         return TASK_EVENT.validate_python(body)
+    if body.get("type") in WORKFLOW_EVENT_TYPES:
+        return WORKFLOW_EVENT.validate_python(body)
     if body.get("type") in BULK_EVENT_TYPES:
         return BULK_EVENT.validate_python(body)
     return ANNOTATION_EVENT.validate_python(body)

@@ -14,6 +14,7 @@ from gateway.app import create_app
 from gateway.auth import issue_token
 from services.annotation.bootstrap import build as build_annotation
 from services.task.bootstrap import build as build_task
+from services.workflow.bootstrap import build as build_workflow
 from shared.settings import Settings
 
 RECIPE = {
@@ -97,6 +98,7 @@ async def running_platform(settings: Settings, *, services: bool = True) -> Asyn
         if services:
             await stack.enter_async_context(build_annotation(settings).app)
             await stack.enter_async_context(build_task(settings).app)
+            await stack.enter_async_context(build_workflow(settings).app)
         gateway = app.state.gw  # same event loop as the services: no portal thread
         await gateway.start()
         stack.push_async_callback(gateway.stop)

@@ -14,6 +14,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Redirect
 
 from gateway.controllers.common import Page, PageSize, now_iso, paged
+from gateway.controllers.workflow import with_next_item
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
 from gateway.guards import role_here
@@ -192,8 +193,10 @@ class ItemController(Controller):
         # answer is the forwarded command's outcome (or the task service's refusal).
         check = CheckInTask(actor=command.actor, task_id=task["_id"], project_id=dataset["projectId"],
                             command=command)
-        return await dispatch(request, streams.TASKS, check, dataset["projectId"], body, 201,
-                              wait_for=command.id)
+        response = await dispatch(request, streams.TASKS, check, dataset["projectId"], body, 201,
+                                  wait_for=command.id)
+        # With auto next on, the answer carries the next item too (and auto complete moves on).
+        return await with_next_item(state, user, task["_id"], item_id, response, role)
 
     @staticmethod
     async def _task_of(state: State, task_id: str, dataset: dict[str, Any]) -> dict[str, Any]:

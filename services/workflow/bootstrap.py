@@ -15,14 +15,19 @@ from faststream.redis import RedisBroker
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.workflow.handlers import Outlets, WorkflowHandlers
+from services.workflow.handlers import Outlets, Produced, WorkflowHandlers
 from services.workflow.reactions import Reactions
 from services.workflow.repository import MongoTaskData, RedisQueues, connect
 from shared import streams
 from shared.envelope import Envelope
 from shared.events import ANNOTATION_EVENT
 from shared.messaging import (
-    Consumer, DeadLetters, attach, ensure_groups, make_broker, make_redis, publish_all,
+    Consumer,
+    DeadLetters,
+    attach,
+    ensure_groups,
+    make_broker,
+    make_redis,
     stream_publisher,
 )
 from shared.runtime import service_app
@@ -81,9 +86,18 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
     tasks = stream_publisher(broker, settings, streams.TASKS, schema=PullItems | ReturnItems,
                              writer="workflow-svc",
                              description="Refills of pulling annotators and returns of expired leases.")
-    outlets = Outlets(events=lambda m: publish_all(redis, events, m),
-                      status=lambda m: publish_all(redis, status, m),
-                      tasks=lambda m: publish_all(redis, tasks, m), outcomes=data.save_outcomes)
+    async def send(produced: Produced) -> None:
+        """Commands, events and their notes in one pipelined round trip."""
+        async with redis.pipeline(transaction=False) as pipe:
+            for publisher, messages in ((status, produced.status), (tasks, produced.tasks),
+                                        (events, produced.events)):
+                for message in messages:
+                    await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe)
+            for key, value, ttl_s in produced.notes:
+                pipe.set(key, value, ex=ttl_s)
+            await pipe.execute()
+
+    outlets = Outlets(send=send, outcomes=data.save_outcomes)
     handlers = WorkflowHandlers(queues, data, outlets)
     reactions = Reactions(handlers)
     dead_letters = DeadLetters(redis, settings.namespace)
@@ -99,25 +113,32 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
     ]
     for consumer in consumers:
         attach(broker, consumer, settings=settings, service=NAME, dead_letters=dead_letters)
+    stopping = asyncio.Event()
     janitor: list[asyncio.Task[None]] = []
 
     async def sweep() -> None:
-        while True:
-            await asyncio.sleep(leases.every_s())
+        """The lease janitor. It stops by a flag, not by cancellation alone: a client library
+        that swallows a CancelledError mid-call would otherwise keep it (and shutdown) going."""
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), leases.every_s())
+                return
             try:
                 await reactions.tick()
-            except Exception:  # noqa: BLE001 - the next sweep tries again
+            except Exception:  # the next sweep tries again
                 log.exception("lease sweep failed")
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
+        stopping.clear()
         janitor.append(asyncio.create_task(sweep()))
 
     async def stop() -> None:
+        stopping.set()
         for task in janitor:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+        janitor.clear()
         await redis.aclose()
         data.close()
 

@@ -3,8 +3,8 @@ SetStatus, PullItems and ReturnItems commands they cause), and the reactions to 
 annotation facts that keep the read model current. The task service's data is read, never
 written: everything that changes it goes out as a command.
 
-Idempotent: a handled command's events are kept (services.workflow.repository.RedisQueues
-.remember) and published again on a redelivery; every command and event it causes has an id
+Idempotent: a handled command's events are kept (RedisQueues.processed_note) and published
+again on a redelivery; every command and event it causes has an id
 derived from the cause, so the task service, too, sees a redelivery as the same command.
 """
 
@@ -18,15 +18,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.workflow import rules
-from services.workflow.repository import MongoTaskData, RedisQueues
+from services.workflow.repository import MongoTaskData, Note, RedisQueues
 from services.workflow.rules import Refusal, TaskMeta, WorkflowSettings
 from shared.envelope import Actor, Envelope, derived_id, utcnow
 from shared.events import CommandRejected
 from shared.tasks import PullItems, ReturnItems, SetStatus
 from shared.workflow import (
-    WORKFLOW_EVENT, AutoCompleteRefused, ChangeWorkflowSettings, Heartbeat, LeasesExpired,
-    LeasesGranted, LeasesReleased, LeasesRenewed, LeaveTask, LeftTask, MovedOn, MoveOn,
-    QueueChanged, QueueSynced, StepBack, SteppedBack, SyncQueue, WorkflowSettingsChanged,
+    WORKFLOW_EVENT,
+    ChangeWorkflowSettings,
+    Heartbeat,
+    LeasesGranted,
+    LeasesReleased,
+    LeasesRenewed,
+    LeaveTask,
+    LeftTask,
+    MovedOn,
+    MoveOn,
+    QueueChanged,
+    QueueSynced,
+    StepBack,
+    SteppedBack,
+    SyncQueue,
+    WorkflowSettingsChanged,
 )
 
 Send = Callable[[list[Any]], Awaitable[None]]
@@ -36,28 +49,30 @@ VERIFY_AHEAD = 3  # open items checked against the task service's statuses befor
 
 
 @dataclass
-class Outlets:
-    """Where produced messages go: `events` on events.workflow, `status` (SetStatus) on the
-    status stream, `tasks` (PullItems, ReturnItems) on the tasks stream, `outcomes` to the
-    operations the gateway answers from."""
-
-    events: Send
-    status: Send
-    tasks: Send
-    outcomes: Send
-
-
-@dataclass
 class Produced:
+    """What handling one message produced: events (events.workflow), SetStatus commands
+    (status), PullItems and ReturnItems (tasks), and notes to keep with them (Redis keys)."""
+
     events: list[Any] = field(default_factory=list)
     status: list[Any] = field(default_factory=list)
     tasks: list[Any] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
     def add(self, other: Produced) -> Produced:
         self.events += other.events
         self.status += other.status
         self.tasks += other.tasks
+        self.notes += other.notes
         return self
+
+
+@dataclass
+class Outlets:
+    """`send` publishes everything produced (and writes its notes) in one round trip;
+    `outcomes` records commands' outcomes where the gateway's operations answer from."""
+
+    send: Callable[[Produced], Awaitable[None]]
+    outcomes: Send
 
 
 def made(cause: Envelope, kind: type, key: str = "", actor: Actor | None = None, **fields: Any) -> Any:
@@ -80,9 +95,8 @@ class WorkflowHandlers:
         return int(self.clock() * 1000)
 
     async def send(self, produced: Produced) -> None:
-        await self.out.status(produced.status)
-        await self.out.tasks(produced.tasks)
-        await self.out.events(produced.events)
+        if produced.events or produced.status or produced.tasks or produced.notes:
+            await self.out.send(produced)
 
     # commands --------------------------------------------------------------------------------
 
@@ -91,14 +105,11 @@ class WorkflowHandlers:
         done = await self.queues.processed([c.id for c in unique])
         for cmd in unique:
             if cmd.id in done:
-                await self.out.events([WORKFLOW_EVENT.validate_python(e) for e in done[cmd.id]])
+                await self.send(Produced([WORKFLOW_EVENT.validate_python(e) for e in done[cmd.id]]))
                 continue
             produced = await getattr(self, "on_" + cmd.type)(cmd)
-            await self.out.status(produced.status)
-            await self.out.tasks(produced.tasks)
-            await asyncio.gather(self.out.events(produced.events),
-                                 self.out.outcomes([self._outcome(cmd, produced.events)]))
-            await self.queues.remember(cmd.id, [e.wire() for e in produced.events])
+            produced.notes.append(self.queues.processed_note(cmd.id, [e.wire() for e in produced.events]))
+            await asyncio.gather(self.send(produced), self.out.outcomes([self._outcome(cmd, produced.events)]))
 
     @staticmethod
     def _outcome(cmd: Envelope, events: list[Any]) -> dict[str, Any]:
@@ -132,31 +143,35 @@ class WorkflowHandlers:
 
     async def on_MoveOn(self, cmd: MoveOn) -> Produced:
         extra = Produced()
-        found = await self._annotator(cmd, extra)
-        if isinstance(found, Refusal):
-            return self._refused(cmd, found)
-        meta, state = found
         task_id, email, now = cmd.task_id, cmd.actor.email, self.now_ms()
-        if meta.pulling and not state.get("next") and not await self.queues.is_open(
-                task_id, email, state.get("current")):  # nothing seen yet: the pull may be unseen
-            await self.sync_annotator(cmd, meta, task_id, email, state["assignment"], extra)
-        from_item = cmd.from_item_id or state.get("current") or None
-        settings = await self.queues.settings(task_id, email)
-        is_open = await self.queues.is_open(task_id, email, from_item)
-        if (refusal := rules.NextOnlyOnDone().check(meta, settings, from_item, is_open)) is not None:
+        look = await self.queues.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
+        if not look.meta and await self.sync_task(cmd, task_id, extra) is not None:
+            look = await self.queues.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
+        if not look.meta or look.meta["projectId"] != cmd.project_id:
+            return self._refused(cmd, Refusal("not_found", f"no task {task_id}"))
+        meta, assignment_id = TaskMeta.of_hash(look.meta), look.state.get("assignment")
+        if not assignment_id:
+            return self._refused(cmd, Refusal("not_found", f"you have no assignment in task {task_id}",
+                                              {"taskId": task_id}))
+        if meta.pulling and not look.ahead:  # nothing else open: a pull this service has not seen?
+            await self.sync_annotator(cmd, meta, task_id, email, assignment_id, extra)
+            look = await self.queues.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
+        settings = WorkflowSettings.of_hash(look.settings)
+        if (refusal := rules.NextOnlyOnDone().check(meta, settings, look.item, look.item_is_open)) is not None:
             return self._refused(cmd, refusal)
-        await self._catch_up(task_id, email, from_item, meta, now)
-        move = await self.queues.move(task_id, email, from_item, rules.completes_on_move(settings, is_open),
-                                      meta.pulling, now)
-        fact = lambda kind, key="", **f: self._fact(cmd, kind, meta, task_id, email,  # noqa: E731
-                                                    state["assignment"], key, **f)
+        await self._catch_up(task_id, email, look.ahead, meta, now)
+        move = await self.queues.move(task_id, email, look.item, rules.completes_on_move(settings, look.item_is_open),
+                                      meta.pulling, now, to_item=cmd.to_item_id,
+                                      asked_ms=int(cmd.occurred_at.timestamp() * 1000))
+        fact = lambda kind, key="", **f: self._fact(cmd, kind, meta, task_id, email,
+                                                    assignment_id, key, **f)
         produced = Produced([fact(MovedOn, from_item_id=move.from_item, item_id=move.arrived,
                                   next_item_id=move.next_item, completed_item_id=move.completed,
                                   open_items=move.open_items)])
         if move.completed:
             status = made(cmd, SetStatus, task_id=task_id, project_id=meta.project_id,
                           item_id=move.completed, status=rules.COMPLETED)
-            await self.queues.remember_auto_completion(status.id, task_id, email, move.completed)
+            produced.notes.append(self.queues.auto_completion_note(status.id, task_id, email, move.completed))
             produced.status.append(status)
             if meta.pulling:
                 produced.events.append(fact(LeasesReleased, item_ids=[move.completed], reason="done"))
@@ -166,12 +181,10 @@ class WorkflowHandlers:
             produced.tasks.append(made(cmd, PullItems, task_id=task_id, project_id=meta.project_id))
         return produced.add(extra)
 
-    async def _catch_up(self, task_id: str, email: str, from_item: str | None, meta: TaskMeta,
-                        now: int) -> None:
+    async def _catch_up(self, task_id: str, email: str, ahead: list[str], meta: TaskMeta, now: int) -> None:
         """A status set a moment ago may not have reached the read model yet: check the few
         items moving on would reach against the task service's data, so none is handed out
         done."""
-        ahead = await self.queues.upcoming(task_id, email, from_item, VERIFY_AHEAD)
         for (_, item_id), doc in (await self.data.statuses((task_id, i) for i in ahead)).items():
             if doc.get("status"):
                 await self.queues.apply_status(task_id, email, item_id, "1", meta.pulling, now)
@@ -198,7 +211,8 @@ class WorkflowHandlers:
         wanted = WorkflowSettings(auto_next=cmd.auto_next, auto_complete=cmd.auto_complete)
         if (refusal := rules.settings_refusal(meta, wanted)) is not None:
             return self._refused(cmd, refusal)
-        await self.queues.save_settings(cmd.task_id, cmd.actor.email, wanted)
+        await self.queues.save_settings(cmd.task_id, cmd.actor.email, wanted,
+                                        rules.moves_on_freely(meta, wanted))
         return Produced([self._fact(cmd, WorkflowSettingsChanged, meta, cmd.task_id, cmd.actor.email,
                                     state["assignment"], auto_next=wanted.auto_next,
                                     auto_complete=wanted.auto_complete)]).add(extra)
@@ -269,7 +283,7 @@ class WorkflowHandlers:
     async def _sync(self, cause: Envelope, meta: TaskMeta, task_id: str, email: str, assignment_id: str,
                     items: list[str], done: set[str], produced: Produced, reason: str = "synced") -> None:
         synced = await self.queues.sync(task_id, email, assignment_id, items, done, meta.pulling, self.now_ms())
-        fact = lambda kind, **f: self._fact(cause, kind, meta, task_id, email, assignment_id, **f)  # noqa: E731
+        fact = lambda kind, **f: self._fact(cause, kind, meta, task_id, email, assignment_id, **f)
         if synced.granted:
             produced.events.append(fact(LeasesGranted, item_ids=synced.granted, expires_at=at(synced.expires_ms)))
         if synced.released:

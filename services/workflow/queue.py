@@ -20,7 +20,7 @@ CLOSING_GRACE_MS = 60_000  # an auto completion whose status never landed is dro
 
 
 def annotator_keys(rm: ReadModel, task_id: str, email: str) -> list[str]:
-    part = lambda name: rm.annotator(task_id, email, name)  # noqa: E731
+    part = lambda name: rm.annotator(task_id, email, name)
     return [part("state"), part("open"), part("order"), part("history"), part("leases"),
             part("opened"), part("closing"), rm.task(task_id, "returning"), rm.lease_due()]
 
@@ -78,10 +78,35 @@ local function renewal_due()
 end
 """
 
-# ARGV[5] item left ('' = the one in hand), ARGV[6] '1' to complete it, ARGV[7] history length.
+# KEYS[10] the task's meta, KEYS[11] the annotator's settings. ARGV[5] the item in hand ('' =
+# the one the queue holds), ARGV[6] how many open items ahead of it to list. Reads only.
+LOOK = PRELUDE + """
+local from = ARGV[5]
+if from == '' then from = redis.call('HGET', state, 'current') or '' end
+local from_open = 0
+if from ~= '' and redis.call('ZSCORE', open, from) then from_open = 1 end
+local n, ahead = tonumber(ARGV[6]), {}
+if from ~= '' then
+  local pos = redis.call('HGET', order, from)
+  if pos then ahead = redis.call('ZRANGEBYSCORE', open, '(' .. pos, '+inf', 'LIMIT', 0, n) end
+end
+for _, item in ipairs(redis.call('ZRANGE', open, 0, n)) do
+  if item ~= from then table.insert(ahead, item) end
+end
+return {redis.call('HGETALL', KEYS[10]), redis.call('HGETALL', state), redis.call('HGETALL', KEYS[11]),
+        from, from_open, redis.call('ZCARD', open), ahead}
+"""
+
+# ARGV[5] item left ('' = the one in hand), ARGV[6] '1' to complete it, ARGV[7] history length,
+# ARGV[8] the item to go to if still open ('' = the next after the one left), ARGV[9] when the
+# move was asked for (ms): a move older than the last one applied is not applied.
 MOVE = PRELUDE + """
 local from = ARGV[5]
 if from == '' then from = redis.call('HGET', state, 'current') or '' end
+if tonumber(ARGV[9]) < tonumber(redis.call('HGET', state, 'movedAt') or '0') then
+  local here = refresh()
+  return {from, '', here[1], here[2], redis.call('ZCARD', open), 0, {}, 1}
+end
 local completed = ''
 if ARGV[6] == '1' and from ~= '' and redis.call('ZREM', open, from) == 1 then
   redis.call('ZADD', closing, now, from)
@@ -89,10 +114,11 @@ if ARGV[6] == '1' and from ~= '' and redis.call('ZREM', open, from) == 1 then
   redis.call('SREM', opened, from)
   completed = from
 end
-local arrived = next_after(from)
+local arrived, to = '', ARGV[8]
+if to ~= '' and to ~= from and redis.call('ZSCORE', open, to) then arrived = to else arrived = next_after(from) end
 local cur = arrived
 if cur == '' and from ~= '' and redis.call('ZSCORE', open, from) then cur = from end
-redis.call('HSET', state, 'current', cur, 'back', cur == '' and -1 or 0, 'left', '0')
+redis.call('HSET', state, 'current', cur, 'back', cur == '' and -1 or 0, 'left', '0', 'movedAt', ARGV[9])
 if arrived ~= '' then
   if redis.call('LINDEX', history, -1) ~= arrived then
     redis.call('RPUSH', history, arrived)
@@ -110,7 +136,7 @@ if pulling then
     earliest()
   end
 end
-return {from, completed, arrived, now_next, redis.call('ZCARD', open), expires, renewed}
+return {from, completed, arrived, now_next, redis.call('ZCARD', open), expires, renewed, 0}
 """
 
 STEP_BACK = PRELUDE + """
@@ -236,7 +262,7 @@ local here = refresh()
 return {expired, was_open, redis.call('ZCARD', open), here[1], here[2]}
 """
 
-SCRIPTS = {"move": MOVE, "step_back": STEP_BACK, "sync": SYNC, "status": STATUS, "renew": RENEW,
+SCRIPTS = {"look": LOOK, "move": MOVE, "step_back": STEP_BACK, "sync": SYNC, "status": STATUS, "renew": RENEW,
            "leave": LEAVE, "expire": EXPIRE}
 
 
@@ -255,6 +281,29 @@ def _list(value: Any) -> list[str]:
     return [_s(v) for v in value or []]
 
 
+def _hash(flat: list[Any]) -> dict[str, str]:
+    return {_s(k): _s(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+
+
+@dataclass(frozen=True)
+class Look:
+    """An annotator's queue as one read: the task's meta, their state and settings, the item
+    in hand and whether it is open, and the open items ahead of it."""
+
+    meta: dict[str, str]
+    state: dict[str, str]
+    settings: dict[str, str]
+    item: str | None
+    item_is_open: bool
+    open_items: int
+    ahead: list[str]
+
+    @classmethod
+    def of(cls, r: list[Any]) -> Look:
+        return cls(_hash(r[0]), _hash(r[1]), _hash(r[2]), _opt(r[3]), bool(int(r[4])), int(r[5]),
+                   list(dict.fromkeys(_list(r[6]))))
+
+
 @dataclass(frozen=True)
 class Move:
     from_item: str | None
@@ -264,10 +313,12 @@ class Move:
     open_items: int
     expires_ms: int
     renewed: list[str]
+    stale: bool = False
 
     @classmethod
     def of(cls, r: list[Any]) -> Move:
-        return cls(_opt(r[0]), _opt(r[1]), _opt(r[2]), _opt(r[3]), int(r[4]), int(r[5]), _list(r[6]))
+        return cls(_opt(r[0]), _opt(r[1]), _opt(r[2]), _opt(r[3]), int(r[4]), int(r[5]), _list(r[6]),
+                   bool(int(r[7])))
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,24 @@ from __future__ import annotations
 from typing import Any
 
 from services.workflow.handlers import (
-    RETURN_RETRY_MS, SYSTEM, Produced, WorkflowHandlers, at, made,
+    RETURN_RETRY_MS,
+    SYSTEM,
+    Produced,
+    WorkflowHandlers,
+    at,
+    made,
 )
 from shared.envelope import Envelope, new_id
 from shared.events import CommandRejected, ItemClassified
 from shared.tasks import ItemsPulled, ItemStatusChanged, ReturnItems, TaskChanged
 from shared.workflow import (
-    AutoCompleteRefused, ItemsReturned, LeasesExpired, LeasesGranted, LeasesReleased,
-    LeasesRenewed, QueueChanged,
+    AutoCompleteRefused,
+    ItemsReturned,
+    LeasesExpired,
+    LeasesGranted,
+    LeasesReleased,
+    LeasesRenewed,
+    QueueChanged,
 )
 
 
@@ -72,18 +82,25 @@ class Reactions:
 
     async def when_statuses_changed(self, events: list[ItemStatusChanged], produced: Produced) -> None:
         """Apply each item's status as stored now (not as the fact says), so facts handled out
-        of order or twice leave the right state."""
+        of order or twice leave the right state. A bulk operation brings thousands at once:
+        each task's meta and annotators are read once per batch."""
         latest = {(e.task_id, e.item_id): e for e in events}
         truth = await self.h.data.statuses(latest)
+        tasks: dict[str, tuple[Any, dict[str, str]] | None] = {}
         for (task_id, item_id), event in latest.items():
-            meta = await self.queues.meta(task_id)
-            if meta is None:
-                await self.h.sync_task(event, task_id, produced)
+            if task_id not in tasks:
+                meta = await self.queues.meta(task_id)
+                if meta is None:  # not seen yet: seeding reads every status anyway
+                    await self.h.sync_task(event, task_id, produced)
+                tasks[task_id] = (meta, await self.queues.annotators(task_id)) if meta else None
+            if tasks[task_id] is None:
                 continue
+            meta, who = tasks[task_id]
             stored = truth.get((task_id, item_id))
             assignment_id = stored["assignmentId"] if stored else event.assignment_id
             has = "1" if stored and stored.get("status") else "0"
-            await self._apply(event, meta, task_id, assignment_id, item_id, has, produced)
+            if (email := who.get(assignment_id)) is not None:
+                await self._apply(event, meta, task_id, assignment_id, email, item_id, has, produced)
 
     async def when_auto_completion_refused(self, event: CommandRejected, produced: Produced) -> None:
         found = await self.queues.auto_completion(event.correlation_id)
@@ -97,16 +114,13 @@ class Reactions:
         produced.events.append(self.h._fact(event, AutoCompleteRefused, meta, task_id, email,
                                             state["assignment"], item_id=item_id, reason=event.reason,
                                             message=event.message))
-        await self._apply(event, meta, task_id, state["assignment"], item_id, "undo", produced)
+        await self._apply(event, meta, task_id, state["assignment"], email, item_id, "undo", produced)
 
-    async def _apply(self, cause: Envelope, meta: Any, task_id: str, assignment_id: str, item_id: str,
-                     has: str, produced: Produced) -> None:
-        email = await self.queues.annotator_of(task_id, assignment_id)
-        if email is None:
-            return
+    async def _apply(self, cause: Envelope, meta: Any, task_id: str, assignment_id: str, email: str,
+                     item_id: str, has: str, produced: Produced) -> None:
         now = self.h.now_ms()
         applied = await self.queues.apply_status(task_id, email, item_id, has, meta.pulling, now)
-        fact = lambda kind, **f: self.h._fact(cause, kind, meta, task_id, email, assignment_id,  # noqa: E731
+        fact = lambda kind, **f: self.h._fact(cause, kind, meta, task_id, email, assignment_id,
                                               item_id, **f)
         if applied.released:
             produced.events.append(fact(LeasesReleased, item_ids=[item_id], reason="done"))
@@ -165,7 +179,7 @@ class Reactions:
         if meta is None or not expiry.expired or not state.get("assignment"):
             return
         cause = Envelope(id=new_id(), actor=SYSTEM)
-        fact = lambda kind, **f: self.h._fact(cause, kind, meta, task_id, email,  # noqa: E731
+        fact = lambda kind, **f: self.h._fact(cause, kind, meta, task_id, email,
                                               state["assignment"], **f)
         produced.events += [
             fact(LeasesExpired, item_ids=expiry.expired, opened_item_ids=expiry.opened),

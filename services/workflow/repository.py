@@ -22,6 +22,7 @@ PROCESSED_TTL_S = 24 * 3600
 PULL_IN_FLIGHT_MS = 5_000
 CHUNK = 5_000
 DUPLICATE_KEY = 11000
+Note = tuple[str, str, int]  # a key to set with the messages it goes with: key, value, seconds
 
 
 class RedisQueues:
@@ -60,6 +61,11 @@ class RedisQueues:
             await pipe.execute()
         return {k.decode(): v.decode() for k, v in before.items()}
 
+    async def annotators(self, task_id: str) -> dict[str, str]:
+        """assignment id -> annotator email, for the task's working assignments."""
+        found = await self.redis.hgetall(self.rm.task(task_id, "who"))
+        return {k.decode(): v.decode() for k, v in found.items()}
+
     async def annotator_of(self, task_id: str, assignment_id: str) -> str | None:
         found = await self.redis.hget(self.rm.task(task_id, "who"), assignment_id)
         return found.decode() if found else None
@@ -91,8 +97,10 @@ class RedisQueues:
         found = await self.redis.hgetall(self.rm.annotator(task_id, email, "settings"))
         return WorkflowSettings.of_hash({k.decode(): v.decode() for k, v in found.items()})
 
-    async def save_settings(self, task_id: str, email: str, settings: WorkflowSettings) -> None:
-        await self.redis.hset(self.rm.annotator(task_id, email, "settings"), mapping=settings.to_hash())
+    async def save_settings(self, task_id: str, email: str, settings: WorkflowSettings,
+                            moves_freely: bool) -> None:
+        await self.redis.hset(self.rm.annotator(task_id, email, "settings"),
+                              mapping=settings.to_hash() | {"movesFreely": "1" if moves_freely else "0"})
 
     async def sync(self, task_id: str, email: str, assignment_id: str, items: Sequence[str],
                    done: set[str], pulling: bool, now_ms: int) -> queue.Synced:
@@ -113,10 +121,16 @@ class RedisQueues:
         return queue.Synced.of(await self._run("sync", task_id, email, pulling, now_ms,
                                                extra_keys=[fresh]))
 
-    async def move(self, task_id: str, email: str, from_item: str | None, complete: bool,
-                   pulling: bool, now_ms: int) -> queue.Move:
+    async def look(self, task_id: str, email: str, item_id: str | None, ahead: int, now_ms: int) -> queue.Look:
+        extra = [self.rm.task(task_id, "meta"), self.rm.annotator(task_id, email, "settings")]
+        return queue.Look.of(await self._run("look", task_id, email, False, now_ms, item_id or "", ahead,
+                                             extra_keys=extra))
+
+    async def move(self, task_id: str, email: str, from_item: str | None, complete: bool, pulling: bool,
+                   now_ms: int, *, to_item: str | None = None, asked_ms: int = 0) -> queue.Move:
         return queue.Move.of(await self._run("move", task_id, email, pulling, now_ms, from_item or "",
-                                             "1" if complete else "0", queue.HISTORY_MAX))
+                                             "1" if complete else "0", queue.HISTORY_MAX, to_item or "",
+                                             asked_ms))
 
     async def step_back(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Back:
         return queue.Back.of(await self._run("step_back", task_id, email, pulling, now_ms))
@@ -179,13 +193,13 @@ class RedisQueues:
         found = await self.redis.mget([self.rm.processed(c) for c in command_ids])
         return {c: json.loads(v) for c, v in zip(command_ids, found, strict=True) if v}
 
-    async def remember(self, command_id: str, events: list[dict[str, Any]]) -> None:
-        await self.redis.set(self.rm.processed(command_id), json.dumps(events), ex=PROCESSED_TTL_S)
+    def processed_note(self, command_id: str, events: list[dict[str, Any]]) -> Note:
+        """What to write (with the command's messages) so a redelivery replays its events."""
+        return self.rm.processed(command_id), json.dumps(events), PROCESSED_TTL_S
 
-    async def remember_auto_completion(self, set_status_id: str, task_id: str, email: str,
-                                       item_id: str) -> None:
-        await self.redis.set(self.rm.auto_completion(set_status_id), f"{task_id}|{email}|{item_id}",
-                             ex=PROCESSED_TTL_S)
+    def auto_completion_note(self, set_status_id: str, task_id: str, email: str, item_id: str) -> Note:
+        """What to write so a refusal of auto complete's SetStatus can be undone."""
+        return self.rm.auto_completion(set_status_id), f"{task_id}|{email}|{item_id}", PROCESSED_TTL_S
 
     async def auto_completion(self, set_status_id: str) -> tuple[str, str, str] | None:
         found = await self.redis.get(self.rm.auto_completion(set_status_id))

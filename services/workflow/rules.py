@@ -155,6 +155,12 @@ class NextOnlyOnDone:
         return None
 
 
+def moves_on_freely(task: TaskMeta, settings: WorkflowSettings) -> bool:
+    """Whether moving on from an item just classified can never be refused with these
+    settings (then the gateway may show the next item before the move is applied)."""
+    return settings.auto_next and NextOnlyOnDone().check(task, settings, None, True) is None
+
+
 def needs_refill(task: TaskMeta, open_items: int) -> bool:
     """A pulling annotator running low asks for the next batch once a whole batch fits under
     the maximum open workload (the task service caps the pull in any case)."""

@@ -33,6 +33,7 @@ class Case:
     fresh: Fresh | None = None  # ids made anew for each caller (the request uses them up)
     files: bool = False
     public: bool = False
+    query: dict[str, Any] | None = None
 
     def expect(self, actor: str, method: str) -> int:
         codes = dict(zip(ACTORS, map(int, self.codes.split()), strict=False))
@@ -177,6 +178,16 @@ CASES: dict[str, Case] = {
     "unhide_frames": case("200 200 403 404", fresh=_scene, json={"from": 20, "to": 30}),
     "delete_scene": case("204 204 403 404", fresh=_scene),
     "frame_state": case("200 200 200 404", fresh=_video),
+    "next_item": READ,
+    # a member without an assignment in the task has no queue to move in: 404
+    "move_on": case("404 404 200 404"),
+    "previous_item": case("404 404 409 404"),  # the annotator has no earlier item yet
+    "workflow_settings": READ,
+    "change_workflow_settings": case("404 404 200 404", json={"autoNext": False}),
+    "queue_state": READ,
+    "heartbeat": case("404 404 200 404"),
+    "leave_task": case("404 404 200 404"),
+    "workflow_feed": case("200 200 200 404", query={"maxEvents": 1, "seconds": 1}),
     "live": PUBLIC,
     "ready": PUBLIC,
     "asyncapi": PUBLIC,
@@ -223,7 +234,7 @@ async def _send(w: World, method: str, path: str, actor: str, c: Case) -> Any:
         kw["json"] = c.json(ids) if callable(c.json) else c.json
     token = w.tokens[actor]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return await w.p.client.request(method, _url(path, ids), headers=headers, **kw)
+    return await w.p.client.request(method, _url(path, ids), headers=headers, params=c.query, **kw)
 
 
 async def test_every_endpoint_answers_each_kind_of_caller_with_the_exact_status(platform):

@@ -27,7 +27,7 @@ async def ready(app) -> httpx.Response:
         return await c.get("/health/ready")
 
 
-async def test_the_task_service_refuses_commands_it_has_no_rule_for(settings, redis):
+async def test_the_task_service_dead_letters_a_bulk_command_it_cannot_read(settings, redis):
     app = build_task(settings).app
     async with app:
         broker = make_broker(settings)
@@ -35,8 +35,8 @@ async def test_the_task_service_refuses_commands_it_has_no_rule_for(settings, re
             await broker.connect()
             command = Envelope(actor=ACTOR).wire() | {"type": "BulkClassify"}
             await broker.publish(command, stream=streams.stream(streams.BULK_CLASSIFY, settings.namespace))
-        events = streams.stream(streams.TASK_EVENTS, settings.namespace)
-        assert await eventually(lambda: _has_entries(redis, events))
+        dlq = streams.dead_letter(streams.BULK_CLASSIFY, settings.namespace)
+        assert await eventually(lambda: _has_entries(redis, dlq))
         assert (await ready(app)).json()["checks"] == {"redis": True, "mongodb": True, "subscribers": True}
 
 
@@ -45,7 +45,7 @@ async def _has_entries(redis, name) -> bool:
 
 
 async def test_the_workflow_service_reads_annotation_events_in_its_own_group(settings, redis):
-    app = build_workflow(settings)
+    app = build_workflow(settings).app
     name = streams.stream(streams.ANNOTATION_EVENTS, settings.namespace)
     async with app:
         event = ItemClassified(actor=ACTOR, item_id="i", dataset_id="d", project_id="p",
@@ -75,7 +75,7 @@ async def test_readiness_fails_when_a_subscriber_has_stopped(settings):
 
 async def test_readiness_fails_when_mongodb_is_unreachable(settings):
     unreachable = settings.model_copy(update={"mongodb_url": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300"})
-    for app in (build_task(unreachable).app, build_workflow(unreachable)):
+    for app in (build_task(unreachable).app, build_workflow(unreachable).app):
         async with app:
             answer = await ready(app)
             assert answer.status_code == 503 and answer.json()["checks"]["mongodb"] is False

@@ -1,0 +1,293 @@
+"""Working through a task without choosing items: next and previous item, Auto next item and
+Auto complete settings, queue state, heartbeats, leaving a pulling task, and a live feed
+(Server-Sent Events). Reads answer from the workflow read model (gateway.workflow_reads);
+changes travel as commands to the workflow service, which owns the rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.exceptions import (
+    NotFoundException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+)
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from gateway.auth import Principal
+from gateway.dispatch import answer, dispatch
+from gateway.exports import item_json
+from gateway.guards import role_here
+from gateway.workflow_reads import Snapshot
+from gateway.workflow_schemas import HeartbeatIn, MoveOnIn, WorkflowSettingsIn
+from shared import streams
+from shared.envelope import Actor
+from shared.events import CommandRejected
+from shared.tasks import PullItems
+from shared.workflow import (
+    ChangeWorkflowSettings,
+    Heartbeat,
+    LeaveTask,
+    MovedOn,
+    MoveOn,
+    StepBack,
+    SyncQueue,
+)
+
+KEEP_ALIVE_S = 15.0
+MANAGERS = ("manager", "owner")
+
+
+async def snapshot_of(state: State, user: Principal, task_id: str, role: str | None) -> Snapshot:
+    """The caller's queue; a task the workflow has not seen yet is seeded first."""
+    snap = await state.gw.workflow.snapshot(task_id, user.email)
+    if snap.seeded:
+        return snap
+    task = await state.gw.tasks.task(task_id)
+    if task is None:
+        raise NotFoundException(f"no task {task_id}")
+    command = SyncQueue(actor=user.actor(role), task_id=task_id, project_id=task["projectId"])
+    await state.gw.bus.send(streams.WORKFLOW, command, task["projectId"])
+    snap = await state.gw.workflow.snapshot(task_id, user.email)
+    if not snap.seeded:
+        raise ServiceUnavailableException("the workflow service has not answered yet; try again")
+    return snap
+
+
+async def item_view(state: State, user: Principal, item_id: str | None) -> dict[str, Any] | None:
+    if not item_id:
+        return None
+    try:
+        item, _ = await state.gw.access.item(user, item_id)
+    except NotFoundException:
+        return {"id": item_id}
+    return item_json(item, state.gw.api)
+
+
+async def pull_if_empty(state: State, actor: Actor, task_id: str, snap: Snapshot) -> Any | None:
+    """A pulling annotator holding nothing gets a batch before moving on (later batches the
+    workflow service asks for as they run low). A refusal of the pull, if any."""
+    if snap.meta.get("allocation") != "pulling" or snap.open_items:
+        return None
+    return await pull(state, actor, task_id, snap.meta["projectId"], refusal_only=True)
+
+
+async def pull(state: State, actor: Actor, task_id: str, project_id: str, refusal_only: bool = False) -> Any:
+    outcome = await state.gw.bus.send(streams.TASKS, PullItems(actor=actor, task_id=task_id,
+                                                               project_id=project_id), project_id)
+    if refusal_only:
+        return outcome if isinstance(outcome, CommandRejected) else None
+    return outcome
+
+
+async def refill_if_run_out(state: State, actor: Actor, task_id: str, snap: Snapshot, moved: Any) -> Any:
+    """A pulling annotator who ran out before the refill the workflow service asked for landed:
+    pull now and move on into the new batch."""
+    if not isinstance(moved, MovedOn) or moved.item_id or snap.meta.get("allocation") != "pulling":
+        return moved
+    project_id = snap.meta["projectId"]
+    pulled = await pull(state, actor, task_id, project_id)
+    if not getattr(pulled, "item_ids", None):
+        return moved
+    again = await state.gw.bus.send(streams.WORKFLOW, MoveOn(actor=actor, task_id=task_id,
+                                                             project_id=project_id), project_id)
+    return again if isinstance(again, MovedOn) else moved
+
+
+async def moved_view(state: State, user: Principal, moved: MovedOn) -> dict[str, Any]:
+    return {"taskId": moved.task_id, "assignmentId": moved.assignment_id,
+            "fromItemId": moved.from_item_id, "completedItemId": moved.completed_item_id,
+            "nextItem": await item_view(state, user, moved.item_id),
+            "nextItemId": moved.item_id, "thenItemId": moved.next_item_id, "openItems": moved.open_items}
+
+
+async def with_next_item(state: State, user: Principal, task_id: str, item_id: str,
+                         response: Response[Any], role: str | None = None) -> Response[Any]:
+    """The classify answer of a task with Auto next item on: the created annotation and the
+    next item in one response (`nextItem`, None when nothing open is left), moving on from
+    `item_id` (with Auto complete on, the item left gets `completed` through the status
+    stream). Anything else comes back as it was.
+
+    When the read model already shows what comes next (Snapshot.shown_next), the answer comes
+    from it and the move goes to the workflow service without waiting (`to_item_id` keeps
+    both on the same item); otherwise the answer waits for the move."""
+    if response.status_code != 201 or not isinstance(response.content, dict):
+        return response
+    snap = await state.gw.workflow.snapshot(task_id, user.email)
+    if not snap.seeded or snap.settings.get("autoNext") != "1":
+        return response
+    actor, project_id = user.actor(role), snap.meta["projectId"]
+    body = dict(response.content)
+    if (shown := snap.shown_next(item_id)) is not None:
+        command = MoveOn(actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id,
+                         to_item_id=shown)
+        await state.gw.publishers[streams.WORKFLOW].publish(command.wire(), correlation_id=command.id)
+        body |= {"nextItem": await item_view(state, user, shown), "workflow": {
+            "taskId": task_id, "assignmentId": snap.assignment_id, "fromItemId": item_id,
+            "nextItemId": shown, "autoComplete": snap.settings.get("autoComplete") == "1",
+            "operationId": command.id}}
+        return Response(body, status_code=201, headers=dict(response.headers))
+    command = MoveOn(actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id)
+    outcome = await pull_if_empty(state, actor, task_id, snap) \
+        or await state.gw.bus.send(streams.WORKFLOW, command, project_id)
+    outcome = await refill_if_run_out(state, actor, task_id, snap, outcome)
+    if isinstance(outcome, MovedOn):
+        moved = await moved_view(state, user, outcome)
+        body |= {"nextItem": moved.pop("nextItem"), "workflow": moved}
+    elif isinstance(outcome, CommandRejected):
+        body |= {"nextItem": None, "workflow": {"refused": {"reason": outcome.reason,
+                                                             "message": outcome.message}}}
+    else:  # still on its way: the operation answers later
+        body |= {"nextItem": None, "workflow": {"operationId": command.id, "status": "pending"}}
+    return Response(body, status_code=201, headers=dict(response.headers))
+
+
+def _outcome(outcome: Any) -> Any:
+    return outcome
+
+
+class WorkflowController(Controller):
+    path = "/api/v1/tasks/{task_id:str}"
+    tags = ["workflow"]
+
+    @get("/next-item")
+    async def next_item(self, task_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        """The item moving on would reach (a look, nothing changes), with the caller's queue."""
+        snap = await snapshot_of(state, request.user, task_id, role_here(request))
+        return {"taskId": task_id, **snap.view(),
+                "nextItem": await item_view(state, request.user, snap.state.get("next"))}
+
+    @post("/next-item", status_code=200)
+    async def move_on(self, task_id: FromPath[str], request: Request, state: State,
+                      data: JSONBody[MoveOnIn | None] = None) -> Response[Any]:
+        """Move on from the item in hand to the next open item; with Auto complete on, the item
+        left gets `completed`. A pulling task's next batch is pulled as it runs low."""
+        user, role = request.user, role_here(request)
+        snap = await snapshot_of(state, user, task_id, role)
+        if (refused := await pull_if_empty(state, user.actor(role), task_id, snap)) is not None:
+            return answer(refused, refused.correlation_id, state.gw.api, 200)
+        command = MoveOn(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"],
+                         from_item_id=data.item_id if data else None)
+        response = await dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"],
+                                  data.model_dump() if data else None, 200, _outcome)
+        moved = await refill_if_run_out(state, user.actor(role), task_id, snap, response.content)
+        if isinstance(moved, MovedOn):
+            return Response(await moved_view(state, user, moved), status_code=200)
+        return response
+
+    @post("/previous-item", status_code=200)
+    async def previous_item(self, task_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+        """Step back to the item worked on before the one in hand (again to go further back)."""
+        user, role = request.user, role_here(request)
+        snap = await snapshot_of(state, user, task_id, role)
+        command = StepBack(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"])
+        response = await dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"], None, 200, _outcome)
+        back = response.content
+        if response.status_code == 200 and getattr(back, "type", "") == "SteppedBack":
+            return Response({"taskId": task_id, "assignmentId": back.assignment_id,
+                             "item": await item_view(state, user, back.item_id), "itemId": back.item_id,
+                             "nextItemId": back.next_item_id, "openItems": back.open_items})
+        return response
+
+    @get("/workflow-settings")
+    async def workflow_settings(self, task_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        """The caller's Auto next item and Auto complete settings in this task, and whether
+        the task allows them."""
+        snap = await snapshot_of(state, request.user, task_id, role_here(request))
+        view = snap.view()
+        return {"taskId": task_id, "autoNext": view["autoNext"], "autoComplete": view["autoComplete"],
+                "autoNextAvailable": snap.meta.get("singleClass") == "1",
+                "autoCompleteAvailable": snap.meta.get("offersCompleted") == "1"}
+
+    @put("/workflow-settings")
+    async def change_workflow_settings(self, task_id: FromPath[str], data: JSONBody[WorkflowSettingsIn],
+                                       request: Request, state: State) -> Response[Any]:
+        """Turn Auto next item (single-class tasks only) and Auto complete (only with Auto next)
+        on or off."""
+        user, role = request.user, role_here(request)
+        snap = await snapshot_of(state, user, task_id, role)
+        command = ChangeWorkflowSettings(actor=user.actor(role), task_id=task_id,
+                                         project_id=snap.meta["projectId"], auto_next=data.auto_next,
+                                         auto_complete=data.auto_complete)
+        return await dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"], data.model_dump(),
+                              200, lambda o: {"taskId": o.task_id, "autoNext": o.auto_next,
+                                              "autoComplete": o.auto_complete})
+
+    @get("/queue-state")
+    async def queue_state(self, task_id: FromPath[str], request: Request, state: State,
+                          annotator: Annotated[str | None, QueryParameter(
+                              description="another annotator's queue (managers)")] = None) -> dict[str, Any]:
+        """The caller's queue: item in hand, next item, open items in work order, history,
+        leases with their expiry."""
+        role = role_here(request)
+        if annotator and annotator != request.user.email and role not in MANAGERS:
+            raise PermissionDeniedException("only managers see another annotator's queue")
+        await snapshot_of(state, request.user, task_id, role)
+        return await state.gw.workflow.queue_state(task_id, annotator or request.user.email)
+
+    @post("/heartbeat", status_code=200)
+    async def heartbeat(self, task_id: FromPath[str], request: Request, state: State,
+                        data: JSONBody[HeartbeatIn | None] = None) -> Response[Any]:
+        """Still at work: renews the caller's leases in a pulling task (send it every
+        `heartbeatEverySeconds` of the queue state while an item is open)."""
+        user, role = request.user, role_here(request)
+        snap = await snapshot_of(state, user, task_id, role)
+        command = Heartbeat(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"],
+                            item_id=data.item_id if data else None)
+        return await dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"],
+                              data.model_dump() if data else None, 200,
+                              lambda o: {"taskId": o.task_id, "itemIds": o.item_ids,
+                                         "expiresAt": o.expires_at.isoformat() if o.expires_at else None})
+
+    @post("/leave", status_code=200)
+    async def leave_task(self, task_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+        """Leave a pulling task: unopened items go back to the queue now, opened ones when
+        their lease ends."""
+        user, role = request.user, role_here(request)
+        snap = await snapshot_of(state, user, task_id, role)
+        command = LeaveTask(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"])
+        return await dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"], None, 200,
+                              lambda o: {"taskId": o.task_id, "returningItemIds": o.returning_item_ids,
+                                         "heldItemIds": o.held_item_ids,
+                                         "heldUntil": o.held_until.isoformat() if o.held_until else None})
+
+    @get("/feed")
+    async def workflow_feed(
+        self, task_id: FromPath[str], request: Request, state: State,
+        max_events: Annotated[int | None, QueryParameter(name="maxEvents", ge=1, le=100_000,
+                                                         description="close after this many facts")] = None,
+        seconds: Annotated[float | None, QueryParameter(gt=0, le=86_400,
+                                                        description="close after this long")] = None,
+    ) -> ServerSentEvent:
+        """Server-Sent Events: first `snapshot` (the caller's queue), then each workflow fact
+        about the caller's queue (`MovedOn`, `QueueChanged`, `LeasesGranted`, ...) by type.
+        At-most-once: on reconnect, the new snapshot re-syncs the page."""
+        user = request.user
+        await snapshot_of(state, user, task_id, role_here(request))
+        return ServerSentEvent(self._facts(state, user, task_id, max_events, seconds))
+
+    @staticmethod
+    async def _facts(state: State, user: Principal, task_id: str, max_events: int | None,
+                     seconds: float | None) -> AsyncIterator[ServerSentEventMessage]:
+        reads = state.gw.workflow
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds if seconds else None
+        with reads.feed.subscribe(task_id, user.email) as queue:  # before the snapshot: no gap
+            snap = await reads.snapshot(task_id, user.email)
+            yield ServerSentEventMessage(event="snapshot", data=json.dumps({"taskId": task_id, **snap.view()}))
+            sent = 0
+            while (max_events is None or sent < max_events) and (deadline is None or loop.time() < deadline):
+                wait = KEEP_ALIVE_S if deadline is None else min(KEEP_ALIVE_S, deadline - loop.time())
+                try:
+                    body = await asyncio.wait_for(queue.get(), max(wait, 0.001))
+                except TimeoutError:
+                    yield ServerSentEventMessage(comment="keep-alive")
+                    continue
+                sent += 1
+                yield ServerSentEventMessage(event=body.get("type"), id=body.get("id"), data=json.dumps(body))

@@ -1,0 +1,174 @@
+"""The workflow read model as the gateway sees it: annotators' queues in Redis (written only by
+the workflow service; layout shared.workflow.ReadModel), answers to workflow commands, and the
+live feed.
+
+One group-less reader of `events.workflow` per gateway replica (XREAD from `$`, like the
+outcome reader of the other event streams) resolves the requests waiting for a workflow
+command's outcome and fans facts out to the live-feed connections of their annotator. The
+feed is at-most-once: a page re-syncs from the snapshot each connection starts with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream.redis import RedisBroker, StreamSub
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from shared import streams
+from shared.settings import Settings
+from shared.workflow import WORKFLOW_EVENT, ReadModel
+
+FEED_BUFFER = 1000
+
+
+def _text(found: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in found.items()}
+
+
+def _ms(value: float | bytes | str) -> str:
+    return datetime.fromtimestamp(float(value) / 1000, UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One annotator's queue in one task, as one read."""
+
+    meta: dict[str, str]
+    state: dict[str, str]
+    settings: dict[str, str]
+    open_items: int
+
+    @property
+    def seeded(self) -> bool:
+        return bool(self.meta)
+
+    @property
+    def assignment_id(self) -> str | None:
+        return self.state.get("assignment") or None
+
+    def shown_next(self, item_id: str) -> str | None:
+        """The next item to show at once after classifying `item_id`, when the read model
+        already holds it: the item is the one in hand, something comes after it, and the
+        workflow service marked this annotator's moves as never refused (movesFreely)."""
+        if self.settings.get("movesFreely") != "1" or self.state.get("current") != item_id:
+            return None
+        return self.state.get("next") or None
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "assignmentId": self.assignment_id,
+            "currentItemId": self.state.get("current") or None,
+            "nextItemId": self.state.get("next") or None,
+            "openItems": self.open_items,
+            "allocation": self.meta.get("allocation"),
+            "autoNext": self.settings.get("autoNext") == "1",
+            "autoComplete": self.settings.get("autoComplete") == "1",
+            "allowNextOnlyOnDone": self.meta.get("allowNextOnlyOnDone") == "1",
+            "left": self.state.get("left") == "1",
+        }
+
+
+class WorkflowFeed:
+    """Per-connection queues of workflow facts, by (task, annotator)."""
+
+    def __init__(self) -> None:
+        self.listeners: dict[tuple[str, str], set[asyncio.Queue[dict[str, Any]]]] = {}
+
+    @contextlib.contextmanager
+    def subscribe(self, task_id: str, email: str) -> Any:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(FEED_BUFFER)
+        key = (task_id, email)
+        self.listeners.setdefault(key, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            self.listeners[key].discard(queue)
+            if not self.listeners[key]:
+                del self.listeners[key]
+
+    def publish(self, body: dict[str, Any]) -> None:
+        for queue in self.listeners.get((body.get("taskId", ""), body.get("annotator", "")), ()):
+            if queue.full():  # a slow page loses the oldest fact, never blocks the others
+                queue.get_nowait()
+            queue.put_nowait(body)
+
+
+class WorkflowReads:
+    """Built in the gateway's __init__ (declares the events.workflow reader on the broker);
+    `connect` gives it the Redis client in start()."""
+
+    def __init__(self, broker: RedisBroker, settings: Settings, hub: Any) -> None:
+        self.rm = ReadModel(settings.namespace)
+        self.hub = hub
+        self.feed = WorkflowFeed()
+        self.redis: Redis | None = None
+        name = streams.stream(streams.WORKFLOW_EVENTS, settings.namespace)
+
+        @broker.subscriber(
+            stream=StreamSub(name, batch=True, max_records=500),
+            title=f"{name}:gateway",
+            description="Every gateway replica reads workflow facts without a group (XREAD from $): "
+            "outcomes of the workflow commands it holds, and the live feed of next items.",
+        )
+        async def on_workflow_facts(bodies: list[Any]) -> None:
+            self.deliver(bodies)
+
+    def connect(self, redis: Redis) -> None:
+        self.redis = redis
+
+    def deliver(self, bodies: list[Any]) -> None:
+        for body in bodies:
+            if not isinstance(body, dict):
+                continue
+            future = self.hub.waiting.get(body.get("correlationId", ""))
+            if future is not None and not future.done():
+                try:
+                    future.set_result(WORKFLOW_EVENT.validate_python(body))
+                except ValidationError as exc:  # a newer fact this replica cannot read
+                    future.set_exception(exc)
+            self.feed.publish(body)
+
+    # reads -------------------------------------------------------------------------------------
+
+    def _annotator(self, task_id: str, email: str, part: str) -> str:
+        return self.rm.annotator(task_id, email, part)
+
+    async def snapshot(self, task_id: str, email: str) -> Snapshot:
+        assert self.redis is not None, "WorkflowReads.connect() was not called"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.rm.task(task_id, "meta"))
+            pipe.hgetall(self._annotator(task_id, email, "state"))
+            pipe.hgetall(self._annotator(task_id, email, "settings"))
+            pipe.zcard(self._annotator(task_id, email, "open"))
+            meta, state, settings, open_items = await pipe.execute()
+        return Snapshot(_text(meta), _text(state), _text(settings), int(open_items))
+
+    async def queue_state(self, task_id: str, email: str, limit: int = 50) -> dict[str, Any]:
+        """The annotator's whole queue: open items in work order, history, leases."""
+        assert self.redis is not None, "WorkflowReads.connect() was not called"
+        snap = await self.snapshot(task_id, email)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(self._annotator(task_id, email, "open"), 0, limit - 1)
+            pipe.lrange(self._annotator(task_id, email, "history"), -limit, -1)
+            pipe.zrange(self._annotator(task_id, email, "leases"), 0, -1, withscores=True)
+            pipe.smembers(self._annotator(task_id, email, "opened"))
+            pipe.hgetall(self.rm.task(task_id, "returning"))
+            open_ids, history, leases, opened, returning = await pipe.execute()
+        opened_ids = {o.decode() for o in opened}
+        return snap.view() | {
+            "taskId": task_id, "annotator": email,
+            "open": [i.decode() for i in open_ids],
+            "history": [i.decode() for i in history],
+            "back": int(snap.state.get("back") or 0),
+            "leases": [{"itemId": i.decode(), "expiresAt": _ms(score), "opened": i.decode() in opened_ids}
+                       for i, score in leases],
+            "returning": sorted(k.decode() for k, v in returning.items() if v.decode() == email),
+            "leaseTtlSeconds": int(snap.meta.get("leaseTtlMs") or 0) / 1000 or None,
+            "heartbeatEverySeconds": int(snap.meta.get("heartbeatEveryMs") or 0) / 1000 or None,
+        }

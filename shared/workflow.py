@@ -1,0 +1,296 @@
+"""Workflow commands and events (auto next, auto complete, the pulling queue and its leases),
+and the layout of the workflow service's Redis read model, which the gateway reads.
+
+Commands travel on the `workflow` stream (written by the gateway, consumed by the workflow
+service, group `workflow-svc`); events on `events.workflow` (emitted by the workflow service,
+read by the gateway for outcomes and the live feed, and by anyone else). Annotators are
+named by email, as task assignments name them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from shared.envelope import Envelope
+from shared.events import CommandRejected
+
+# --- commands (stream `workflow`) -------------------------------------------------------------
+
+
+class MoveOn(Envelope):
+    """The annotator moves on from the item in hand (`from_item_id`, else the one the read
+    model holds) to their next open item. With auto complete on, the item left gets the
+    status `completed` through the `status` stream. Answered by `MovedOn`.
+
+    `to_item_id`: the next item the gateway already showed (answered from the read model
+    without waiting); the move goes there while it is still open. A move older than the last
+    one applied for the annotator is answered but not applied."""
+
+    type: Literal["MoveOn"] = "MoveOn"
+    task_id: str
+    project_id: str
+    from_item_id: str | None = None
+    to_item_id: str | None = None
+
+
+class StepBack(Envelope):
+    """The annotator steps back to the item they worked on before the one in hand. Answered
+    by `SteppedBack`."""
+
+    type: Literal["StepBack"] = "StepBack"
+    task_id: str
+    project_id: str
+
+
+class ChangeWorkflowSettings(Envelope):
+    """The annotator turns Auto next item / Auto complete on or off for a task. Answered by
+    `WorkflowSettingsChanged`, or refused (auto next outside single-class tasks, auto complete
+    without auto next)."""
+
+    type: Literal["ChangeWorkflowSettings"] = "ChangeWorkflowSettings"
+    task_id: str
+    project_id: str
+    auto_next: bool
+    auto_complete: bool
+
+
+class Heartbeat(Envelope):
+    """The annotator is still at work (the page sends it while an item is open): renews the
+    leases they hold in a pulling task. `item_id` is the item open on their page. Answered by
+    `LeasesRenewed`."""
+
+    type: Literal["Heartbeat"] = "Heartbeat"
+    task_id: str
+    project_id: str
+    item_id: str | None = None
+
+
+class LeaveTask(Envelope):
+    """The annotator leaves a pulling task: items they had not opened go back to the queue at
+    once, the ones they opened when their lease ends. Answered by `LeftTask`."""
+
+    type: Literal["LeaveTask"] = "LeaveTask"
+    task_id: str
+    project_id: str
+
+
+class SyncQueue(Envelope):
+    """Rebuild a task's read model from the task service's collections (the gateway sends it
+    when it finds no read model for a task). Answered by `QueueSynced`."""
+
+    type: Literal["SyncQueue"] = "SyncQueue"
+    task_id: str
+    project_id: str
+
+
+WorkflowCommand = Annotated[
+    MoveOn | StepBack | ChangeWorkflowSettings | Heartbeat | LeaveTask | SyncQueue,
+    Field(discriminator="type"),
+]
+WORKFLOW_COMMAND: TypeAdapter[Any] = TypeAdapter(WorkflowCommand)
+
+
+# --- events (stream `events.workflow`) --------------------------------------------------------
+
+
+class AnnotatorFact(Envelope):
+    """Fields of every workflow fact about one annotator's queue in a task."""
+
+    task_id: str
+    project_id: str
+    assignment_id: str
+    annotator: str
+
+
+class MovedOn(AnnotatorFact):
+    """An annotator moved on: `item_id` is the item they arrived at (None: nothing open is
+    left), `completed_item_id` the item auto complete is completing. Outcome of `MoveOn`;
+    consumed by the gateway (answer, live feed)."""
+
+    type: Literal["MovedOn"] = "MovedOn"
+    from_item_id: str | None = None
+    item_id: str | None = None
+    next_item_id: str | None = None
+    completed_item_id: str | None = None
+    open_items: int = 0
+
+
+class SteppedBack(AnnotatorFact):
+    """An annotator stepped back to `item_id`, an item they worked on before. Outcome of
+    `StepBack`; consumed by the gateway."""
+
+    type: Literal["SteppedBack"] = "SteppedBack"
+    item_id: str
+    next_item_id: str | None = None
+    open_items: int = 0
+
+
+class WorkflowSettingsChanged(AnnotatorFact):
+    """An annotator's Auto next item / Auto complete settings for a task changed. Outcome of
+    `ChangeWorkflowSettings`; consumed by the gateway."""
+
+    type: Literal["WorkflowSettingsChanged"] = "WorkflowSettingsChanged"
+    auto_next: bool
+    auto_complete: bool
+
+
+class QueueChanged(AnnotatorFact):
+    """An annotator's open items or next item changed for another reason than their own
+    move (items pulled, a status set or cleared, leases expired, items returned, the task
+    changed). Consumed by the gateway's live feed."""
+
+    type: Literal["QueueChanged"] = "QueueChanged"
+    reason: str
+    current_item_id: str | None = None
+    next_item_id: str | None = None
+    open_items: int = 0
+
+
+class LeasesGranted(AnnotatorFact):
+    """Items pulled by an annotator are now held under a lease until `expires_at`. Emitted
+    when the pull is seen; consumed by the live feed and anyone auditing hand-outs."""
+
+    type: Literal["LeasesGranted"] = "LeasesGranted"
+    item_ids: list[str]
+    expires_at: datetime
+
+
+class LeasesRenewed(AnnotatorFact):
+    """An annotator's leases were renewed to `expires_at` (a heartbeat or work in the task;
+    `item_ids` may be empty when they hold none). Outcome of `Heartbeat`."""
+
+    type: Literal["LeasesRenewed"] = "LeasesRenewed"
+    item_ids: list[str]
+    expires_at: datetime | None = None
+
+
+class LeasesExpired(AnnotatorFact):
+    """An annotator's leases ended without renewal (idle past the time-to-live, or after
+    leaving); the items go back to the queue. `opened_item_ids` were open on their page."""
+
+    type: Literal["LeasesExpired"] = "LeasesExpired"
+    item_ids: list[str]
+    opened_item_ids: list[str] = Field(default_factory=list)
+
+
+class LeasesReleased(AnnotatorFact):
+    """Leases ended because the items no longer need holding: they got a status (`done`) or
+    left the annotator's assignment another way (`moved`)."""
+
+    type: Literal["LeasesReleased"] = "LeasesReleased"
+    item_ids: list[str]
+    reason: Literal["done", "moved"]
+
+
+class ItemsReturned(AnnotatorFact):
+    """Items the annotator held are back in the task's hidden queue (the task service
+    confirmed), first in line for the next pull. `kept_item_ids` got a status meanwhile and
+    stayed."""
+
+    type: Literal["ItemsReturned"] = "ItemsReturned"
+    item_ids: list[str]
+    kept_item_ids: list[str] = Field(default_factory=list)
+
+
+class LeftTask(AnnotatorFact):
+    """An annotator left a pulling task: `returning_item_ids` are on their way back to the
+    queue; `held_item_ids` (opened) follow when their lease ends at `held_until`. Outcome of
+    `LeaveTask`."""
+
+    type: Literal["LeftTask"] = "LeftTask"
+    returning_item_ids: list[str] = Field(default_factory=list)
+    held_item_ids: list[str] = Field(default_factory=list)
+    held_until: datetime | None = None
+
+
+class AutoCompleteRefused(AnnotatorFact):
+    """The task service refused the `completed` status auto complete asked for; the item is
+    open again. Consumed by the live feed."""
+
+    type: Literal["AutoCompleteRefused"] = "AutoCompleteRefused"
+    item_id: str
+    reason: str
+    message: str
+
+
+class QueueSynced(Envelope):
+    """A task's read model was rebuilt from the task service's collections. Outcome of
+    `SyncQueue`."""
+
+    type: Literal["QueueSynced"] = "QueueSynced"
+    task_id: str
+    project_id: str
+    annotators: int
+
+
+WorkflowEvent = Annotated[
+    MovedOn | SteppedBack | WorkflowSettingsChanged | QueueChanged | LeasesGranted
+    | LeasesRenewed | LeasesExpired | LeasesReleased | ItemsReturned | LeftTask
+    | AutoCompleteRefused | QueueSynced | CommandRejected,
+    Field(discriminator="type"),
+]
+WORKFLOW_EVENT: TypeAdapter[Any] = TypeAdapter(WorkflowEvent)
+WORKFLOW_EVENT_TYPES = {
+    "MovedOn", "SteppedBack", "WorkflowSettingsChanged", "QueueChanged", "LeasesGranted",
+    "LeasesRenewed", "LeasesExpired", "LeasesReleased", "ItemsReturned", "LeftTask",
+    "AutoCompleteRefused", "QueueSynced",
+}
+
+
+# --- the read model (Redis), written only by the workflow service -----------------------------
+
+
+class ReadModel:
+    """Key names of the workflow read model. Every key of a task carries the task id as a
+    hash tag, so one task's keys share a slot.
+
+    Per task:
+    - `meta`: hash — projectId, allocation, singleClass, allowNextOnlyOnDone, offersCompleted
+      ("1"/"0"), batchSize, maxBatchWorkload, leaseTtlMs, heartbeatEveryMs;
+    - `who`: hash — assignment id -> annotator email;
+    - `returning`: hash — item id -> annotator email, items on their way back to the queue.
+    Per annotator (email) of a task:
+    - `state`: hash — assignment, current (the item in hand), next (the item moving on
+      would reach), back (steps back in history), left ("1" after leaving), movedAt (ms, the
+      last move applied);
+    - `open`: sorted set — open items (no status), scored by work order;
+    - `order`: hash — item -> work-order position of every item of the assignment;
+    - `history`: list — items arrived at, oldest first;
+    - `settings`: hash — autoNext, autoComplete, and movesFreely ("1" when, with these
+      settings, no rule can refuse moving on from an item just classified, so the gateway may
+      show the next item without waiting for the move);
+    - `leases`: sorted set — item -> lease expiry (ms since the epoch), pulling tasks only;
+    - `opened`: set — leased items that were open on the annotator's page;
+    - `closing`: sorted set — items auto complete is completing, until the status lands.
+    """
+
+    ANNOTATOR_PARTS = ("state", "open", "order", "history", "settings", "leases", "opened",
+                       "closing")
+
+    def __init__(self, namespace: str) -> None:
+        self.prefix = f"{namespace}:wf" if namespace else "wf"
+
+    def task(self, task_id: str, part: str) -> str:
+        return f"{self.prefix}:{{{task_id}}}:{part}"
+
+    def annotator(self, task_id: str, email: str, part: str) -> str:
+        return f"{self.prefix}:{{{task_id}}}:{part}:{email}"
+
+    def lease_due(self) -> str:
+        """Sorted set `task|email` -> the earliest lease expiry of that annotator."""
+        return f"{self.prefix}:lease-due"
+
+    def return_due(self) -> str:
+        """Sorted set `task|email` -> when to ask the task service again to take items back."""
+        return f"{self.prefix}:return-due"
+
+    def processed(self, command_id: str) -> str:
+        """The events a handled workflow command produced (JSON), for redeliveries."""
+        return f"{self.prefix}:op:{command_id}"
+
+    def auto_completion(self, set_status_id: str) -> str:
+        """`task|email|item` of a SetStatus sent by auto complete, to undo it if refused."""
+        return f"{self.prefix}:ac:{set_status_id}"

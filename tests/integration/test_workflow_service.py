@@ -1,0 +1,323 @@
+"""The workflow service on real servers, through its streams: auto next and auto complete,
+the pulling queue and its leases, and the task service taking items back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from services.workflow import rules
+from services.workflow.queue import annotator_keys
+from shared import streams
+from shared.tasks import ReturnItems
+from shared.workflow import ReadModel
+from tests.integration.workflow_stack import MANAGER, annotator, running
+
+pytestmark = pytest.mark.integration
+ANN1, ANN2 = annotator(1), annotator(2)
+
+
+@pytest.fixture
+async def stack(settings, redis):
+    async with running(settings, redis) as s:
+        yield s
+
+
+async def walk(stack, who, task, first: dict, limit: int = 1000) -> list[str]:
+    """Move on from item to item until nothing is left; the items arrived at, in order."""
+    arrived, moved = [], first
+    while moved.get("itemId"):
+        arrived.append(moved["itemId"])
+        assert len(arrived) <= limit
+        moved = await stack.move_on(who, task, moved["itemId"])
+        assert moved["type"] == "MovedOn", moved
+    return arrived
+
+
+async def test_a_single_class_allocation_task_is_walked_in_order_and_every_item_ends_completed(stack):
+    items = await stack.items(7)
+    task = await stack.create_task([ANN1.email])
+    changed = await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
+    assert changed["type"] == "WorkflowSettingsChanged" and changed["autoComplete"] is True
+    first = await stack.move_on(ANN1, task)
+    assert first["itemId"] == items[0] and "completedItemId" not in first
+    arrived = await walk(stack, ANN1, task, first)
+    assert arrived == items  # in work order, none skipped, none repeated
+
+    async def all_completed() -> bool:
+        return await stack.statuses(task) == {i: "completed" for i in items}
+
+    for _ in range(200):
+        if await all_completed():
+            break
+        await asyncio.sleep(0.02)
+    assert await all_completed()
+    completed = [m["completedItemId"] for m in await stack.facts("MovedOn") if m.get("completedItemId")]
+    assert completed == items
+
+
+async def test_auto_next_is_refused_in_a_multi_class_task(stack):
+    await stack.items(3)
+    task = await stack.create_task([ANN1.email], single_class=False)
+    refused = await stack.settings_of(ANN1, task, auto_next=True, auto_complete=False)
+    assert refused["type"] == "CommandRejected" and refused["reason"] == "conflict"
+    assert "single-class" in refused["message"]
+
+
+async def test_auto_complete_is_refused_without_auto_next(stack):
+    await stack.items(3)
+    task = await stack.create_task([ANN1.email])
+    refused = await stack.settings_of(ANN1, task, auto_next=False, auto_complete=True)
+    assert refused["type"] == "CommandRejected" and refused["reason"] == "invalid"
+
+
+async def test_without_auto_complete_moving_on_leaves_the_status_alone_and_wraps_round(stack):
+    items = await stack.items(3)
+    task = await stack.create_task([ANN1.email])
+    await stack.settings_of(ANN1, task, auto_next=True, auto_complete=False)
+    seen = [(await stack.move_on(ANN1, task))["itemId"]]
+    for _ in range(3):
+        seen.append((await stack.move_on(ANN1, task, seen[-1]))["itemId"])
+    assert seen == [items[0], items[1], items[2], items[0]]  # nothing done: round again
+    assert await stack.statuses(task) == {}
+
+
+async def test_an_item_with_a_status_is_skipped_and_not_overwritten_by_auto_complete(stack):
+    items = await stack.items(4)
+    task = await stack.create_task([ANN1.email])
+    await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
+    first = await stack.move_on(ANN1, task)
+    await stack.set_status(ANN1, task, items[0], "discard")
+    await stack.set_status(ANN1, task, items[1], "discard")
+    moved = await stack.move_on(ANN1, task, first["itemId"])
+    assert moved["itemId"] == items[2] and "completedItemId" not in moved
+    await asyncio.sleep(0.2)
+    assert (await stack.statuses(task))[items[0]] == "discard"
+
+
+async def test_allow_next_only_on_done_refuses_moving_on_from_an_item_without_a_status(stack):
+    items = await stack.items(3)
+    task = await stack.create_task([ANN1.email], allow_next_only_on_done=True)
+    first = await stack.move_on(ANN1, task)
+    refused = await stack.move_on(ANN1, task, first["itemId"])
+    assert refused["type"] == "CommandRejected" and refused["reason"] == "conflict"
+    await stack.set_status(ANN1, task, items[0], "completed")
+
+    async def moved_on() -> bool:
+        return (await stack.move_on(ANN1, task, items[0]))["type"] == "MovedOn"
+
+    assert await eventually(moved_on)
+    await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
+    assert (await stack.move_on(ANN1, task, items[1]))["completedItemId"] == items[1]
+
+
+async def test_stepping_back_goes_through_the_items_worked_on(stack):
+    items = await stack.items(4)
+    task = await stack.create_task([ANN1.email])
+    at = (await stack.move_on(ANN1, task))["itemId"]
+    for _ in range(2):
+        at = (await stack.move_on(ANN1, task, at))["itemId"]
+    assert at == items[2]
+    assert (await stack.step_back(ANN1, task))["itemId"] == items[1]
+    assert (await stack.step_back(ANN1, task))["itemId"] == items[0]
+    refused = await stack.step_back(ANN1, task)
+    assert refused["type"] == "CommandRejected" and refused["reason"] == "conflict"
+    assert (await stack.move_on(ANN1, task))["itemId"] == items[1]  # next after the one in hand
+
+
+async def test_someone_without_an_assignment_is_refused(stack):
+    await stack.items(2)
+    task = await stack.create_task([ANN1.email])
+    refused = await stack.move_on(ANN2, task)
+    assert refused["type"] == "CommandRejected" and refused["reason"] == "not_found"
+
+
+async def test_a_redelivered_move_is_answered_again_and_not_applied_twice(stack):
+    items = await stack.items(3)
+    task = await stack.create_task([ANN1.email])
+    await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
+    await stack.move_on(ANN1, task)
+    from shared.workflow import MoveOn
+
+    cmd = MoveOn(actor=ANN1, task_id=task["id"], project_id="p1", from_item_id=items[0])
+    first = await stack.workflow_command(cmd)
+    await stack.send(streams.WORKFLOW, cmd)
+    await stack.wait(streams.WORKFLOW_EVENTS,
+                     lambda b: b.get("correlationId") == cmd.id and b is not first and b["id"] == first["id"])
+    assert (await stack.move_on(ANN1, task, items[1]))["itemId"] == items[2]
+    set_status = [b for b in await stack.read(streams.STATUS) if b.get("itemId") == items[0]]
+    assert len({b["id"] for b in set_status}) == 1
+
+
+async def eventually(check, timeout: float = 10.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+# --- pulling ---------------------------------------------------------------------------------
+
+
+async def test_pulling_refills_in_batches_and_never_holds_more_than_the_maximum(stack):
+    items = await stack.items(14)
+    task = await stack.create_task([ANN1.email], allocation="pulling", batch_size=3, max_batch_workload=5)
+    await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
+    pulled = await stack.pull(ANN1, task)
+    assert len(pulled["itemIds"]) == 3
+    moved, arrived = await stack.move_on(ANN1, task), []
+    while moved.get("itemId"):
+        arrived.append(moved["itemId"])
+        assert len(await stack.open_items(task, ANN1.email)) <= 5
+        moved = await stack.move_on(ANN1, task, moved["itemId"])
+        if not moved.get("itemId"):  # the refill may still be on its way
+            await asyncio.sleep(0.3)
+            moved = await stack.move_on(ANN1, task, arrived[-1])
+    assert sorted(arrived) == items and len(set(arrived)) == len(arrived)
+    pulls = [b for b in await stack.read(streams.TASK_EVENTS) if b["type"] == "ItemsPulled"]
+    assert all(len(p["itemIds"]) <= 3 and p["openItems"] <= 5 for p in pulls)
+
+
+async def test_pulled_items_are_leased_and_an_idle_annotators_items_go_back_first_in_line(settings, redis):
+    async with running(settings, redis, ttl_s=0.6) as stack:
+        items = await stack.items(8)
+        task = await stack.create_task([ANN1.email, ANN2.email], allocation="pulling", batch_size=3,
+                                       max_batch_workload=5)
+        taken = (await stack.pull(ANN1, task))["itemIds"]
+        granted = await stack.wait(streams.WORKFLOW_EVENTS, lambda b: b["type"] == "LeasesGranted")
+        assert granted["itemIds"] == taken and granted["annotator"] == ANN1.email
+        expired = await stack.wait(streams.WORKFLOW_EVENTS, lambda b: b["type"] == "LeasesExpired")
+        assert sorted(expired["itemIds"]) == sorted(taken)
+        back = await stack.wait(streams.WORKFLOW_EVENTS, lambda b: b["type"] == "ItemsReturned")
+        assert sorted(back["itemIds"]) == sorted(taken)
+        assert await stack.open_items(task, ANN1.email) == []
+        assert (await stack.pull(ANN2, task))["itemIds"] == taken  # first in line
+        assert items[3] not in taken
+
+
+async def test_heartbeats_keep_the_leases(settings, redis):
+    async with running(settings, redis, ttl_s=0.6) as stack:
+        await stack.items(5)
+        task = await stack.create_task([ANN1.email], allocation="pulling", batch_size=3, max_batch_workload=5)
+        taken = (await stack.pull(ANN1, task))["itemIds"]
+        await stack.wait(streams.WORKFLOW_EVENTS, lambda b: b["type"] == "LeasesGranted")
+        for _ in range(8):
+            renewed = await stack.heartbeat(ANN1, task)
+            assert renewed["type"] == "LeasesRenewed" and sorted(renewed["itemIds"]) == sorted(taken)
+            await asyncio.sleep(0.2)
+        assert await stack.facts("LeasesExpired") == []
+        assert sorted(await stack.open_items(task, ANN1.email)) == sorted(taken)
+
+
+async def test_leaving_returns_unopened_items_at_once_and_opened_ones_when_their_lease_ends(settings, redis):
+    async with running(settings, redis, ttl_s=1.0) as stack:
+        await stack.items(6)
+        task = await stack.create_task([ANN1.email, ANN2.email], allocation="pulling", batch_size=3,
+                                       max_batch_workload=5)
+        taken = (await stack.pull(ANN1, task))["itemIds"]
+        opened = (await stack.move_on(ANN1, task))["itemId"]
+        left = await stack.leave(ANN1, task)
+        assert left["type"] == "LeftTask" and left["heldItemIds"] == [opened]
+        assert sorted(left["returningItemIds"]) == sorted(set(taken) - {opened})
+        first = await stack.wait(streams.WORKFLOW_EVENTS, lambda b: b["type"] == "ItemsReturned")
+        assert sorted(first["itemIds"]) == sorted(left["returningItemIds"])
+        assert await stack.open_items(task, ANN1.email) == [opened]
+        expired = await stack.wait(streams.WORKFLOW_EVENTS, lambda b: b["type"] == "LeasesExpired")
+        assert expired["itemIds"] == [opened] and expired["openedItemIds"] == [opened]
+        await stack.wait(streams.WORKFLOW_EVENTS, lambda b: b["type"] == "ItemsReturned"
+                         and b["itemIds"] == [opened])
+        assert await stack.open_items(task, ANN1.email) == []
+
+
+async def test_return_items_keeps_items_with_a_status_and_puts_the_rest_at_the_queue_cursor(stack):
+    await stack.items(8)
+    task = await stack.create_task([ANN1.email, ANN2.email], allocation="pulling", batch_size=3,
+                                   max_batch_workload=5)
+    taken = (await stack.pull(ANN1, task))["itemIds"]
+    await stack.set_status(ANN1, task, taken[0], "completed")
+    assignment = await stack.assignment_of(task, ANN1.email)
+    cmd = ReturnItems(actor=MANAGER, task_id=task["id"], project_id="p1", assignment_id=assignment["_id"],
+                      item_ids=taken)
+    changed = await stack.outcome(streams.TASK_EVENTS, await stack.send(streams.TASKS, cmd))
+    assert changed["change"] == "items-returned"
+    assert changed["summary"]["returned"] == taken[1:] and changed["summary"]["kept"] == [taken[0]]
+    await stack.send(streams.TASKS, cmd)  # a redelivery changes nothing more
+    assert (await stack.pull(ANN2, task))["itemIds"][:2] == taken[1:]
+    queue = await stack.mongo.assignments.find_one({"taskId": task["id"], "queue": True})
+    assert queue["itemIds"].count(taken[1]) == 2  # passed once, handed out again from the cursor
+    assert (await stack.assignment_of(task, ANN1.email))["itemIds"] == [taken[0]]
+
+
+async def test_two_task_service_replicas_pulling_concurrently_never_hand_out_an_item_twice(settings, redis):
+    """Pulls by four annotators on two task-service replicas, while items are given back and
+    completed: an item is never held by two annotators at once (the e2e test makes 1,000
+    pulls over HTTP; this one makes them truly concurrent)."""
+    async with running(settings, redis, task_replicas=2, workflow=False) as stack:
+        await stack.items(300)
+        people = [annotator(n) for n in range(1, 5)]
+        task = await stack.create_task([p.email for p in people], allocation="pulling", batch_size=3,
+                                       max_batch_workload=6)
+        holder: dict[str, str] = {}
+        pulled = 0
+
+        async def work(person, pulls: int) -> None:
+            nonlocal pulled
+            assignment = (await stack.assignment_of(task, person.email))["_id"]
+            mine: list[str] = []
+            for n in range(pulls):
+                got = (await stack.pull(person, task))["itemIds"]
+                pulled += len(got)
+                for item in got:
+                    assert holder.setdefault(item, person.email) == person.email and item not in mine, \
+                        f"{item} handed to {person.email} while {holder[item]} holds it"
+                mine += got
+                if n % 10 == 0 and mine:  # finish one: it never comes back
+                    await stack.set_status(person, task, mine.pop(), "completed")
+                if n % 3 != 2:
+                    continue
+                for item in mine:  # give the rest back; someone else may get them next
+                    del holder[item]
+                cmd = ReturnItems(actor=MANAGER, task_id=task["id"], project_id="p1",
+                                  assignment_id=assignment, item_ids=mine)
+                if mine:
+                    await stack.outcome(streams.TASK_EVENTS, await stack.send(streams.TASKS, cmd))
+                mine = []
+
+        await asyncio.gather(*(work(p, 100) for p in people))
+        assert pulled > 400
+        held: dict[str, str] = {}
+        for p in people:  # the task service's records agree: no item in two assignments
+            for item in (await stack.assignment_of(task, p.email))["itemIds"]:
+                assert held.setdefault(item, p.email) == p.email
+
+
+# --- the read model's scripts follow the pure rule --------------------------------------------
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(n=st.integers(1, 12), data=st.data())
+async def test_the_next_item_script_follows_the_pure_rule(redis, settings, n, data):
+    rm = ReadModel(settings.namespace)
+    keys = annotator_keys(rm, "t-hyp", "a@example.com")
+    items = [f"i{k}" for k in range(n)]
+    open_items = data.draw(st.lists(st.sampled_from(items), unique=True))
+    current = data.draw(st.sampled_from(items + [""]))
+    await redis.delete(*keys)
+    await redis.hset(keys[2], mapping={i: k for k, i in enumerate(items)})
+    if open_items:
+        await redis.zadd(keys[1], {i: items.index(i) for i in open_items})
+    await redis.hset(keys[0], mapping={"current": current, "assignment": "a"})
+    from services.workflow.queue import STATUS, due_member
+
+    script = redis.register_script(STATUS)  # an undo of nothing only refreshes `next`
+    await script(keys=keys, args=[due_member("t-hyp", "a"), 0, 1000, "0", "none", "undo"])
+    expected = rules.next_after(sorted(open_items, key=items.index), {i: k for k, i in enumerate(items)},
+                                current or None)
+    stored = (await redis.hget(keys[0], "next") or b"").decode() or None
+    assert stored == expected
