@@ -108,7 +108,8 @@ class RedisQueues:
         ones (no status) in the open set, and lease the open ones in a pulling task."""
         fresh = self.rm.annotator(task_id, email, f"fresh:{uuid.uuid4().hex}")
         order = self.rm.annotator(task_id, email, "order")
-        async with self.redis.pipeline(transaction=False) as pipe:
+        # MULTI/EXEC: a move running meanwhile must never see the order half rebuilt.
+        async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.rm.annotator(task_id, email, "state"), "assignment", assignment_id)
             pipe.delete(order)
             for start in range(0, len(items), CHUNK):
