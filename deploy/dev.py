@@ -104,7 +104,10 @@ def _port_free(port: int) -> bool:
 
 
 def run() -> None:
+    # Ctrl+C and SIGTERM both stop everything, even when started from a shell that made
+    # SIGINT ignored (a background job of a non-interactive shell).
     signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
     with contextlib.ExitStack() as stack:
         try:
             redis_url = os.environ.get("REDIS_URL") or stack.enter_context(

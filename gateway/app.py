@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
         logging_config=LoggingConfig(log_exceptions="always",
-                                     disable_stack_trace={401, 403, 404, 409, 422, 429}),
+                                     disable_stack_trace={400, 401, 403, 404, 409, 422, 429}),
     )
     check_rules(app)  # a route without an access rule stops the gateway here
     return app
