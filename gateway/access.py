@@ -12,11 +12,11 @@ from cachetools import TTLCache
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from gateway.auth import Principal
+from gateway.cache import read_through
 from gateway.repository import Catalog
 from gateway.roles import ACTIONS, at_least
 from shared.dataloop import Ontology
 
-_MISSING = object()
 
 
 class Access:
@@ -28,12 +28,8 @@ class Access:
         self.cache: TTLCache[tuple[str, str], Any] = TTLCache(100_000, ttl)
 
     async def _get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
-        # One lookup, not `in` then `[]`: an entry may expire between the two.
-        key = (collection, doc_id)
-        found = self.cache.get(key, _MISSING)
-        if found is _MISSING:
-            found = self.cache[key] = await self.catalog.get(collection, doc_id)
-        return found
+        return await read_through(self.cache, (collection, doc_id),
+                                  lambda: self.catalog.get(collection, doc_id))
 
     def forget(self, collection: str, doc_id: str) -> None:
         self.cache.pop((collection, doc_id), None)
@@ -41,13 +37,11 @@ class Access:
 
     async def ontology(self, recipe_id: str) -> Ontology:
         """The parsed ontology of a recipe (parsing once per cache period, not per request)."""
-        key = ("ontology", recipe_id)
-        found = self.cache.get(key, _MISSING)
-        if found is _MISSING:
+        async def parse() -> Ontology:
             recipe = await self._get("recipes", recipe_id)
-            found = Ontology.model_validate(recipe["ontology"]) if recipe else Ontology()
-            self.cache[key] = found
-        return found
+            return Ontology.model_validate(recipe["ontology"]) if recipe else Ontology()
+
+        return await read_through(self.cache, ("ontology", recipe_id), parse)
 
     # projects and roles ----------------------------------------------------------------------
 

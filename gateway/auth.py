@@ -20,12 +20,12 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from gateway.cache import read_through
 from gateway.repository import Catalog, new_id
 from shared.envelope import Actor, utcnow
 
 TOKEN_PREFIX = "clf_"
 SCOPES = ("read", "write")
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,7 @@ class TokenResolver:
 
     async def resolve(self, token: str) -> Principal | None:
         key = digest(token)
-        found = self.cache.get(key, _MISSING)
-        if found is _MISSING:
-            found = self.cache[key] = await self._load(key)
+        found = await read_through(self.cache, key, lambda: self._load(key))
         return None if found is None or found.expired() else found
 
     async def _load(self, key: str) -> Principal | None:

@@ -7,10 +7,9 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from gateway.cache import read_through
+
 ASC = 1
-
-
-_MISSING = object()
 
 
 class TaskReads:
@@ -21,10 +20,7 @@ class TaskReads:
         self.cache: TTLCache[str, Any] = TTLCache(10_000, ttl)
 
     async def task(self, task_id: str) -> dict[str, Any] | None:
-        found = self.cache.get(task_id, _MISSING)
-        if found is _MISSING:
-            found = self.cache[task_id] = await self.db.tasks.find_one({"_id": task_id})
-        return found
+        return await read_through(self.cache, task_id, lambda: self.fresh_task(task_id))
 
     async def fresh_task(self, task_id: str) -> dict[str, Any] | None:
         return await self.db.tasks.find_one({"_id": task_id})

@@ -149,19 +149,20 @@ class SceneController(Controller):
         self, annotation_id: FromPath[str], data: JSONBody[FrameRange], request: Request, state: State
     ) -> Response[Any]:
         """Hide frames `from`..`to` of the scene (joined with hidden ranges they touch)."""
-        _, item, dataset, scene = await self._scene(annotation_id, request, state)
-        command = HideFrames(**self._common(request, item, dataset, scene.video),
-                             annotation_id=annotation_id, first=data.first, last=data.last)
-        return await self._change(request, dataset, scene, command, data.model_dump())
+        return await self._frames(HideFrames, annotation_id, data, request, state)
 
     @post("/scenes/{annotation_id:str}/unhide")
     async def unhide_frames(
         self, annotation_id: FromPath[str], data: JSONBody[FrameRange], request: Request, state: State
     ) -> Response[Any]:
         """Show frames `from`..`to` of the scene again (a hidden range around them splits)."""
+        return await self._frames(UnhideFrames, annotation_id, data, request, state)
+
+    async def _frames(self, kind: type, annotation_id: str, data: FrameRange, request: Request,
+                      state: State) -> Response[Any]:
         _, item, dataset, scene = await self._scene(annotation_id, request, state)
-        command = UnhideFrames(**self._common(request, item, dataset, scene.video),
-                               annotation_id=annotation_id, first=data.first, last=data.last)
+        command = kind(**self._common(request, item, dataset, scene.video),
+                       annotation_id=annotation_id, first=data.first, last=data.last)
         return await self._change(request, dataset, scene, command, data.model_dump())
 
     @delete("/scenes/{annotation_id:str}", status_code=200)

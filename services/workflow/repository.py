@@ -81,18 +81,6 @@ class RedisQueues:
             return False
         return await self.redis.zscore(self.rm.annotator(task_id, email, "open"), item_id) is not None
 
-    async def upcoming(self, task_id: str, email: str, item_id: str | None, count: int) -> list[str]:
-        """Up to `count` open items moving on from `item_id` would reach, in turn."""
-        order = self.rm.annotator(task_id, email, "order")
-        open_key = self.rm.annotator(task_id, email, "open")
-        position = await self.redis.hget(order, item_id) if item_id else None
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if position is not None:
-                pipe.zrangebyscore(open_key, f"({position.decode()}", "+inf", start=0, num=count)
-            pipe.zrange(open_key, 0, count)
-            found = [i.decode() for part in await pipe.execute() for i in part]
-        return [i for i in dict.fromkeys(found) if i != item_id][:count]
-
     async def settings(self, task_id: str, email: str) -> WorkflowSettings:
         found = await self.redis.hgetall(self.rm.annotator(task_id, email, "settings"))
         return WorkflowSettings.of_hash({k.decode(): v.decode() for k, v in found.items()})
