@@ -23,6 +23,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
+from faststream.redis.message import DATA_KEY
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -226,10 +227,22 @@ def stream_publisher(
 
 
 async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any]) -> None:
-    """Publish contract messages in one pipelined round trip."""
+    """Publish contract messages in one pipelined round trip.
+
+    Each entry is encoded by the publisher's own FastStream message format (so subscribers
+    read it as if `publisher.publish` had sent it) and added with one XADD; going through
+    `publisher.publish` per message costs ~40 us of middleware each, which a 10,000-item
+    bulk's 20,000 events feel (bench/bulk.py)."""
     if not messages:
         return
+    stream, fmt = getattr(publisher, "stream", None), getattr(getattr(publisher, "config", None),
+                                                             "message_format", None)
     async with redis.pipeline(transaction=False) as pipe:
         for message in messages:
-            await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe)
+            if stream is None or fmt is None:  # not a stream publisher: the general path
+                await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe)
+                continue
+            data = await fmt.encode(message=message.wire(), reply_to=None, headers=None,
+                                    correlation_id=message.id)
+            pipe.xadd(stream.name, {DATA_KEY: data}, maxlen=stream.maxlen)
         await pipe.execute()
