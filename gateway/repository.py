@@ -46,7 +46,6 @@ class Catalog:
         await self.db.items.create_index([("datasetId", ASCENDING), ("filename", ASCENDING)])
         await self.db.recipes.create_index([("projectIds", ASCENDING)])
         await self.db.annotations.create_index([("itemId", ASCENDING)])
-        await self.db.annotations.create_index([("datasetId", ASCENDING)])
 
     async def ping(self) -> bool:
         try:
