@@ -16,7 +16,7 @@ from gateway.ratelimit import RequestGate
 from gateway.repository import Catalog, connect
 from gateway.task_reads import TaskReads
 from shared import streams
-from shared.bulk import BulkCommand
+from shared.bulk import BulkClassify, UndoBulk
 from shared.commands import ClassifyStreamCommand
 from shared.scene_commands import SceneStreamCommand
 from shared.messaging import ensure_groups, make_broker, make_redis, stream_publisher, subscribers_running
@@ -53,7 +53,7 @@ class Gateway:
             description="Annotators' workflow commands; read by the workflow service.")
         self.workflow = WorkflowReads(self.broker, s, self.hub)
         self.publishers[streams.BULK_CLASSIFY] = stream_publisher(
-            self.broker, s, streams.BULK_CLASSIFY, schema=BulkCommand,
+            self.broker, s, streams.BULK_CLASSIFY, schema=BulkClassify | UndoBulk,
             description="BulkClassify and UndoBulk; read by the task service.")
         for events in (streams.ANNOTATION_EVENTS, streams.TASK_EVENTS):
             self._listen(streams.stream(events, s.namespace))

@@ -8,6 +8,7 @@ from typing import Any
 from cachetools import TTLCache
 
 from gateway.cache import read_through
+from shared.tasks import progress_counts
 
 ASC = 1
 
@@ -55,6 +56,11 @@ class TaskReads:
         return max(0, len(queue["itemIds"]) - queue["next"]) if queue else 0
 
     async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]:
+        """(assignment, status) -> items, as the task service counts them (`task_progress`);
+        for a task it has not counted yet, from the status documents."""
+        progress = await self.db.task_progress.find_one({"_id": task_id}, {"counts": 1})
+        if progress is not None:
+            return progress_counts(progress)
         cursor = self.db.item_statuses.aggregate([
             {"$match": {"taskId": task_id, "status": {"$ne": None}}},
             {"$group": {"_id": {"a": "$assignmentId", "s": "$status"}, "n": {"$sum": 1}}},
@@ -84,9 +90,13 @@ class TaskReads:
                     found.setdefault(item, []).append((a["taskId"], a["_id"]))
         return found
 
-    async def statuses_of_items(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    async def statuses_of_items(self, holders: dict[str, list[tuple[str, str]]]
+                                ) -> dict[str, list[dict[str, Any]]]:
+        """item id -> its status documents in the tasks that hold it (`memberships`); an
+        item keeps its status only while a task holds it. Read by `_id`, the only index."""
+        ids = [f"{task}:{item}" for item, held in holders.items() for task, _ in held]
         found: dict[str, list[dict[str, Any]]] = {}
-        async for d in self.db.item_statuses.find({"itemId": {"$in": item_ids}}):
+        async for d in self.db.item_statuses.find({"_id": {"$in": ids}}):
             found.setdefault(d["itemId"], []).append(d)
         return found
 

@@ -1,7 +1,10 @@
 """Bulk classification contracts: the commands on `bulk-classify` and `classify`, and the
 events that report a bulk's preview, progress, completion and undo.
 
-A bulk's id is its `BulkClassify` command id. The outcome the caller waits for
+A bulk's id is its `BulkClassify` command id. The task service forwards the classes to
+the annotation service (`ClassifyItems`) before it writes the statuses, so both services
+write at once; the annotation service reports its half back (`ClassesStored`) and the task
+service announces `BulkCompleted` once both halves are durable. The outcome the caller waits for
 (`BulkPreviewed`, `BulkCompleted`, `CommandRejected`) correlates to that id; every per-item
 event (`ItemStatusChanged`, `ItemClassified`) and `BulkProgressed` correlates to
 `items_correlation(bulk_id)` instead, so a waiting request resolves only on the outcome.
@@ -72,8 +75,8 @@ class BulkItem(Contract):
 
 class ClassifyItems(Envelope):
     """The accepted part of a bulk for the annotation service: add `label` to every item
-    (annotation ids from `annotation_id(bulk_id, item)`). Stream `classify`; its outcome
-    `BulkCompleted` correlates to `bulk_id`."""
+    (annotation ids from `annotation_id(bulk_id, item)`). Stream `classify`; when the
+    classes are stored the annotation service sends `ClassesStored` back."""
 
     type: Literal["ClassifyItems"] = "ClassifyItems"
     bulk_id: str
@@ -86,6 +89,20 @@ class ClassifyItems(Envelope):
     replace_classes: bool = False
     items: list[BulkItem]
     statuses: dict[str, Any] = Field(default_factory=dict)  # the task service's summary
+
+
+class ClassesStored(Envelope):
+    """The annotation service's half of a bulk is durable: every class annotation written
+    (or found there already). Stream `bulk-classify`, from the annotation service to the
+    task service, which completes the bulk once its statuses are durable too."""
+
+    type: Literal["ClassesStored"] = "ClassesStored"
+    bulk_id: str
+    task_id: str
+    project_id: str
+    classified: int
+    unchanged: int
+    replaced: int
 
 
 class UnclassifyItems(Envelope):
@@ -127,7 +144,7 @@ class BulkProgressed(Envelope):
 
 class BulkCompleted(Envelope):
     """Every item of a bulk is classified (and its status set) durably. Emitted by the
-    annotation service on `events.annotation`; correlates to the bulk id."""
+    task service on `events.task` once both halves are stored; correlates to the bulk id."""
 
     type: Literal["BulkCompleted"] = "BulkCompleted"
     bulk_id: str
@@ -154,7 +171,7 @@ class BulkUndone(Envelope):
     statuses: dict[str, Any] = Field(default_factory=dict)
 
 
-BulkCommand = Annotated[BulkClassify | UndoBulk, Field(discriminator="type")]
+BulkCommand = Annotated[BulkClassify | UndoBulk | ClassesStored, Field(discriminator="type")]
 BULK_COMMAND: TypeAdapter[Any] = TypeAdapter(BulkCommand)
 BulkEvent = Annotated[BulkPreviewed | BulkProgressed | BulkCompleted | BulkUndone,
                       Field(discriminator="type")]

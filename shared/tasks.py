@@ -199,6 +199,32 @@ TaskEvent = Annotated[TaskChanged | ItemsPulled | ItemStatusChanged, Field(discr
 TASK_EVENT: TypeAdapter[Any] = TypeAdapter(TaskEvent)
 
 
+def status_key(status: str) -> str:
+    """A status as a MongoDB field name in `task_progress.counts` (a custom status may hold
+    `.` or `$`, which field names cannot)."""
+    return status.encode().hex()
+
+
+def progress_counts(progress: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """(assignment id, status) -> items, from a `task_progress` document (zeros dropped)."""
+    return {(a, bytes.fromhex(k).decode()): n
+            for a, by_status in (progress.get("counts") or {}).items()
+            for k, n in by_status.items() if n}
+
+
+def status_deltas(changes: list[tuple[str, str | None, str | None]]) -> dict[tuple[str, str], int]:
+    """How (assignment, previous status, new status) changes move the status counts."""
+    deltas: dict[tuple[str, str], int] = {}
+    for assignment, previous, new in changes:
+        if previous == new:
+            continue
+        if previous:
+            deltas[(assignment, previous)] = deltas.get((assignment, previous), 0) - 1
+        if new:
+            deltas[(assignment, new)] = deltas.get((assignment, new), 0) + 1
+    return {k: n for k, n in deltas.items() if n}
+
+
 def task_view(task: dict[str, Any], assignment_ids: list[str],
               counts: dict[tuple[str, str], int]) -> dict[str, Any]:
     """A stored task as the API and `TaskChanged` show it (Dataloop's task entity, with

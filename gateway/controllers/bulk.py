@@ -74,7 +74,9 @@ class BulkController(Controller):
         record = await db.bulk_operations.find_one({"_id": bulk_id, "taskId": task_id})
         if record is None:
             raise NotFoundException(f"no bulk operation {bulk_id} in task {task_id}")
-        classes = await db.bulk_classifications.find_one({"_id": bulk_id}) or {}
+        record |= await db.bulk_states.find_one({"_id": bulk_id}) or {}
+        classes = (await db.bulk_classifications.find_one({"_id": bulk_id}) or {}) | \
+            (await db.bulk_progress.find_one({"_id": bulk_id}) or {})
         return bulk_view(record, classes, state.gw.api, page, page_size)
 
     @post("/bulk/{bulk_id:str}/undo", status_code=200)
@@ -109,10 +111,13 @@ def render_undone(outcome: Any) -> dict[str, Any]:
 def bulk_view(record: dict[str, Any], classes: dict[str, Any], api: str, page: int,
               size: int) -> dict[str, Any]:
     total = len(record["items"])
-    state = classes.get("state") or "running"
+    # The task service completes a bulk once statuses and classes are both durable; the
+    # annotation service's record carries the classes' progress and the undo.
+    state = "undone" if classes.get("state") == "undone" else \
+        "completed" if record.get("state") == "completed" else "running"
     view = {"id": record["_id"], "taskId": record["taskId"], "label": record["label"],
             "mode": record["mode"], "status": record["status"], "state": state,
-            "done": classes.get("done", 0), "total": total,
+            "done": total if state != "running" else classes.get("done", 0), "total": total,
             "url": f"{api}/tasks/{record['taskId']}/bulk/{record['_id']}"}
     if record.get("undo"):
         view["undo"] = {"statusConflicts": record["undo"]["conflicts"][:100],

@@ -105,6 +105,6 @@ class DatasetController(Controller):
             return []
         ids = [i["id"] for i in items]
         annotations = await gw.catalog.annotations_of_items(ids)
-        statuses = await gw.tasks.statuses_of_items(ids)
+        statuses = await gw.tasks.statuses_of_items({i: holders.get(i, []) for i in ids})
         return [(i, item_export(with_refs(i, holders.get(i["id"], []), statuses.get(i["id"], [])),
                                 annotations[i["id"]], gw.api)) for i in items]

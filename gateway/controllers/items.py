@@ -57,7 +57,7 @@ def _item_doc(dataset: dict[str, Any], name: str, directory: str, system: dict[s
 async def _with_refs(state: State, item: dict[str, Any]) -> dict[str, Any]:
     """The item with its task memberships and statuses in `metadata.system.refs`."""
     holders = await state.gw.tasks.memberships([item["id"]])
-    statuses = await state.gw.tasks.statuses_of_items([item["id"]])
+    statuses = await state.gw.tasks.statuses_of_items(holders)
     return with_refs(item, holders.get(item["id"], []), statuses.get(item["id"], []))
 
 

@@ -13,7 +13,7 @@ from services.annotation import bulk, handlers, scenes
 from services.annotation.bulk_store import BulkAnnotationStore
 from services.annotation.repository import MongoAnnotationRepository, connect
 from shared import streams
-from shared.bulk import ClassifyItems, UnclassifyItems
+from shared.bulk import ClassesStored, ClassifyItems, UnclassifyItems
 from shared.commands import parse_classify_stream
 from shared.events import AnnotationEvent
 from shared.scene_commands import SCENE_COMMAND
@@ -55,6 +55,13 @@ def build(settings: Settings) -> AnnotationService:
     )
 
     bulk_store = BulkAnnotationStore(repo.db)
+    bulk_replies = stream_publisher(
+        broker, settings, streams.BULK_CLASSIFY, schema=ClassesStored, writer="annotation-svc",
+        description="ClassesStored: the annotation side of a bulk classification is durable; "
+        "for the task service, which completes the bulk.")
+
+    async def reply(stored: ClassesStored) -> None:
+        await bulk_replies.publish(stored.wire(), correlation_id=stored.id)
 
     async def on_classify_stream(commands: list[Any]) -> None:
         publish = lambda produced: publish_all(redis, events, produced)  # noqa: E731
@@ -65,7 +72,7 @@ def build(settings: Settings) -> AnnotationService:
         for cmd in commands:
             if isinstance(cmd, ClassifyItems):
                 await bulk.classify_items(cmd, store=bulk_store, base_url=settings.public_url,
-                                          publish=publish)
+                                          publish=publish, reply=reply)
             elif isinstance(cmd, UnclassifyItems):
                 await bulk.unclassify_items(cmd, store=bulk_store, publish=publish)
 

@@ -4,8 +4,9 @@ and undo it (`UnclassifyItems`).
 The plan (which items get the class, which earlier classes each replaces) is stored in
 `bulk_classifications` before anything is written; a redelivery replays it. Annotation ids
 derive from the bulk and item ids, so replays insert nothing twice. Each item's change is
-an ordinary per-item event; `BulkProgressed` reports done/total per chunk; `BulkCompleted`
-(correlated to the bulk id) is published last, after everything is durable."""
+an ordinary per-item event; `BulkProgressed` reports done/total per chunk; `ClassesStored`
+goes back to the task service last, after everything is durable (the task service then
+completes the bulk)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from typing import Any
 from services.annotation import rules
 from services.annotation.bulk_store import BulkAnnotationStore
 from shared.bulk import (
-    BulkCompleted, BulkProgressed, BulkUndone, ClassifyItems, UnclassifyItems, annotation_id,
+    BulkProgressed, BulkUndone, ClassesStored, ClassifyItems, UnclassifyItems, annotation_id,
     items_correlation, offenders,
 )
 from shared.commands import Classify
 from shared.envelope import Envelope, derived_id, utcnow
 from shared.events import AnnotationDeleted, ItemClassified, parse_event
 
-CHUNK = 2_000
+CHUNK = 1_000
 Publish = Callable[[list[Any]], Awaitable[None]]
 
 
@@ -66,46 +67,53 @@ def _doc(template: dict[str, Any], api: str, bulk_id: str, item: str, assignment
 
 
 async def classify_items(cmd: ClassifyItems, *, store: BulkAnnotationStore, base_url: str,
-                         publish: Publish) -> None:
-    if (stored := await store.outcome(cmd.bulk_id)) is not None:
-        return await publish([parse_event(stored["event"])])
+                         publish: Publish, reply: Callable[[ClassesStored], Awaitable[None]]) -> None:
+    if (stored := await store.outcome(cmd.id)) is not None:
+        return await reply(ClassesStored.model_validate(stored["event"]))
     record = await store.record(cmd.bulk_id)
     if record is None:
         plan = plan_classes(cmd, await store.live_classes([i.item_id for i in cmd.items]))
         record = {"_id": cmd.bulk_id, "commandId": cmd.id, "taskId": cmd.task_id,
-                  "projectId": cmd.project_id, "total": len(cmd.items), "done": 0,
-                  "state": "running", "createdAt": utcnow(), **plan}
+                  "projectId": cmd.project_id, "total": len(cmd.items), "createdAt": utcnow(), **plan}
         await store.save_record(record)
     api = f"{base_url.rstrip('/')}/api/v1"
     template = _template(cmd, base_url)
     tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id,
                  "bulkId": cmd.bulk_id}
     total, todo = record["total"], record["classified"]
-    progress = {"done": len(record["unchanged"])}
+    correlation = items_correlation(cmd.bulk_id)
 
-    async def chunk(part: list[list[str]]) -> None:
-        docs = [_doc(template, api, cmd.bulk_id, i, a) for i, a in part]
-        await store.insert(docs)
-        await store.tombstone([r for i, _ in part for r in record["replaced"].get(i, [])], tombstone)
-        progress["done"] += len(part)
+    async def report(docs: list[dict[str, Any]], done: int) -> None:
         events: list[Any] = [ItemClassified(
             id=derived_id(cmd.id, f"classified:{d['itemId']}"), correlation_id=correlation,
             actor=cmd.actor, item_id=d["itemId"], dataset_id=cmd.dataset_id, project_id=cmd.project_id,
             annotation=rules.public(d), replaced=record["replaced"].get(d["itemId"], [])) for d in docs]
-        events.append(_progress(cmd, progress["done"], total, f"progress:{part[0][0]}"))
+        events.append(_progress(cmd, done, total, f"progress:{docs[0]['itemId']}"))
         await publish(events)
-        await store.progress(cmd.bulk_id, progress["done"])
+        await store.progress(cmd.bulk_id, done)
 
-    correlation = items_correlation(cmd.bulk_id)
-    await asyncio.gather(*(chunk(todo[n:n + CHUNK]) for n in range(0, len(todo), CHUNK)))
-    completed = BulkCompleted(
-        id=derived_id(cmd.id, "BulkCompleted"), correlation_id=cmd.bulk_id, actor=cmd.actor,
-        bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id, total=total,
+    # Chunk after chunk, each reported while the next one is written: the server writes
+    # while this process builds and publishes the events of what is already durable.
+    done, reporting = len(record["unchanged"]), None
+    for n in range(0, len(todo), CHUNK):
+        part = todo[n:n + CHUNK]
+        docs = [_doc(template, api, cmd.bulk_id, i, a) for i, a in part]
+        await store.insert(docs)
+        await store.tombstone([r for i, _ in part for r in record["replaced"].get(i, [])], tombstone)
+        if reporting is not None:
+            await reporting
+        done += len(part)
+        reporting = asyncio.ensure_future(report(docs, done))
+    if reporting is not None:
+        await reporting
+    stored = ClassesStored(
+        id=derived_id(cmd.id, "ClassesStored"), correlation_id=cmd.bulk_id, actor=cmd.actor,
+        bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id,
         classified=len(todo), unchanged=len(record["unchanged"]),
-        replaced=sum(len(v) for v in record["replaced"].values()), statuses=cmd.statuses)
+        replaced=sum(len(v) for v in record["replaced"].values()))
     await store.mark(cmd.bulk_id, {"state": "completed", "done": total})
-    await _finish(store, cmd, cmd.bulk_id, "BulkClassify", completed)
-    await publish([completed])
+    await _finish(store, cmd, cmd.id, "ClassifyItems", stored)
+    await reply(stored)
 
 
 def _progress(cmd: ClassifyItems, done: int, total: int, what: str) -> BulkProgressed:

@@ -14,14 +14,22 @@ from services.annotation.repository import _insert_ignoring_duplicates
 
 
 class BulkAnnotationStore:
+    """A bulk's plan in `bulk_classifications` is written once (with 10,000 items it is
+    ~0.5 MB); its progress, state and undo live in a small `bulk_progress` document, so
+    reporting progress does not rewrite the plan."""
+
     def __init__(self, db: Any) -> None:
         self.db = db
         self.records = db["bulk_classifications"]
+        self.progress_docs = db["bulk_progress"]
         self.annotations = db["annotations"]
         self.operations = db["operations"]
 
     async def record(self, bulk_id: str) -> dict[str, Any] | None:
-        return await self.records.find_one({"_id": bulk_id})
+        plan = await self.records.find_one({"_id": bulk_id})
+        if plan is None:
+            return None
+        return plan | (await self.progress_docs.find_one({"_id": bulk_id}) or {})
 
     async def save_record(self, record: dict[str, Any]) -> None:
         try:
@@ -30,10 +38,10 @@ class BulkAnnotationStore:
             pass
 
     async def mark(self, bulk_id: str, changes: dict[str, Any]) -> None:
-        await self.records.update_one({"_id": bulk_id}, {"$set": changes})
+        await self.progress_docs.update_one({"_id": bulk_id}, {"$set": changes}, upsert=True)
 
     async def progress(self, bulk_id: str, done: int) -> None:
-        await self.records.update_one({"_id": bulk_id}, {"$max": {"done": done}})
+        await self.progress_docs.update_one({"_id": bulk_id}, {"$max": {"done": done}}, upsert=True)
 
     async def live_classes(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """item id -> its live class annotations (images; video scenes are not classes here)."""

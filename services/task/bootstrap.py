@@ -14,7 +14,7 @@ from services.task.bulk_store import BulkStore
 from services.task.handlers import TaskHandlers
 from services.task.repository import MongoTaskRepository, connect
 from shared import streams
-from shared.bulk import BULK_COMMAND, BulkPreviewed
+from shared.bulk import BULK_COMMAND, BulkCompleted, BulkPreviewed
 from shared.commands import ClassifyStreamCommand
 from shared.envelope import Envelope
 from shared.events import CommandRejected
@@ -42,9 +42,9 @@ def build(settings: Settings) -> TaskService:
     redis = make_redis(settings)
     repo = connect(settings.mongodb_url, settings.mongodb_db)
     events = stream_publisher(broker, settings, streams.TASK_EVENTS,
-                              schema=TaskEvent | CommandRejected | BulkPreviewed,
+                              schema=TaskEvent | CommandRejected | BulkPreviewed | BulkCompleted,
                               description="Task facts: TaskChanged, ItemsPulled, ItemStatusChanged, "
-                              "CommandRejected. Emitted after the change is durable.")
+                              "CommandRejected, BulkPreviewed, BulkCompleted. Emitted after the change is durable.")
     classify = stream_publisher(broker, settings, streams.CLASSIFY, schema=ClassifyStreamCommand,
                                 description="Task-context Classify commands the task's rules accepted; "
                                 "ClassifyItems and UnclassifyItems of accepted bulk classifications.",
@@ -68,12 +68,14 @@ def build(settings: Settings) -> TaskService:
     bulk = BulkHandlers(repo, BulkStore(repo.db), lambda evs: publish_all(redis, events, evs), forward)
     attach(broker, Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, BULK_COMMAND.validate_python,
                             bulk.handle, streams.BULK_CLASSIFY,
-                            "BulkClassify and UndoBulk, checked against the task's allocation rules."),
+                            "BulkClassify and UndoBulk, checked against the task's allocation rules; "
+                            "ClassesStored from the annotation service."),
            settings=settings, service=NAME, dead_letters=dead_letters)
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
         await best_effort("index creation", repo.create_indexes())
+        await best_effort("counting earlier tasks' statuses", repo.count_uncounted_tasks())
 
     async def stop() -> None:
         await redis.aclose()

@@ -17,14 +17,14 @@ from services.task.bulk_store import BulkStore
 from services.task.handlers import _now, event, refused
 from services.task.repository import MongoTaskRepository
 from shared.bulk import (
-    BulkClassify, BulkItem, BulkPreviewed, ClassifyItems, UnclassifyItems, UndoBulk, items_correlation,
-    offenders,
+    BulkClassify, BulkCompleted, BulkItem, BulkPreviewed, ClassesStored, ClassifyItems,
+    UnclassifyItems, UndoBulk, items_correlation, offenders,
 )
 from shared.envelope import Envelope, derived_id, utcnow
 from shared.events import CommandRejected
-from shared.tasks import ItemStatusChanged
+from shared.tasks import ItemStatusChanged, status_deltas
 
-CHUNK = 2_000
+CHUNK = 1_000
 STATUSES_DONE = "statuses-done"
 Publish = Callable[[list[Any]], Awaitable[None]]
 Forward = Callable[[Envelope], Awaitable[None]]
@@ -39,6 +39,8 @@ class BulkHandlers:
         for cmd in dict((c.id, c) for c in commands).values():
             if isinstance(cmd, BulkClassify):
                 await self.on_bulk_classify(cmd)
+            elif isinstance(cmd, ClassesStored):
+                await self.on_classes_stored(cmd)
             else:
                 await self.on_undo_bulk(cmd)
 
@@ -96,6 +98,7 @@ class BulkHandlers:
             "items": [[i, holders[i]["_id"]] for i in items],
             "statusChanges": [[c.item_id, c.assignment_id, c.previous, c.existed] for c in changes],
             "state": "accepted", "createdAt": utcnow(), "at": _now(),
+            "total": len(items), "statusesChanged": len(changes),
         }
         await self.store.save_record(record)
         return record
@@ -134,13 +137,10 @@ class BulkHandlers:
             held_by_others=rules.held_by_others(items, holders, cmd.actor.email)))
 
     async def _apply(self, cmd: BulkClassify, record: dict[str, Any]) -> None:
-        """Write and report the statuses, then hand the classes to the annotation service,
-        which reports the bulk completed once they are stored. Every step is idempotent, so
-        a redelivery after a crash finishes the rest exactly once per item."""
-        await self._write_statuses(record)
-        await self.publish(self._status_events(cmd, record))
-        if record["state"] == "accepted":
-            await self.store.mark(cmd.id, {"state": STATUSES_DONE})
+        """Hand the classes to the annotation service first, so it writes them while this
+        service writes and reports the statuses; the bulk completes when both halves are
+        durable (`_complete_when_both`). Every step is idempotent, so a redelivery after a
+        crash finishes the rest exactly once per item."""
         await self.forward(ClassifyItems(
             id=derived_id(cmd.id, "ClassifyItems"), correlation_id=cmd.id, actor=cmd.actor,
             bulk_id=cmd.id, task_id=record["taskId"], project_id=record["projectId"],
@@ -148,36 +148,91 @@ class BulkHandlers:
             attributes=record["attributes"], replace_classes=record["singleClass"],
             items=[BulkItem(item_id=i, assignment_id=a) for i, a in record["items"]],
             statuses={"status": record["status"], "changed": len(record["statusChanges"])}))
+        if record["state"] == "accepted":
+            await self._write_statuses(cmd, record)
+            await self.repo.count(record["taskId"], cmd.id, status_deltas(
+                [c for _, a, previous, _ in record["statusChanges"]
+                 for c in ((a, previous, None), (a, None, record["status"]))]))
+            await self.store.mark(cmd.id, {"state": STATUSES_DONE})
+        await self._complete_when_both(cmd.id)
 
-    async def _write_statuses(self, record: dict[str, Any]) -> None:
+    async def on_classes_stored(self, cmd: ClassesStored) -> None:
+        await self.store.mark(cmd.bulk_id, {"classes": {
+            "classified": cmd.classified, "unchanged": cmd.unchanged, "replaced": cmd.replaced}})
+        await self._complete_when_both(cmd.bulk_id)
+
+    async def _complete_when_both(self, bulk_id: str) -> None:
+        """Announce `BulkCompleted` once statuses and classes are both stored. Each half
+        writes its mark, then reads both: whichever comes second sees both (if both do, the
+        event goes out twice with one id, which consumers and the outcome store dedupe)."""
+        record = await self.store.record(bulk_id, summary=True)
+        if record is None or record["state"] == "accepted" or "classes" not in record:
+            return
+        if "total" not in record:  # recorded by an earlier version
+            full = await self.store.record(bulk_id) or {}
+            record |= {"total": len(full["items"]), "statusesChanged": len(full["statusChanges"])}
+        classes = record["classes"]
+        completed = BulkCompleted(
+            id=derived_id(bulk_id, "BulkCompleted"), correlation_id=bulk_id,
+            actor=record["actor"], bulk_id=bulk_id, task_id=record["taskId"],
+            project_id=record["projectId"], total=record["total"], **classes,
+            statuses={"status": record["status"], "changed": record["statusesChanged"]})
+        await self.repo.save_outcome({
+            "_id": bulk_id, "commandType": "BulkClassify", "status": "succeeded",
+            "actorId": completed.actor.user_id, "projectId": record["projectId"],
+            "event": completed.wire(), "events": [completed.wire()], "completedAt": utcnow()})
+        if record["state"] != "completed":
+            await self.store.mark(bulk_id, {"state": "completed"})
+        self.repo.counted(record["taskId"], bulk_id)
+        await self.publish([completed])
+
+    async def _write_statuses(self, cmd: Envelope, record: dict[str, Any]) -> None:
+        """Write the statuses chunk after chunk, publishing each chunk's events (once it is
+        durable) while the next one is written."""
         bulk_id, task_id, status = record["_id"], record["taskId"], record["status"]
         email, at = record["actor"]["email"], record["at"]
         fresh: list[dict[str, Any]] = []
         existing: dict[str, list[str]] = defaultdict(list)
         for item, assignment, _, existed in record["statusChanges"]:
             if existed:
-                existing[assignment].append(f"{task_id}:{item}")
+                existing[assignment].append(item)
                 continue
             log = _log("created", task_id, assignment, status, email, at)
             fresh.append({"_id": f"{task_id}:{item}", "taskId": task_id, "itemId": item,
                           "assignmentId": assignment, "status": status, "creator": email,
                           "timestamp": at, "lastCommandId": bulk_id, "log": [log]})
-        await asyncio.gather(*(self.store.insert_statuses(fresh[n:n + CHUNK])
-                               for n in range(0, len(fresh), CHUNK)))
-        for assignment, ids in existing.items():
+        reporting: asyncio.Future[None] | None = None
+        changes = {c[0]: c for c in record["statusChanges"]}
+
+        async def written(items: list[str]) -> None:
+            nonlocal reporting
+            if reporting is not None:
+                await reporting
+            reporting = asyncio.ensure_future(self.publish(
+                self._status_events(cmd, record, [changes[i] for i in items])))
+
+        for n in range(0, len(fresh), CHUNK):
+            await self.store.insert_statuses(fresh[n:n + CHUNK])
+            await written([d["itemId"] for d in fresh[n:n + CHUNK]])
+        for assignment, items in existing.items():
             await self.store.update_statuses(
-                ids, bulk_id, {"assignmentId": assignment, "status": status, "creator": email,
-                               "timestamp": at, "lastCommandId": bulk_id},
+                [f"{task_id}:{i}" for i in items], bulk_id,
+                {"assignmentId": assignment, "status": status, "creator": email, "timestamp": at,
+                 "lastCommandId": bulk_id},
                 _log("created", task_id, assignment, status, email, at))
+            await written(items)
+        if reporting is not None:
+            await reporting
 
     @staticmethod
-    def _status_events(cmd: Envelope, record: dict[str, Any]) -> list[ItemStatusChanged]:
+    def _status_events(cmd: Envelope, record: dict[str, Any], changes: list[list[Any]]
+                       ) -> list[ItemStatusChanged]:
         correlation = items_correlation(cmd.id)
         return [ItemStatusChanged(
             id=derived_id(cmd.id, f"status:{item}"), correlation_id=correlation, actor=cmd.actor,
             task_id=record["taskId"], project_id=record["projectId"], assignment_id=assignment,
             item_id=item, previous=previous, status=record["status"])
-            for item, assignment, previous, _ in record["statusChanges"]]
+            for item, assignment, previous, _ in changes]
 
     # undo -----------------------------------------------------------------------------------
 
@@ -192,10 +247,13 @@ class BulkHandlers:
             return await self._refuse(cmd, rules.Refusal("forbidden", "only its author or a manager undoes a bulk"))
         if record.get("undoneBy") not in (None, cmd.id):
             return await self._refuse(cmd, rules.Refusal("conflict", "this bulk operation was already undone"))
-        if ((await self.store.classification(cmd.bulk_id)) or {}).get("state") != "completed":
+        if record["state"] != "completed":
             return await self._refuse(cmd, rules.Refusal("conflict", "this bulk operation is still running"))
         plan = record.get("undo") or await self._undo_plan(cmd, record)
         await self._restore_statuses(cmd, record, plan)
+        await self.repo.count(record["taskId"], cmd.id, status_deltas(
+            [c for _, a, previous, _ in plan["restore"]
+             for c in ((a, record["status"], None), (a, None, previous))]))
         await self.publish(self._restored_events(cmd, record, plan))
         await self.forward(UnclassifyItems(
             id=derived_id(cmd.id, "UnclassifyItems"), correlation_id=cmd.id, actor=cmd.actor,

@@ -12,23 +12,39 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 DUPLICATE_KEY = 11000
 
 
+PLAN_FIELDS = ("items", "statusChanges")
+
+
 class BulkStore:
+    """A bulk's record is two documents: its plan in `bulk_operations` (written once; with
+    10,000 items it is ~1 MB) and its small, changing state in `bulk_states`, so that
+    marking progress does not rewrite the plan."""
+
     def __init__(self, db: Any) -> None:
         self.db = db
         self.records = db["bulk_operations"]
+        self.states = db["bulk_states"]
         self.statuses = db["item_statuses"]
 
-    async def record(self, bulk_id: str) -> dict[str, Any] | None:
-        return await self.records.find_one({"_id": bulk_id})
+    async def record(self, bulk_id: str, summary: bool = False) -> dict[str, Any] | None:
+        """The bulk's record (plan and state); with `summary`, its state only."""
+        state = await self.states.find_one({"_id": bulk_id})
+        if summary and state is not None:
+            return state
+        plan = await self.records.find_one({"_id": bulk_id})
+        if plan is None:
+            return None
+        if state is None:  # the plan was stored, then the process died
+            state = _state_of(plan)
+            await _insert_once(self.states, state)
+        return state if summary else plan | state
 
     async def save_record(self, record: dict[str, Any]) -> None:
-        try:
-            await self.records.insert_one(record)
-        except DuplicateKeyError:
-            pass
+        await _insert_once(self.records, record)
+        await _insert_once(self.states, _state_of(record))
 
     async def mark(self, bulk_id: str, changes: dict[str, Any]) -> None:
-        await self.records.update_one({"_id": bulk_id}, {"$set": changes})
+        await self.states.update_one({"_id": bulk_id}, {"$set": changes})
 
     async def status_docs(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
         """item id -> its status document in the task (also those with no status)."""
@@ -63,6 +79,14 @@ class BulkStore:
             {"itemId": 1})
         return {d["itemId"] async for d in cursor}
 
-    async def classification(self, bulk_id: str) -> dict[str, Any] | None:
-        """The annotation service's side of a bulk (its progress), read only."""
-        return await self.db.bulk_classifications.find_one({"_id": bulk_id}, {"state": 1})
+
+
+def _state_of(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in PLAN_FIELDS}
+
+
+async def _insert_once(collection: Any, doc: dict[str, Any]) -> None:
+    try:
+        await collection.insert_one(doc)
+    except DuplicateKeyError:
+        pass

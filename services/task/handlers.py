@@ -17,7 +17,7 @@ from shared.events import CommandRejected, parse_event
 from shared.tasks import (
     ChangeTaskItems, CheckInTask, CreateTask, EditTask, ItemFilter, ItemsPulled,
     ItemStatusChanged, PullItems, Reassign, Redistribute, ReturnItems, SetStatus, TaskChanged,
-    task_view,
+    status_deltas, task_view,
 )
 
 Publish = Callable[[list[Any]], Awaitable[None]]
@@ -284,11 +284,17 @@ class TaskHandlers:
         if source is None or source["taskId"] != task["_id"] or source.get("queue") or source.get("removed"):
             return await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no assignment {cmd.assignment_id}"))])
         target = (await self._assignments_for(task, [cmd.annotator]))[cmd.annotator]
+        statuses = await self.repo.statuses(task["_id"], source["itemIds"])
         await self.repo.set_assignment(target["_id"], {"$push": {"itemIds": {"$each": source["itemIds"]}}})
         await self.repo.move_statuses(task["_id"], source["itemIds"], target["_id"])
+        # counted before the source lets go of its items: a redelivery still finds them
+        await self.repo.count(task["_id"], cmd.id, status_deltas(
+            [c for d in statuses.values() for c in ((source["_id"], d["status"], None),
+                                                    (target["_id"], None, d["status"]))]))
         await self.repo.set_assignment(source["_id"], {"$set": {"itemIds": [], "removed": True, "locked": True,
                                                                  "active": False, "reassignedTo": target["_id"]}})
         await self._changed(cmd, task, "reassigned", fromAssignment=source["_id"], toAssignment=target["_id"])
+        self.repo.counted(task["_id"], cmd.id)
 
     async def on_PullItems(self, cmd: PullItems) -> None:
         if (task := await self._task_or_refuse(cmd)) is None:
@@ -350,10 +356,13 @@ class TaskHandlers:
         log = {"action": "created" if cmd.status else "deleted",
                "status": {"taskId": task["_id"], "assignmentId": assignment_id,
                           "status": cmd.status, "creator": cmd.actor.email, "timestamp": at}}
-        previous = await self.repo.write_status(doc, log)
+        previous, counted_under = await self.repo.write_status(doc, log)
+        await self.repo.count(task["_id"], cmd.id, status_deltas(
+            [(counted_under, previous, None), (assignment_id, None, cmd.status)]))
         await self._finish(cmd, [event(cmd, ItemStatusChanged, task_id=task["_id"], project_id=task["projectId"],
                                        assignment_id=assignment_id, item_id=cmd.item_id,
                                        previous=previous, status=cmd.status)])
+        self.repo.counted(task["_id"], cmd.id)
 
     async def on_CheckInTask(self, cmd: CheckInTask) -> None:
         inner = cmd.command

@@ -263,7 +263,7 @@ class WorkflowHandlers:
             return None
         meta = TaskMeta.of_task(task)
         assignments = await self.data.assignments(task_id)
-        done = await self.data.done_items(task_id)
+        done = await self.data.done_items(task_id, (i for a in assignments for i in a["itemIds"]))
         before = await self.queues.write_task(task_id, meta, {a["_id"]: a["annotator"] for a in assignments})
         current = {a["annotator"] for a in assignments}
         for a in assignments:
@@ -277,7 +277,7 @@ class WorkflowHandlers:
                              assignment_id: str, produced: Produced) -> None:
         assignment = await self.data.assignment(assignment_id)
         items = assignment["itemIds"] if assignment and assignment.get("active") else []
-        done = await self.data.done_items(task_id, assignment_id)
+        done = await self.data.done_items(task_id, items)
         await self._sync(cause, meta, task_id, email, assignment_id, items, done, produced)
 
     async def _sync(self, cause: Envelope, meta: TaskMeta, task_id: str, email: str, assignment_id: str,

@@ -182,11 +182,17 @@ async def test_reassign_gives_the_whole_assignment_to_another_annotator(platform
     task = (await create_task(platform)).json()
     source = (await assignments(platform, task["id"]))["ann1@example.com"]
     mine = await items_of(platform, source["id"])
+    r = await platform.client.put(f"/api/v1/tasks/{task['id']}/items/{mine[1]}/status",
+                                  json={"status": "discard"}, headers=platform.auth(tokens["ann1"]))
+    assert r.status_code == 200, r.text
     r = await platform.post(f"/api/v1/assignments/{source['id']}/reassign", {"annotator": "ann3@example.com"})
     assert r.status_code == 200, r.text
     by = await assignments(platform, task["id"])
     assert await items_of(platform, by["ann3@example.com"]["id"]) == mine
     assert by["ann1@example.com"]["status"] == "removed"
+    # the status went with the item: counted in the new assignment's progress, not the old
+    assert by["ann3@example.com"]["itemStatus"]["actions"] == {"discard": 1}
+    assert by["ann1@example.com"]["itemStatus"]["actions"] == {}
     r = await platform.client.put(f"/api/v1/tasks/{task['id']}/items/{mine[0]}/status",
                                   json={"status": "completed"}, headers=platform.auth(tokens["ann1"]))
     assert r.status_code == 403

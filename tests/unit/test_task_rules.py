@@ -103,3 +103,22 @@ def test_bulk_classification_needs_every_selected_item_allocated_and_lists_the_o
 def test_rules_are_checked_in_order_and_the_first_refusal_wins():
     refusal = rules.first_refusal(rules.STATUS_RULES, ctx(assignment=None, status="bogus"))
     assert refusal.reason == "invalid"
+
+
+def test_status_deltas_move_counts_between_statuses_and_assignments():
+    from shared.tasks import status_deltas
+
+    assert status_deltas([("a1", None, "completed")]) == {("a1", "completed"): 1}
+    assert status_deltas([("a1", "completed", "completed")]) == {}
+    assert status_deltas([("a1", "completed", None), ("a2", None, "completed")]) == \
+        {("a1", "completed"): -1, ("a2", "completed"): 1}
+    assert status_deltas([("a1", None, "x"), ("a1", "x", None)]) == {}
+
+
+def test_status_keys_are_field_names_and_read_back():
+    from shared.tasks import progress_counts, status_key
+
+    for status in ("completed", "needs.review", "$x", "ünïcode"):
+        key = status_key(status)
+        assert "." not in key and not key.startswith("$")
+        assert progress_counts({"counts": {"a1": {key: 3}}}) == {("a1", status): 3}
