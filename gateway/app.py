@@ -82,8 +82,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 def main() -> None:
     """Serve the gateway; GATEWAY_WORKERS processes share the port (each is a replica with
     its own outcome listener, which the design allows)."""
+    import gc
+
     import uvicorn
 
+    gc.collect()  # what is imported lives as long as the process: out of full collections
+    gc.freeze()
     workers = int(os.environ.get("GATEWAY_WORKERS", "1"))
     uvicorn.run("gateway.app:create_app", factory=True, workers=workers, host="0.0.0.0",
                 port=int(os.environ.get("PORT", "8000")), log_level="warning", loop="auto",

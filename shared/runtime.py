@@ -67,8 +67,15 @@ def service_app(
 
 
 def serve(app: Any, port: int) -> None:
+    import gc
+
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Everything built so far (modules, models, routes) lives as long as the process: keep
+    # it out of the collector's full passes, which otherwise walk it all (~30 ms each, a
+    # request's latency tail).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host="0.0.0.0", port=port, log_level="warning", lifespan="on", loop="auto",
                 http="auto")

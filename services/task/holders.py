@@ -11,6 +11,7 @@ repository's query, which only refusals pay.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from services.task.repository import MongoTaskRepository
@@ -23,17 +24,36 @@ class HolderCache:
         self.repo = repo
         self.max_tasks = max_tasks
         self.maps: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
+        self.building: dict[tuple[str, int], asyncio.Future[dict[str, dict[str, Any]]]] = {}
 
     async def holder(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None:
         version = task.get("allocationVersion", 0)
         entry = self.maps.get(task["_id"])
-        if entry is None or entry[0] != version:
-            entry = (version, await self._build(task["_id"]))
-            if len(self.maps) >= self.max_tasks:
-                self.maps.pop(next(iter(self.maps)))
-            self.maps[task["_id"]] = entry
-        found = entry[1].get(item_id)
+        held = entry[1] if entry is not None and entry[0] == version else \
+            await self._load(task["_id"], version)
+        found = held.get(item_id)
         return found if found is not None else await self.repo.holder(task["_id"], item_id)
+
+    async def warm(self, task_id: str) -> None:
+        """Build the task's map now (after its allocation changed), so that the first item
+        commands do not wait for it."""
+        task = await self.repo.task(task_id)
+        if task is not None:
+            await self._load(task_id, task.get("allocationVersion", 0))
+
+    async def _load(self, task_id: str, version: int) -> dict[str, dict[str, Any]]:
+        """One build per task and version, however many commands ask at once."""
+        key = (task_id, version)
+        if key not in self.building:
+            self.building[key] = asyncio.ensure_future(self._build(task_id))
+            self.building[key].add_done_callback(lambda _: self.building.pop(key, None))
+        held = await asyncio.shield(self.building[key])
+        current = self.maps.get(task_id)
+        if current is None or current[0] <= version:
+            if task_id not in self.maps and len(self.maps) >= self.max_tasks:
+                self.maps.pop(next(iter(self.maps)))
+            self.maps[task_id] = (version, held)
+        return held
 
     async def _build(self, task_id: str) -> dict[str, dict[str, Any]]:
         held: dict[str, dict[str, Any]] = {}

@@ -20,6 +20,8 @@ from shared.envelope import utcnow
 from shared.tasks import progress_counts, status_key
 
 DUPLICATE_KEY = 11000
+UNREAD = object()  # write_status: the status document was not read ahead
+BEFORE = {"status": 1, "lastCommandId": 1, "assignmentId": 1, "log": {"$slice": -2}}
 
 
 class MongoTaskRepository:
@@ -52,7 +54,10 @@ class MongoTaskRepository:
     # outcomes -------------------------------------------------------------------------------
 
     async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        cursor = self.db.operations.find({"_id": {"$in": list(command_ids)}})
+        ids = list(command_ids)
+        if not ids:
+            return {}
+        cursor = self.db.operations.find({"_id": {"$in": ids}})
         return {d["_id"]: d async for d in cursor}
 
     async def save_outcome(self, outcome: dict[str, Any]) -> None:
@@ -199,15 +204,24 @@ class MongoTaskRepository:
     async def status(self, task_id: str, item_id: str) -> dict[str, Any] | None:
         return await self.db.item_statuses.find_one({"_id": f"{task_id}:{item_id}"})
 
-    async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any]) -> tuple[str | None, str]:
+    async def status_befores(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Status documents by id, as `write_status` reads them (read ahead for a batch)."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        return {d["_id"]: d async for d in self.db.item_statuses.find({"_id": {"$in": ids}}, BEFORE)}
+
+    async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any],
+                           before: Any = UNREAD) -> tuple[str | None, str]:
         """Write the status and its log entry; the status it replaced and the assignment it
         was counted under. A redelivered command (the stored `lastCommandId` is its own)
         changes nothing and reports the same. A cleared status's log entry names the status
-        removed, as Dataloop's log does. (A read, then an update by `_id`: the embedded
+        removed, as Dataloop's log does. `before` is the document read ahead (None: there
+        was none), else it is read here. (A read, then an update by `_id`: the embedded
         server answers findAndModify on an existing document with a collection scan.)"""
         coll = self.db.item_statuses
-        before = await coll.find_one({"_id": doc["_id"]}, {"status": 1, "lastCommandId": 1,
-                                                           "assignmentId": 1, "log": {"$slice": -2}})
+        if before is UNREAD:
+            before = await coll.find_one({"_id": doc["_id"]}, BEFORE)
         if before and before.get("lastCommandId") == doc["lastCommandId"]:
             log = before.get("log", [])
             earlier = log[-2]["status"] if len(log) >= 2 else {}
