@@ -4,13 +4,15 @@ a command whose outcome is stored is not applied again, its events are re-publis
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.task import rules
 from services.task.holders import HolderCache
-from services.task.repository import MongoTaskRepository
+from services.task.repository import UNREAD, MongoTaskRepository
 from shared.commands import Classify
 from shared.envelope import Envelope, derived_id, utcnow
 from shared.events import CommandRejected, parse_event
@@ -21,6 +23,7 @@ from shared.tasks import (
 )
 
 Publish = Callable[[list[Any]], Awaitable[None]]
+log = logging.getLogger("classifier.task")
 Forward = Callable[[Classify], Awaitable[None]]
 
 
@@ -88,13 +91,31 @@ class TaskHandlers:
     def __init__(self, repo: MongoTaskRepository, publish: Publish, forward: Forward) -> None:
         self.repo, self.publish, self.forward = repo, publish, forward
         self.holders = HolderCache(repo)
+        self._background: set[asyncio.Future[None]] = set()
+        self._before: dict[str, dict[str, Any] | None] = {}  # SetStatus id -> status read ahead
 
     async def handle(self, commands: list[Envelope]) -> None:
         """Apply a batch in order; consecutive commands on different single items (statuses,
         task-context checks) run concurrently, since they cannot affect each other."""
-        done = await self.repo.outcomes(c.id for c in commands)
+        commands = list(dict((c.id, c) for c in commands).values())
+        # A task-context check changes nothing and forwards a command the annotation service
+        # dedupes, so it needs no stored outcome; a status command's current status is read
+        # at the same time as the outcomes (one round trip less on the path of a status).
+        stateful = [c.id for c in commands if not isinstance(c, CheckInTask)]
+        statuses = Counter((c.task_id, c.item_id) for c in commands if isinstance(c, SetStatus))
+        ahead = {c.id: f"{c.task_id}:{c.item_id}" for c in commands
+                 if isinstance(c, SetStatus) and statuses[(c.task_id, c.item_id)] == 1}
+        done, before = await asyncio.gather(self.repo.outcomes(stateful), self.repo.status_befores(ahead.values()))
+        self._before.update({cid: before.get(doc_id) for cid, doc_id in ahead.items()})
+        try:
+            await self._handle(commands, done)
+        finally:
+            for cid in ahead:
+                self._before.pop(cid, None)
+
+    async def _handle(self, commands: list[Envelope], done: dict[str, Any]) -> None:
         group: list[Envelope] = []
-        for cmd in dict((c.id, c) for c in commands).values():
+        for cmd in commands:
             item = _item_of(cmd)
             if item is None or any(_item_of(c) == item for c in group):
                 await self._run_together(group, done)
@@ -111,24 +132,41 @@ class TaskHandlers:
     async def _run(self, cmd: Envelope, done: dict[str, Any]) -> None:
         if cmd.id in done:
             await self.publish([parse_event(e) for e in done[cmd.id]["events"]])
-            if isinstance(cmd, CheckInTask) and done[cmd.id]["status"] == "forwarded":
-                await self.forward(self._forwardable(cmd, done[cmd.id]["assignmentId"]))
             return
         await getattr(self, "on_" + cmd.type)(cmd)
 
-    async def _finish(self, cmd: Envelope, events: list[Any], **extra: Any) -> None:
-        """Record the outcome while the events go out (a redelivery re-publishes the same)."""
+    def _warm(self, task_id: str) -> None:
+        """Rebuild who holds what in the background: the next item commands find it ready."""
+        warming = asyncio.ensure_future(self.holders.warm(task_id))
+        self._background.add(warming)
+        warming.add_done_callback(self._warmed)
+
+    def _warmed(self, done: asyncio.Future[None]) -> None:
+        self._background.discard(done)
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("holder map not built ahead: %r (built on first use instead)", done.exception())
+
+    async def _finish(self, cmd: Envelope, events: list[Any], before_outcome: Awaitable[None] | None = None,
+                      **extra: Any) -> None:
+        """Record the outcome while the events go out (a redelivery re-publishes the same).
+        `before_outcome` is a last write that must be durable before the outcome is stored
+        (a stored outcome ends redeliveries), but need not hold the events back."""
         status = "rejected" if any(isinstance(e, CommandRejected) for e in events) else "succeeded"
+        unpublished = events
+        if before_outcome is not None:
+            await asyncio.gather(before_outcome, self.publish(events))
+            unpublished = []
         await asyncio.gather(self.repo.save_outcome({
             "_id": cmd.id, "commandType": cmd.type, "status": extra.pop("status", status),
             "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
             "event": events[0].wire() if events else None, "events": [e.wire() for e in events],
             "completedAt": utcnow(), **extra,
-        }), self.publish(events))
+        }), self.publish(unpublished))
 
     async def _changed(self, cmd: Envelope, task: dict[str, Any], change: str, **summary: Any) -> None:
         if change != "statuses":  # every other change may move items between assignments
             await self.repo.bump_allocation(task["_id"])
+            self._warm(task["_id"])
         view = await self.task_view(task)
         await self._finish(cmd, [event(cmd, TaskChanged, task_id=task["_id"], project_id=task["projectId"],
                                        change=change, task=view, summary=summary)])
@@ -314,6 +352,7 @@ class TaskHandlers:
         if taken:
             await self.repo.set_assignment(mine["_id"], {"$push": {"itemIds": {"$each": taken}}})
             await self.repo.bump_allocation(task["_id"])
+            self._warm(task["_id"])
         await self._finish(cmd, [event(cmd, ItemsPulled, task_id=task["_id"], project_id=task["projectId"],
                                        assignment_id=mine["_id"], item_ids=taken,
                                        open_items=open_items + len(taken))])
@@ -356,12 +395,12 @@ class TaskHandlers:
         log = {"action": "created" if cmd.status else "deleted",
                "status": {"taskId": task["_id"], "assignmentId": assignment_id,
                           "status": cmd.status, "creator": cmd.actor.email, "timestamp": at}}
-        previous, counted_under = await self.repo.write_status(doc, log)
-        await self.repo.count(task["_id"], cmd.id, status_deltas(
+        previous, counted_under = await self.repo.write_status(doc, log, self._before.get(cmd.id, UNREAD))
+        count = self.repo.count(task["_id"], cmd.id, status_deltas(
             [(counted_under, previous, None), (assignment_id, None, cmd.status)]))
         await self._finish(cmd, [event(cmd, ItemStatusChanged, task_id=task["_id"], project_id=task["projectId"],
                                        assignment_id=assignment_id, item_id=cmd.item_id,
-                                       previous=previous, status=cmd.status)])
+                                       previous=previous, status=cmd.status)], before_outcome=count)
         self.repo.counted(task["_id"], cmd.id)
 
     async def on_CheckInTask(self, cmd: CheckInTask) -> None:
@@ -371,14 +410,13 @@ class TaskHandlers:
             return await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"), inner.id)])
         ctx = await self._context(cmd, task, inner.item_id)
         if (refusal := rules.first_refusal(rules.ITEM_RULES, ctx)) is not None:
+            if inner.id in await self.repo.outcomes([inner.id]):
+                return  # a redelivered check of a classification already stored: it stands
             return await self._finish(cmd, [refused(cmd, refusal, inner.id)])
-        await self._finish(cmd, [], status="forwarded", assignmentId=ctx.assignment["_id"])
         await self.forward(self._forwardable(cmd, ctx.assignment["_id"], task["singleClass"]))
 
     @staticmethod
-    def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool | None = None) -> Classify:
-        update: dict[str, Any] = {"assignment_id": assignment_id, "task_id": cmd.task_id}
-        if single_class is not None:
-            update["replace_classes"] = single_class
-        return cmd.command.model_copy(update=update)
+    def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool) -> Classify:
+        return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,
+                                              "replace_classes": single_class})
 
