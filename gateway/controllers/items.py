@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Redirect
 
 from gateway.controllers.common import Page, PageSize, now_iso, paged
-from gateway.controllers.workflow import with_next_item
+from gateway.controllers.workflow import look_ahead, with_next_item
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
 from gateway.guards import role_here
@@ -193,10 +195,15 @@ class ItemController(Controller):
         # answer is the forwarded command's outcome (or the task service's refusal).
         check = CheckInTask(actor=command.actor, task_id=task["_id"], project_id=dataset["projectId"],
                             command=command)
-        response = await dispatch(request, streams.TASKS, check, dataset["projectId"], body, 201,
-                                  wait_for=command.id)
+        ahead = asyncio.ensure_future(look_ahead(state, user, task["_id"], item_id))
+        try:
+            response = await dispatch(request, streams.TASKS, check, dataset["projectId"], body, 201,
+                                      wait_for=command.id)
+        except BaseException:
+            ahead.cancel()
+            raise
         # With auto next on, the answer carries the next item too (and auto complete moves on).
-        return await with_next_item(state, user, task["_id"], item_id, response, role)
+        return await with_next_item(state, user, task["_id"], item_id, response, role, ahead)
 
     @staticmethod
     async def _task_of(state: State, task_id: str, dataset: dict[str, Any]) -> dict[str, Any]:

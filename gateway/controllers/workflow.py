@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
@@ -107,8 +107,19 @@ async def moved_view(state: State, user: Principal, moved: MovedOn) -> dict[str,
             "nextItemId": moved.item_id, "thenItemId": moved.next_item_id, "openItems": moved.open_items}
 
 
+async def look_ahead(state: State, user: Principal, task_id: str, item_id: str
+                     ) -> tuple[Snapshot, dict[str, Any] | None]:
+    """The annotator's read model and the item Auto next would show after `item_id`: read
+    while the classification is on its way (a classification does not move the queue)."""
+    snap = await state.gw.workflow.snapshot(task_id, user.email)
+    shown = snap.shown_next(item_id) if snap.seeded and snap.settings.get("autoNext") == "1" else None
+    return snap, await item_view(state, user, shown) if shown else None
+
+
 async def with_next_item(state: State, user: Principal, task_id: str, item_id: str,
-                         response: Response[Any], role: str | None = None) -> Response[Any]:
+                         response: Response[Any], role: str | None = None,
+                         ahead: Awaitable[tuple[Snapshot, dict[str, Any] | None]] | None = None
+                         ) -> Response[Any]:
     """The classify answer of a task with Auto next item on: the created annotation and the
     next item in one response (`nextItem`, None when nothing open is left), moving on from
     `item_id` (with Auto complete on, the item left gets `completed` through the status
@@ -116,10 +127,14 @@ async def with_next_item(state: State, user: Principal, task_id: str, item_id: s
 
     When the read model already shows what comes next (Snapshot.shown_next), the answer comes
     from it and the move goes to the workflow service without waiting (`to_item_id` keeps
-    both on the same item); otherwise the answer waits for the move."""
+    both on the same item); otherwise the answer waits for the move. `ahead` is
+    `look_ahead`, started with the classification."""
+    ahead = ahead or look_ahead(state, user, task_id, item_id)
     if response.status_code != 201 or not isinstance(response.content, dict):
+        if isinstance(ahead, asyncio.Future):
+            ahead.cancel()
         return response
-    snap = await state.gw.workflow.snapshot(task_id, user.email)
+    snap, shown_view = await ahead
     if not snap.seeded or snap.settings.get("autoNext") != "1":
         return response
     actor, project_id = user.actor(role), snap.meta["projectId"]
@@ -128,7 +143,7 @@ async def with_next_item(state: State, user: Principal, task_id: str, item_id: s
         command = MoveOn(actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id,
                          to_item_id=shown)
         await state.gw.publishers[streams.WORKFLOW].publish(command.wire(), correlation_id=command.id)
-        body |= {"nextItem": await item_view(state, user, shown), "workflow": {
+        body |= {"nextItem": shown_view or await item_view(state, user, shown), "workflow": {
             "taskId": task_id, "assignmentId": snap.assignment_id, "fromItemId": item_id,
             "nextItemId": shown, "autoComplete": snap.settings.get("autoComplete") == "1",
             "operationId": command.id}}
