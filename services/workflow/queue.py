@@ -155,11 +155,10 @@ local fresh = KEYS[10]
 redis.call('ZREMRANGEBYSCORE', closing, '-inf', now - """ + str(CLOSING_GRACE_MS) + """)
 for _, item in ipairs(redis.call('ZRANGE', closing, 0, -1)) do redis.call('ZREM', fresh, item) end
 for _, item in ipairs(redis.call('HKEYS', returning)) do redis.call('ZREM', fresh, item) end
+redis.call('UNLINK', open)  -- a big old set is freed in the background, not here
 if redis.call('EXISTS', fresh) == 1 then
   redis.call('RENAME', fresh, open)
   redis.call('PERSIST', open)
-else
-  redis.call('DEL', open)
 end
 local granted, released, expires = {}, {}, 0
 if pulling then
