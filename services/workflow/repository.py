@@ -134,6 +134,16 @@ class RedisQueues:
     async def step_back(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Back:
         return queue.Back.of(await self._run("step_back", task_id, email, pulling, now_ms))
 
+    async def apply_statuses(self, task_id: str, email: str, changes: Sequence[tuple[str, str]],
+                             pulling: bool, now_ms: int) -> list[queue.StatusApplied]:
+        """`apply_status` for many items of one annotator, in order, in one round trip."""
+        keys = queue.annotator_keys(self.rm, task_id, email)
+        head = [queue.due_member(task_id, email), now_ms, self.ttl_ms, "1" if pulling else "0"]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item_id, has in changes:
+                await self.scripts["status"](keys=keys, args=[*head, item_id, has], client=pipe)
+            return [queue.StatusApplied.of(r) for r in await pipe.execute()]
+
     async def apply_status(self, task_id: str, email: str, item_id: str, has: str, pulling: bool,
                            now_ms: int) -> queue.StatusApplied:
         """`has`: "1" the item holds a status, "0" it holds none, "undo" auto complete failed."""
