@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import arguments, open_loop, percentiles, platform, report
+from bench.common import api_session, arguments, created_task, open_loop, percentiles, platform, report
 from bench.tasks import register
 
 LABEL = "men's clothes.polo shirts"
@@ -43,8 +43,8 @@ async def setup(http: aiohttp.ClientSession, n: int) -> tuple[str, str]:
     t = time.perf_counter()
     await register(http, dataset["id"], n)
     print(f"setup: registered {n:,} items in {time.perf_counter() - t:.1f} s", flush=True)
-    task = await json_of(http.post(f"/api/v1/projects/{project['id']}/tasks", json={
-        "name": "autonext bench", "datasetId": dataset["id"], "assignees": [me], "filter": {"dir": "/bench"}}))
+    task, _ = await created_task(http, project["id"], {
+        "name": "autonext bench", "datasetId": dataset["id"], "assignees": [me], "filter": {"dir": "/bench"}})
     await json_of(http.put(f"/api/v1/tasks/{task['id']}/workflow-settings",
                            json={"autoNext": True, "autoComplete": True}))
     return task["id"], me
@@ -77,9 +77,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of the latency run")
     args = parser.parse_args()
     with platform(args.url, args.token) as (url, token):
-        timeout = aiohttp.ClientTimeout(total=600)
-        async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"},
-                                         timeout=timeout) as http:
+        async with api_session(url, token) as http:
             task_id, _ = await setup(http, args.n)
 
             async def peek(session: aiohttp.ClientSession, _: int) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import arguments, platform  # noqa: E402
+from bench.common import api_session, arguments, created_task, path_of, platform  # noqa: E402
 from bench.tasks import register  # noqa: E402
 
 LABEL = "bench.bulk"
@@ -37,13 +37,7 @@ async def setup(http: aiohttp.ClientSession, n: int) -> tuple[str, list[str]]:
     t = time.perf_counter()
     await register(http, dataset["id"], n)
     body = {"name": "bulk bench", "datasetId": dataset["id"], "assignees": [me], "singleClass": True}
-    async with http.post(f"/api/v1/projects/{project['id']}/tasks", json=body) as r:
-        task = await r.json()
-        assert r.status in (201, 202), task
-    if r.status == 202:
-        while (op := await (await http.get(_path(task["url"]))).json())["status"] == "pending":
-            await asyncio.sleep(0.05)
-        task = op["result"]["task"]
+    task, _ = await created_task(http, project["id"], body)
     assignment = (await (await http.get(f"/api/v1/tasks/{task['id']}/assignments")).json())[0]
     items: list[str] = []
     page = 0
@@ -56,18 +50,12 @@ async def setup(http: aiohttp.ClientSession, n: int) -> tuple[str, list[str]]:
     return task["id"], items
 
 
-def _path(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
-
-
 async def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("-n", type=int, default=10_000, help="items in the bulk")
     args = parser.parse_args()
     with platform(args.url, args.token) as (url, token):
-        timeout = aiohttp.ClientTimeout(total=600)
-        async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"},
-                                         timeout=timeout) as http:
+        async with api_session(url, token) as http:
             task_id, items = await setup(http, args.n)
             body = {"itemIds": items, "label": LABEL, "mode": "classify-and-set-status"}
             t = time.perf_counter()
@@ -76,7 +64,7 @@ async def main() -> None:
             assert status in (200, 202), answer
             while answer.get("status") != "completed" and answer.get("state") != "completed":
                 await asyncio.sleep(0.02)
-                answer = await (await http.get(_path(answer["url"]), params={"pageSize": 1})).json()
+                answer = await (await http.get(path_of(answer["url"]), params={"pageSize": 1})).json()
             seconds = time.perf_counter() - t
             progress = (await (await http.get(f"/api/v1/tasks/{task_id}")).json())["itemStatus"]
             print(f"bulk classify & set status over {len(items):,} items: durable in {seconds:.2f} s "

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -59,6 +60,31 @@ def platform(url: str | None, token: str | None) -> Iterator[tuple[str, str]]:
             proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def api_session(url: str, token: str, **kwargs: Any) -> aiohttp.ClientSession:
+    """A client session on the platform with the token, for setup and measured runs."""
+    return aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=aiohttp.ClientTimeout(total=600), **kwargs)
+
+
+def path_of(url: str) -> str:
+    """The path of an absolute URL the API answered with (an operation, a bulk)."""
+    return "/" + url.split("/", 3)[3]
+
+
+async def created_task(http: aiohttp.ClientSession, project_id: str, body: dict[str, Any]
+                       ) -> tuple[dict[str, Any], int]:
+    """Create a task; past the gateway's wait (202) follow its operation. The task and the
+    first answer's HTTP status."""
+    async with http.post(f"/api/v1/projects/{project_id}/tasks", json=body) as r:
+        task, status = await r.json(), r.status
+    assert status in (201, 202), task
+    if status == 202:
+        while (op := await (await http.get(path_of(task["url"]))).json())["status"] == "pending":
+            await asyncio.sleep(0.05)
+        task = op["result"]["task"]
+    return task, status
 
 
 def percentiles(latencies_s: list[float]) -> dict[str, float]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import arguments, open_loop, platform, report  # noqa: E402
+from bench.common import api_session, arguments, open_loop, platform, report  # noqa: E402
 
 LABEL = "men's clothes.polo shirts"
 VIDEOS = 20
@@ -29,7 +29,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of each run")
     args = parser.parse_args()
     with platform(args.url, args.token) as (url, token):
-        async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"}) as http:
+        async with api_session(url, token) as http:
             project = (await (await http.get("/api/v1/projects")).json())["items"][0]["id"]
             dataset = (await (await http.get(f"/api/v1/projects/{project}/datasets")).json())["items"][0]["id"]
             videos = []

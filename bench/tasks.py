@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import arguments, open_loop, platform, report  # noqa: E402
+from bench.common import api_session, arguments, created_task, open_loop, platform, report  # noqa: E402
 
 REGISTER_CHUNK = 64
 WARM_UP_S = 2.0
@@ -49,9 +49,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of the status run")
     args = parser.parse_args()
     with platform(args.url, args.token) as (url, token):
-        timeout = aiohttp.ClientTimeout(total=600)
-        async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"},
-                                         timeout=timeout) as http:
+        async with api_session(url, token) as http:
             project = (await (await http.get("/api/v1/projects")).json())["items"][0]
             me = (await (await http.get("/api/v1/users/me")).json())["email"]
             dataset = await (await http.post(f"/api/v1/projects/{project['id']}/datasets",
@@ -63,13 +61,7 @@ async def main() -> None:
             body = {"name": "bench task", "datasetId": dataset["id"], "assignees": [me],
                     "filter": {"dir": "/bench"}}
             t = time.perf_counter()
-            async with http.post(f"/api/v1/projects/{project['id']}/tasks", json=body) as r:
-                task = await r.json()
-                status = r.status
-            if status == 202:  # past the gateway's wait: follow the operation
-                while (op := await (await http.get(task["url"].split(url, 1)[-1])).json())["status"] == "pending":
-                    await asyncio.sleep(0.05)
-                task = op["result"]["task"]
+            task, status = await created_task(http, project["id"], body)
             seconds = time.perf_counter() - t
             print(f"task over {task['totalItems']:,} items created and allocated in {seconds:.2f} s "
                   f"(HTTP {status})", flush=True)

@@ -238,11 +238,12 @@ async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any]) -> 
     stream, fmt = getattr(publisher, "stream", None), getattr(getattr(publisher, "config", None),
                                                              "message_format", None)
     async with redis.pipeline(transaction=False) as pipe:
-        for message in messages:
-            if stream is None or fmt is None:  # not a stream publisher: the general path
+        if stream is None or fmt is None:  # not a stream publisher: the general path
+            for message in messages:
                 await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe)
-                continue
-            data = await fmt.encode(message=message.wire(), reply_to=None, headers=None,
-                                    correlation_id=message.id)
-            pipe.xadd(stream.name, {DATA_KEY: data}, maxlen=stream.maxlen)
+        else:
+            for message in messages:
+                data = await fmt.encode(message=message.wire(), reply_to=None, headers=None,
+                                        correlation_id=message.id)
+                pipe.xadd(stream.name, {DATA_KEY: data}, maxlen=stream.maxlen)
         await pipe.execute()

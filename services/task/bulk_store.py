@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
-
-DUPLICATE_KEY = 11000
+from services.task.repository import insert_many_once, insert_once
 
 
 PLAN_FIELDS = ("items", "statusChanges")
@@ -36,12 +34,12 @@ class BulkStore:
             return None
         if state is None:  # the plan was stored, then the process died
             state = _state_of(plan)
-            await _insert_once(self.states, state)
+            await insert_once(self.states, state)
         return state if summary else plan | state
 
     async def save_record(self, record: dict[str, Any]) -> None:
-        await _insert_once(self.records, record)
-        await _insert_once(self.states, _state_of(record))
+        await insert_once(self.records, record)
+        await insert_once(self.states, _state_of(record))
 
     async def mark(self, bulk_id: str, changes: dict[str, Any]) -> None:
         await self.states.update_one({"_id": bulk_id}, {"$set": changes})
@@ -54,13 +52,7 @@ class BulkStore:
 
     async def insert_statuses(self, docs: list[dict[str, Any]]) -> None:
         """Insert new status documents; one already there (a redelivery) is left."""
-        if not docs:
-            return
-        try:
-            await self.statuses.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
+        await insert_many_once(self.statuses, docs)
 
     async def update_statuses(self, ids: list[str], unless_command: str, fields: dict[str, Any],
                               log: dict[str, Any]) -> None:
@@ -83,10 +75,3 @@ class BulkStore:
 
 def _state_of(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in PLAN_FIELDS}
-
-
-async def _insert_once(collection: Any, doc: dict[str, Any]) -> None:
-    try:
-        await collection.insert_one(doc)
-    except DuplicateKeyError:
-        pass

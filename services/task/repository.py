@@ -61,10 +61,7 @@ class MongoTaskRepository:
         return {d["_id"]: d async for d in cursor}
 
     async def save_outcome(self, outcome: dict[str, Any]) -> None:
-        try:
-            await self.db.operations.insert_one(outcome)
-        except DuplicateKeyError:
-            pass
+        await insert_once(self.db.operations, outcome)
 
     # items of the catalog ------------------------------------------------------------------
 
@@ -90,14 +87,9 @@ class MongoTaskRepository:
 
     async def insert_task(self, task: dict[str, Any], assignments: list[dict[str, Any]]) -> None:
         """Assignments first, the task last: a redelivered create finds the task and stops."""
-        if assignments:
-            try:
-                await self.db.assignments.insert_many(assignments, ordered=False)
-            except BulkWriteError as exc:
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                    raise
-        await _insert_once(self.db.task_progress, {"_id": task["_id"], "counts": {}, "applying": {}})
-        await _insert_once(self.db.tasks, task)
+        await insert_many_once(self.db.assignments, assignments)
+        await insert_once(self.db.task_progress, {"_id": task["_id"], "counts": {}, "applying": {}})
+        await insert_once(self.db.tasks, task)
 
     async def update_task(self, task_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         self._tasks.pop(task_id, None)
@@ -144,10 +136,7 @@ class MongoTaskRepository:
         return found
 
     async def insert_assignment(self, doc: dict[str, Any]) -> None:
-        try:
-            await self.db.assignments.insert_one(doc)
-        except DuplicateKeyError:
-            pass
+        await insert_once(self.db.assignments, doc)
 
     async def set_assignment(self, assignment_id: str, changes: dict[str, Any]) -> None:
         await self.db.assignments.update_one({"_id": assignment_id}, changes)
@@ -279,7 +268,7 @@ class MongoTaskRepository:
         doc: dict[str, Any] = {"_id": task_id, "counts": {}, "applying": {}}
         for (a, st), n in counts.items():
             doc["counts"].setdefault(a, {})[status_key(st)] = n
-        await _insert_once(self.db.task_progress, doc)
+        await insert_once(self.db.task_progress, doc)
         return counts
 
     async def move_statuses(self, task_id: str, item_ids: list[str], assignment_id: str) -> None:
@@ -296,11 +285,23 @@ async def recount(db: Any, task_id: str) -> dict[tuple[str, str], int]:
     return {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
 
 
-async def _insert_once(collection: Any, doc: dict[str, Any]) -> None:
+async def insert_once(collection: Any, doc: dict[str, Any]) -> None:
+    """Insert, unless a redelivery inserted it already."""
     try:
         await collection.insert_one(doc)
     except DuplicateKeyError:
         pass
+
+
+async def insert_many_once(collection: Any, docs: list[dict[str, Any]]) -> None:
+    """Insert those not there yet (a redelivery finishes an interrupted insert)."""
+    if not docs:
+        return
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
 
 
 def connect(url: str, database: str) -> MongoTaskRepository:

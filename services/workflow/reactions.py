@@ -104,33 +104,34 @@ class Reactions:
                 queues.setdefault((task_id, assignment_id, email), []).append((event, item_id, has))
         for (task_id, assignment_id, email), changes in queues.items():
             meta = tasks[task_id][0]  # type: ignore[index]
-            await self._apply_many(meta, task_id, assignment_id, email, changes, produced)
+            await self._apply_statuses(meta, task_id, assignment_id, email, changes, produced)
 
-    async def _apply_many(self, meta: Any, task_id: str, assignment_id: str, email: str,
-                          changes: list[tuple[ItemStatusChanged, str, str]], produced: Produced) -> None:
-        """One annotator's statuses of a batch in one round trip; lease facts per item, the
-        queue's change once, as it stands after the last (a bulk of 10,000 statuses is not
-        10,000 QueueChanged facts for every live feed)."""
-        if len(changes) == 1:
-            event, item_id, has = changes[0]
-            return await self._apply(event, meta, task_id, assignment_id, email, item_id, has, produced)
+    async def _apply_statuses(self, meta: Any, task_id: str, assignment_id: str, email: str,
+                          changes: list[tuple[Envelope, str, str]], produced: Produced) -> None:
+        """One annotator's statuses (cause, item, has) in one round trip; lease facts per
+        item, the queue's change once, as it stands after the last (a bulk of 10,000
+        statuses is not 10,000 QueueChanged facts for every live feed)."""
         applied = await self.queues.apply_statuses(
             task_id, email, [(item_id, has) for _, item_id, has in changes], meta.pulling, self.h.now_ms())
+
+        def fact(cause: Envelope, item_id: str, kind: type, **fields: Any) -> Any:
+            return self.h._fact(cause, kind, meta, task_id, email, assignment_id, item_id, **fields)
+
         last_change = None
-        for (event, item_id, _), result in zip(changes, applied, strict=True):
-            fact = lambda kind, **f: self.h._fact(event, kind, meta, task_id, email, assignment_id,  # noqa: E731
-                                                  item_id, **f)
+        for (cause, item_id, _), result in zip(changes, applied, strict=True):
             if result.released:
-                produced.events.append(fact(LeasesReleased, item_ids=[item_id], reason="done"))
+                produced.events.append(fact(cause, item_id, LeasesReleased, item_ids=[item_id], reason="done"))
             if result.granted:
-                produced.events.append(fact(LeasesGranted, item_ids=[item_id], expires_at=at(result.expires_ms)))
+                produced.events.append(fact(cause, item_id, LeasesGranted, item_ids=[item_id],
+                                            expires_at=at(result.expires_ms)))
             if result.changed:
-                last_change = (fact, result)
+                last_change = (cause, item_id, result)
         if last_change is not None:
-            fact, result = last_change
-            produced.events.append(fact(QueueChanged, reason="status", current_item_id=result.current,
-                                        next_item_id=result.next_item, open_items=result.open_items))
-        own = [event for event, _, _ in changes if event.actor.email == email]
+            cause, item_id, result = last_change
+            produced.events.append(fact(cause, item_id, QueueChanged, reason="status",
+                                        current_item_id=result.current, next_item_id=result.next_item,
+                                        open_items=result.open_items))
+        own = [cause for cause, _, _ in changes if cause.actor.email == email]
         if meta.pulling and own:  # the annotator's own work keeps leases alive
             await self._renew(own[-1], meta, task_id, email, assignment_id, None, produced)
 
@@ -146,23 +147,7 @@ class Reactions:
         produced.events.append(self.h._fact(event, AutoCompleteRefused, meta, task_id, email,
                                             state["assignment"], item_id=item_id, reason=event.reason,
                                             message=event.message))
-        await self._apply(event, meta, task_id, state["assignment"], email, item_id, "undo", produced)
-
-    async def _apply(self, cause: Envelope, meta: Any, task_id: str, assignment_id: str, email: str,
-                     item_id: str, has: str, produced: Produced) -> None:
-        now = self.h.now_ms()
-        applied = await self.queues.apply_status(task_id, email, item_id, has, meta.pulling, now)
-        fact = lambda kind, **f: self.h._fact(cause, kind, meta, task_id, email, assignment_id,
-                                              item_id, **f)
-        if applied.released:
-            produced.events.append(fact(LeasesReleased, item_ids=[item_id], reason="done"))
-        if applied.granted:
-            produced.events.append(fact(LeasesGranted, item_ids=[item_id], expires_at=at(applied.expires_ms)))
-        if applied.changed:
-            produced.events.append(fact(QueueChanged, reason="status", current_item_id=applied.current,
-                                        next_item_id=applied.next_item, open_items=applied.open_items))
-        if meta.pulling and cause.actor.email == email:  # the annotator's own work keeps leases alive
-            await self._renew(cause, meta, task_id, email, assignment_id, None, produced)
+        await self._apply_statuses(meta, task_id, state["assignment"], email, [(event, item_id, "undo")], produced)
 
     # annotation facts --------------------------------------------------------------------------
 

@@ -38,8 +38,10 @@ class RedisQueues:
     async def _run(self, script: str, task_id: str, email: str, pulling: bool, now_ms: int,
                    *args: Any, extra_keys: Sequence[str] = ()) -> Any:
         keys = queue.annotator_keys(self.rm, task_id, email) + list(extra_keys)
-        argv = [queue.due_member(task_id, email), now_ms, self.ttl_ms, "1" if pulling else "0", *args]
-        return await self.scripts[script](keys=keys, args=argv)
+        return await self.scripts[script](keys=keys, args=self._argv(task_id, email, pulling, now_ms, *args))
+
+    def _argv(self, task_id: str, email: str, pulling: bool, now_ms: int, *args: Any) -> list[Any]:
+        return [queue.due_member(task_id, email), now_ms, self.ttl_ms, "1" if pulling else "0", *args]
 
     # tasks --------------------------------------------------------------------------------
 
@@ -138,10 +140,10 @@ class RedisQueues:
                              pulling: bool, now_ms: int) -> list[queue.StatusApplied]:
         """`apply_status` for many items of one annotator, in order, in one round trip."""
         keys = queue.annotator_keys(self.rm, task_id, email)
-        head = [queue.due_member(task_id, email), now_ms, self.ttl_ms, "1" if pulling else "0"]
         async with self.redis.pipeline(transaction=False) as pipe:
             for item_id, has in changes:
-                await self.scripts["status"](keys=keys, args=[*head, item_id, has], client=pipe)
+                await self.scripts["status"](keys=keys, client=pipe,
+                                             args=self._argv(task_id, email, pulling, now_ms, item_id, has))
             return [queue.StatusApplied.of(r) for r in await pipe.execute()]
 
     async def apply_status(self, task_id: str, email: str, item_id: str, has: str, pulling: bool,
