@@ -8,7 +8,7 @@ from typing import Any
 from cachetools import TTLCache
 
 from gateway.cache import read_through
-from shared.tasks import progress_counts
+from shared.tasks import progress_counts, status_count_pipeline
 
 ASC = 1
 
@@ -61,10 +61,7 @@ class TaskReads:
         progress = await self.db.task_progress.find_one({"_id": task_id}, {"counts": 1})
         if progress is not None:
             return progress_counts(progress)
-        cursor = self.db.item_statuses.aggregate([
-            {"$match": {"taskId": task_id, "status": {"$ne": None}}},
-            {"$group": {"_id": {"a": "$assignmentId", "s": "$status"}, "n": {"$sum": 1}}},
-        ])
+        cursor = self.db.item_statuses.aggregate(status_count_pipeline(task_id))
         return {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
 
     async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -212,6 +212,13 @@ def progress_counts(progress: dict[str, Any]) -> dict[tuple[str, str], int]:
             for k, n in by_status.items() if n}
 
 
+def status_count_pipeline(task_id: str) -> list[dict[str, Any]]:
+    """The aggregation counting a task's statuses from `item_statuses` (a scan; for tasks
+    whose counts are not kept yet). Rows: {_id: {a: assignment, s: status}, n}."""
+    return [{"$match": {"taskId": task_id, "status": {"$ne": None}}},
+            {"$group": {"_id": {"a": "$assignmentId", "s": "$status"}, "n": {"$sum": 1}}}]
+
+
 def status_deltas(changes: list[tuple[str, str | None, str | None]]) -> dict[tuple[str, str], int]:
     """How (assignment, previous status, new status) changes move the status counts."""
     deltas: dict[tuple[str, str], int] = {}

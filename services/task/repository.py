@@ -17,7 +17,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.envelope import utcnow
-from shared.tasks import progress_counts, status_key
+from shared.tasks import progress_counts, status_count_pipeline, status_key
 
 DUPLICATE_KEY = 11000
 UNREAD = object()  # write_status: the status document was not read ahead
@@ -278,10 +278,7 @@ class MongoTaskRepository:
 
 async def recount(db: Any, task_id: str) -> dict[tuple[str, str], int]:
     """(assignmentId, status) -> items, counted from the status documents themselves."""
-    cursor = db.item_statuses.aggregate([
-        {"$match": {"taskId": task_id, "status": {"$ne": None}}},
-        {"$group": {"_id": {"a": "$assignmentId", "s": "$status"}, "n": {"$sum": 1}}},
-    ])
+    cursor = db.item_statuses.aggregate(status_count_pipeline(task_id))
     return {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
 
 
