@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from faststream.redis import StreamSub
 
 from gateway.access import Access
 from gateway.audit import AuditLog
@@ -19,7 +18,7 @@ from shared import streams
 from shared.bulk import BulkClassify, UndoBulk
 from shared.commands import ClassifyStreamCommand
 from shared.scene_commands import SceneStreamCommand
-from shared.messaging import ensure_groups, make_broker, make_redis, stream_publisher, subscribers_running
+from shared.messaging import batch_reader, ensure_groups, make_broker, make_redis, stream_publisher, subscribers_running
 from shared.settings import Settings
 from shared.workflow import WorkflowCommand
 from gateway.workflow_reads import WorkflowReads
@@ -60,7 +59,7 @@ class Gateway:
 
     def _listen(self, name: str) -> None:
         @self.broker.subscriber(
-            stream=StreamSub(name, batch=True, max_records=500),
+            **batch_reader(name, max_records=500),
             title=f"{name}:gateway",
             description="Every gateway replica reads outcomes without a group (XREAD from $) "
             "to answer the requests it holds.",

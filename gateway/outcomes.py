@@ -9,9 +9,24 @@ is stolen from the services' groups. After a restart, outcomes are read from the
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from shared.events import parse_event
+from shared.messaging import decoded
+
+# An envelope's correlationId as json.dumps and pydantic write it (with or without a space).
+_CORRELATION = re.compile(rb'"correlationId": ?"([^"]*)"')
+
+
+def correlation_of(raw: Any) -> str:
+    """The correlationId of an event as sent (JSON bytes), without decoding it: the gateway
+    reads every event of the platform and waits for few of them."""
+    if isinstance(raw, dict):
+        return str(raw.get("correlationId", ""))
+    if isinstance(raw, (bytes, bytearray)) and (m := _CORRELATION.search(raw)):
+        return m.group(1).decode()
+    return ""
 
 
 class OutcomeHub:
@@ -28,10 +43,15 @@ class OutcomeHub:
     def forget(self, command_id: str) -> None:
         self.waiting.pop(command_id, None)
 
-    def deliver(self, bodies: list[Any]) -> None:
-        for body in bodies:
-            if not isinstance(body, dict):
+    def deliver(self, raws: list[Any]) -> None:
+        """Events as sent (JSON bytes); only those a request here waits for are decoded."""
+        for raw in raws:
+            future = self.waiting.get(correlation_of(raw))
+            if future is None or future.done():
                 continue
-            future = self.waiting.get(body.get("correlationId", ""))
-            if future is not None and not future.done():
+            try:
+                body = decoded(raw)
+            except ValueError:
+                continue
+            if isinstance(body, dict):
                 future.set_result(parse_event(body))

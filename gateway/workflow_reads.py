@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from shared import streams
+from shared.messaging import batch_reader, decoded
 from shared.settings import Settings
 from shared.workflow import WORKFLOW_EVENT, ReadModel
+from gateway.outcomes import correlation_of
 
 FEED_BUFFER = 1000
 
@@ -111,7 +113,7 @@ class WorkflowReads:
         name = streams.stream(streams.WORKFLOW_EVENTS, settings.namespace)
 
         @broker.subscriber(
-            stream=StreamSub(name, batch=True, max_records=500),
+            **batch_reader(name, max_records=500),
             title=f"{name}:gateway",
             description="Every gateway replica reads workflow facts without a group (XREAD from $): "
             "outcomes of the workflow commands it holds, and the live feed of next items.",
@@ -122,11 +124,19 @@ class WorkflowReads:
     def connect(self, redis: Redis) -> None:
         self.redis = redis
 
-    def deliver(self, bodies: list[Any]) -> None:
-        for body in bodies:
+    def deliver(self, raws: list[Any]) -> None:
+        """Facts as sent (JSON bytes): decoded only when a request waits for one or a live
+        feed is open."""
+        for raw in raws:
+            future = self.hub.waiting.get(correlation_of(raw))
+            if future is None and not self.feed.listeners:
+                continue
+            try:
+                body = decoded(raw)
+            except ValueError:
+                continue
             if not isinstance(body, dict):
                 continue
-            future = self.hub.waiting.get(body.get("correlationId", ""))
             if future is not None and not future.done():
                 try:
                     future.set_result(WORKFLOW_EVENT.validate_python(body))
