@@ -185,9 +185,9 @@ class WorkflowHandlers:
         """A status set a moment ago may not have reached the read model yet: check the few
         items moving on would reach against the task service's data, so none is handed out
         done."""
-        for (_, item_id), doc in (await self.data.statuses((task_id, i) for i in ahead)).items():
-            if doc.get("status"):
-                await self.queues.apply_status(task_id, email, item_id, "1", meta.pulling, now)
+        done = [(item_id, "1") for (_, item_id), doc in
+                (await self.data.statuses((task_id, i) for i in ahead)).items() if doc.get("status")]
+        await self.queues.apply_statuses(task_id, email, done, meta.pulling, now)
 
     async def on_StepBack(self, cmd: StepBack) -> Produced:
         extra = Produced()

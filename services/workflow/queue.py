@@ -182,32 +182,38 @@ local here = refresh()
 return {granted, released, expires, redis.call('ZCARD', open), here[1], here[2]}
 """
 
-# ARGV[5] item, ARGV[6] '1' it holds a status, '0' it has none, 'undo' auto complete refused.
+# ARGV[5], ARGV[6], ... pairs of an item and what it holds: '1' a status, '0' none, 'undo'
+# auto complete refused. One call applies a whole batch of one annotator's statuses (a bulk
+# brings thousands: one script call per item cost more than the work it did).
 STATUS = PRELUDE + """
-local item, has = ARGV[5], ARGV[6]
-local changed, released, granted = 0, 0, 0
-if has == 'undo' and redis.call('ZREM', closing, item) == 0 then has = 'skip' end
-if has == '1' then
-  redis.call('ZREM', closing, item)
-  changed = redis.call('ZREM', open, item)
-  if redis.call('ZREM', leases, item) == 1 then
-    redis.call('SREM', opened, item)
-    released = 1
-  end
-elseif has ~= 'skip' and not redis.call('ZSCORE', closing, item)
-    and redis.call('HEXISTS', returning, item) == 0 then
-  local pos = redis.call('HGET', order, item)
-  if pos then
-    changed = redis.call('ZADD', open, 'NX', pos, item)
-    if pulling and not redis.call('ZSCORE', leases, item) then
-      redis.call('ZADD', leases, now + ttl, item)
-      granted = 1
+local results = {}
+for i = 5, #ARGV, 2 do
+  local item, has = ARGV[i], ARGV[i + 1]
+  local changed, released, granted = 0, 0, 0
+  if has == 'undo' and redis.call('ZREM', closing, item) == 0 then has = 'skip' end
+  if has == '1' then
+    redis.call('ZREM', closing, item)
+    changed = redis.call('ZREM', open, item)
+    if redis.call('ZREM', leases, item) == 1 then
+      redis.call('SREM', opened, item)
+      released = 1
+    end
+  elseif has ~= 'skip' and not redis.call('ZSCORE', closing, item)
+      and redis.call('HEXISTS', returning, item) == 0 then
+    local pos = redis.call('HGET', order, item)
+    if pos then
+      changed = redis.call('ZADD', open, 'NX', pos, item)
+      if pulling and not redis.call('ZSCORE', leases, item) then
+        redis.call('ZADD', leases, now + ttl, item)
+        granted = 1
+      end
     end
   end
+  results[#results + 1] = {changed, released, granted}
 end
 if pulling then earliest() end
 local here = refresh()
-return {changed, released, granted, now + ttl, redis.call('ZCARD', open), here[1], here[2]}
+return {results, now + ttl, redis.call('ZCARD', open), here[1], here[2]}
 """
 
 # ARGV[5] '1' to renew whatever the leases' age, ARGV[6] the item open on the page,
@@ -356,9 +362,11 @@ class StatusApplied:
     next_item: str | None
 
     @classmethod
-    def of(cls, r: list[Any]) -> StatusApplied:
-        return cls(bool(int(r[0])), bool(int(r[1])), bool(int(r[2])), int(r[3]), int(r[4]),
-                   _opt(r[5]), _opt(r[6]))
+    def each(cls, r: list[Any]) -> list[StatusApplied]:
+        """Per item of a STATUS call, in order; the queue as the batch left it."""
+        expires, open_items, current, next_item = int(r[1]), int(r[2]), _opt(r[3]), _opt(r[4])
+        return [cls(bool(int(c)), bool(int(rel)), bool(int(g)), expires, open_items, current, next_item)
+                for c, rel, g in r[0]]
 
 
 @dataclass(frozen=True)

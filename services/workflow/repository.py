@@ -138,19 +138,16 @@ class RedisQueues:
 
     async def apply_statuses(self, task_id: str, email: str, changes: Sequence[tuple[str, str]],
                              pulling: bool, now_ms: int) -> list[queue.StatusApplied]:
-        """`apply_status` for many items of one annotator, in order, in one round trip."""
-        keys = queue.annotator_keys(self.rm, task_id, email)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item_id, has in changes:
-                await self.scripts["status"](keys=keys, client=pipe,
-                                             args=self._argv(task_id, email, pulling, now_ms, item_id, has))
-            return [queue.StatusApplied.of(r) for r in await pipe.execute()]
+        """`apply_status` for many items of one annotator, in order, in one script call."""
+        if not changes:
+            return []
+        pairs = [v for item_id, has in changes for v in (item_id, has)]
+        return queue.StatusApplied.each(await self._run("status", task_id, email, pulling, now_ms, *pairs))
 
     async def apply_status(self, task_id: str, email: str, item_id: str, has: str, pulling: bool,
                            now_ms: int) -> queue.StatusApplied:
         """`has`: "1" the item holds a status, "0" it holds none, "undo" auto complete failed."""
-        return queue.StatusApplied.of(await self._run("status", task_id, email, pulling, now_ms,
-                                                      item_id, has))
+        return (await self.apply_statuses(task_id, email, [(item_id, has)], pulling, now_ms))[0]
 
     async def renew(self, task_id: str, email: str, pulling: bool, now_ms: int, *, force: bool,
                     item_id: str | None = None, back: bool = False) -> queue.Renewal:
