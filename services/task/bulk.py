@@ -20,7 +20,7 @@ from shared.bulk import (
     BulkClassify, BulkCompleted, BulkItem, BulkPreviewed, ClassesStored, ClassifyItems,
     UnclassifyItems, UndoBulk, items_correlation, offenders,
 )
-from shared.envelope import Envelope, derived_id, utcnow
+from shared.envelope import Actor, Envelope, derived_id, utcnow
 from shared.events import CommandRejected
 from shared.tasks import ItemStatusChanged, status_deltas
 
@@ -137,10 +137,14 @@ class BulkHandlers:
             held_by_others=rules.held_by_others(items, holders, cmd.actor.email)))
 
     async def _apply(self, cmd: BulkClassify, record: dict[str, Any]) -> None:
-        """Hand the classes to the annotation service first, so it writes them while this
-        service writes and reports the statuses; the bulk completes when both halves are
-        durable (`_complete_when_both`). Every step is idempotent, so a redelivery after a
-        crash finishes the rest exactly once per item."""
+        """Hand the classes to the annotation service; the statuses are written once the
+        classes are stored (`on_classes_stored`), and the bulk completes with both.
+
+        One after the other, not at once: the MongoDB-wire server wrote the two collections
+        together slower than in turn (bench/bulk.py, 10,000 items: statuses 1.2 s and classes
+        2.2 s side by side; 0.4 s and 1.0 s alone). A user sees an item's class before its
+        status. Every step is idempotent, so a redelivery after a crash finishes the rest
+        exactly once per item."""
         await self.forward(ClassifyItems(
             id=derived_id(cmd.id, "ClassifyItems"), correlation_id=cmd.id, actor=cmd.actor,
             bulk_id=cmd.id, task_id=record["taskId"], project_id=record["projectId"],
@@ -148,17 +152,18 @@ class BulkHandlers:
             attributes=record["attributes"], replace_classes=record["singleClass"],
             items=[BulkItem(item_id=i, assignment_id=a) for i, a in record["items"]],
             statuses={"status": record["status"], "changed": len(record["statusChanges"])}))
-        if record["state"] == "accepted":
-            await self._write_statuses(cmd, record)
-            await self.repo.count(record["taskId"], cmd.id, status_deltas(
-                [c for _, a, previous, _ in record["statusChanges"]
-                 for c in ((a, previous, None), (a, None, record["status"]))]))
-            await self.store.mark(cmd.id, {"state": STATUSES_DONE})
         await self._complete_when_both(cmd.id)
 
     async def on_classes_stored(self, cmd: ClassesStored) -> None:
         await self.store.mark(cmd.bulk_id, {"classes": {
             "classified": cmd.classified, "unchanged": cmd.unchanged, "replaced": cmd.replaced}})
+        record = await self.store.record(cmd.bulk_id)
+        if record is not None and record["state"] == "accepted":
+            await self._write_statuses(record)
+            await self.repo.count(record["taskId"], cmd.bulk_id, status_deltas(
+                [c for _, a, previous, _ in record["statusChanges"]
+                 for c in ((a, previous, None), (a, None, record["status"]))]))
+            await self.store.mark(cmd.bulk_id, {"state": STATUSES_DONE})
         await self._complete_when_both(cmd.bulk_id)
 
     async def _complete_when_both(self, bulk_id: str) -> None:
@@ -186,7 +191,7 @@ class BulkHandlers:
         self.repo.counted(record["taskId"], bulk_id)
         await self.publish([completed])
 
-    async def _write_statuses(self, cmd: Envelope, record: dict[str, Any]) -> None:
+    async def _write_statuses(self, record: dict[str, Any]) -> None:
         """Write the statuses chunk after chunk, publishing each chunk's events (once it is
         durable) while the next one is written."""
         bulk_id, task_id, status = record["_id"], record["taskId"], record["status"]
@@ -209,7 +214,7 @@ class BulkHandlers:
             if reporting is not None:
                 await reporting
             reporting = asyncio.ensure_future(self.publish(
-                self._status_events(cmd, record, [changes[i] for i in items])))
+                self._status_events(record, [changes[i] for i in items])))
 
         for n in range(0, len(fresh), CHUNK):
             await self.store.insert_statuses(fresh[n:n + CHUNK])
@@ -225,11 +230,11 @@ class BulkHandlers:
             await reporting
 
     @staticmethod
-    def _status_events(cmd: Envelope, record: dict[str, Any], changes: list[list[Any]]
-                       ) -> list[ItemStatusChanged]:
-        correlation = items_correlation(cmd.id)
+    def _status_events(record: dict[str, Any], changes: list[list[Any]]) -> list[ItemStatusChanged]:
+        bulk_id, actor = record["_id"], Actor.model_validate(record["actor"])
+        correlation = items_correlation(bulk_id)
         return [ItemStatusChanged(
-            id=derived_id(cmd.id, f"status:{item}"), correlation_id=correlation, actor=cmd.actor,
+            id=derived_id(bulk_id, f"status:{item}"), correlation_id=correlation, actor=actor,
             task_id=record["taskId"], project_id=record["projectId"], assignment_id=assignment,
             item_id=item, previous=previous, status=record["status"])
             for item, assignment, previous, _ in changes]
