@@ -96,6 +96,9 @@ class Consumer:
     handle: Callable[[list[Any]], Awaitable[None]]
     title: str
     description: str
+    # A cheap look at an entry as sent (JSON bytes): False acknowledges it unread, for
+    # streams where most facts are not this reader's business.
+    wanted: Callable[[Any], bool] | None = None
 
 
 def _entry_id(raw: bytes | str) -> str:
@@ -210,6 +213,8 @@ def attach(
         ids = [_entry_id(i) for i in _current(broker).raw_message["message_ids"]]
         good, poison = [], []
         for entry_id, body in zip(ids, bodies, strict=False):
+            if consumer.wanted is not None and not consumer.wanted(body):
+                continue
             try:
                 good.append(consumer.parse(decoded(body)))
             except (ValidationError, ValueError, TypeError) as exc:

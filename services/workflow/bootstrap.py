@@ -109,7 +109,8 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
                  streams.TASK_EVENTS, "Task facts that move annotators' queues and leases."),
         Consumer(streams.ANNOTATION_EVENTS, streams.WORKFLOW_GROUP, parse_fact,
                  reactions.on_annotation_events, streams.ANNOTATION_EVENTS,
-                 "Classifications in pulling tasks: work that renews the annotator's leases."),
+                 "Classifications in pulling tasks: work that renews the annotator's leases.",
+                 wanted=reactions.classification_may_matter),
     ]
     for consumer in consumers:
         attach(broker, consumer, settings=settings, service=NAME, dead_letters=dead_letters)

@@ -8,6 +8,7 @@ The janitor expires leases nobody renewed and asks the task service to take the 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from services.workflow.handlers import (
@@ -32,10 +33,24 @@ from shared.workflow import (
 )
 
 
+_TASK_ID = re.compile(rb'"taskId": ?"([^"]*)"')  # an annotation's metadata.system.taskId
+
 class Reactions:
     def __init__(self, handlers: WorkflowHandlers) -> None:
         self.h = handlers
         self.queues = handlers.queues
+        self.allocation_tasks: set[str] = set()  # tasks seen not to pull (fixed at creation)
+
+    def classification_may_matter(self, raw: Any) -> bool:
+        """Of `events.annotation`, only classifications in pulling tasks move anything here;
+        the rest is acknowledged unread. A 10,000-item bulk (allocation tasks only) brings
+        10,000 classifications, each a kilobyte of annotation to decode for nothing."""
+        if not isinstance(raw, (bytes, bytearray)):
+            return True
+        if b'"ItemClassified"' not in raw:
+            return False
+        found = _TASK_ID.search(raw)
+        return found is None or found.group(1).decode() not in self.allocation_tasks
 
     # task facts ----------------------------------------------------------------------------
 
@@ -165,6 +180,9 @@ class Reactions:
                 continue
             seen.add((task_id, assignment_id))
             meta = await self.queues.meta(task_id)
+            if meta is not None and not meta.pulling:
+                self.allocation_tasks.add(task_id)
+                continue
             email = await self.queues.annotator_of(task_id, assignment_id)
             if meta is not None and meta.pulling and email == event.actor.email:
                 await self._renew(event, meta, task_id, email, assignment_id, event.item_id, produced)
