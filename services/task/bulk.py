@@ -25,6 +25,7 @@ from shared.events import CommandRejected
 from shared.tasks import ItemStatusChanged, status_deltas
 
 CHUNK = 1_000
+FORWARDED_KEPT = 20
 STATUSES_DONE = "statuses-done"
 Publish = Callable[[list[Any]], Awaitable[None]]
 Forward = Callable[[Envelope], Awaitable[None]]
@@ -34,6 +35,9 @@ class BulkHandlers:
     def __init__(self, repo: MongoTaskRepository, store: BulkStore, publish: Publish,
                  forward: Forward) -> None:
         self.repo, self.store, self.publish, self.forward = repo, store, publish, forward
+        # Plans forwarded by this process, until their ClassesStored comes back: a 10,000-item
+        # plan is a megabyte to read again (another replica, or after a restart, reads it).
+        self._forwarded: dict[str, dict[str, Any]] = {}
 
     async def handle(self, commands: list[Envelope]) -> None:
         for cmd in dict((c.id, c) for c in commands).values():
@@ -152,13 +156,19 @@ class BulkHandlers:
             attributes=record["attributes"], replace_classes=record["singleClass"],
             items=[BulkItem(item_id=i, assignment_id=a) for i, a in record["items"]],
             statuses={"status": record["status"], "changed": len(record["statusChanges"])}))
+        if record["state"] == "accepted":
+            self._forwarded[cmd.id] = record
+            while len(self._forwarded) > FORWARDED_KEPT:
+                self._forwarded.pop(next(iter(self._forwarded)))
         await self._complete_when_both(cmd.id)
 
     async def on_classes_stored(self, cmd: ClassesStored) -> None:
         await self.store.mark(cmd.bulk_id, {"classes": {
             "classified": cmd.classified, "unchanged": cmd.unchanged, "replaced": cmd.replaced}})
-        record = await self.store.record(cmd.bulk_id)
-        if record is not None and record["state"] == "accepted":
+        state = await self.store.record(cmd.bulk_id, summary=True)
+        if state is not None and state["state"] == "accepted":
+            kept = self._forwarded.pop(cmd.bulk_id, None)
+            record = kept | state if kept is not None else await self.store.record(cmd.bulk_id)
             await self._write_statuses(record)
             await self.repo.count(record["taskId"], cmd.bulk_id, status_deltas(
                 [c for _, a, previous, _ in record["statusChanges"]
