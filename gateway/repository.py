@@ -12,6 +12,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorGridFSBucket
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 from gridfs.errors import NoFile
+from shared.mongo import find_in
 
 NOT_DELETED = {"_deleted": {"$exists": False}}
 
@@ -158,10 +159,8 @@ class Catalog:
 
     async def annotations_of_items(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {i: [] for i in item_ids}
-        cursor = self.db.annotations.find({"itemId": {"$in": item_ids}} | NOT_DELETED).sort(
-            "createdAt", ASCENDING
-        )
-        async for doc in cursor:
+        for doc in await find_in(self.db.annotations, "itemId", item_ids, NOT_DELETED,
+                                 sort=[("createdAt", ASCENDING)]):
             found[doc["itemId"]].append(doc)
         return found
 

@@ -9,6 +9,7 @@ from cachetools import TTLCache
 
 from gateway.cache import read_through
 from shared.tasks import progress_counts, status_count_pipeline
+from shared.mongo import find_in
 
 ASC = 1
 
@@ -65,8 +66,8 @@ class TaskReads:
         return {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
 
     async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
-        cursor = self.db.item_statuses.find({"_id": {"$in": [f"{task_id}:{i}" for i in item_ids]}})
-        return {d["itemId"]: d async for d in cursor}
+        docs = await find_in(self.db.item_statuses, "_id", [f"{task_id}:{i}" for i in item_ids])
+        return {d["itemId"]: d for d in docs}
 
     async def memberships(self, item_ids: list[str] | None = None, dataset_id: str | None = None
                           ) -> dict[str, list[tuple[str, str]]]:
@@ -93,7 +94,7 @@ class TaskReads:
         item keeps its status only while a task holds it. Read by `_id`, the only index."""
         ids = [f"{task}:{item}" for item, held in holders.items() for task, _ in held]
         found: dict[str, list[dict[str, Any]]] = {}
-        async for d in self.db.item_statuses.find({"_id": {"$in": ids}}):
+        for d in await find_in(self.db.item_statuses, "_id", ids):
             found.setdefault(d["itemId"], []).append(d)
         return found
 

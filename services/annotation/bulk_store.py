@@ -10,6 +10,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.annotation.repository import _insert_ignoring_duplicates
+from shared.mongo import find_in, update_in
 
 
 
@@ -46,11 +47,9 @@ class BulkAnnotationStore:
     async def live_classes(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """item id -> its live class annotations (images; video scenes are not classes here)."""
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        cursor = self.annotations.find(
-            {"itemId": {"$in": item_ids}, "type": "class", "_deleted": {"$exists": False},
-             "metadata.system.frame": {"$exists": False}},
-            {"itemId": 1, "label": 1})
-        async for d in cursor:
+        for d in await find_in(self.annotations, "itemId", item_ids, {
+                "type": "class", "_deleted": {"$exists": False},
+                "metadata.system.frame": {"$exists": False}}, {"itemId": 1, "label": 1}):
             found[d["itemId"]].append(d)
         return found
 
@@ -58,17 +57,15 @@ class BulkAnnotationStore:
         await _insert_ignoring_duplicates(self.annotations, docs)
 
     async def tombstone(self, ids: list[str], tombstone: dict[str, Any]) -> None:
-        if ids:
-            await self.annotations.update_many({"_id": {"$in": ids}}, {"$set": {"_deleted": tombstone}})
+        await update_in(self.annotations, "_id", ids, {"$set": {"_deleted": tombstone}})
 
     async def revive(self, ids: list[str], command_id: str) -> None:
         """Undelete annotations `command_id` deleted (and only those)."""
-        if ids:
-            await self.annotations.update_many({"_id": {"$in": ids}, "_deleted.commandId": command_id},
-                                               {"$unset": {"_deleted": ""}})
+        await update_in(self.annotations, "_id", ids, {"$unset": {"_deleted": ""}},
+                        {"_deleted.commandId": command_id})
 
     async def get_many(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {d["_id"]: d async for d in self.annotations.find({"_id": {"$in": ids}})}
+        return {d["_id"]: d for d in await find_in(self.annotations, "_id", ids)}
 
     async def outcome(self, command_id: str) -> dict[str, Any] | None:
         return await self.operations.find_one({"_id": command_id})

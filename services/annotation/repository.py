@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError
+from shared.mongo import find_in
 
 DUPLICATE_KEY = 11000
 
@@ -56,8 +57,7 @@ class MongoAnnotationRepository:
         return await _insert_ignoring_duplicates(self.annotations, docs)
 
     async def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        cursor = self.annotations.find({"_id": {"$in": list(ids)}})
-        return {doc["_id"]: doc async for doc in cursor}
+        return {doc["_id"]: doc for doc in await find_in(self.annotations, "_id", ids)}
 
     async def replace_many(self, docs: list[dict[str, Any]]) -> None:
         if docs:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.task.repository import insert_many_once, insert_once
+from shared.mongo import find_in, update_in
 
 
 PLAN_FIELDS = ("items", "statusChanges")
@@ -46,9 +47,8 @@ class BulkStore:
 
     async def status_docs(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
         """item id -> its status document in the task (also those with no status)."""
-        cursor = self.statuses.find({"_id": {"$in": [f"{task_id}:{i}" for i in item_ids]}},
-                                    {"log": 0})
-        return {d["itemId"]: d async for d in cursor}
+        docs = await find_in(self.statuses, "_id", [f"{task_id}:{i}" for i in item_ids], projection={"log": 0})
+        return {d["itemId"]: d for d in docs}
 
     async def insert_statuses(self, docs: list[dict[str, Any]]) -> None:
         """Insert new status documents; one already there (a redelivery) is left."""
@@ -58,18 +58,15 @@ class BulkStore:
                               log: dict[str, Any]) -> None:
         """Set `fields` on the status documents `ids`, except where `unless_command` already
         wrote (a redelivery)."""
-        if ids:
-            await self.statuses.update_many(
-                {"_id": {"$in": ids}, "lastCommandId": {"$ne": unless_command}},
-                {"$set": fields, "$push": {"log": log}})
+        await update_in(self.statuses, "_id", ids, {"$set": fields, "$push": {"log": log}},
+                        {"lastCommandId": {"$ne": unless_command}})
 
     async def items_with_label(self, item_ids: list[str], label: str) -> set[str]:
         """Items that carry a live class annotation with `label` (images; not video scenes)."""
-        cursor = self.db.annotations.find(
-            {"itemId": {"$in": item_ids}, "type": "class", "label": label,
-             "_deleted": {"$exists": False}, "metadata.system.frame": {"$exists": False}},
-            {"itemId": 1})
-        return {d["itemId"] async for d in cursor}
+        docs = await find_in(self.db.annotations, "itemId", item_ids, {
+            "type": "class", "label": label, "_deleted": {"$exists": False},
+            "metadata.system.frame": {"$exists": False}}, {"itemId": 1})
+        return {d["itemId"] for d in docs}
 
 
 

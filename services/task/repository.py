@@ -18,6 +18,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.envelope import utcnow
 from shared.tasks import progress_counts, status_count_pipeline, status_key
+from shared.mongo import find_in, update_in
 
 DUPLICATE_KEY = 11000
 UNREAD = object()  # write_status: the status document was not read ahead
@@ -187,8 +188,7 @@ class MongoTaskRepository:
 
     async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
         ids = [f"{task_id}:{i}" for i in item_ids]
-        cursor = self.db.item_statuses.find({"_id": {"$in": ids}, "status": {"$ne": None}})
-        return {d["itemId"]: d async for d in cursor}
+        return {d["itemId"]: d for d in await find_in(self.db.item_statuses, "_id", ids, {"status": {"$ne": None}})}
 
     async def status(self, task_id: str, item_id: str) -> dict[str, Any] | None:
         return await self.db.item_statuses.find_one({"_id": f"{task_id}:{item_id}"})
@@ -198,7 +198,7 @@ class MongoTaskRepository:
         ids = list(ids)
         if not ids:
             return {}
-        return {d["_id"]: d async for d in self.db.item_statuses.find({"_id": {"$in": ids}}, BEFORE)}
+        return {d["_id"]: d for d in await find_in(self.db.item_statuses, "_id", ids, projection=BEFORE)}
 
     async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any],
                            before: Any = UNREAD) -> tuple[str | None, str]:
@@ -272,8 +272,8 @@ class MongoTaskRepository:
         return counts
 
     async def move_statuses(self, task_id: str, item_ids: list[str], assignment_id: str) -> None:
-        await self.db.item_statuses.update_many(
-            {"_id": {"$in": [f"{task_id}:{i}" for i in item_ids]}}, {"$set": {"assignmentId": assignment_id}})
+        await update_in(self.db.item_statuses, "_id", [f"{task_id}:{i}" for i in item_ids],
+                        {"$set": {"assignmentId": assignment_id}})
 
 
 async def recount(db: Any, task_id: str) -> dict[tuple[str, str], int]:

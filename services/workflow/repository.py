@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from services.workflow import queue
 from services.workflow.rules import TaskMeta, WorkflowSettings, heartbeat_every_s
 from shared.workflow import ReadModel
+from shared.mongo import find_in, update_in
 
 PROCESSED_TTL_S = 24 * 3600
 PULL_IN_FLIGHT_MS = 5_000
@@ -243,14 +244,13 @@ class MongoTaskData:
                                             for n in by.values()):
             return set()
         ids = [f"{task_id}:{i}" for i in item_ids]
-        cursor = self.db.item_statuses.find({"_id": {"$in": ids}, "status": {"$ne": None}}, {"itemId": 1})
-        return {d["itemId"] async for d in cursor}
+        docs = await find_in(self.db.item_statuses, "_id", ids, {"status": {"$ne": None}}, {"itemId": 1})
+        return {d["itemId"] for d in docs}
 
     async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """(task, item) -> the item's status document, for the pairs that have one."""
         ids = [f"{t}:{i}" for t, i in keys]
-        cursor = self.db.item_statuses.find({"_id": {"$in": ids}})
-        return {(d["taskId"], d["itemId"]): d async for d in cursor}
+        return {(d["taskId"], d["itemId"]): d for d in await find_in(self.db.item_statuses, "_id", ids)}
 
     async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
         if not outcomes:
