@@ -185,7 +185,7 @@ class WorkflowHandlers:
         """A status set a moment ago may not have reached the read model yet: check the few
         items moving on would reach against the task service's data, so none is handed out
         done."""
-        done = [(item_id, "1") for (_, item_id), doc in
+        done = [(item_id, "1", None) for (_, item_id), doc in
                 (await self.data.statuses((task_id, i) for i in ahead)).items() if doc.get("status")]
         await self.queues.apply_statuses(task_id, email, done, meta.pulling, now)
 

@@ -33,6 +33,10 @@ from shared.workflow import (
 )
 
 
+def _ms(event: Envelope) -> int:
+    return int(event.occurred_at.timestamp() * 1000)
+
+
 _TASK_ID = re.compile(rb'"taskId": ?"([^"]*)"')  # an annotation's metadata.system.taskId
 
 class Reactions:
@@ -96,44 +100,71 @@ class Reactions:
             await self.h.sync_annotator(event, meta, event.task_id, email, event.assignment_id, produced)
 
     async def when_statuses_changed(self, events: list[ItemStatusChanged], produced: Produced) -> None:
-        """Apply each item's status as stored now (not as the fact says), so facts handled out
-        of order or twice leave the right state. A bulk operation brings thousands at once:
-        each task's meta and annotators are read once per batch."""
-        latest = {(e.task_id, e.item_id): e for e in events}
-        truth = await self.h.data.statuses(latest)
+        """Apply each item's status. A fact that is clearly the newest word on its item is
+        applied as it says; the rest (handled out of order or twice, racing another writer,
+        older than the queue's seeding: queue.STATUS) and items changed twice in the batch are
+        applied as stored now, read back from the task service's data. A bulk brings
+        thousands at once: each task's meta and annotators are read once per batch."""
+        latest: dict[tuple[str, str], ItemStatusChanged] = {}
+        twice: set[tuple[str, str]] = set()
+        for e in events:
+            key = (e.task_id, e.item_id)
+            if key in latest:
+                twice.add(key)
+            latest[key] = e
         tasks: dict[str, tuple[Any, dict[str, str]] | None] = {}
-        queues: dict[tuple[str, str, str], list[tuple[ItemStatusChanged, str, str]]] = {}
-        for (task_id, item_id), event in latest.items():
-            if task_id not in tasks:
-                meta = await self.queues.meta(task_id)
-                if meta is None:  # not seen yet: seeding reads every status anyway
-                    await self.h.sync_task(event, task_id, produced)
-                tasks[task_id] = (meta, await self.queues.annotators(task_id)) if meta else None
-            if tasks[task_id] is None:
+        for task_id in {t for t, _ in latest}:
+            meta = await self.queues.meta(task_id)
+            if meta is None:  # not seen yet: seeding reads every status anyway
+                await self.h.sync_task(latest[next(k for k in latest if k[0] == task_id)], task_id, produced)
+            tasks[task_id] = (meta, await self.queues.annotators(task_id)) if meta else None
+        as_said = {k: e for k, e in latest.items() if k not in twice}
+        unsure = await self._apply(tasks, [(e, e.assignment_id, "1" if e.status else "0", _ms(e))
+                                           for e in as_said.values()], produced)
+        unsure |= twice
+        if not unsure:
+            return
+        truth = await self.h.data.statuses(unsure)
+        stored = []
+        for key in unsure:
+            event, doc = latest[key], truth.get(key)
+            assignment_id = doc["assignmentId"] if doc else event.assignment_id
+            stored.append((event, assignment_id, "1" if doc and doc.get("status") else "0", None))
+        await self._apply(tasks, stored, produced)
+
+    async def _apply(self, tasks: dict[str, Any], changes: list[tuple[ItemStatusChanged, str, str, int | None]],
+                     produced: Produced) -> set[tuple[str, str]]:
+        """Apply (fact, assignment, has, fact time) per annotator; the items left to verify."""
+        queues: dict[tuple[str, str, str], list[tuple[Envelope, str, str, int | None]]] = {}
+        for event, assignment_id, has, made in changes:
+            if tasks.get(event.task_id) is None:
                 continue
-            meta, who = tasks[task_id]
-            stored = truth.get((task_id, item_id))
-            assignment_id = stored["assignmentId"] if stored else event.assignment_id
-            has = "1" if stored and stored.get("status") else "0"
+            _, who = tasks[event.task_id]
             if (email := who.get(assignment_id)) is not None:
-                queues.setdefault((task_id, assignment_id, email), []).append((event, item_id, has))
-        for (task_id, assignment_id, email), changes in queues.items():
-            meta = tasks[task_id][0]  # type: ignore[index]
-            await self._apply_statuses(meta, task_id, assignment_id, email, changes, produced)
+                queues.setdefault((event.task_id, assignment_id, email), []).append(
+                    (event, event.item_id, has, made))
+        unsure: set[tuple[str, str]] = set()
+        for (task_id, assignment_id, email), mine in queues.items():
+            meta = tasks[task_id][0]
+            unsure |= await self._apply_statuses(meta, task_id, assignment_id, email, mine, produced)
+        return unsure
 
     async def _apply_statuses(self, meta: Any, task_id: str, assignment_id: str, email: str,
-                          changes: list[tuple[Envelope, str, str]], produced: Produced) -> None:
-        """One annotator's statuses (cause, item, has) in one round trip; lease facts per
-        item, the queue's change once, as it stands after the last (a bulk of 10,000
-        statuses is not 10,000 QueueChanged facts for every live feed)."""
+                              changes: list[tuple[Envelope, str, str, int | None]],
+                              produced: Produced) -> set[tuple[str, str]]:
+        """One annotator's statuses (cause, item, has, fact time) in one round trip; lease
+        facts per item, the queue's change once, as it stands after the last (a bulk of
+        10,000 statuses is not 10,000 QueueChanged facts for every live feed). The items the
+        script left to verify."""
         applied = await self.queues.apply_statuses(
-            task_id, email, [(item_id, has) for _, item_id, has in changes], meta.pulling, self.h.now_ms())
+            task_id, email, [(item_id, has, made) for _, item_id, has, made in changes], meta.pulling,
+            self.h.now_ms())
 
         def fact(cause: Envelope, item_id: str, kind: type, **fields: Any) -> Any:
             return self.h._fact(cause, kind, meta, task_id, email, assignment_id, item_id, **fields)
 
         last_change = None
-        for (cause, item_id, _), result in zip(changes, applied, strict=True):
+        for (cause, item_id, _, _), result in zip(changes, applied, strict=True):
             if result.released:
                 produced.events.append(fact(cause, item_id, LeasesReleased, item_ids=[item_id], reason="done"))
             if result.granted:
@@ -146,9 +177,10 @@ class Reactions:
             produced.events.append(fact(cause, item_id, QueueChanged, reason="status",
                                         current_item_id=result.current, next_item_id=result.next_item,
                                         open_items=result.open_items))
-        own = [cause for cause, _, _ in changes if cause.actor.email == email]
+        own = [cause for cause, _, _, _ in changes if cause.actor.email == email]
         if meta.pulling and own:  # the annotator's own work keeps leases alive
             await self._renew(own[-1], meta, task_id, email, assignment_id, None, produced)
+        return {(task_id, item_id) for (_, item_id, _, _), r in zip(changes, applied, strict=True) if r.verify}
 
     async def when_auto_completion_refused(self, event: CommandRejected, produced: Produced) -> None:
         found = await self.queues.auto_completion(event.correlation_id)
@@ -162,7 +194,8 @@ class Reactions:
         produced.events.append(self.h._fact(event, AutoCompleteRefused, meta, task_id, email,
                                             state["assignment"], item_id=item_id, reason=event.reason,
                                             message=event.message))
-        await self._apply_statuses(meta, task_id, state["assignment"], email, [(event, item_id, "undo")], produced)
+        await self._apply_statuses(meta, task_id, state["assignment"], email, [(event, item_id, "undo", None)],
+                                   produced)
 
     # annotation facts --------------------------------------------------------------------------
 

@@ -121,7 +121,7 @@ class RedisQueues:
                 pipe.persist(order)
             await pipe.execute()
         return queue.Synced.of(await self._run("sync", task_id, email, pulling, now_ms,
-                                               extra_keys=[fresh]))
+                                               extra_keys=[fresh, self._seen(task_id, email)]))
 
     async def look(self, task_id: str, email: str, item_id: str | None, ahead: int, now_ms: int) -> queue.Look:
         extra = [self.rm.task(task_id, "meta"), self.rm.annotator(task_id, email, "settings")]
@@ -137,18 +137,26 @@ class RedisQueues:
     async def step_back(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Back:
         return queue.Back.of(await self._run("step_back", task_id, email, pulling, now_ms))
 
-    async def apply_statuses(self, task_id: str, email: str, changes: Sequence[tuple[str, str]],
+    async def apply_statuses(self, task_id: str, email: str,
+                             changes: Sequence[tuple[str, str, int | None]],
                              pulling: bool, now_ms: int) -> list[queue.StatusApplied]:
-        """`apply_status` for many items of one annotator, in order, in one script call."""
+        """Statuses of one annotator's items, in order, in one script call: (item, has, the
+        fact's time in ms, or None when `has` was read from the task service's data just now).
+        A fact that may not be the item's newest word comes back unapplied (`verify`)."""
         if not changes:
             return []
-        pairs = [v for item_id, has in changes for v in (item_id, has)]
-        return queue.StatusApplied.each(await self._run("status", task_id, email, pulling, now_ms, *pairs))
+        args = [v for item_id, has, made in changes for v in (item_id, has, "" if made is None else made)]
+        return queue.StatusApplied.each(await self._run("status", task_id, email, pulling, now_ms, *args,
+                                                        extra_keys=[self._seen(task_id, email)]))
 
     async def apply_status(self, task_id: str, email: str, item_id: str, has: str, pulling: bool,
                            now_ms: int) -> queue.StatusApplied:
-        """`has`: "1" the item holds a status, "0" it holds none, "undo" auto complete failed."""
-        return (await self.apply_statuses(task_id, email, [(item_id, has)], pulling, now_ms))[0]
+        """`has` as read just now: "1" the item holds a status, "0" it holds none, "undo" auto
+        complete failed."""
+        return (await self.apply_statuses(task_id, email, [(item_id, has, None)], pulling, now_ms))[0]
+
+    def _seen(self, task_id: str, email: str) -> str:
+        return self.rm.annotator(task_id, email, "seen")
 
     async def renew(self, task_id: str, email: str, pulling: bool, now_ms: int, *, force: bool,
                     item_id: str | None = None, back: bool = False) -> queue.Renewal:

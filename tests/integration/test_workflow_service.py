@@ -316,8 +316,32 @@ async def test_the_next_item_script_follows_the_pure_rule(redis, settings, n, da
     from services.workflow.queue import STATUS, due_member
 
     script = redis.register_script(STATUS)  # an undo of nothing only refreshes `next`
-    await script(keys=keys, args=[due_member("t-hyp", "a"), 0, 1000, "0", "none", "undo"])
+    await script(keys=keys + [rm.annotator("t-hyp", "a@example.com", "seen")],
+                 args=[due_member("t-hyp", "a"), 0, 1000, "0", "none", "undo", ""])
     expected = rules.next_after(sorted(open_items, key=items.index), {i: k for k, i in enumerate(items)},
                                 current or None)
     stored = (await redis.hget(keys[0], "next") or b"").decode() or None
     assert stored == expected
+
+
+async def test_a_status_fact_is_applied_as_said_only_when_clearly_the_items_newest(redis, settings):
+    """Facts out of order, close to another, or older than the queue's seeding come back to
+    be checked against the stored status (queue.STATUS); the newest word is applied."""
+    from services.workflow.queue import FACT_GUARD_MS
+    from services.workflow.repository import RedisQueues
+
+    queues, g = RedisQueues(redis, settings.namespace, 60_000), FACT_GUARD_MS
+    await queues.sync("t-order", "a@example.com", "asg", ["i1", "i2"], set(), False, 100_000)
+
+    async def apply(item: str, has: str, made: int | None, now: int = 500_000) -> tuple[bool, list[str]]:
+        [result] = await queues.apply_statuses("t-order", "a@example.com", [(item, has, made)], False, now)
+        opened = await redis.zrange(queues.rm.annotator("t-order", "a@example.com", "open"), 0, -1)
+        return result.verify, [o.decode() for o in opened]
+
+    assert await apply("i1", "1", 100_000 + g - 1) == (True, ["i1", "i2"])  # made before seeding settled
+    assert await apply("i1", "1", 200_000) == (False, ["i2"])  # the newest word: applied
+    assert await apply("i1", "0", 190_000) == (True, ["i2"])  # older: checked, not applied
+    assert await apply("i1", "0", 200_000 + g - 1) == (True, ["i2"])  # too close to tell
+    assert await apply("i1", "0", 200_000 + g) == (False, ["i1", "i2"])  # clearly newer
+    assert await apply("i2", "1", None, now=300_000) == (False, ["i1"])  # read just now: applied
+    assert await apply("i2", "0", 300_000 + g - 1) == (True, ["i1"])  # close to that read
