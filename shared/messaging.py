@@ -37,6 +37,7 @@ from shared.settings import Settings
 
 log = logging.getLogger("classifier.messaging")
 DLQ_MAXLEN = 100_000
+JSON_CONTENT = {"content-type": "application/json"}
 
 
 def quiet_logger() -> logging.Logger:
@@ -286,8 +287,8 @@ async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any]) -> 
             for message in messages:
                 await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe)
         else:
-            for message in messages:
-                data = await fmt.encode(message=message.wire(), reply_to=None, headers=None,
-                                        correlation_id=message.id)
+            for message in messages:  # serialised by pydantic-core, not wire() then json.dumps
+                data = await fmt.encode(message=message.model_dump_json(by_alias=True, exclude_none=True).encode(),
+                                        reply_to=None, headers=JSON_CONTENT, correlation_id=message.id)
                 pipe.xadd(stream.name, {DATA_KEY: data}, maxlen=stream.maxlen)
         await pipe.execute()
