@@ -61,6 +61,9 @@ class WorkflowService:
     app: AsgiFastStream
 
 
+FACT_BATCH = 500  # facts per read (commands: CONSUMER_BATCH_SIZE)
+
+
 def parse_fact(body: Any) -> Envelope:
     """Facts of other services, read tolerantly: the ones the workflow follows typed, any
     other envelope as it is (acknowledged and skipped)."""
@@ -106,11 +109,12 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
                  handlers.handle_commands, streams.WORKFLOW,
                  "Annotators' workflow commands: next and previous item, settings, heartbeats, leaving."),
         Consumer(streams.TASK_EVENTS, streams.WORKFLOW_GROUP, parse_fact, reactions.on_task_events,
-                 streams.TASK_EVENTS, "Task facts that move annotators' queues and leases."),
+                 streams.TASK_EVENTS, "Task facts that move annotators' queues and leases.",
+                 max_records=FACT_BATCH),
         Consumer(streams.ANNOTATION_EVENTS, streams.WORKFLOW_GROUP, parse_fact,
                  reactions.on_annotation_events, streams.ANNOTATION_EVENTS,
                  "Classifications in pulling tasks: work that renews the annotator's leases.",
-                 wanted=reactions.classification_may_matter),
+                 wanted=reactions.classification_may_matter, max_records=FACT_BATCH),
     ]
     for consumer in consumers:
         attach(broker, consumer, settings=settings, service=NAME, dead_letters=dead_letters)
