@@ -166,7 +166,7 @@ async def entries_as_sent(raw: Any, original: Any) -> RedisBatchStreamMessage:
     unwrap = parser.config.message_format.parse
     return RedisBatchStreamMessage(
         raw_message=raw, body=[unwrap(entry.get(bDATA_KEY, entry))[0] for entry in raw["data"]],
-        headers={"content-type": "application/json"}, consumer=parser.consumer, group=parser.group)
+        headers=JSON_CONTENT, consumer=parser.consumer, group=parser.group)
 
 
 async def bodies_as_sent(msg: Any, original: Any) -> Any:

@@ -107,16 +107,18 @@ class Reactions:
         thousands at once: each task's meta and annotators are read once per batch."""
         latest: dict[tuple[str, str], ItemStatusChanged] = {}
         twice: set[tuple[str, str]] = set()
+        first_of_task: dict[str, ItemStatusChanged] = {}
         for e in events:
             key = (e.task_id, e.item_id)
             if key in latest:
                 twice.add(key)
             latest[key] = e
+            first_of_task.setdefault(e.task_id, e)
         tasks: dict[str, tuple[Any, dict[str, str]] | None] = {}
-        for task_id in {t for t, _ in latest}:
+        for task_id, first in first_of_task.items():
             meta = await self.queues.meta(task_id)
             if meta is None:  # not seen yet: seeding reads every status anyway
-                await self.h.sync_task(latest[next(k for k in latest if k[0] == task_id)], task_id, produced)
+                await self.h.sync_task(first, task_id, produced)
             tasks[task_id] = (meta, await self.queues.annotators(task_id)) if meta else None
         as_said = {k: e for k, e in latest.items() if k not in twice}
         unsure = await self._apply(tasks, [(e, e.assignment_id, "1" if e.status else "0", _ms(e))

@@ -149,12 +149,6 @@ class RedisQueues:
         return queue.StatusApplied.each(await self._run("status", task_id, email, pulling, now_ms, *args,
                                                         extra_keys=[self._seen(task_id, email)]))
 
-    async def apply_status(self, task_id: str, email: str, item_id: str, has: str, pulling: bool,
-                           now_ms: int) -> queue.StatusApplied:
-        """`has` as read just now: "1" the item holds a status, "0" it holds none, "undo" auto
-        complete failed."""
-        return (await self.apply_statuses(task_id, email, [(item_id, has, None)], pulling, now_ms))[0]
-
     def _seen(self, task_id: str, email: str) -> str:
         return self.rm.annotator(task_id, email, "seen")
 
