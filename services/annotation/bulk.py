@@ -11,6 +11,7 @@ completes the bulk)."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from shared.envelope import Envelope, derived_id, utcnow
 from shared.events import AnnotationDeleted, ItemClassified, parse_event
 
 CHUNK = 1_000
+IN_FLIGHT = 2  # chunk writes sent ahead
 Publish = Callable[[list[Any]], Awaitable[None]]
 
 
@@ -92,18 +94,27 @@ async def classify_items(cmd: ClassifyItems, *, store: BulkAnnotationStore, base
         await publish(events)
         await store.progress(cmd.bulk_id, done)
 
-    # Chunk after chunk, each reported while the next one is written: the server writes
-    # while this process builds and publishes the events of what is already durable.
-    done, reporting = len(record["unchanged"]), None
-    for n in range(0, len(todo), CHUNK):
-        part = todo[n:n + CHUNK]
-        docs = [_doc(template, api, cmd.bulk_id, i, a) for i, a in part]
+    async def write(part: list[list[str]], docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         await store.insert(docs)
         await store.tombstone([r for i, _ in part for r in record["replaced"].get(i, [])], tombstone)
-        if reporting is not None:
-            await reporting
-        done += len(part)
-        reporting = asyncio.ensure_future(report(docs, done))
+        return docs
+
+    # Two chunks always on their way to the server: it takes the second as soon as the first
+    # is in (writes to one collection take their turn there), while this process builds the
+    # next chunk and publishes the events of those already durable. Building between writes
+    # had left the server idle a fifth of the time (bench/bulk.py).
+    done, writing, reporting = len(record["unchanged"]), deque(), None
+    for n in range(0, len(todo) + IN_FLIGHT * CHUNK, CHUNK):
+        part = todo[n:n + CHUNK]
+        if part:
+            writing.append(asyncio.ensure_future(
+                write(part, [_doc(template, api, cmd.bulk_id, i, a) for i, a in part])))
+        if len(writing) > (IN_FLIGHT - 1 if part else 0):
+            written = await writing.popleft()
+            if reporting is not None:
+                await reporting
+            done += len(written)
+            reporting = asyncio.ensure_future(report(written, done))
     if reporting is not None:
         await reporting
     stored = ClassesStored(

@@ -19,8 +19,8 @@ from shared.commands import ClassifyStreamCommand
 from shared.envelope import Envelope
 from shared.events import CommandRejected
 from shared.messaging import (
-    Consumer, DeadLetters, attach, best_effort, ensure_groups, make_broker, make_redis, publish_all,
-    stream_publisher,
+    Consumer, DeadLetters, attach, best_effort, ensure_groups, make_broker, make_redis, prepare_all,
+    publish_all, stream_publisher,
 )
 from shared.runtime import service_app
 from shared.settings import Settings
@@ -65,7 +65,8 @@ def build(settings: Settings) -> TaskService:
                                 f"{stream} commands, checked against the task's allocation rules."),
                settings=settings, service=NAME, dead_letters=dead_letters)
 
-    bulk = BulkHandlers(repo, BulkStore(repo.db), lambda evs: publish_all(redis, events, evs), forward)
+    bulk = BulkHandlers(repo, BulkStore(repo.db), lambda evs: publish_all(redis, events, evs), forward,
+                        prepare=lambda evs: prepare_all(events, evs))
     attach(broker, Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, BULK_COMMAND.validate_python,
                             bulk.handle, streams.BULK_CLASSIFY,
                             "BulkClassify and UndoBulk, checked against the task's allocation rules; "
