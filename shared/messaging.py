@@ -300,6 +300,13 @@ class Prepared:
 
     entries: list[bytes]
 
+    @staticmethod
+    def joined(batches: Sequence[Any]) -> Prepared | list[Any]:
+        """Batches (`Prepared`, or lists of messages) as one, of the same kind."""
+        if batches and all(isinstance(b, Prepared) for b in batches):
+            return Prepared([e for b in batches for e in b.entries])
+        return [m for b in batches for m in (b.entries if isinstance(b, Prepared) else b)]
+
 
 def _format_of(publisher: Any) -> tuple[Any, Any]:
     return getattr(publisher, "stream", None), getattr(getattr(publisher, "config", None), "message_format", None)
@@ -338,8 +345,11 @@ async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Pr
         return
     script = _xadd_many(redis)
     maxlen = "" if stream.maxlen is None else str(stream.maxlen)
-    for n in range(0, len(entries), XADD_MANY_AT_ONCE):
-        await script(keys=[stream.name], args=[maxlen, DATA_KEY, *entries[n:n + XADD_MANY_AT_ONCE]])
+    async with redis.pipeline(transaction=False) as pipe:  # every call in one round trip
+        for n in range(0, len(entries), XADD_MANY_AT_ONCE):
+            await script(keys=[stream.name], args=[maxlen, DATA_KEY, *entries[n:n + XADD_MANY_AT_ONCE]],
+                         client=pipe)
+        await pipe.execute()
 
 
 def _xadd_many(redis: Redis) -> Any:

@@ -23,6 +23,7 @@ from shared.bulk import (
 )
 from shared.envelope import Actor, Envelope, derived_id, utcnow
 from shared.events import CommandRejected
+from shared.messaging import Prepared
 from shared.tasks import ItemStatusChanged, status_deltas
 
 CHUNK = 1_000
@@ -41,11 +42,21 @@ async def _as_they_are(events: list[Any]) -> Any:
 @dataclass
 class StatusWrites:
     """A bulk's status documents to insert, items whose status document exists (per
-    assignment), and their events, chunk by chunk, as `prepare` made them."""
+    assignment), and their events, chunk by chunk, as `prepare` made them; `planned` when
+    they come from the stored `statusChanges`."""
 
+    planned: bool
     fresh: list[dict[str, Any]] = field(default_factory=list)
     existing: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     events: list[Any] = field(default_factory=list)
+
+
+def _pick(chunks: list[Any], indexes: list[int]) -> Any:
+    """The entries at `indexes` of prepared chunks taken as one list, as one batch of the
+    same kind (`Prepared` or a list of events)."""
+    every = Prepared.joined(chunks)
+    picked = [(every.entries if isinstance(every, Prepared) else every)[i] for i in indexes]
+    return Prepared(picked) if isinstance(every, Prepared) else picked
 
 
 class BulkHandlers:
@@ -111,19 +122,20 @@ class BulkHandlers:
             refusal = rules.Refusal("invalid", "the selection holds no items of the task", {"field": "itemIds"})
         if refusal is not None:
             return await self._refuse(cmd, refusal)
-        docs = await self.store.status_docs(task["_id"], items)
-        changes = rules.status_changes(items, holders, new_status, docs)
         if cmd.dry_run:
-            return await self._preview(cmd, items, holders, changes)
+            docs = await self.store.status_docs(task["_id"], items)
+            return await self._preview(cmd, items, holders, rules.status_changes(items, holders, new_status, docs))
+        # Which statuses the bulk replaces is found when they are written (`_write_statuses`):
+        # reading 10,000 status documents first cost the MongoDB-wire server ~0.1 s on the
+        # bulk's path, most often to find none. A bulk that sets no status changes none.
+        unplanned = {} if new_status is not None else {"statusChanges": [], "statusesChanged": 0}
         record = {
             "_id": cmd.id, "taskId": task["_id"], "projectId": task["projectId"],
             "datasetId": task["datasetId"], "recipeId": task["recipeId"],
             "singleClass": task["singleClass"], "actor": cmd.actor.wire(), "label": cmd.label,
             "attributes": cmd.attributes, "mode": cmd.mode, "status": new_status,
             "items": [[i, holders[i]["_id"]] for i in items],
-            "statusChanges": [[c.item_id, c.assignment_id, c.previous, c.existed] for c in changes],
-            "state": "accepted", "createdAt": utcnow(), "at": _now(),
-            "total": len(items), "statusesChanged": len(changes),
+            "state": "accepted", "createdAt": utcnow(), "at": _now(), "total": len(items), **unplanned,
         }
         await self.store.save_record(record)
         return record
@@ -176,7 +188,7 @@ class BulkHandlers:
             dataset_id=record["datasetId"], recipe_id=record["recipeId"], label=record["label"],
             attributes=record["attributes"], replace_classes=record["singleClass"],
             items=[BulkItem(item_id=i, assignment_id=a) for i, a in record["items"]],
-            statuses={"status": record["status"], "changed": len(record["statusChanges"])}))
+            statuses={"status": record["status"]}))
         if record["state"] == "accepted":
             self._forwarded[cmd.id] = record
             while len(self._forwarded) > FORWARDED_KEPT:
@@ -191,13 +203,12 @@ class BulkHandlers:
         if state is not None and state["state"] == "accepted":
             kept = self._forwarded.pop(cmd.bulk_id, None)
             preparing = self._preparing.pop(cmd.bulk_id, None)
-            record = kept | state if kept is not None else await self.store.record(cmd.bulk_id)
-            writes = await preparing if kept is not None and preparing is not None \
-                else await self._status_writes(record)
-            await self._write_statuses(record, writes)
+            fresh = kept is not None and "statusesChanged" not in state  # no earlier delivery got far
+            record = kept | state if fresh else await self.store.record(cmd.bulk_id)
+            writes = await preparing if fresh and preparing is not None else await self._status_writes(record)
+            changes = await self._write_statuses(record, writes)
             await self.repo.count(record["taskId"], cmd.bulk_id, status_deltas(
-                [c for _, a, previous, _ in record["statusChanges"]
-                 for c in ((a, previous, None), (a, None, record["status"]))]))
+                [c for _, a, previous, _ in changes for c in ((a, previous, None), (a, None, record["status"]))]))
             await self.store.mark(cmd.bulk_id, {"state": STATUSES_DONE})
         await self._complete_when_both(cmd.bulk_id)
 
@@ -237,45 +248,86 @@ class BulkHandlers:
             self._preparing.pop(next(iter(self._preparing))).cancel()
 
     async def _status_writes(self, record: dict[str, Any]) -> StatusWrites:
+        """The documents and encoded events of the bulk's statuses: of those it is known to
+        change (`statusChanges`, stored) or, not known yet, of every item as if it had no
+        status document (the most common case; `_write_statuses` finds the others)."""
         bulk_id, task_id, status = record["_id"], record["taskId"], record["status"]
         email, at = record["actor"]["email"], record["at"]
-        writes = StatusWrites()
-        for item, assignment, _, existed in record["statusChanges"]:
-            if existed:
+        changes = record.get("statusChanges")
+        writes = StatusWrites(planned=changes is not None)
+        for item, assignment, *known in changes if changes is not None else record["items"]:
+            if known and known[1]:  # the document exists: updated, not inserted
                 writes.existing[assignment].append(item)
                 continue
             log = _log("created", task_id, assignment, status, email, at)
             writes.fresh.append({"_id": f"{task_id}:{item}", "taskId": task_id, "itemId": item,
                                  "assignmentId": assignment, "status": status, "creator": email,
                                  "timestamp": at, "lastCommandId": bulk_id, "log": [log]})
-        changes = record["statusChanges"]
-        for n in range(0, len(changes), CHUNK):
-            writes.events.append(await self.prepare(self._status_events(record, changes[n:n + CHUNK])))
+        events = changes if changes is not None else [[i, a, None, False] for i, a in record["items"]]
+        for n in range(0, len(events), CHUNK):
+            writes.events.append(await self.prepare(self._status_events(record, events[n:n + CHUNK])))
             await asyncio.sleep(0)  # let the service's other work through between chunks
         return writes
 
-    async def _write_statuses(self, record: dict[str, Any], writes: StatusWrites) -> None:
-        """Write the statuses chunk after chunk, then publish their events. Publishing while
-        writing woke the workflow service and the gateway, whose reading took the CPU the
-        MongoDB-wire server needed (bench/bulk.py); each item's event still follows its
+    async def _write_statuses(self, record: dict[str, Any], writes: StatusWrites) -> list[list[Any]]:
+        """Write the statuses, chunk after chunk, then publish their events; the changes made
+        (`statusChanges`: item, assignment, previous status, whether its document existed).
+
+        Not yet known which statuses the bulk replaces, every item's document is inserted;
+        the items whose document exists (found by the duplicate keys) are read, their
+        changes stored with the plan before any of them is updated (a redelivery finds them:
+        until then, the only documents naming the bulk are ones it inserted). Publishing
+        while writing woke the workflow service and the gateway, whose reading took the CPU
+        the MongoDB-wire server needed (bench/bulk.py); each item's event still follows its
         durable status."""
         bulk_id, task_id, status = record["_id"], record["taskId"], record["status"]
-        email, at = record["actor"]["email"], record["at"]
         gate = asyncio.Semaphore(IN_FLIGHT)  # the next chunk waits at the server, not here
 
-        async def insert(docs: list[dict[str, Any]]) -> None:
+        async def insert(docs: list[dict[str, Any]]) -> set[str]:
             async with gate:
-                await self.store.insert_statuses(docs)
+                return await self.store.insert_statuses(docs)
 
-        await asyncio.gather(*(insert(writes.fresh[n:n + CHUNK]) for n in range(0, len(writes.fresh), CHUNK)))
+        existed = set().union(*await asyncio.gather(
+            *(insert(writes.fresh[n:n + CHUNK]) for n in range(0, len(writes.fresh), CHUNK))))
+        if writes.planned:
+            changes, events = record["statusChanges"], writes.events
+        else:
+            changes, events = await self._found_changes(record, writes, existed)
         for assignment, items in writes.existing.items():
             await self.store.update_statuses(
                 [f"{task_id}:{i}" for i in items], bulk_id,
-                {"assignmentId": assignment, "status": status, "creator": email, "timestamp": at,
-                 "lastCommandId": bulk_id},
-                _log("created", task_id, assignment, status, email, at))
-        for events in writes.events:
-            await self.publish(events)
+                {"assignmentId": assignment, "status": status, "creator": record["actor"]["email"],
+                 "timestamp": record["at"], "lastCommandId": bulk_id},
+                _log("created", task_id, assignment, status, record["actor"]["email"], record["at"]))
+        await self.publish(Prepared.joined(events))
+        return changes
+
+    async def _found_changes(self, record: dict[str, Any], writes: StatusWrites,
+                             existed: set[str]) -> tuple[list[list[Any]], list[Any]]:
+        """After inserting every item's status document: the changes, stored, and the events
+        to publish. Items whose document was there are read: one this bulk inserted (an
+        earlier delivery) is new, one already holding the status is left, the others are
+        updated (`writes.existing`)."""
+        bulk_id, task_id = record["_id"], record["taskId"]
+        found = await self.store.status_docs(task_id, [d["itemId"] for d in writes.fresh if d["_id"] in existed])
+        changes: list[list[Any]] = []
+        inserted: list[int] = []
+        for n, (item, assignment) in enumerate(record["items"]):
+            doc = found.get(item) if f"{task_id}:{item}" in existed else None
+            if doc is None or doc.get("lastCommandId") == bulk_id:
+                changes.append([item, assignment, None, False])
+                inserted.append(n)
+            elif doc.get("status") != record["status"]:
+                changes.append([item, assignment, doc.get("status"), True])
+                writes.existing[assignment].append(item)
+        await self.store.save_status_changes(bulk_id, changes)
+        await self.store.mark(bulk_id, {"statusesChanged": len(changes)})
+        if len(inserted) == len(record["items"]):
+            return changes, writes.events
+        updated = [c for c in changes if c[3]]
+        events = [_pick(writes.events, inserted)] + [
+            await self.prepare(self._status_events(record, updated[n:n + CHUNK])) for n in range(0, len(updated), CHUNK)]
+        return changes, events
 
     @staticmethod
     def _status_events(record: dict[str, Any], changes: list[list[Any]]) -> list[ItemStatusChanged]:

@@ -16,14 +16,16 @@ PLAN_FIELDS = ("items", "statusChanges")
 
 class BulkStore:
     """A bulk's record is two documents: its plan in `bulk_operations` (written once; with
-    10,000 items it is ~1 MB) and its small, changing state in `bulk_states`, so that
-    marking progress does not rewrite the plan."""
+    10,000 items it is ~0.5 MB) and its small, changing state in `bulk_states`, so that
+    marking progress does not rewrite the plan. The statuses it changes are found as they
+    are written and kept in `bulk_status_changes` (plans of earlier versions hold them)."""
 
     def __init__(self, db: Any) -> None:
         self.db = db
         self.records = db["bulk_operations"]
         self.states = db["bulk_states"]
         self.statuses = db["item_statuses"]
+        self.changes = db["bulk_status_changes"]
 
     async def record(self, bulk_id: str, summary: bool = False) -> dict[str, Any] | None:
         """The bulk's record (plan and state); with `summary`, its state only."""
@@ -33,6 +35,8 @@ class BulkStore:
         plan = await self.records.find_one({"_id": bulk_id})
         if plan is None:
             return None
+        if "statusChanges" not in plan and (found := await self.changes.find_one({"_id": bulk_id})):
+            plan["statusChanges"] = found["statusChanges"]
         if state is None:  # the plan was stored, then the process died
             state = _state_of(plan)
             await insert_once(self.states, state)
@@ -50,9 +54,13 @@ class BulkStore:
         docs = await find_in(self.statuses, "_id", [f"{task_id}:{i}" for i in item_ids], projection={"log": 0})
         return {d["itemId"]: d for d in docs}
 
-    async def insert_statuses(self, docs: list[dict[str, Any]]) -> None:
-        """Insert new status documents; one already there (a redelivery) is left."""
-        await insert_many_once(self.statuses, docs)
+    async def insert_statuses(self, docs: list[dict[str, Any]]) -> set[str]:
+        """Insert new status documents; one already there is left. The ids of those."""
+        return await insert_many_once(self.statuses, docs)
+
+    async def save_status_changes(self, bulk_id: str, changes: list[list[Any]]) -> None:
+        """The statuses a bulk changes, found as it writes them (part of its plan)."""
+        await insert_once(self.changes, {"_id": bulk_id, "statusChanges": changes})
 
     async def update_statuses(self, ids: list[str], unless_command: str, fields: dict[str, Any],
                               log: dict[str, Any]) -> None:

@@ -290,15 +290,19 @@ async def insert_once(collection: Any, doc: dict[str, Any]) -> None:
         pass
 
 
-async def insert_many_once(collection: Any, docs: list[dict[str, Any]]) -> None:
-    """Insert those not there yet (a redelivery finishes an interrupted insert)."""
+async def insert_many_once(collection: Any, docs: list[dict[str, Any]]) -> set[Any]:
+    """Insert those not there yet (a redelivery finishes an interrupted insert); the ids of
+    those that were there."""
     if not docs:
-        return
+        return set()
     try:
         await collection.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        return {docs[e["index"]]["_id"] for e in errors}
+    return set()
 
 
 def connect(url: str, database: str) -> MongoTaskRepository:
