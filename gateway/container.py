@@ -66,6 +66,7 @@ class Gateway:
         )
         async def on_outcomes(bodies: list[Any]) -> None:
             self.hub.deliver(bodies)
+            self.workflow.deliver_task_facts(bodies)
 
     async def start(self) -> None:
         s = self.settings

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +77,10 @@ class Snapshot:
         }
 
 
+# The events of a bulk that the live feed of its task carries.
+_TASK_FACT = re.compile(rb'"type": ?"Bulk(?:Progressed|Completed|Undone)"')
+
+
 class WorkflowFeed:
     """Per-connection queues of workflow facts, by (task, annotator)."""
 
@@ -95,7 +100,16 @@ class WorkflowFeed:
                 del self.listeners[key]
 
     def publish(self, body: dict[str, Any]) -> None:
-        for queue in self.listeners.get((body.get("taskId", ""), body.get("annotator", "")), ()):
+        self._put(self.listeners.get((body.get("taskId", ""), body.get("annotator", "")), ()), body)
+
+    def publish_to_task(self, body: dict[str, Any]) -> None:
+        """A fact about the whole task (a bulk's progress): every page open on it."""
+        task_id = body.get("taskId", "")
+        self._put([q for (task, _), queues in self.listeners.items() if task == task_id for q in queues], body)
+
+    @staticmethod
+    def _put(queues: Any, body: dict[str, Any]) -> None:
+        for queue in queues:
             if queue.full():  # a slow page loses the oldest fact, never blocks the others
                 queue.get_nowait()
             queue.put_nowait(body)
@@ -123,6 +137,21 @@ class WorkflowReads:
 
     def connect(self, redis: Redis) -> None:
         self.redis = redis
+
+    def deliver_task_facts(self, raws: list[Any]) -> None:
+        """Annotation and task events as sent (JSON bytes): a bulk's progress, completion and
+        undo go to the live feed of its task. Looked at only while a feed is open."""
+        if not self.feed.listeners:
+            return
+        for raw in raws:
+            if not isinstance(raw, (bytes, bytearray)) or not _TASK_FACT.search(raw):
+                continue
+            try:
+                body = decoded(raw)
+            except ValueError:
+                continue
+            if isinstance(body, dict):
+                self.feed.publish_to_task(body)
 
     def deliver(self, raws: list[Any]) -> None:
         """Facts as sent (JSON bytes): decoded only when a request waits for one or a live

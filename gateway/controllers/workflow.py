@@ -281,8 +281,10 @@ class WorkflowController(Controller):
                                                         description="close after this long")] = None,
     ) -> ServerSentEvent:
         """Server-Sent Events: first `snapshot` (the caller's queue), then each workflow fact
-        about the caller's queue (`MovedOn`, `QueueChanged`, `LeasesGranted`, ...) by type.
-        At-most-once: on reconnect, the new snapshot re-syncs the page."""
+        about the caller's queue (`MovedOn`, `QueueChanged`, `LeasesGranted`, ...) and each
+        bulk classification's progress in the task (`BulkProgressed` with done/total,
+        `BulkCompleted`, `BulkUndone`), by type. At-most-once: on reconnect, the new snapshot
+        re-syncs the page (and a bulk's operation URL tells its progress)."""
         user = request.user
         await snapshot_of(state, user, task_id, role_here(request))
         return ServerSentEvent(self._facts(state, user, task_id, max_events, seconds))

@@ -3,6 +3,9 @@ as a whole, idempotent re-runs, preview, progress and undo."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 
 from tests.e2e.test_tasks import assignments, create_task, items_of, team  # noqa: F401 - fixture
@@ -209,3 +212,21 @@ async def test_a_label_outside_the_recipe_is_refused_with_422(platform, team):
     task = (await create_task(platform)).json()
     r = await bulk(platform, task["id"], itemIds=items, label="hats")
     assert r.status_code == 422
+
+
+async def test_the_live_feed_of_the_task_carries_a_bulks_progress(platform, team):
+    _, items = team
+    task = (await create_task(platform)).json()
+    await platform.get(f"/api/v1/tasks/{task['id']}/next-item")  # the caller's queue is seeded
+    feed = asyncio.create_task(platform.client.get(
+        f"/api/v1/tasks/{task['id']}/feed", params={"seconds": 3}, headers=platform.auth()))
+    await asyncio.sleep(0.3)
+    done = (await bulk(platform, task["id"], itemIds=items[:4], mode="classify-and-set-status")).json()
+    r = await feed
+    assert r.status_code == 200
+    facts = [json.loads(line.split(": ", 1)[1]) for block in r.text.replace("\r\n", "\n").split("\n\n")
+             for line in block.split("\n") if line.startswith("data:") and line[5:].strip()]
+    progress = [f for f in facts if f.get("type") == "BulkProgressed" and f["bulkId"] == done["id"]]
+    assert progress and progress[-1]["done"] == progress[-1]["total"] == 4
+    completed = [f for f in facts if f.get("type") == "BulkCompleted" and f["bulkId"] == done["id"]]
+    assert [c["total"] for c in completed] == [4]
