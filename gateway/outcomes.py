@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from shared.events import parse_event
-from shared.messaging import decoded
+from shared.messaging import decoded_object
 
 # An envelope's correlationId as json.dumps and pydantic write it (with or without a space).
 _CORRELATION = re.compile(rb'"correlationId": ?"([^"]*)"')
@@ -49,9 +49,5 @@ class OutcomeHub:
             future = self.waiting.get(correlation_of(raw))
             if future is None or future.done():
                 continue
-            try:
-                body = decoded(raw)
-            except ValueError:
-                continue
-            if isinstance(body, dict):
+            if (body := decoded_object(raw)) is not None:
                 future.set_result(parse_event(body))

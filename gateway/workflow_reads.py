@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from shared import streams
-from shared.messaging import batch_reader, decoded
+from shared.messaging import batch_reader, decoded_object
 from shared.settings import Settings
 from shared.workflow import WORKFLOW_EVENT, ReadModel
 from gateway.outcomes import correlation_of
@@ -144,13 +144,8 @@ class WorkflowReads:
         if not self.feed.listeners:
             return
         for raw in raws:
-            if not isinstance(raw, (bytes, bytearray)) or not _TASK_FACT.search(raw):
-                continue
-            try:
-                body = decoded(raw)
-            except ValueError:
-                continue
-            if isinstance(body, dict):
+            if isinstance(raw, (bytes, bytearray)) and _TASK_FACT.search(raw) \
+                    and (body := decoded_object(raw)) is not None:
                 self.feed.publish_to_task(body)
 
     def deliver(self, raws: list[Any]) -> None:
@@ -160,11 +155,7 @@ class WorkflowReads:
             future = self.hub.waiting.get(correlation_of(raw))
             if future is None and not self.feed.listeners:
                 continue
-            try:
-                body = decoded(raw)
-            except ValueError:
-                continue
-            if not isinstance(body, dict):
+            if (body := decoded_object(raw)) is None:
                 continue
             if future is not None and not future.done():
                 try:

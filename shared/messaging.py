@@ -189,6 +189,15 @@ def decoded(raw: Any) -> Any:
     return json.loads(raw) if isinstance(raw, (bytes, bytearray, str)) else raw
 
 
+def decoded_object(raw: Any) -> dict[str, Any] | None:
+    """An entry's body as sent, when it is a JSON object (an envelope); None otherwise."""
+    try:
+        body = decoded(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def _current(broker: RedisBroker) -> Any:
     """The message being handled, from FastStream's context. Not a handler parameter: a
     `msg: RedisStreamMessage` parameter is a fast_depends custom field, solved in a worker
@@ -277,8 +286,9 @@ def stream_publisher(
 
 
 # Adds many entries to one stream in one call: ARGV[1] is MAXLEN ("" for none), ARGV[2] the
-# field name (`__data__`), the rest the entries' values. One reply instead of one per entry: redis-py packed and
-# parsed each XADD of a pipeline in Python, ~40% of publishing a bulk's events.
+# field name (`__data__`), the rest the entries' values. One reply instead of one per entry:
+# redis-py packed and parsed each XADD of a pipeline in Python, ~40% of publishing a bulk's
+# events.
 XADD_MANY = """
 local n = 0
 for i = 3, #ARGV do

@@ -75,7 +75,7 @@ class BulkController(Controller):
         if record is None:
             raise NotFoundException(f"no bulk operation {bulk_id} in task {task_id}")
         record |= await db.bulk_states.find_one({"_id": bulk_id}) or {}
-        if "statusChanges" not in record:  # found as the statuses are written
+        if "statusChanges" not in record and record.get("state") == "completed":  # found as written
             record["statusChanges"] = (await db.bulk_status_changes.find_one({"_id": bulk_id}) or {}).get(
                 "statusChanges", [])
         classes = (await db.bulk_classifications.find_one({"_id": bulk_id}) or {}) | \

@@ -205,6 +205,8 @@ class BulkHandlers:
             preparing = self._preparing.pop(cmd.bulk_id, None)
             fresh = kept is not None and "statusesChanged" not in state  # no earlier delivery got far
             record = kept | state if fresh else await self.store.record(cmd.bulk_id)
+            if preparing is not None and not fresh:
+                preparing.cancel()  # made from a plan an earlier delivery has gone past
             writes = await preparing if fresh and preparing is not None else await self._status_writes(record)
             changes = await self._write_statuses(record, writes)
             await self.repo.count(record["taskId"], cmd.bulk_id, status_deltas(
