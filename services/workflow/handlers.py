@@ -132,9 +132,22 @@ class WorkflowHandlers:
             return Refusal("not_found", f"no task {cmd.task_id}")
         state = await self.queues.state(cmd.task_id, cmd.actor.email)
         if not state.get("assignment"):
+            state = await self._resynced(cmd, meta, produced) or state
+        if not state.get("assignment"):
             return Refusal("not_found", f"you have no assignment in task {cmd.task_id}",
                            {"taskId": cmd.task_id})
         return meta, state
+
+    async def _resynced(self, cmd: Any, meta: TaskMeta, produced: Produced) -> dict[str, str] | None:
+        """The caller's queue, seeded now, when the task's facts are being applied at this
+        moment: the task names them as an annotator but their queue is not written yet (as
+        when settings change right after the task was made). None for anyone else."""
+        who = await self.queues.annotators(cmd.task_id)
+        assignment_id = next((a for a, email in who.items() if email == cmd.actor.email), None)
+        if assignment_id is None:
+            return None
+        await self.sync_annotator(cmd, meta, cmd.task_id, cmd.actor.email, assignment_id, produced)
+        return await self.queues.state(cmd.task_id, cmd.actor.email)
 
     def _fact(self, cause: Envelope, kind: type, meta: TaskMeta, task_id: str, email: str,
               assignment_id: str, key: str = "", **fields: Any) -> Any:
@@ -150,6 +163,9 @@ class WorkflowHandlers:
         if not look.meta or look.meta["projectId"] != cmd.project_id:
             return self._refused(cmd, Refusal("not_found", f"no task {task_id}"))
         meta, assignment_id = TaskMeta.of_hash(look.meta), look.state.get("assignment")
+        if not assignment_id and await self._resynced(cmd, meta, extra) is not None:
+            look = await self.queues.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
+            assignment_id = look.state.get("assignment")
         if not assignment_id:
             return self._refused(cmd, Refusal("not_found", f"you have no assignment in task {task_id}",
                                               {"taskId": task_id}))

@@ -136,6 +136,25 @@ async def test_someone_without_an_assignment_is_refused(stack):
     assert refused["type"] == "CommandRejected" and refused["reason"] == "not_found"
 
 
+async def test_settings_changed_while_the_tasks_queues_are_being_written_are_not_refused(stack, settings, redis):
+    """The task's meta and annotators are written before each annotator's queue: a command
+    arriving in between finds the caller named by the task and seeds their queue, never
+    answering 'you have no assignment'."""
+    items = await stack.items(3)
+    task = await stack.create_task([ANN1.email])
+    rm = ReadModel(settings.namespace)
+    for _ in range(200):
+        if await redis.hget(rm.annotator(task["id"], ANN1.email, "state"), "assignment"):
+            break
+        await asyncio.sleep(0.02)
+    await redis.delete(*(rm.annotator(task["id"], ANN1.email, part) for part in rm.ANNOTATOR_PARTS))
+    changed = await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
+    assert changed["type"] == "WorkflowSettingsChanged", changed
+    await redis.delete(rm.annotator(task["id"], ANN1.email, "state"))
+    moved = await stack.move_on(ANN1, task)
+    assert moved["type"] == "MovedOn" and moved["itemId"] == items[0], moved
+
+
 async def test_a_redelivered_move_is_answered_again_and_not_applied_twice(stack):
     items = await stack.items(3)
     task = await stack.create_task([ANN1.email])
