@@ -121,6 +121,10 @@ class Catalog:
     async def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         return _out(await self.db[collection].find_one({"_id": doc_id}))
 
+    async def get_many(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The documents found among `doc_ids`, by id (one query)."""
+        return {doc["id"]: doc for doc in map(_out, await find_in(self.db[collection], "_id", doc_ids))}
+
     async def update(self, collection: str, doc_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         doc = await self.db[collection].find_one_and_update(
             {"_id": doc_id}, {"$set": changes}, return_document=ReturnDocument.AFTER

@@ -179,6 +179,19 @@ class WorkflowReads:
             meta, state, settings, open_items = await pipe.execute()
         return Snapshot(_text(meta), _text(state), _text(settings), int(open_items))
 
+    async def upcoming(self, task_id: str, email: str, item_id: str, n: int) -> list[str]:
+        """Up to `n` open items from `item_id` on in work order (wrapping round): what moving
+        on will reach, to read ahead."""
+        assert self.redis is not None, "WorkflowReads.connect() was not called"
+        open_key = self._annotator(task_id, email, "open")
+        position = await self.redis.hget(self._annotator(task_id, email, "order"), item_id)
+        start = float(position) if position is not None else "-inf"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(open_key, start, "+inf", start=0, num=n)
+            pipe.zrange(open_key, 0, n - 1)
+            after, first = await pipe.execute()
+        return list(dict.fromkeys(i.decode() for i in after + first))[:n]
+
     async def queue_state(self, task_id: str, email: str, limit: int = 50) -> dict[str, Any]:
         """The annotator's whole queue: open items in work order, history, leases."""
         assert self.redis is not None, "WorkflowReads.connect() was not called"

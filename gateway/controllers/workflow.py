@@ -41,6 +41,7 @@ from shared.workflow import (
 )
 
 KEEP_ALIVE_S = 15.0
+READ_AHEAD = 16  # items of an annotator's queue read in one query when the next is not cached
 MANAGERS = ("manager", "owner")
 
 
@@ -113,6 +114,9 @@ async def look_ahead(state: State, user: Principal, task_id: str, item_id: str
     while the classification is on its way (a classification does not move the queue)."""
     snap = await state.gw.workflow.snapshot(task_id, user.email)
     shown = snap.shown_next(item_id) if snap.seeded and snap.settings.get("autoNext") == "1" else None
+    if shown and ("items", shown) not in state.gw.access.cache:
+        await state.gw.access.read_ahead("items", await state.gw.workflow.upcoming(
+            task_id, user.email, shown, READ_AHEAD))
     return snap, await item_view(state, user, shown) if shown else None
 
 

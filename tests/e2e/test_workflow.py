@@ -112,6 +112,45 @@ async def test_a_single_class_task_walked_with_auto_next_and_auto_complete_ends_
     assert (await platform.get(f"/api/v1/tasks/{task['id']}")).json()["itemStatus"]["completed"] == 10
 
 
+async def test_classifying_with_auto_next_reads_the_annotators_next_items_ahead_in_one_query(platform, team):
+    """The next item shown by a classify comes from the gateway's cache, read with the items
+    after it in one query, not one query per item."""
+    tokens, _ = team
+    task = (await create_task(platform, assignees=["ann1@example.com"])).json()
+    await set_workflow(platform, task["id"], tokens["ann1"])
+    catalog = platform.gateway.access.catalog
+    reads: list[tuple[str, int]] = []
+    get, get_many = catalog.get, catalog.get_many
+
+    async def counted_get(collection, doc_id):
+        reads.append((collection, 1))
+        return await get(collection, doc_id)
+
+    async def counted_get_many(collection, doc_ids):
+        reads.append((collection, len(doc_ids)))
+        return await get_many(collection, doc_ids)
+
+    catalog.get, catalog.get_many = counted_get, counted_get_many
+    try:
+        moved = (await move_on(platform, task["id"], token=tokens["ann1"])).json()
+        platform.gateway.access.cache.clear()
+        shown, per_step = [], []
+        while moved["nextItem"] and len(shown) < 9:
+            reads.clear()
+            r = await platform.post(f"/api/v1/items/{moved['nextItem']['id']}/annotations",
+                                    {"label": POLO, "taskId": task["id"]}, token=tokens["ann1"])
+            assert r.status_code == 201, r.text
+            moved = {"nextItem": r.json()["nextItem"]}
+            shown.append(moved["nextItem"]["id"])
+            per_step.append([n for collection, n in reads if collection == "items"])
+    finally:
+        catalog.get, catalog.get_many = get, get_many
+    assert len(shown) == 9 and len(set(shown)) == 9
+    # the first classify (the cache was cleared) reads the next item with the 8 after it in
+    # one query; the next eight read no item
+    assert per_step[0][-1:] == [9] and per_step[1:] == [[]] * 8, per_step
+
+
 async def test_with_next_item_puts_the_annotation_and_the_next_item_in_one_answer(platform, team):
     from types import SimpleNamespace
 
