@@ -136,6 +136,9 @@ class SetStatus(Envelope):
     project_id: str
     item_id: str
     status: str | None = None  # absent on the wire (nulls are not written) means: clear
+    # Set only if the item has no status in the task yet, else change nothing (auto complete:
+    # a status the annotator gave the item a moment before moving on is never overwritten).
+    if_open: bool = False
 
 
 class CheckInTask(Envelope):

@@ -388,6 +388,12 @@ class TaskHandlers:
         if (refusal := rules.first_refusal(rules.STATUS_RULES, ctx)) is not None:
             return await self._finish(cmd, [refused(cmd, refusal)])
         assignment_id = ctx.assignment["_id"]
+        before = self._before.get(cmd.id, UNREAD)
+        if cmd.if_open:
+            if before is UNREAD:
+                before = await self.repo.status_before(f"{task['_id']}:{cmd.item_id}")
+            if before and before.get("status") and before.get("lastCommandId") != cmd.id:
+                return await self._finish(cmd, [], kept=before["status"])  # not open: left as it is
         at = _now()
         doc = {"_id": f"{task['_id']}:{cmd.item_id}", "taskId": task["_id"], "itemId": cmd.item_id,
                "assignmentId": assignment_id, "status": cmd.status, "creator": cmd.actor.email,
@@ -395,7 +401,7 @@ class TaskHandlers:
         log = {"action": "created" if cmd.status else "deleted",
                "status": {"taskId": task["_id"], "assignmentId": assignment_id,
                           "status": cmd.status, "creator": cmd.actor.email, "timestamp": at}}
-        previous, counted_under = await self.repo.write_status(doc, log, self._before.get(cmd.id, UNREAD))
+        previous, counted_under = await self.repo.write_status(doc, log, before)
         count = self.repo.count(task["_id"], cmd.id, status_deltas(
             [(counted_under, previous, None), (assignment_id, None, cmd.status)]))
         await self._finish(cmd, [event(cmd, ItemStatusChanged, task_id=task["_id"], project_id=task["projectId"],

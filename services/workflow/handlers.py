@@ -186,7 +186,7 @@ class WorkflowHandlers:
                                   open_items=move.open_items)])
         if move.completed:
             status = made(cmd, SetStatus, task_id=task_id, project_id=meta.project_id,
-                          item_id=move.completed, status=rules.COMPLETED)
+                          item_id=move.completed, status=rules.COMPLETED, if_open=True)
             produced.notes.append(self.queues.auto_completion_note(status.id, task_id, email, move.completed))
             produced.status.append(status)
             if meta.pulling:

@@ -99,6 +99,30 @@ async def test_an_item_with_a_status_is_skipped_and_not_overwritten_by_auto_comp
     assert (await stack.statuses(task))[items[0]] == "discard"
 
 
+async def test_auto_complete_never_overwrites_a_status_given_just_before_moving_on(stack):
+    """The annotator gives the item in hand a status and moves on before the workflow has heard
+    of it (here: its read model never does): auto complete's `completed` leaves it as it is."""
+    items = await stack.items(3)
+    task = await stack.create_task([ANN1.email])
+    await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
+    first = await stack.move_on(ANN1, task)
+    assignment = await stack.assignment_of(task, ANN1.email)
+    await stack.mongo.item_statuses.insert_one({
+        "_id": f"{task['id']}:{first['itemId']}", "taskId": task["id"], "itemId": first["itemId"],
+        "assignmentId": assignment["_id"], "status": "discard", "creator": ANN1.email,
+        "lastCommandId": "set-by-the-annotator", "log": []})
+    moved = await stack.move_on(ANN1, task, first["itemId"])
+    assert moved["completedItemId"] == first["itemId"]  # the read model thought it open
+    sent = await stack.wait(streams.STATUS, lambda body: body.get("itemId") == first["itemId"])
+    assert sent["status"] == "completed" and sent["ifOpen"] is True
+    for _ in range(500):
+        if outcome := await stack.mongo.operations.find_one({"_id": sent["id"]}):
+            break
+        await asyncio.sleep(0.01)
+    assert outcome["status"] == "succeeded" and outcome["kept"] == "discard" and outcome["events"] == []
+    assert (await stack.statuses(task))[first["itemId"]] == "discard"
+
+
 async def test_allow_next_only_on_done_refuses_moving_on_from_an_item_without_a_status(stack):
     items = await stack.items(3)
     task = await stack.create_task([ANN1.email], allow_next_only_on_done=True)
