@@ -173,8 +173,13 @@ class WorkflowHandlers:
             await self.sync_annotator(cmd, meta, task_id, email, assignment_id, extra)
             look = await self.queues.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
         settings = WorkflowSettings.of_hash(look.settings)
-        if (refusal := rules.NextOnlyOnDone().check(meta, settings, look.item, look.item_is_open)) is not None:
-            return self._refused(cmd, refusal)
+        if rules.NextOnlyOnDone().check(meta, settings, look.item, look.item_is_open) is not None:
+            # The status may have been given a moment ago and not have reached the read
+            # model yet: the task service's data says, before refusing.
+            await self._catch_up(task_id, email, [look.item], meta, now)
+            look = await self.queues.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
+            if (refusal := rules.NextOnlyOnDone().check(meta, settings, look.item, look.item_is_open)) is not None:
+                return self._refused(cmd, refusal)
         await self._catch_up(task_id, email, look.ahead, meta, now)
         move = await self.queues.move(task_id, email, look.item, rules.completes_on_move(settings, look.item_is_open),
                                       meta.pulling, now, to_item=cmd.to_item_id,
