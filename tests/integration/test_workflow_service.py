@@ -38,6 +38,16 @@ async def walk(stack, who, task, first: dict, limit: int = 1000) -> list[str]:
     return arrived
 
 
+async def status_unheard_of(stack, task, item_id: str, status: str) -> None:
+    """A status the annotator gave an item, stored by the task service, whose fact the
+    workflow service has not read (written straight into the task service's data)."""
+    assignment = await stack.assignment_of(task, ANN1.email)
+    await stack.mongo.item_statuses.insert_one({
+        "_id": f"{task['id']}:{item_id}", "taskId": task["id"], "itemId": item_id,
+        "assignmentId": assignment["_id"], "status": status, "creator": ANN1.email,
+        "lastCommandId": "set-by-the-annotator", "log": []})
+
+
 async def test_a_single_class_allocation_task_is_walked_in_order_and_every_item_ends_completed(stack):
     items = await stack.items(7)
     task = await stack.create_task([ANN1.email])
@@ -106,11 +116,7 @@ async def test_auto_complete_never_overwrites_a_status_given_just_before_moving_
     task = await stack.create_task([ANN1.email])
     await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
     first = await stack.move_on(ANN1, task)
-    assignment = await stack.assignment_of(task, ANN1.email)
-    await stack.mongo.item_statuses.insert_one({
-        "_id": f"{task['id']}:{first['itemId']}", "taskId": task["id"], "itemId": first["itemId"],
-        "assignmentId": assignment["_id"], "status": "discard", "creator": ANN1.email,
-        "lastCommandId": "set-by-the-annotator", "log": []})
+    await status_unheard_of(stack, task, first["itemId"], "discard")
     moved = await stack.move_on(ANN1, task, first["itemId"])
     assert moved["completedItemId"] == first["itemId"]  # the read model thought it open
     sent = await stack.wait(streams.STATUS, lambda body: body.get("itemId") == first["itemId"])
@@ -145,11 +151,7 @@ async def test_allow_next_only_on_done_lets_a_status_given_a_moment_ago_through(
     await stack.items(3)
     task = await stack.create_task([ANN1.email], allow_next_only_on_done=True)
     first = await stack.move_on(ANN1, task)
-    assignment = await stack.assignment_of(task, ANN1.email)
-    await stack.mongo.item_statuses.insert_one({
-        "_id": f"{task['id']}:{first['itemId']}", "taskId": task["id"], "itemId": first["itemId"],
-        "assignmentId": assignment["_id"], "status": "completed", "creator": ANN1.email,
-        "lastCommandId": "set-by-the-annotator", "log": []})
+    await status_unheard_of(stack, task, first["itemId"], "completed")
     moved = await stack.move_on(ANN1, task, first["itemId"])
     assert moved["type"] == "MovedOn" and moved["fromItemId"] == first["itemId"], moved
 
