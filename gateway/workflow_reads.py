@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import TTLCache
 from faststream.redis import RedisBroker
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -28,6 +30,15 @@ from shared.workflow import WORKFLOW_EVENT, ReadModel
 from gateway.outcomes import correlation_of
 
 FEED_BUFFER = 1000
+
+
+def read_ahead_size(interval_s: float | None, horizon_s: float, most: int) -> int:
+    """How many of an annotator's next items to read at once, from the time since their
+    previous item was shown: as many as they would reach within `horizon_s` (while the
+    items stay cached), at least 1 (the next item alone), at most `most`."""
+    if interval_s is None:
+        return 1
+    return max(1, min(most, int(horizon_s / max(interval_s, 1e-3))))
 
 
 def _text(found: dict[bytes, bytes]) -> dict[str, str]:
@@ -124,6 +135,7 @@ class WorkflowReads:
         self.hub = hub
         self.feed = WorkflowFeed()
         self.redis: Redis | None = None
+        self.shown_at: TTLCache[tuple[str, str], float] = TTLCache(100_000, 60)
         name = streams.stream(streams.WORKFLOW_EVENTS, settings.namespace)
 
         @broker.subscriber(
@@ -178,6 +190,13 @@ class WorkflowReads:
             pipe.zcard(self._annotator(task_id, email, "open"))
             meta, state, settings, open_items = await pipe.execute()
         return Snapshot(_text(meta), _text(state), _text(settings), int(open_items))
+
+    def pace(self, task_id: str, email: str) -> float | None:
+        """Seconds since this annotator's previous next item was shown (None: none lately)."""
+        now, key = time.monotonic(), (task_id, email)
+        before = self.shown_at.get(key)
+        self.shown_at[key] = now
+        return None if before is None else now - before
 
     async def upcoming(self, task_id: str, email: str, item_id: str, n: int) -> list[str]:
         """Up to `n` open items from `item_id` on in work order (wrapping round): what moving

@@ -24,7 +24,7 @@ from gateway.auth import Principal
 from gateway.dispatch import answer, dispatch
 from gateway.exports import item_json
 from gateway.guards import role_here
-from gateway.workflow_reads import Snapshot
+from gateway.workflow_reads import Snapshot, read_ahead_size
 from gateway.workflow_schemas import HeartbeatIn, MoveOnIn, WorkflowSettingsIn
 from shared import streams
 from shared.envelope import Actor
@@ -41,7 +41,7 @@ from shared.workflow import (
 )
 
 KEEP_ALIVE_S = 15.0
-READ_AHEAD = 16  # items of an annotator's queue read in one query when the next is not cached
+READ_AHEAD = 16  # at most, items of an annotator's queue read in one query (read_ahead_size)
 MANAGERS = ("manager", "owner")
 
 
@@ -114,9 +114,11 @@ async def look_ahead(state: State, user: Principal, task_id: str, item_id: str
     while the classification is on its way (a classification does not move the queue)."""
     snap = await state.gw.workflow.snapshot(task_id, user.email)
     shown = snap.shown_next(item_id) if snap.seeded and snap.settings.get("autoNext") == "1" else None
-    if shown and ("items", shown) not in state.gw.access.cache:
-        await state.gw.access.read_ahead("items", await state.gw.workflow.upcoming(
-            task_id, user.email, shown, READ_AHEAD))
+    if shown:
+        wf, access = state.gw.workflow, state.gw.access
+        n = read_ahead_size(wf.pace(task_id, user.email), access.cache.ttl / 2, READ_AHEAD)
+        if n > 1 and ("items", shown) not in access.cache:
+            await access.read_ahead("items", await wf.upcoming(task_id, user.email, shown, n))
     return snap, await item_view(state, user, shown) if shown else None
 
 

@@ -113,8 +113,8 @@ async def test_a_single_class_task_walked_with_auto_next_and_auto_complete_ends_
 
 
 async def test_classifying_with_auto_next_reads_the_annotators_next_items_ahead_in_one_query(platform, team):
-    """The next item shown by a classify comes from the gateway's cache, read with the items
-    after it in one query, not one query per item."""
+    """At an annotator's quick pace, the next item shown by a classify comes from the gateway's
+    cache, read with the items after it in one query, not one query per item."""
     tokens, _ = team
     task = (await create_task(platform, assignees=["ann1@example.com"])).json()
     await set_workflow(platform, task["id"], tokens["ann1"])
@@ -146,9 +146,14 @@ async def test_classifying_with_auto_next_reads_the_annotators_next_items_ahead_
     finally:
         catalog.get, catalog.get_many = get, get_many
     assert len(shown) == 9 and len(set(shown)) == 9
-    # the first classify (the cache was cleared) reads the next item with the 8 after it in
-    # one query; the next eight read no item
-    assert per_step[0][-1:] == [9] and per_step[1:] == [[]] * 8, per_step
+    # The first classify (the cache was cleared, the pace unknown) reads the item classified
+    # and the next alone; once the pace is known, one query reads the next item with those
+    # after it, and no item is read again. (A classify answered after its move, when the read
+    # model had not caught up yet, reads its next item alone before that.)
+    reads_in_order = [n for step in per_step for n in step]
+    many = next(i for i, n in enumerate(reads_in_order) if n > 1)
+    assert per_step[0] == [1, 1] and reads_in_order[:many] == [1] * many and many <= 3, per_step
+    assert reads_in_order[many:] == [reads_in_order[many]] and reads_in_order[many] >= 6, per_step
 
 
 async def test_with_next_item_puts_the_annotation_and_the_next_item_in_one_answer(platform, team):

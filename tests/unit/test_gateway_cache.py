@@ -1,4 +1,5 @@
-"""The gateway's read-through cache: busy keys are refreshed ahead, never waited for."""
+"""The gateway's read-through cache: busy keys are refreshed ahead, never waited for; an
+annotator's next items are read ahead as far as their pace reaches."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from cachetools import TTLCache
 
 from gateway.cache import read_through
+from gateway.workflow_reads import read_ahead_size
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +51,11 @@ async def test_a_refresh_does_not_bring_back_an_entry_dropped_meanwhile():
     await asyncio.sleep(0.01)
     assert "k" not in cache
     assert await read_through(cache, "k", source.load) == 3
+
+
+def test_the_next_items_are_read_ahead_as_far_as_the_annotators_pace_reaches_while_cached():
+    assert read_ahead_size(None, 1.0, 16) == 1  # pace unknown: the next item alone
+    assert read_ahead_size(3.0, 1.0, 16) == 1  # someone looking at each item a while
+    assert read_ahead_size(0.25, 1.0, 16) == 4
+    assert read_ahead_size(0.01, 1.0, 16) == 16  # a classify-and-advance loop
+    assert read_ahead_size(0.0, 1.0, 16) == 16
