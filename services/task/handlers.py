@@ -391,7 +391,8 @@ class TaskHandlers:
         before = self._before.get(cmd.id, UNREAD)
         if cmd.if_open:
             if before is UNREAD:
-                before = await self.repo.status_before(f"{task['_id']}:{cmd.item_id}")
+                doc_id = f"{task['_id']}:{cmd.item_id}"
+                before = (await self.repo.status_befores([doc_id])).get(doc_id)
             if before and before.get("status") and before.get("lastCommandId") != cmd.id:
                 return await self._finish(cmd, [], kept=before["status"])  # not open: left as it is
         at = _now()

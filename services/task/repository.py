@@ -200,10 +200,6 @@ class MongoTaskRepository:
             return {}
         return {d["_id"]: d for d in await find_in(self.db.item_statuses, "_id", ids, projection=BEFORE)}
 
-    async def status_before(self, doc_id: str) -> dict[str, Any] | None:
-        """One status document, as `write_status` reads it."""
-        return await self.db.item_statuses.find_one({"_id": doc_id}, BEFORE)
-
     async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any],
                            before: Any = UNREAD) -> tuple[str | None, str]:
         """Write the status and its log entry; the status it replaced and the assignment it
