@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cachetools import LRUCache
+
 from services.workflow.handlers import (
     RETURN_RETRY_MS,
     SYSTEM,
@@ -38,12 +40,17 @@ def _ms(event: Envelope) -> int:
 
 
 _TASK_ID = re.compile(rb'"taskId": ?"([^"]*)"')  # an annotation's metadata.system.taskId
+# Allocation tasks remembered (~100 bytes each): past that the least recently classified in is
+# forgotten, and its next classification is read once more to learn it again. A service
+# running for years sees tasks without end.
+ALLOCATION_TASKS_KEPT = 100_000
 
 class Reactions:
     def __init__(self, handlers: WorkflowHandlers) -> None:
         self.h = handlers
         self.queues = handlers.queues
-        self.allocation_tasks: set[str] = set()  # tasks seen not to pull (fixed at creation)
+        # tasks seen not to pull (fixed at creation), the most recently classified in
+        self.allocation_tasks: LRUCache[str, bool] = LRUCache(ALLOCATION_TASKS_KEPT)
 
     def classification_may_matter(self, raw: Any) -> bool:
         """Of `events.annotation`, only classifications in pulling tasks move anything here;
@@ -54,7 +61,7 @@ class Reactions:
         if b'"ItemClassified"' not in raw:
             return False
         found = _TASK_ID.search(raw)
-        return found is None or found.group(1).decode() not in self.allocation_tasks
+        return found is None or self.allocation_tasks.get(found.group(1).decode()) is None
 
     # task facts ----------------------------------------------------------------------------
 
@@ -216,7 +223,7 @@ class Reactions:
             seen.add((task_id, assignment_id))
             meta = await self.queues.meta(task_id)
             if meta is not None and not meta.pulling:
-                self.allocation_tasks.add(task_id)
+                self.allocation_tasks[task_id] = True
                 continue
             email = await self.queues.annotator_of(task_id, assignment_id)
             if meta is not None and meta.pulling and email == event.actor.email:
