@@ -107,8 +107,11 @@ class AnnotatorFact(Envelope):
 
 class MovedOn(AnnotatorFact):
     """An annotator moved on: `item_id` is the item they arrived at (None: nothing open is
-    left), `completed_item_id` the item auto complete is completing. Outcome of `MoveOn`;
-    consumed by the gateway (answer, live feed)."""
+    left), `completed_item_id` the item auto complete asked the task service to complete
+    (`SetStatus` with `ifOpen`). Its `ItemStatusChanged` follows on `events.task`, unless the
+    item had a status by then (one given just before moving on), which it keeps: the status
+    is the task service's fact, not this one's. Outcome of `MoveOn`; consumed by the gateway
+    (answer, live feed)."""
 
     type: Literal["MovedOn"] = "MovedOn"
     from_item_id: str | None = None
