@@ -1,5 +1,6 @@
 """The compose stack takes every secret from the environment and gives other teams exactly
-the Redis user the service-to-service document describes."""
+the Redis user the service-to-service document describes; the Kubernetes manifests take URLs
+with credentials from a Secret, never from their ConfigMap."""
 
 from __future__ import annotations
 
@@ -45,3 +46,18 @@ def test_env_files_are_never_committed():
     assert ignored.returncode == 0, ".env must be in .gitignore"
     example = (ROOT / ".env.example").read_text()
     assert all(re.search(rf"^{name}=$", example, re.M) for name in SECRETS), "placeholders stay empty"
+
+
+def test_every_kubernetes_deployment_takes_credentialed_urls_from_the_optional_secret():
+    deployments = [d for f in sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+                   for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "Deployment"]
+    assert len(deployments) == 4
+    for d in deployments:
+        for container in d["spec"]["template"]["spec"]["containers"]:
+            sources = container["envFrom"]
+            # the last source wins: the Secret's URLs override the ConfigMap's
+            assert sources[-1] == {"secretRef": {"name": "classifier-secrets", "optional": True}}
+            assert {"configMapRef": {"name": "classifier-config"}} in sources[:-1]
+            assert not any(e.get("name", "").endswith("_URL") for e in container.get("env", []))
+    config = yaml.safe_load((ROOT / "deploy" / "k8s" / "configmap.yaml").read_text())
+    assert all("@" not in v for k, v in config["data"].items() if k.endswith("_URL")), "no credentials"
