@@ -27,8 +27,10 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q
 
+BENCH ?= classify  # make bench BENCH=autonext (or bulk, floor, scenes, tasks)
+
 bench: $(VENV)/.test-deps
-	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/$(strip $(BENCH)).py
 
 docs: $(VENV)/.run-deps
 	$(BIN)/python -m deploy.asyncapi
