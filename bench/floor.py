@@ -123,12 +123,13 @@ def http_server(port: int) -> None:
 SK = {"check": "sk.check", "classify": "sk.classify", "answer": "sk.answer", "move": "sk.move",
       "status": "sk.status", "fact": "sk.fact"}
 SK_GROUPS = {"check": "task", "classify": "annotation", "move": "workflow", "status": "task",
-             "fact": "workflow"}
+             "fact": "workflow", "answer": "workflow"}
 
 
-def skeleton_service(role: str, redis_url: str, mongo_url: str, port: int) -> None:
+def skeleton_service(role: str, redis_url: str, mongo_url: str, port: int, hops: int) -> None:
     """One of the three services, each reading as they all read (`attach`) and doing only
-    the hop or the write an item needs of it."""
+    the hop or the write an item needs of it. With 5 hops the workflow service moves on
+    when it reads the annotation service's event, instead of on a command from the gateway."""
     from motor.motor_asyncio import AsyncIOMotorClient
 
     from shared.messaging import Consumer, DeadLetters, attach, make_broker, make_redis, publish_all
@@ -171,12 +172,12 @@ def skeleton_service(role: str, redis_url: str, mongo_url: str, port: int) -> No
     elif role == "annotation":
         reader("classify", store_class)
     else:
-        reader("move", complete)
+        reader("move" if hops == 6 else "answer", complete)
         reader("fact", apply_fact)
     serve(service_app(f"floor-{role}", broker, checks={}), port)
 
 
-def skeleton_gateway(redis_url: str, port: int) -> None:
+def skeleton_gateway(redis_url: str, port: int, hops: int) -> None:
     """The gateway's part: a Litestar route that publishes the classify (with its pending
     marker, in one round trip), waits for its event (read without a group, as the gateway
     reads), sends the move and answers."""
@@ -210,8 +211,9 @@ def skeleton_gateway(redis_url: str, port: int) -> None:
             await asyncio.wait_for(asyncio.shield(future), 5)
         finally:
             hub.forget(cmd.id)
-        move = cmd.model_copy(update={"id": cmd.id + "m"})
-        await out["move"].publish(move.wire(), correlation_id=move.id)
+        if hops == 6:
+            move = cmd.model_copy(update={"id": cmd.id + "m"})
+            await out["move"].publish(move.wire(), correlation_id=move.id)
         return {"annotation": {"id": cmd.id, "itemId": item_id, "type": "class", "label": data.label},
                 "nextItem": {"id": "b" * 24, "name": "next.jpg", "dir": "/bench"}}
 
@@ -332,12 +334,12 @@ async def http(port: int, server_pid: int, n: int) -> Meter:
     return meter
 
 
-async def skeleton_loop(port: int, pids: dict[str, int | None], n: int) -> tuple[Meter, float]:
+async def skeleton_loop(port: int, pids: dict[str, int | None], n: int, hops: int) -> tuple[Meter, float]:
     """One annotator without think time through the bare skeleton: items/s and CPU per item."""
     body = {"label": "men's clothes.polo shirts", "taskId": "t" * 24}
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
         for warm in (True, False):
-            meter = Meter("bare skeleton, per item", pids)
+            meter = Meter(f"bare skeleton, {hops} hops", pids)
             with meter:
                 start = time.perf_counter()
                 for i in range(300 if warm else n):
@@ -368,6 +370,35 @@ WRITES = [
 ]
 
 
+async def skeleton(redis_url: str, mongo_url: str, valkey_pid: int | None, mongo_pid: int | None,
+                   hops: int, n: int) -> tuple[Meter, float]:
+    """The four processes of the bare skeleton, started on empty streams, driven and stopped."""
+    from redis.asyncio import Redis
+
+    from deploy.embedded import free_port
+
+    r = Redis.from_url(redis_url)
+    await r.delete(*SK.values())
+    for key, group in SK_GROUPS.items():
+        await r.xgroup_create(SK[key], group, id="0", mkstream=True)
+    await r.aclose()
+
+    ports = {k: free_port() for k in ("gateway", "task", "annotation", "workflow")}
+    roles = {"gateway": spawn("--skeleton-gateway", redis_url, str(ports["gateway"]), str(hops))} | {
+        role: spawn("--skeleton", role, redis_url, mongo_url, str(ports[role]), str(hops))
+        for role in ("task", "annotation", "workflow")}
+    try:
+        await ready(ports["gateway"], "/schema")
+        for role in ("task", "annotation", "workflow"):
+            await ready(ports[role])
+        pids = {k: p.pid for k, p in roles.items()} | {"valkey": valkey_pid, "mongo": mongo_pid}
+        return await skeleton_loop(ports["gateway"], pids, n, hops)
+    finally:
+        for p in roles.values():
+            p.terminate()
+            p.wait(10)
+
+
 async def main(args: argparse.Namespace) -> None:
     from redis.asyncio import Redis
 
@@ -379,13 +410,11 @@ async def main(args: argparse.Namespace) -> None:
         valkey_pid = pid_listening(urlsplit(redis_url).port or 6379)
         mongo_pid = pid_listening(urlsplit(mongo_url).port or 27017)
         r = Redis.from_url(redis_url)
-        await r.delete(IN, OUT, *SK.values())
+        await r.delete(IN, OUT)
         await r.xgroup_create(IN, GROUP, id="0", mkstream=True)
-        for key, group in SK_GROUPS.items():
-            await r.xgroup_create(SK[key], group, id="0", mkstream=True)
         await r.aclose()
 
-        ports = {k: free_port() for k in ("relay", "http", "gateway", "task", "annotation", "workflow")}
+        ports = {k: free_port() for k in ("relay", "http")}
         helpers = {"relay": spawn("--relay", redis_url, str(ports["relay"])),
                    "http": spawn("--http-server", str(ports["http"]))}
         try:
@@ -398,19 +427,8 @@ async def main(args: argparse.Namespace) -> None:
             for p in helpers.values():
                 p.terminate()
                 p.wait(10)
-        roles = {"gateway": spawn("--skeleton-gateway", redis_url, str(ports["gateway"]))} | {
-            role: spawn("--skeleton", role, redis_url, mongo_url, str(ports[role]))
-            for role in ("task", "annotation", "workflow")}
-        try:
-            await ready(ports["gateway"], "/schema")
-            for role in ("task", "annotation", "workflow"):
-                await ready(ports[role])
-            pids = {k: p.pid for k, p in roles.items()} | {"valkey": valkey_pid, "mongo": mongo_pid}
-            skeleton, rate = await skeleton_loop(ports["gateway"], pids, args.n)
-        finally:
-            for p in roles.values():
-                p.terminate()
-                p.wait(10)
+        skeletons = [await skeleton(redis_url, mongo_url, valkey_pid, mongo_pid, hops, args.n)
+                     for hops in (6, 5)]
 
     for f in figures:
         print(f.line())
@@ -429,9 +447,13 @@ async def main(args: argparse.Namespace) -> None:
     print("   outcomes kept for idempotency, the gateway's reading of the events it does not wait for)")
     print(f"sum of the mechanisms per item: {floor:.2f} ms of CPU = {http_ms:.2f} + {len(HOPS)} x {hop_ms:.2f} "
           f"+ {len(WRITES)} x {write_ms:.2f}; at 200 items/s that is {floor * 200 / 20:.0f}% of the two cores")
-    print(f"\n{skeleton.line()}")
-    print(f"bare skeleton (those uses only, in the shape's processes, one annotator without think time): "
-          f"{rate:,.0f} items/s")
+    print()
+    for (meter, rate), what in zip(skeletons, (
+            "the move a command from the gateway, as the platform does",
+            "the workflow service moving on when it reads the classification's event"), strict=True):
+        print(meter.line())
+        print(f"bare skeleton, {what} (those uses only, in the shape's processes, one annotator "
+              f"without think time): {rate:,.0f} items/s")
 
 
 if __name__ == "__main__":
@@ -439,14 +461,15 @@ if __name__ == "__main__":
     parser.add_argument("-n", type=int, default=2000, help="uses of each mechanism")
     parser.add_argument("--relay", nargs=2, metavar=("REDIS_URL", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--http-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--skeleton", nargs=4, metavar=("ROLE", "REDIS_URL", "MONGODB_URL", "PORT"),
+    parser.add_argument("--skeleton", nargs=5, metavar=("ROLE", "REDIS_URL", "MONGODB_URL", "PORT", "HOPS"),
                         help=argparse.SUPPRESS)
-    parser.add_argument("--skeleton-gateway", nargs=2, metavar=("REDIS_URL", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--skeleton-gateway", nargs=3, metavar=("REDIS_URL", "PORT", "HOPS"),
+                        help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.skeleton:
-        skeleton_service(*arguments.skeleton[:3], int(arguments.skeleton[3]))
+        skeleton_service(*arguments.skeleton[:3], int(arguments.skeleton[3]), int(arguments.skeleton[4]))
     elif arguments.skeleton_gateway:
-        skeleton_gateway(arguments.skeleton_gateway[0], int(arguments.skeleton_gateway[1]))
+        skeleton_gateway(arguments.skeleton_gateway[0], *map(int, arguments.skeleton_gateway[1:]))
     elif arguments.relay:
         relay(arguments.relay[0], int(arguments.relay[1]))
     elif arguments.http_server:
