@@ -27,10 +27,11 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q
 
-BENCH ?= classify  # make bench BENCH=autonext (or bulk, floor, scenes, tasks)
+# make bench BENCH=autonext (or bulk, floor, scenes, tasks)
+BENCH ?= classify
 
 bench: $(VENV)/.test-deps
-	$(BIN)/python bench/$(strip $(BENCH)).py
+	$(BIN)/python bench/$(BENCH).py
 
 docs: $(VENV)/.run-deps
 	$(BIN)/python -m deploy.asyncapi

@@ -40,10 +40,10 @@ from pydantic import BaseModel
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import percentiles
 from shared.envelope import Actor
 from shared.tasks import SetStatus
 
-IN, OUT, GROUP = "floor.in", "floor.out", "floor"
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
@@ -76,6 +76,14 @@ class Body(BaseModel):
     taskId: str | None = None  # the API's field name
 
 
+def classified(annotation_id: str, item_id: str, data: Body) -> dict[str, Any]:
+    """A classify's answer: a Dataloop-sized class annotation and the next item."""
+    return {"annotation": {"id": annotation_id, "itemId": item_id, "type": "class", "label": data.label,
+                           "coordinates": [], "metadata": {"system": {"taskId": data.taskId}},
+                           "attributes": {}, "createdAt": "2026-12-02T00:00:00.000Z"},
+            "nextItem": {"id": "b" * 24, "name": "next.jpg", "dir": "/bench"}}
+
+
 def message(n: int) -> SetStatus:
     return SetStatus(actor=Actor(user_id="u" * 24, email="annotator@example.com", role="annotator"),
                      task_id="t" * 24, project_id="p" * 24, item_id=f"{n:024d}", status="completed",
@@ -83,24 +91,6 @@ def message(n: int) -> SetStatus:
 
 
 # the helper processes -------------------------------------------------------------------------
-
-def relay(redis_url: str, port: int) -> None:
-    """A FastStream service reading IN as every service reads, publishing each entry onto OUT."""
-    from shared.messaging import Consumer, DeadLetters, attach, make_broker, make_redis, publish_all
-    from shared.runtime import serve, service_app
-    from shared.settings import Settings
-
-    settings = Settings(REDIS_URL=redis_url, STREAM_NAMESPACE="")
-    broker, redis = make_broker(settings), make_redis(settings)
-    out = broker.publisher(stream=OUT)
-
-    async def handle(commands: list[SetStatus]) -> None:
-        await publish_all(redis, out, commands)
-
-    attach(broker, Consumer(IN, GROUP, SetStatus.model_validate, handle, "floor", "floor hop"),
-           settings=settings, service="floor", dead_letters=DeadLetters(redis, ""))
-    serve(service_app("floor", broker, checks={}), port)
-
 
 def http_server(port: int) -> None:
     """A Litestar route with a pydantic body, answering a Dataloop-sized class annotation."""
@@ -110,26 +100,36 @@ def http_server(port: int) -> None:
 
     @post("/api/v1/items/{item_id:str}/annotations")
     async def classify(item_id: str, data: Body) -> dict[str, Any]:
-        return {"annotation": {"id": "a" * 24, "itemId": item_id, "type": "class", "label": data.label,
-                               "coordinates": [], "metadata": {"system": {"taskId": data.taskId}},
-                               "attributes": {}, "createdAt": "2026-12-02T00:00:00.000Z"},
-                "nextItem": {"id": "b" * 24, "name": "next.jpg", "dir": "/bench"}}
+        return classified("a" * 24, item_id, data)
 
     serve(Litestar([classify]), port)
 
 
-# the bare skeleton: the shape's processes doing nothing but their hops and writes ------------
+# the relay (one hop alone) and the bare skeleton: the shape's processes doing nothing but
+# their hops and writes -----------------------------------------------------------------------
 
-SK = {"check": "sk.check", "classify": "sk.classify", "answer": "sk.answer", "move": "sk.move",
-      "status": "sk.status", "fact": "sk.fact"}
-SK_GROUPS = {"check": "task", "classify": "annotation", "move": "workflow", "status": "task",
-             "fact": "workflow", "answer": "workflow"}
+SK = {"in": "floor.in", "out": "floor.out", "check": "sk.check", "classify": "sk.classify",
+      "answer": "sk.answer", "move": "sk.move", "status": "sk.status", "fact": "sk.fact"}
+SK_GROUPS = {"in": "relay", "check": "task", "classify": "annotation", "move": "workflow",
+             "status": "task", "fact": "workflow", "answer": "workflow"}
+
+
+async def empty_streams(redis_url: str) -> None:
+    """Every stream here anew, with its group at 0, as the platform makes them."""
+    from redis.asyncio import Redis
+
+    r = Redis.from_url(redis_url)
+    await r.delete(*SK.values())
+    for key, group in SK_GROUPS.items():
+        await r.xgroup_create(SK[key], group, id="0", mkstream=True)
+    await r.aclose()
 
 
 def skeleton_service(role: str, redis_url: str, mongo_url: str, port: int, hops: int) -> None:
     """One of the three services, each reading as they all read (`attach`) and doing only
     the hop or the write an item needs of it. With 5 hops the workflow service moves on
-    when it reads the annotation service's event, instead of on a command from the gateway."""
+    when it reads the annotation service's event, instead of on a command from the gateway.
+    The role `relay` is one hop alone: each entry of `in` published onto `out`."""
     from motor.motor_asyncio import AsyncIOMotorClient
 
     from shared.messaging import Consumer, DeadLetters, attach, make_broker, make_redis, publish_all
@@ -138,12 +138,15 @@ def skeleton_service(role: str, redis_url: str, mongo_url: str, port: int, hops:
 
     settings = Settings(REDIS_URL=redis_url, STREAM_NAMESPACE="")
     broker, redis = make_broker(settings), make_redis(settings)
-    db = AsyncIOMotorClient(mongo_url)["floor"]
+    db = AsyncIOMotorClient(mongo_url)["floor"] if role in ("task", "annotation") else None  # writers
     out = {k: broker.publisher(stream=v) for k, v in SK.items()}
 
     def reader(key: str, handle: Any) -> None:
         attach(broker, Consumer(SK[key], SK_GROUPS[key], SetStatus.model_validate, handle, key, key),
                settings=settings, service=f"floor-{role}", dead_letters=DeadLetters(redis, ""))
+
+    async def relay(cmds: list[SetStatus]) -> None:
+        await publish_all(redis, out["out"], cmds)
 
     async def forward_to_annotation(cmds: list[SetStatus]) -> None:  # the allocation check
         await publish_all(redis, out["classify"], cmds)
@@ -166,7 +169,9 @@ def skeleton_service(role: str, redis_url: str, mongo_url: str, port: int, hops:
     async def apply_fact(cmds: list[SetStatus]) -> None:
         pass
 
-    if role == "task":
+    if role == "relay":
+        reader("in", relay)
+    elif role == "task":
         reader("check", forward_to_annotation)
         reader("status", store_status)
     elif role == "annotation":
@@ -214,8 +219,7 @@ def skeleton_gateway(redis_url: str, port: int, hops: int) -> None:
         if hops == 6:
             move = cmd.model_copy(update={"id": cmd.id + "m"})
             await out["move"].publish(move.wire(), correlation_id=move.id)
-        return {"annotation": {"id": cmd.id, "itemId": item_id, "type": "class", "label": data.label},
-                "nextItem": {"id": "b" * 24, "name": "next.jpg", "dir": "/bench"}}
+        return classified(cmd.id, item_id, data)
 
     async def start() -> None:
         box["redis"] = make_redis(settings)
@@ -263,11 +267,10 @@ class Meter:
         return sum(self.cpu.values()) / len(self.latencies)
 
     def line(self) -> str:
-        ms = sorted(x * 1000 for x in self.latencies)
-        n = len(ms)
+        p, n = percentiles(self.latencies), len(self.latencies)
         parts = "  ".join(f"{k} {v / n:.3f}" for k, v in self.cpu.items())
         return (f"{self.name:26s} CPU {self.per_use():.3f} ms per use ({parts}); "
-                f"latency ms p50 {ms[n // 2]:.3f}  p99 {ms[int(n * 0.99)]:.3f}")
+                f"latency ms p50 {p['p50']:.3f}  p99 {p['p99']:.3f}")
 
 
 async def hop(redis_url: str, relay_pid: int, valkey_pid: int | None, n: int) -> Meter:
@@ -277,7 +280,7 @@ async def hop(redis_url: str, relay_pid: int, valkey_pid: int | None, n: int) ->
     from shared.messaging import prepare_all
 
     redis = Redis.from_url(redis_url)
-    publisher = RedisBroker(redis_url).publisher(stream=IN)
+    publisher = RedisBroker(redis_url).publisher(stream=SK["in"])
     last = "$"
     for warm in (True, False):
         meter = Meter("stream hop (FastStream)", {"helper": relay_pid, "valkey": valkey_pid})
@@ -285,8 +288,8 @@ async def hop(redis_url: str, relay_pid: int, valkey_pid: int | None, n: int) ->
             for i in range(200 if warm else n):
                 entry = (await prepare_all(publisher, [message(i)])).entries[0]
                 t = time.perf_counter()
-                await redis.xadd(IN, {"__data__": entry})
-                got = await redis.xread({OUT: last}, count=1, block=5000)
+                await redis.xadd(SK["in"], {"__data__": entry})
+                got = await redis.xread({SK["out"]: last}, count=1, block=5000)
                 meter.latencies.append(time.perf_counter() - t)
                 last = got[0][1][-1][0]
     await redis.aclose()
@@ -373,15 +376,9 @@ WRITES = [
 async def skeleton(redis_url: str, mongo_url: str, valkey_pid: int | None, mongo_pid: int | None,
                    hops: int, n: int) -> tuple[Meter, float]:
     """The four processes of the bare skeleton, started on empty streams, driven and stopped."""
-    from redis.asyncio import Redis
-
     from deploy.embedded import free_port
 
-    r = Redis.from_url(redis_url)
-    await r.delete(*SK.values())
-    for key, group in SK_GROUPS.items():
-        await r.xgroup_create(SK[key], group, id="0", mkstream=True)
-    await r.aclose()
+    await empty_streams(redis_url)
 
     ports = {k: free_port() for k in ("gateway", "task", "annotation", "workflow")}
     roles = {"gateway": spawn("--skeleton-gateway", redis_url, str(ports["gateway"]), str(hops))} | {
@@ -400,8 +397,6 @@ async def skeleton(redis_url: str, mongo_url: str, valkey_pid: int | None, mongo
 
 
 async def main(args: argparse.Namespace) -> None:
-    from redis.asyncio import Redis
-
     from deploy.embedded import embedded_secantus, embedded_valkey, free_port
 
     with ExitStack() as stack:
@@ -409,13 +404,9 @@ async def main(args: argparse.Namespace) -> None:
         mongo_url = os.environ.get("MONGODB_URL") or stack.enter_context(embedded_secantus())
         valkey_pid = pid_listening(urlsplit(redis_url).port or 6379)
         mongo_pid = pid_listening(urlsplit(mongo_url).port or 27017)
-        r = Redis.from_url(redis_url)
-        await r.delete(IN, OUT)
-        await r.xgroup_create(IN, GROUP, id="0", mkstream=True)
-        await r.aclose()
-
+        await empty_streams(redis_url)
         ports = {k: free_port() for k in ("relay", "http")}
-        helpers = {"relay": spawn("--relay", redis_url, str(ports["relay"])),
+        helpers = {"relay": spawn("--skeleton", "relay", redis_url, mongo_url, str(ports["relay"]), "1"),
                    "http": spawn("--http-server", str(ports["http"]))}
         try:
             await ready(ports["relay"])
@@ -459,7 +450,6 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=2000, help="uses of each mechanism")
-    parser.add_argument("--relay", nargs=2, metavar=("REDIS_URL", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--http-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--skeleton", nargs=5, metavar=("ROLE", "REDIS_URL", "MONGODB_URL", "PORT", "HOPS"),
                         help=argparse.SUPPRESS)
@@ -470,8 +460,6 @@ if __name__ == "__main__":
         skeleton_service(*arguments.skeleton[:3], int(arguments.skeleton[3]), int(arguments.skeleton[4]))
     elif arguments.skeleton_gateway:
         skeleton_gateway(arguments.skeleton_gateway[0], *map(int, arguments.skeleton_gateway[1:]))
-    elif arguments.relay:
-        relay(arguments.relay[0], int(arguments.relay[1]))
     elif arguments.http_server:
         http_server(arguments.http_server)
     else:

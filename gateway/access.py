@@ -6,14 +6,13 @@ not leak; a member whose role is too low gets 403 naming the role needed.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from cachetools import TTLCache
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from gateway.auth import Principal
-from gateway.cache import read_through
+from gateway.cache import fill, read_through
 from gateway.repository import Catalog
 from gateway.roles import ACTIONS, at_least
 from shared.dataloop import Ontology
@@ -36,9 +35,8 @@ class Access:
         ask for next (an annotator's next items) costs one read for many."""
         missing = [i for i in dict.fromkeys(doc_ids) if (collection, i) not in self.cache]
         if missing:
-            loaded = time.monotonic()
-            for doc_id, doc in (await self.catalog.get_many(collection, missing)).items():
-                self.cache.setdefault((collection, doc_id), (doc, loaded))
+            found = await self.catalog.get_many(collection, missing)
+            fill(self.cache, {(collection, doc_id): doc for doc_id, doc in found.items()})
 
     def forget(self, collection: str, doc_id: str) -> None:
         self.cache.pop((collection, doc_id), None)

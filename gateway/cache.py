@@ -31,6 +31,13 @@ async def read_through(cache: TTLCache, key: Hashable, load: Callable[[], Awaita
     return value
 
 
+def fill(cache: TTLCache, values: dict[Hashable, Any]) -> None:
+    """Remember values read ahead of their `read_through`, keeping any entry already there."""
+    loaded = time.monotonic()
+    for key, value in values.items():
+        cache.setdefault(key, (value, loaded))
+
+
 async def _refresh(cache: TTLCache, key: Hashable, load: Callable[[], Awaitable[Any]], seen: Any,
                    flight: tuple[int, Hashable]) -> None:
     try:
