@@ -32,6 +32,7 @@ from gateway.controllers.system import OperationController, UserController, asyn
 from gateway.controllers.tokens import TokenController
 from gateway.errors import Unprocessable, unprocessable_handler, validation_to_422
 from gateway.guards import authorize, check_rules
+from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
 from shared.settings import Settings
 
 ROUTES = [
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$"]),
                     AuditMiddleware()],
         guards=[authorize],  # every route: the rule of gateway.roles.RULES for its handler
-        exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler},
+        exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler,
+                            413: too_large_handler},
+        request_class=LimitedRequest,  # every JSON body within gateway.limits
+        request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(
             title="Classifier platform API",
             version="1.0.0",

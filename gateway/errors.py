@@ -17,8 +17,9 @@ class Unprocessable(HTTPException):
     status_code = 422
 
 
-def unprocessable(problems: Iterable[Problem], detail: str = "the request breaks a rule") -> Unprocessable:
-    errors = [{"field": p.field, "rule": p.rule, "source": "body"} for p in problems]
+def unprocessable(problems: Iterable[Problem], detail: str = "the request breaks a rule",
+                  source: str = "body") -> Unprocessable:
+    errors = [{"field": p.field, "rule": p.rule, "source": source} for p in problems]
     return Unprocessable(detail=detail, extra=errors)
 
 

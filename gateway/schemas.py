@@ -3,11 +3,13 @@ Kept apart from the event contracts: they change for different reasons."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from pydantic.alias_generators import to_camel
 
+from gateway.limits import DATE_RULE, outside_utc_years
 from gateway.roles import Role
 from shared.dataloop import AttributeDefinition, LabelNode
 from shared.envelope import utcnow
@@ -17,6 +19,14 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    @field_validator("*")
+    @classmethod
+    def _storable_moment(cls, value: Any) -> Any:
+        """Every date of every body: one BSON can hold (gateway.limits)."""
+        if isinstance(value, datetime) and outside_utc_years(value):
+            raise ValueError(DATE_RULE)
+        return value
 
 
 class OrganizationIn(Body):

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from gateway.audit import in_project
 from gateway.controllers.common import Page, PageSize, now_iso, paged
+from gateway.limits import within_utc_years
 from gateway.repository import new_id
 from gateway.schemas import ProjectIn
 
@@ -64,6 +65,8 @@ class ProjectController(Controller):
         """Who did what in the project, newest first: every successful write request, with
         its actor (user id or email to filter on), action (the endpoint's name), resource
         and time (`since` inclusive, `until` exclusive)."""
+        within_utc_years(since, "since")
+        within_utc_years(until, "until")
         await state.gw.access.project(request.user, project_id, "manager")
         await state.gw.audit.flush()  # this replica's latest writes are visible at once
         query: dict[str, Any] = {"projectId": project_id}
