@@ -30,7 +30,7 @@ from gateway.controllers.tasks import AssignmentController, TaskController
 from gateway.controllers.workflow import WorkflowController
 from gateway.controllers.system import OperationController, UserController, asyncapi, live, ready
 from gateway.controllers.tokens import TokenController
-from gateway.errors import Unprocessable, unprocessable_handler, validation_to_422
+from gateway.errors import Unprocessable, log_exception, unprocessable_handler, validation_to_422
 from gateway.guards import authorize, check_rules
 from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
 from shared.settings import Settings
@@ -76,8 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
         debug=False,
-        logging_config=LoggingConfig(log_exceptions="always",
-                                     disable_stack_trace={400, 401, 403, 404, 409, 422, 429}),
+        logging_config=LoggingConfig(log_exceptions="always", exception_logging_handler=log_exception),
     )
     check_rules(app)  # a route without an access rule stops the gateway here
     return app

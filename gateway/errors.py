@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
+from logging import Logger
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import Scope
 
 from shared.labels import Problem
 
@@ -42,3 +45,14 @@ def unprocessable_handler(_: Request, exc: Unprocessable) -> Response[dict[str, 
     return Response(
         {"status_code": 422, "detail": exc.detail, "errors": exc.extra or []}, status_code=422
     )
+
+
+def log_exception(logger: Logger, scope: Scope, _: list[str]) -> None:
+    """A 4xx is the client's mistake, answered as designed: INFO, one line, no trace. ERROR
+    with the trace is kept for what an operator must look at: a 5xx."""
+    exc = sys.exc_info()[1]
+    method, path = scope.get("method"), scope.get("path")
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        logger.info("%s %s answered %d: %s", method, path, exc.status_code, exc.detail)
+    else:
+        logger.exception("%s %s failed: %r", method, path, exc)
