@@ -30,13 +30,28 @@ class OperationController(Controller):
             if isinstance(outcome, CommandRejected):
                 body["error"] = {"reason": outcome.reason, "message": outcome.message,
                                  "details": outcome.details}
-            else:
-                body["result"] = outcome.wire()
+                return body
+            body["result"] = outcome.wire()
+            if (then := await gw.bus.follow_up(operation_id)) is not None:
+                body |= await self._followed(state, request, then)
             return body
         pending = await gw.bus.pending(operation_id)
         if stored is None and pending is not None and pending["actorId"] == user.user_id:
             return {"id": operation_id, "commandType": pending["commandType"], "status": "pending"}
         raise NotFoundException(f"no operation {operation_id}")
+
+
+    @staticmethod
+    async def _followed(state: State, request: Request, then: str) -> dict[str, Any]:
+        """The part of a command's answer that a command following it gives (the move Auto
+        next makes after a classification): pending until that one is done too."""
+        from gateway.controllers.workflow import workflow_part
+
+        stored = await state.gw.catalog.operation(then)
+        if stored is None:
+            return {"status": "pending", "nextItem": None,
+                    "workflow": {"operationId": then, "status": "pending"}}
+        return await workflow_part(state, request.user, state.gw.bus.parse_outcome(stored["event"]), then)
 
 
 class UserController(Controller):

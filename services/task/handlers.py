@@ -157,7 +157,8 @@ class TaskHandlers:
             await asyncio.gather(before_outcome, self.publish(events))
             unpublished = []
         await asyncio.gather(self.repo.save_outcome({
-            "_id": cmd.id, "commandType": cmd.type, "status": extra.pop("status", status),
+            "_id": extra.pop("outcome_id", cmd.id), "commandType": extra.pop("command_type", cmd.type),
+            "status": extra.pop("status", status),
             "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
             "event": events[0].wire() if events else None, "events": [e.wire() for e in events],
             "completedAt": utcnow(), **extra,
@@ -414,13 +415,18 @@ class TaskHandlers:
         inner = cmd.command
         task = await self.repo.cached_task(cmd.task_id)
         if task is None or task["projectId"] != cmd.project_id:
-            return await self._finish(cmd, [refused(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"), inner.id)])
+            return await self._refuse_check(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"))
         ctx = await self._context(cmd, task, inner.item_id)
         if (refusal := rules.first_refusal(rules.ITEM_RULES, ctx)) is not None:
             if inner.id in await self.repo.outcomes([inner.id]):
-                return  # a redelivered check of a classification already stored: it stands
-            return await self._finish(cmd, [refused(cmd, refusal, inner.id)])
+                return  # a redelivered check of a command already stored or refused: it stands
+            return await self._refuse_check(cmd, refusal)
         await self.forward(self._forwardable(cmd, ctx.assignment["_id"], task["singleClass"]))
+
+    async def _refuse_check(self, cmd: CheckInTask, refusal: rules.Refusal) -> None:
+        """The refusal is the outcome of the command checked: the client follows that one."""
+        inner = cmd.command
+        await self._finish(cmd, [refused(cmd, refusal, inner.id)], outcome_id=inner.id, command_type=inner.type)
 
     @staticmethod
     def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool) -> Classify:
