@@ -14,6 +14,10 @@ from shared.envelope import Envelope
 from shared.events import CommandRejected
 
 MAX_KEY = 200
+# Marks the answer to a repeated Idempotency-Key: the first request's outcome, nothing redone.
+REPLAYED = "Idempotent-Replayed"
+# Every answer to a command names it: the id its operation URL and outcome go by.
+OPERATION = "Operation-Id"
 
 
 def _fingerprint(request: Request, body: Any) -> str:
@@ -28,25 +32,26 @@ def _annotation(outcome: Any) -> Any:
 def answer(outcome: Any, command_id: str, api: str, success: int,
            render: Callable[[Any], Any] = _annotation) -> Response[Any]:
     """HTTP answer for a command outcome (None: still running past the wait)."""
+    named = {OPERATION: command_id}
     if outcome is None:
         url = f"{api}/operations/{command_id}"
         return Response(
             {"operationId": command_id, "status": "pending", "url": url},
             status_code=202,
-            headers={"Location": url},
+            headers={"Location": url} | named,
         )
     if isinstance(outcome, CommandRejected):
         return Response(
             {"status_code": REJECTION_STATUS[outcome.reason], "detail": outcome.message,
              "reason": outcome.reason, "details": outcome.details, "operationId": command_id},
-            status_code=REJECTION_STATUS[outcome.reason],
+            status_code=REJECTION_STATUS[outcome.reason], headers=named,
         )
     if success == 204:
-        return Response(None, status_code=204)
+        return Response(None, status_code=204, headers=named)
     body = render(outcome)
     url = body.get("url") if isinstance(body, dict) else None
     headers = {"Location": url} if success == 201 and url else {}
-    return Response(body, status_code=success, headers=headers)
+    return Response(body, status_code=success, headers=headers | named)
 
 
 async def dispatch(
@@ -64,8 +69,10 @@ async def dispatch(
                 {"field": "Idempotency-Key", "rule": f"must be 1 to {MAX_KEY} characters",
                  "source": "header"}])
         try:
+            # The key names the id the client is answered with (the forwarded command's,
+            # when a check forwards it), so a repeat finds the same outcome.
             earlier = await gw.bus.claim(
-                request.user.user_id, key, _fingerprint(request, body), command.id
+                request.user.user_id, key, _fingerprint(request, body), wait_for or command.id
             )
         except IdempotencyConflict:
             raise Unprocessable(
@@ -75,7 +82,9 @@ async def dispatch(
             ) from None
         if earlier is not None:
             outcome = await gw.bus.await_existing(earlier)
-            return answer(outcome, earlier, gw.api, success, render)
+            replayed = answer(outcome, earlier, gw.api, success, render)
+            replayed.headers[REPLAYED] = "true"
+            return replayed
     try:
         outcome = await gw.bus.send(stream, command, project_id, wait_for)
     except Exception:
