@@ -24,8 +24,8 @@ def _bulk_answer(response: Response[Any], api: str, task_id: str, bulk_id: str) 
     """Past the wait the bulk still runs: point at its progress rather than the operation."""
     if response.status_code == 202:
         url = f"{api}/tasks/{task_id}/bulk/{bulk_id}"
-        return Response({"id": bulk_id, "status": "running", "url": url}, status_code=202,
-                        headers={"Location": url})
+        return Response({"id": bulk_id, "operationId": bulk_id, "status": "running", "url": url},
+                        status_code=202, headers=dict(response.headers) | {"Location": url})
     return response
 
 
@@ -73,7 +73,7 @@ class BulkController(Controller):
         db = state.gw.catalog.db
         record = await db.bulk_operations.find_one({"_id": bulk_id, "taskId": task_id})
         if record is None:
-            raise NotFoundException(f"no bulk operation {bulk_id} in task {task_id}")
+            return await self._not_started(state, task_id, bulk_id)
         record |= await db.bulk_states.find_one({"_id": bulk_id}) or {}
         if "statusChanges" not in record and record.get("state") == "completed":  # found as written
             record["statusChanges"] = (await db.bulk_status_changes.find_one({"_id": bulk_id}) or {}).get(
@@ -81,6 +81,25 @@ class BulkController(Controller):
         classes = (await db.bulk_classifications.find_one({"_id": bulk_id}) or {}) | \
             (await db.bulk_progress.find_one({"_id": bulk_id}) or {})
         return bulk_view(record, classes, state.gw.api, page, page_size)
+
+    @staticmethod
+    async def _not_started(state: State, task_id: str, bulk_id: str) -> dict[str, Any]:
+        """A bulk with no record yet: refused (with why), or accepted and about to start."""
+        gw = state.gw
+        url = f"{gw.api}/tasks/{task_id}/bulk/{bulk_id}"
+        project_id = ((await gw.tasks.task(task_id)) or {}).get("projectId")
+        stored = await gw.catalog.operation(bulk_id)
+        if stored is not None and stored.get("projectId") != project_id:
+            stored = None
+        if stored is not None and stored.get("status") == "rejected" and stored.get("commandType") == "BulkClassify":
+            outcome = gw.bus.parse_outcome(stored["event"])
+            return {"id": bulk_id, "taskId": task_id, "state": "refused", "url": url,
+                    "error": {"reason": outcome.reason, "message": outcome.message, "details": outcome.details}}
+        pending = await gw.bus.pending(bulk_id)
+        if stored is None and pending is not None and pending.get("commandType") == "BulkClassify" \
+                and pending.get("projectId") == project_id:
+            return {"id": bulk_id, "taskId": task_id, "state": "pending", "done": 0, "url": url}
+        raise NotFoundException(f"no bulk operation {bulk_id} in task {task_id}")
 
     @post("/bulk/{bulk_id:str}/undo", status_code=200)
     async def undo_bulk(self, task_id: FromPath[str], bulk_id: FromPath[str], request: Request,
