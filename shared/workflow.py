@@ -27,13 +27,19 @@ class MoveOn(Envelope):
 
     `to_item_id`: the next item the gateway already showed (answered from the read model
     without waiting); the move goes there while it is still open. A move older than the last
-    one applied for the annotator is answered but not applied."""
+    one applied for the annotator is answered but not applied.
+
+    `after_command_id`: the classification this move follows, when the gateway answered it
+    before its outcome was known (Auto next past the wait). The move waits until that
+    command's outcome is stored, then moves on if it succeeded and is refused if it was
+    refused."""
 
     type: Literal["MoveOn"] = "MoveOn"
     task_id: str
     project_id: str
     from_item_id: str | None = None
     to_item_id: str | None = None
+    after_command_id: str | None = None
 
 
 class StepBack(Envelope):
@@ -293,6 +299,10 @@ class ReadModel:
     def processed(self, command_id: str) -> str:
         """The events a handled workflow command produced (JSON), for redeliveries."""
         return f"{self.prefix}:op:{command_id}"
+
+    def waiting_moves(self) -> str:
+        """Hash: command id -> a MoveOn (JSON) waiting for that command's outcome."""
+        return f"{self.prefix}:after"
 
     def auto_completion(self, set_status_id: str) -> str:
         """`task|email|item` of a SetStatus sent by auto complete, to undo it if refused."""

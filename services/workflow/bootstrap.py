@@ -61,6 +61,7 @@ class WorkflowService:
     app: AsgiFastStream
 
 
+WAITING_MOVES_EVERY_S = 0.5
 FACT_BATCH = 500  # facts per read (commands: CONSUMER_BATCH_SIZE)
 
 
@@ -133,10 +134,22 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
             except Exception:  # the next sweep tries again
                 log.exception("lease sweep failed")
 
+    async def follow_outcomes() -> None:
+        """Moves that wait for a classification's outcome, looked at twice a second."""
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), WAITING_MOVES_EVERY_S)
+                return
+            try:
+                await handlers.run_waiting_moves()
+            except Exception:  # the next round tries again
+                log.exception("waiting moves failed")
+
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
         stopping.clear()
         janitor.append(asyncio.create_task(sweep()))
+        janitor.append(asyncio.create_task(follow_outcomes()))
 
     async def stop() -> None:
         stopping.set()

@@ -46,6 +46,9 @@ Send = Callable[[list[Any]], Awaitable[None]]
 SYSTEM = Actor(user_id="workflow-svc", email="workflow-svc@system", role="manager")
 RETURN_RETRY_MS = 5_000
 VERIFY_AHEAD = 3  # open items checked against the task service's statuses before moving on
+# A move waiting for a classification whose outcome never comes (dead-lettered) is refused
+# after this long.
+WAITING_MOVE_MAX_S = 3600.0
 
 
 @dataclass
@@ -106,10 +109,38 @@ class WorkflowHandlers:
         for cmd in unique:
             if cmd.id in done:
                 await self.send(Produced([WORKFLOW_EVENT.validate_python(e) for e in done[cmd.id]]))
+            elif isinstance(cmd, MoveOn) and cmd.after_command_id:
+                await self.queues.wait_for_outcome(cmd.after_command_id, cmd.model_dump_json(by_alias=True))
+                await self.run_waiting_moves()
+            else:
+                await self._apply(cmd, await getattr(self, "on_" + cmd.type)(cmd))
+
+    async def _apply(self, cmd: Envelope, produced: Produced) -> None:
+        produced.notes.append(self.queues.processed_note(cmd.id, [e.wire() for e in produced.events]))
+        await asyncio.gather(self.send(produced), self.out.outcomes([self._outcome(cmd, produced.events)]))
+
+    async def run_waiting_moves(self) -> None:
+        """Moves that follow a classification (MoveOn.after_command_id) run once its outcome
+        is stored: on, if it succeeded; refused, if it was refused or never finished."""
+        waiting = await self.queues.waiting_moves()
+        if not waiting:
+            return
+        outcomes = await self.data.outcome_statuses(list(waiting))
+        now = self.clock()
+        for after_id, raw in waiting.items():
+            cmd = MoveOn.model_validate_json(raw)
+            status = outcomes.get(after_id)
+            if status is None and now - cmd.occurred_at.timestamp() < WAITING_MOVE_MAX_S:
                 continue
-            produced = await getattr(self, "on_" + cmd.type)(cmd)
-            produced.notes.append(self.queues.processed_note(cmd.id, [e.wire() for e in produced.events]))
-            await asyncio.gather(self.send(produced), self.out.outcomes([self._outcome(cmd, produced.events)]))
+            if not await self.queues.take_waiting_move(after_id):
+                continue  # another replica took it
+            if status == "succeeded":
+                await self._apply(cmd, await self.on_MoveOn(cmd))
+            else:
+                why = "was refused" if status else "did not finish"
+                await self._apply(cmd, self._refused(cmd, Refusal(
+                    "conflict", f"the command {after_id} this move follows {why}: not moving on",
+                    {"commandId": after_id})))
 
     @staticmethod
     def _outcome(cmd: Envelope, events: list[Any]) -> dict[str, Any]:

@@ -208,6 +208,20 @@ class RedisQueues:
         """What to write (with the command's messages) so a redelivery replays its events."""
         return self.rm.processed(command_id), json.dumps(events), PROCESSED_TTL_S
 
+    # moves waiting for a classification's outcome ------------------------------------------
+
+    async def wait_for_outcome(self, command_id: str, move: str) -> None:
+        await self.redis.hset(self.rm.waiting_moves(), command_id, move)
+
+    async def waiting_moves(self, limit: int = 500) -> dict[str, str]:
+        """Moves waiting for an outcome (at most `limit`): command id -> the MoveOn's JSON."""
+        _, found = await self.redis.hscan(self.rm.waiting_moves(), 0, count=limit)
+        return {k.decode(): v.decode() for k, v in found.items()}
+
+    async def take_waiting_move(self, command_id: str) -> bool:
+        """True for the one caller that takes the move off the waiting list."""
+        return bool(await self.redis.hdel(self.rm.waiting_moves(), command_id))
+
     def auto_completion_note(self, set_status_id: str, task_id: str, email: str, item_id: str) -> Note:
         """What to write so a refusal of auto complete's SetStatus can be undone."""
         return self.rm.auto_completion(set_status_id), f"{task_id}|{email}|{item_id}", PROCESSED_TTL_S
@@ -253,6 +267,10 @@ class MongoTaskData:
         """(task, item) -> the item's status document, for the pairs that have one."""
         ids = [f"{t}:{i}" for t, i in keys]
         return {(d["taskId"], d["itemId"]): d for d in await find_in(self.db.item_statuses, "_id", ids)}
+
+    async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]:
+        """command id -> "succeeded" or "rejected", for the commands whose outcome is stored."""
+        return {d["_id"]: d["status"] for d in await find_in(self.db.operations, "_id", list(command_ids))}
 
     async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
         if not outcomes:
