@@ -54,9 +54,9 @@ class CommandBus:
         return earlier
 
     async def send(self, stream: str, command: Envelope, project_id: str,
-                   wait_for: str | None = None) -> Any | None:
+                   wait_for: str | None = None, wait_s: float | None = None) -> Any | None:
         """Publish `command` and wait for the outcome event of `wait_for` (default: the
-        command itself); None when the wait ran out."""
+        command itself) up to `wait_s` (default: the client's wait); None when it ran out."""
         waited = wait_for or command.id
         future = self.hub.expect(waited)
         marker = json.dumps({"actorId": command.actor.user_id, "projectId": project_id,
@@ -68,7 +68,7 @@ class CommandBus:
                     command.wire(), correlation_id=command.id, pipeline=pipe
                 )
                 await pipe.execute()
-            return await asyncio.wait_for(asyncio.shield(future), self.wait_s)
+            return await asyncio.wait_for(asyncio.shield(future), self.wait_s if wait_s is None else wait_s)
         except TimeoutError:
             return None
         finally:
@@ -97,6 +97,15 @@ class CommandBus:
     async def release(self, user_id: str, key: str) -> None:
         """Forget an Idempotency-Key whose command could not be published."""
         await self.redis.delete(f"{self.ns}:idem:{user_id}:{key}")
+
+    async def follow(self, command_id: str, then_id: str) -> None:
+        """The command `then_id` completes the answer of `command_id` (the move Auto next makes
+        after a classification answered past the wait): its operation waits for both."""
+        await self.redis.set(f"{self.ns}:then:{command_id}", then_id, ex=PENDING_TTL_S)
+
+    async def follow_up(self, command_id: str) -> str | None:
+        found = await self.redis.get(f"{self.ns}:then:{command_id}")
+        return found.decode() if found else None
 
     async def pending(self, command_id: str) -> dict[str, Any] | None:
         raw = await self.redis.get(self._pending_key(command_id))

@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
 from shared.events import CommandRejected
+from shared.runtime import readiness
 
 
 class OperationController(Controller):
@@ -39,7 +40,6 @@ class OperationController(Controller):
         if stored is None and pending is not None and pending["actorId"] == user.user_id:
             return {"id": operation_id, "commandType": pending["commandType"], "status": "pending"}
         raise NotFoundException(f"no operation {operation_id}")
-
 
     @staticmethod
     async def _followed(state: State, request: Request, then: str) -> dict[str, Any]:
@@ -70,9 +70,9 @@ async def live() -> dict[str, str]:
 
 @get("/health/ready", tags=["health"], exclude_from_auth=True)
 async def ready(state: State) -> Response[dict[str, Any]]:
-    checks = await state.gw.readiness()
-    ok = all(checks.values())
-    return Response({"service": "gateway", "ready": ok, "checks": checks}, status_code=200 if ok else 503)
+    """200, or 503 within about a second naming what is down (Redis, MongoDB, a subscriber)."""
+    body, status, headers = readiness("gateway", await state.gw.readiness())
+    return Response(body, status_code=status, headers=headers)
 
 
 ASYNCAPI = Path(__file__).resolve().parent.parent / "static" / "asyncapi.yaml"

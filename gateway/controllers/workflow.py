@@ -21,13 +21,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from gateway.auth import Principal
-from gateway.dispatch import answer, dispatch
+from gateway.dispatch import OPERATION, REPLAYED, answer, dispatch
 from gateway.exports import item_json
 from gateway.guards import role_here
 from gateway.workflow_reads import Snapshot, read_ahead_size
 from gateway.workflow_schemas import HeartbeatIn, MoveOnIn, WorkflowSettingsIn
 from shared import streams
-from shared.envelope import Actor
+from shared.envelope import Actor, derived_id, new_id
 from shared.events import CommandRejected
 from shared.tasks import PullItems
 from shared.workflow import (
@@ -41,6 +41,7 @@ from shared.workflow import (
 )
 
 KEEP_ALIVE_S = 15.0
+SEED_WAIT_S = 5.0  # seeding the caller's queue before answering from it
 READ_AHEAD = 16  # at most, items of an annotator's queue read in one query (read_ahead_size)
 MANAGERS = ("manager", "owner")
 
@@ -54,7 +55,8 @@ async def snapshot_of(state: State, user: Principal, task_id: str, role: str | N
     if task is None:
         raise NotFoundException(f"no task {task_id}")
     command = SyncQueue(actor=user.actor(role), task_id=task_id, project_id=task["projectId"])
-    await state.gw.bus.send(streams.WORKFLOW, command, task["projectId"])
+    # a step before the answer, not the answer: it waits its own bound, whatever the client's
+    await state.gw.bus.send(streams.WORKFLOW, command, task["projectId"], wait_s=SEED_WAIT_S)
     snap = await state.gw.workflow.snapshot(task_id, user.email)
     if not snap.seeded:
         raise ServiceUnavailableException("the workflow service has not answered yet; try again")
@@ -71,33 +73,46 @@ async def item_view(state: State, user: Principal, item_id: str | None) -> dict[
     return item_json(item, state.gw.api)
 
 
-async def pull_if_empty(state: State, actor: Actor, task_id: str, snap: Snapshot) -> Any | None:
+async def pull_if_empty(state: State, actor: Actor, task_id: str, snap: Snapshot
+                        ) -> tuple[CommandRejected | None, str | None]:
     """A pulling annotator holding nothing gets a batch before moving on (later batches the
-    workflow service asks for as they run low). A refusal of the pull, if any."""
+    workflow service asks for as they run low): the pull's refusal, if any, or the id of a
+    pull still on its way past the wait, which the move then waits for (MoveOn.after_command_id)."""
     if snap.meta.get("allocation") != "pulling" or snap.open_items:
-        return None
-    return await pull(state, actor, task_id, snap.meta["projectId"], refusal_only=True)
+        return None, None
+    project_id = snap.meta["projectId"]
+    command = PullItems(actor=actor, task_id=task_id, project_id=project_id)
+    outcome = await state.gw.bus.send(streams.TASKS, command, project_id)
+    if outcome is None:
+        return None, command.id
+    return (outcome if isinstance(outcome, CommandRejected) else None), None
 
 
-async def pull(state: State, actor: Actor, task_id: str, project_id: str, refusal_only: bool = False) -> Any:
-    outcome = await state.gw.bus.send(streams.TASKS, PullItems(actor=actor, task_id=task_id,
-                                                               project_id=project_id), project_id)
-    if refusal_only:
-        return outcome if isinstance(outcome, CommandRejected) else None
-    return outcome
+async def pull(state: State, actor: Actor, task_id: str, project_id: str) -> Any:
+    return await state.gw.bus.send(streams.TASKS, PullItems(actor=actor, task_id=task_id,
+                                                            project_id=project_id), project_id)
+
+
+class Pending:
+    """A command still on its way past the wait: its operation answers later."""
+
+    def __init__(self, operation_id: str) -> None:
+        self.operation_id = operation_id
 
 
 async def refill_if_run_out(state: State, actor: Actor, task_id: str, snap: Snapshot, moved: Any) -> Any:
     """A pulling annotator who ran out before the refill the workflow service asked for landed:
-    pull now and move on into the new batch."""
+    pull now and move on into the new batch (Pending when that move is still on its way)."""
     if not isinstance(moved, MovedOn) or moved.item_id or snap.meta.get("allocation") != "pulling":
         return moved
     project_id = snap.meta["projectId"]
     pulled = await pull(state, actor, task_id, project_id)
     if not getattr(pulled, "item_ids", None):
         return moved
-    again = await state.gw.bus.send(streams.WORKFLOW, MoveOn(actor=actor, task_id=task_id,
-                                                             project_id=project_id), project_id)
+    command = MoveOn(actor=actor, task_id=task_id, project_id=project_id)
+    again = await state.gw.bus.send(streams.WORKFLOW, command, project_id)
+    if again is None:
+        return Pending(command.id)
     return again if isinstance(again, MovedOn) else moved
 
 
@@ -131,12 +146,16 @@ async def with_next_item(state: State, user: Principal, task_id: str, item_id: s
     `item_id` (with Auto complete on, the item left gets `completed` through the status
     stream). Anything else comes back as it was.
 
-    When the read model already shows what comes next (Snapshot.shown_next), the answer comes
-    from it and the move goes to the workflow service without waiting (`to_item_id` keeps
-    both on the same item); otherwise the answer waits for the move. `ahead` is
-    `look_ahead`, started with the classification."""
+    The move's id is derived from the classification's, so a repeated request (the same
+    Idempotency-Key) answers the first move instead of moving again. When the read model
+    already shows what comes next (Snapshot.shown_next), the answer comes from it and the
+    move goes to the workflow service without waiting (`to_item_id` keeps both on the same
+    item); otherwise the answer waits for the move. A classification answered 202 sends a
+    move that waits for its outcome (MoveOn.after_command_id), and its operation answers
+    with the next item once both are done. `ahead` is `look_ahead`, started with the
+    classification."""
     ahead = ahead or look_ahead(state, user, task_id, item_id)
-    if response.status_code != 201 or not isinstance(response.content, dict):
+    if response.status_code not in (201, 202) or not isinstance(response.content, dict):
         if isinstance(ahead, asyncio.Future):
             ahead.cancel()
         return response
@@ -144,29 +163,48 @@ async def with_next_item(state: State, user: Principal, task_id: str, item_id: s
     if not snap.seeded or snap.settings.get("autoNext") != "1":
         return response
     actor, project_id = user.actor(role), snap.meta["projectId"]
-    body = dict(response.content)
-    if (shown := snap.shown_next(item_id)) is not None:
-        command = MoveOn(actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id,
-                         to_item_id=shown)
+    classify_id = response.headers.get(OPERATION)
+    move_id = derived_id(classify_id, "MoveOn") if classify_id else new_id()
+    body, headers = dict(response.content), dict(response.headers)
+    if response.status_code == 202:
+        if classify_id:
+            await state.gw.bus.follow(classify_id, move_id)
+            command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id,
+                             from_item_id=item_id, after_command_id=classify_id)
+            await state.gw.publishers[streams.WORKFLOW].publish(command.wire(), correlation_id=command.id)
+            body |= {"nextItem": None, "workflow": {"operationId": move_id, "status": "pending"}}
+        return Response(body, status_code=202, headers=headers)
+    replayed = headers.get(REPLAYED) == "true"  # the first answer's move, not a second one
+    if not replayed and (shown := snap.shown_next(item_id)) is not None:
+        command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id,
+                         from_item_id=item_id, to_item_id=shown)
         await state.gw.publishers[streams.WORKFLOW].publish(command.wire(), correlation_id=command.id)
         body |= {"nextItem": shown_view or await item_view(state, user, shown), "workflow": {
             "taskId": task_id, "assignmentId": snap.assignment_id, "fromItemId": item_id,
             "nextItemId": shown, "autoComplete": snap.settings.get("autoComplete") == "1",
             "operationId": command.id}}
-        return Response(body, status_code=201, headers=dict(response.headers))
-    command = MoveOn(actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id)
-    outcome = await pull_if_empty(state, actor, task_id, snap) \
-        or await state.gw.bus.send(streams.WORKFLOW, command, project_id)
+        return Response(body, status_code=201, headers=headers)
+    refused, pulling = (None, None) if replayed else await pull_if_empty(state, actor, task_id, snap)
+    command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id,
+                     after_command_id=pulling)
+    outcome = refused or await state.gw.bus.send(streams.WORKFLOW, command, project_id)
     outcome = await refill_if_run_out(state, actor, task_id, snap, outcome)
+    body |= await workflow_part(state, user, outcome, command.id)
+    return Response(body, status_code=201, headers=headers)
+
+
+async def workflow_part(state: State, user: Principal, outcome: Any, operation_id: str) -> dict[str, Any]:
+    """What a classify's answer (or its operation) says of the move Auto next made."""
     if isinstance(outcome, MovedOn):
         moved = await moved_view(state, user, outcome)
-        body |= {"nextItem": moved.pop("nextItem"), "workflow": moved}
-    elif isinstance(outcome, CommandRejected):
-        body |= {"nextItem": None, "workflow": {"refused": {"reason": outcome.reason,
-                                                             "message": outcome.message}}}
-    else:  # still on its way: the operation answers later
-        body |= {"nextItem": None, "workflow": {"operationId": command.id, "status": "pending"}}
-    return Response(body, status_code=201, headers=dict(response.headers))
+        return {"nextItem": moved.pop("nextItem"), "workflow": moved}
+    if isinstance(outcome, CommandRejected):
+        return {"nextItem": None, "workflow": {"refused": {"reason": outcome.reason,
+                                                           "message": outcome.message}}}
+    if isinstance(outcome, Pending):
+        operation_id = outcome.operation_id
+    # still on its way: the operation answers later
+    return {"nextItem": None, "workflow": {"operationId": operation_id, "status": "pending"}}
 
 
 def _outcome(outcome: Any) -> Any:
@@ -191,15 +229,18 @@ class WorkflowController(Controller):
         left gets `completed`. A pulling task's next batch is pulled as it runs low."""
         user, role = request.user, role_here(request)
         snap = await snapshot_of(state, user, task_id, role)
-        if (refused := await pull_if_empty(state, user.actor(role), task_id, snap)) is not None:
+        refused, pulling = await pull_if_empty(state, user.actor(role), task_id, snap)
+        if refused is not None:
             return answer(refused, refused.correlation_id, state.gw.api, 200)
         command = MoveOn(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"],
-                         from_item_id=data.item_id if data else None)
+                         from_item_id=data.item_id if data else None, after_command_id=pulling)
         response = await dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"],
                                   data.model_dump() if data else None, 200, _outcome)
         moved = await refill_if_run_out(state, user.actor(role), task_id, snap, response.content)
         if isinstance(moved, MovedOn):
             return Response(await moved_view(state, user, moved), status_code=200)
+        if isinstance(moved, Pending):
+            return answer(None, moved.operation_id, state.gw.api, 200)
         return response
 
     @post("/previous-item", status_code=200)
@@ -224,7 +265,9 @@ class WorkflowController(Controller):
         view = snap.view()
         return {"taskId": task_id, "autoNext": view["autoNext"], "autoComplete": view["autoComplete"],
                 "autoNextAvailable": snap.meta.get("singleClass") == "1",
-                "autoCompleteAvailable": snap.meta.get("offersCompleted") == "1"}
+                # Auto complete comes only with Auto next, which only single-class tasks allow
+                "autoCompleteAvailable": snap.meta.get("offersCompleted") == "1"
+                and snap.meta.get("singleClass") == "1"}
 
     @put("/workflow-settings")
     async def change_workflow_settings(self, task_id: FromPath[str], data: JSONBody[WorkflowSettingsIn],
