@@ -31,6 +31,7 @@ from gateway.controllers.workflow import WorkflowController
 from gateway.controllers.system import OperationController, UserController, asyncapi, live, ready
 from gateway.controllers.tokens import TokenController
 from gateway.errors import Unprocessable, log_exception, unprocessable_handler, validation_to_422
+from gateway.dispatch import Replayed, replayed_handler
 from gateway.guards import authorize, check_rules
 from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
 from shared.settings import Settings
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     AuditMiddleware()],
         guards=[authorize],  # every route: the rule of gateway.roles.RULES for its handler
         exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler,
+                            Replayed: replayed_handler,
                             413: too_large_handler},
         request_class=LimitedRequest,  # every JSON body within gateway.limits
         request_max_body_size=MAX_BODY,

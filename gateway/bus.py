@@ -53,6 +53,12 @@ class CommandBus:
             raise IdempotencyConflict(key)
         return earlier
 
+    async def claimed(self, user_id: str, key: str, fingerprint: str) -> str | None:
+        """The command an Idempotency-Key was bound to for this very request, if any."""
+        stored = (await self.redis.get(f"{self.ns}:idem:{user_id}:{key}") or b"").decode()
+        earlier, _, earlier_fp = stored.partition("|")
+        return earlier if earlier and earlier_fp == fingerprint else None
+
     async def send(self, stream: str, command: Envelope, project_id: str,
                    wait_for: str | None = None, wait_s: float | None = None) -> Any | None:
         """Publish `command` and wait for the outcome event of `wait_for` (default: the

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 
 from gateway.bus import IdempotencyConflict
 from gateway.errors import REJECTION_STATUS, Unprocessable
@@ -20,8 +21,8 @@ REPLAYED = "Idempotent-Replayed"
 OPERATION = "Operation-Id"
 
 
-def _fingerprint(request: Request, body: Any) -> str:
-    raw = f"{request.method} {request.url.path} {body!r}"
+def _fingerprint(request: ASGIConnection, body: Any) -> str:
+    raw = f"{request.scope['method']} {request.url.path} {body!r}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -52,6 +53,32 @@ def answer(outcome: Any, command_id: str, api: str, success: int,
     url = body.get("url") if isinstance(body, dict) else None
     headers = {"Location": url} if success == 201 and url else {}
     return Response(body, status_code=success, headers=headers | named)
+
+
+class Replayed(Exception):
+    """Answers a repeated request with its first answer, from wherever it is found."""
+
+    def __init__(self, response: Response[Any]) -> None:
+        self.response = response
+
+
+def replayed_handler(_: Request, exc: Replayed) -> Response[Any]:
+    return exc.response
+
+
+async def replayed(connection: ASGIConnection, body: Any, success: int,
+                   render: Callable[[Any], Any] = _annotation) -> Response[Any] | None:
+    """The first answer to a repeated request whose resource its first run removed (a
+    DELETE retried with the same Idempotency-Key), or None."""
+    gw, key = connection.app.state.gw, connection.headers.get("idempotency-key")
+    if key is None or not 0 < len(key) <= MAX_KEY:
+        return None
+    earlier = await gw.bus.claimed(connection.user.user_id, key, _fingerprint(connection, body))
+    if earlier is None:
+        return None
+    again = answer(await gw.bus.await_existing(earlier), earlier, gw.api, success, render)
+    again.headers[REPLAYED] = "true"
+    return again
 
 
 async def dispatch(

@@ -24,6 +24,7 @@ from litestar.exceptions import (
 )
 from litestar.handlers import BaseRouteHandler
 
+from gateway.dispatch import Replayed, replayed
 from gateway.auth import Principal
 from gateway.roles import PUBLIC, RULES, Rule, at_least, highest
 
@@ -138,7 +139,14 @@ async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> No
     grant = Grant(rule, resource=_resource(params))
     if rule.role is not None:
         name = next(p for p in RESOLVERS if p in params)
-        memberships = await RESOLVERS[name](app.state.gw, user, params[name])
+        try:
+            memberships = await RESOLVERS[name](app.state.gw, user, params[name])
+        except NotFoundException:
+            # gone: by this very request (a DELETE), repeated with its Idempotency-Key?
+            if connection.scope["method"] == "DELETE" and \
+                    (again := await replayed(connection, params[name], 204)) is not None:
+                raise Replayed(again) from None
+            raise
         role = highest([r for _, r in memberships])
         project = next(p for p, r in memberships if r == role)
         grant = Grant(rule, project["id"], role, grant.resource)
