@@ -230,12 +230,12 @@ class BulkHandlers:
             actor=record["actor"], bulk_id=bulk_id, task_id=record["taskId"],
             project_id=record["projectId"], total=record["total"], **classes,
             statuses={"status": record["status"], "changed": record["statusesChanged"]})
+        if record["state"] != "completed":  # before the outcome: once an operation says done,
+            await self.store.mark(bulk_id, {"state": "completed"})  # the progress URL says so too
         await self.repo.save_outcome({
             "_id": bulk_id, "commandType": "BulkClassify", "status": "succeeded",
             "actorId": completed.actor.user_id, "projectId": record["projectId"],
             "event": completed.wire(), "events": [completed.wire()], "completedAt": utcnow()})
-        if record["state"] != "completed":
-            await self.store.mark(bulk_id, {"state": "completed"})
         self.repo.counted(record["taskId"], bulk_id)
         await self.publish([completed])
 
