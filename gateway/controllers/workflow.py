@@ -184,6 +184,8 @@ async def with_next_item(state: State, user: Principal, task_id: str, item_id: s
             "nextItemId": shown, "autoComplete": snap.settings.get("autoComplete") == "1",
             "operationId": command.id}}
         return Response(body, status_code=201, headers=headers)
+    if replayed and (made := await state.gw.bus.stored_outcome(move_id)) is not None:
+        return Response(body | await workflow_part(state, user, made, move_id), status_code=201, headers=headers)
     refused, pulling = (None, None) if replayed else await pull_if_empty(state, actor, task_id, snap)
     command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id,
                      after_command_id=pulling)

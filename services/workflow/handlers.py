@@ -132,8 +132,8 @@ class WorkflowHandlers:
             status = outcomes.get(after_id)
             if status is None and now - cmd.occurred_at.timestamp() < WAITING_MOVE_MAX_S:
                 continue
-            if not await self.queues.take_waiting_move(after_id):
-                continue  # another replica took it
+            if not await self.queues.take_waiting_move(after_id) or await self.queues.processed([cmd.id]):
+                continue  # another replica took it, or the same move came as a plain command
             if status == "succeeded":
                 await self._apply(cmd, await self.on_MoveOn(cmd))
             else:
