@@ -16,6 +16,7 @@ from services.annotation.bootstrap import build as build_annotation
 from services.task.bootstrap import build as build_task
 from services.workflow.bootstrap import build as build_workflow
 from shared.settings import Settings
+from tests.slow_path import transport_for
 
 RECIPE = {
     "title": "Clothes",
@@ -103,7 +104,7 @@ async def running_platform(settings: Settings, *, services: bool = True) -> Asyn
         await gateway.start()
         stack.push_async_callback(gateway.stop)
         client = await stack.enter_async_context(httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30))
+            transport=transport_for(app, settings.outcome_wait_s), base_url="http://testserver", timeout=30))
         catalog = gateway.catalog
         platform = Platform(client, settings, app.state.gw, catalog, app=app)
         platform.token = await platform.new_user("owner@example.com")

@@ -112,6 +112,7 @@ async def test_a_single_class_task_walked_with_auto_next_and_auto_complete_ends_
     assert (await platform.get(f"/api/v1/tasks/{task['id']}")).json()["itemStatus"]["completed"] == 10
 
 
+@pytest.mark.waited_only  # the read-ahead of the answer within the wait
 async def test_classifying_with_auto_next_reads_the_annotators_next_items_ahead_in_one_query(
         platform, team, monkeypatch):
     """At an annotator's quick pace, the next item shown by a classify comes from the gateway's
@@ -166,6 +167,7 @@ async def test_classifying_with_auto_next_reads_the_annotators_next_items_ahead_
     assert reads_in_order[many:] == [reads_in_order[many]] and reads_in_order[many] >= 6, per_step
 
 
+@pytest.mark.waited_only  # calls the answer within the wait directly
 async def test_with_next_item_puts_the_annotation_and_the_next_item_in_one_answer(platform, team):
     from types import SimpleNamespace
 

@@ -26,6 +26,7 @@ from shared.messaging import stream_publisher
 from shared.settings import Settings
 from shared.workflow import WorkflowCommand
 from tests.platform import Platform
+from tests.slow_path import transport_for
 
 # The lines gateway/roles.py needs (the same the report asks the lead to add).
 WORKFLOW_RULES = {
@@ -74,7 +75,7 @@ async def workflow_platform(settings: Settings, patch: Any, *, lease_ttl_s: floa
         if connect:
             gateway.workflow.connect(gateway.redis)
         client = await stack.enter_async_context(httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30))
+            transport=transport_for(app, settings.outcome_wait_s), base_url="http://testserver", timeout=30))
         platform = Platform(client, settings, gateway, gateway.catalog)
         platform.token = await platform.new_user("owner@example.com")
         await platform.seed()
