@@ -104,10 +104,14 @@ class CommandBus:
         """Forget an Idempotency-Key whose command could not be published."""
         await self.redis.delete(f"{self.ns}:idem:{user_id}:{key}")
 
-    async def follow(self, command_id: str, then_id: str) -> None:
-        """The command `then_id` completes the answer of `command_id` (the move Auto next makes
-        after a classification answered past the wait): its operation waits for both."""
-        await self.redis.set(f"{self.ns}:then:{command_id}", then_id, ex=PENDING_TTL_S)
+    async def follow(self, stream: str, command: Envelope, after_id: str) -> None:
+        """Publish `command`, which completes the answer of the command `after_id` (the move
+        Auto next makes after a classification answered past the wait): that one's
+        operation then waits for both. One round trip: both or neither."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"{self.ns}:then:{after_id}", command.id, ex=PENDING_TTL_S)
+            await self.publishers[stream].publish(command.wire(), correlation_id=command.id, pipeline=pipe)
+            await pipe.execute()
 
     async def follow_up(self, command_id: str) -> str | None:
         found = await self.redis.get(f"{self.ns}:then:{command_id}")

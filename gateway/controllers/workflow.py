@@ -168,10 +168,9 @@ async def with_next_item(state: State, user: Principal, task_id: str, item_id: s
     body, headers = dict(response.content), dict(response.headers)
     if response.status_code == 202:
         if classify_id:
-            await state.gw.bus.follow(classify_id, move_id)
             command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id,
                              from_item_id=item_id, after_command_id=classify_id)
-            await state.gw.publishers[streams.WORKFLOW].publish(command.wire(), correlation_id=command.id)
+            await state.gw.bus.follow(streams.WORKFLOW, command, classify_id)
             body |= {"nextItem": None, "workflow": {"operationId": move_id, "status": "pending"}}
         return Response(body, status_code=202, headers=headers)
     replayed = headers.get(REPLAYED) == "true"  # the first answer's move, not a second one
