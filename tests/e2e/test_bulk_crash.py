@@ -5,61 +5,25 @@ and one status entry per item, counts not doubled, one event id per item's chang
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from faststream.redis.parser import BinaryMessageFormatV1
 
-from deploy.embedded import free_port
 from shared import streams
 from shared.bulk import items_correlation
-from shared.settings import Settings
+from tests.e2e.processes import service
 from tests.e2e.test_tasks import create_task
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 N = 10_000
 POLO = "men's clothes.polo shirts"
-
-
-@contextlib.contextmanager
-def service(name: str, settings: Settings, generation: int) -> Iterator[subprocess.Popen]:
-    """The service as its own process (as deployed), ready to consume; killed on exit."""
-    port = free_port()
-    env = os.environ | {
-        "REDIS_URL": settings.redis_url, "MONGODB_URL": settings.mongodb_url,
-        "MONGODB_DB": settings.mongodb_db, "STREAM_NAMESPACE": settings.namespace,
-        "PUBLIC_URL": settings.public_url, "RECLAIM_IDLE_MS": "1000", "MAX_DELIVERIES": "10",
-        "CONSUMER_NAME": f"{name}-{generation}", "PORT": str(port),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"{name} exited with {proc.returncode}"
-            assert time.monotonic() < deadline, f"{name} not ready"
-            with contextlib.suppress(Exception), urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/health/ready", timeout=2) as r:
-                if r.status == 200:
-                    break
-            time.sleep(0.1)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
 
 
 async def register_many(platform, n: int) -> list[str]:
