@@ -104,6 +104,13 @@ class CommandBus:
         """Forget an Idempotency-Key whose command could not be published."""
         await self.redis.delete(f"{self.ns}:idem:{user_id}:{key}")
 
+    async def published(self, command_id: str) -> bool:
+        """Was the command published? Its pending marker goes out with it (and outlives the
+        Idempotency-Keys that name it), and its outcome is stored once it is done."""
+        if await self.redis.exists(self._pending_key(command_id)):
+            return True
+        return await self.catalog.operation(command_id) is not None
+
     async def follow(self, stream: str, command: Envelope, after_id: str) -> None:
         """Publish `command`, which completes the answer of the command `after_id` (the move
         Auto next makes after a classification answered past the wait): that one's

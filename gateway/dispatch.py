@@ -81,6 +81,15 @@ async def replayed(connection: ASGIConnection, body: Any, success: int,
     return again
 
 
+def _under(command: Envelope, command_id: str, wait_for: str | None) -> tuple[Envelope, str | None]:
+    """The command under the id an Idempotency-Key was bound to (the forwarded command's,
+    when a check forwards it), so a retry publishes what the first request meant to."""
+    if wait_for is None:
+        return command.model_copy(update={"id": command_id, "correlation_id": command_id}), None
+    inner = command.command.model_copy(update={"id": command_id, "correlation_id": command_id})  # type: ignore[attr-defined]
+    return command.model_copy(update={"command": inner}), command_id
+
+
 async def dispatch(
     request: Request, stream: str, command: Envelope, project_id: str, body: Any, success: int,
     render: Callable[[Any], Any] = _annotation, wait_for: str | None = None,
@@ -107,11 +116,13 @@ async def dispatch(
                 extra=[{"field": "Idempotency-Key", "rule": "must not be reused for another request",
                         "source": "header"}],
             ) from None
-        if earlier is not None:
+        if earlier is not None and await gw.bus.published(earlier):
             outcome = await gw.bus.await_existing(earlier)
             replayed = answer(outcome, earlier, gw.api, success, render)
             replayed.headers[REPLAYED] = "true"
             return replayed
+        if earlier is not None:  # claimed by a request that died before publishing: publish it now
+            command, wait_for = _under(command, earlier, wait_for)
     try:
         outcome = await gw.bus.send(stream, command, project_id, wait_for)
     except Exception:

@@ -222,3 +222,41 @@ async def test_auto_complete_is_not_available_in_a_multi_class_task(platform, te
     task = (await create_task(platform, singleClass=False)).json()
     view = (await platform.get(api(task["id"], "workflow-settings"), token=tokens["ann1"])).json()
     assert view["autoNextAvailable"] is False and view["autoCompleteAvailable"] is False
+
+
+# --- a retry after the gateway died between claiming the key and publishing --------------------
+
+
+async def _claimed_by_a_request_that_died(platform, token: str, path: str, body: dict, key: str) -> str:
+    """Bind `key` as the first request did just before its gateway died: claimed, never published."""
+    from gateway.dispatch import _fingerprint
+
+    class Seen:  # the parts of the request the fingerprint reads
+        scope = {"method": "POST"}
+        url = type("U", (), {"path": path})()
+
+    user = await platform.gateway.tokens.resolve(token)
+    lost = uuid.uuid4().hex
+    assert await platform.gateway.bus.claim(user.user_id, key, _fingerprint(Seen(), body), lost) is None
+    return lost
+
+
+@pytest.mark.parametrize("in_task", [False, True])
+async def test_a_retry_publishes_a_command_whose_first_request_died_before_publishing_it(platform, team, in_task):
+    tokens, _ = team
+    task = (await create_task(platform, assignees=["ann1@example.com"])).json()
+    item = (await own_items(platform, task["id"], "ann1@example.com"))[0]
+    token = tokens["ann1"] if in_task else platform.token
+    body = {"label": POLO} | ({"taskId": task["id"]} if in_task else {})
+    path = f"/api/v1/items/{item}/annotations"
+    key = str(uuid.uuid4())
+    from gateway.schemas import ClassifyIn
+
+    lost = await _claimed_by_a_request_that_died(platform, token, path, ClassifyIn(**body).model_dump(), key)
+    r = await platform.post(path, body, token=token, headers={"Idempotency-Key": key})
+    assert r.status_code == 201, r.text
+    assert r.headers["operation-id"] == lost and "idempotent-replayed" not in r.headers
+    again = await platform.post(path, body, token=token, headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.json()["id"] == r.json()["id"]
+    page = (await platform.get(f"/api/v1/items/{item}/annotations")).json()
+    assert [a["id"] for a in page["annotations"]] == [r.json()["id"]]
