@@ -33,6 +33,7 @@ from gateway.controllers.tokens import TokenController
 from gateway.errors import Unprocessable, log_exception, unprocessable_handler, validation_to_422
 from gateway.dispatch import Replayed, replayed_handler
 from gateway.guards import authorize, check_rules
+from gateway.unavailable import HANDLERS as UNAVAILABLE_HANDLERS
 from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
 from shared.settings import Settings
 
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[authorize],  # every route: the rule of gateway.roles.RULES for its handler
         exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler,
                             Replayed: replayed_handler,
-                            413: too_large_handler},
+                            413: too_large_handler,
+                            **UNAVAILABLE_HANDLERS},  # Redis or MongoDB down or busy: 503
         request_class=LimitedRequest,  # every JSON body within gateway.limits
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(

@@ -19,6 +19,7 @@ from shared.bulk import BulkClassify, UndoBulk
 from shared.commands import ClassifyStreamCommand
 from shared.scene_commands import SceneStreamCommand
 from shared.messaging import batch_reader, ensure_groups, make_broker, make_redis, stream_publisher, subscribers_running
+from shared.runtime import run_checks
 from shared.settings import Settings
 from shared.workflow import WorkflowCommand
 from gateway.workflow_reads import WorkflowReads
@@ -72,7 +73,8 @@ class Gateway:
         s = self.settings
         self.redis = make_redis(s)
         self.workflow.connect(self.redis)
-        self.catalog: Catalog = connect(s.mongodb_url, s.mongodb_db)
+        self.catalog: Catalog = connect(s.mongodb_url, s.mongodb_db,
+                                        selection_timeout_ms=s.mongodb_selection_timeout_ms)
         self.tokens = TokenResolver(self.catalog)
         self.access = Access(self.catalog)
         self.gate = RequestGate(self.redis, s.namespace, s.rate_limit_per_minute)
@@ -96,14 +98,9 @@ class Gateway:
         self.catalog.client.close()
 
     async def readiness(self) -> dict[str, bool]:
-        async def redis_ok() -> bool:
-            try:
-                return bool(await self.redis.ping())
-            except Exception:
-                return False
+        """Each dependency's check, all at once and each bounded (shared.runtime)."""
+        async def subscribers() -> bool:
+            return subscribers_running(self.broker)
 
-        return {
-            "redis": await redis_ok(),
-            "mongodb": await self.catalog.ping(),
-            "subscribers": subscribers_running(self.broker),
-        }
+        return await run_checks(
+            {"redis": self.redis.ping, "mongodb": self.catalog.ping, "subscribers": subscribers})

@@ -11,15 +11,12 @@ from __future__ import annotations
 import math
 import time
 
-from litestar.exceptions import (
-    NotAuthorizedException,
-    ServiceUnavailableException,
-    TooManyRequestsException,
-)
+from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.auth import Principal
+from gateway.unavailable import DependencyUnavailable
 
 WINDOW_S = 60
 REVOKED_TTL_S = 24 * 3600
@@ -54,8 +51,9 @@ class RequestGate:
                 keys=[self._revoked_key(principal.token_id), counter],
                 args=[self.per_minute, WINDOW_S * 2])
         except RedisError:
-            raise ServiceUnavailableException("cannot check the token now; try again",
-                                              headers={"Retry-After": "1"}) from None
+            raise DependencyUnavailable(
+                "redis", "redis unavailable or busy: cannot check the token now; try again"
+            ) from None
         if revoked:
             raise NotAuthorizedException("the bearer token is unknown, expired or revoked")
         if self.per_minute > 0 and count > self.per_minute:

@@ -172,8 +172,10 @@ class Catalog:
         return await self.db.operations.find_one({"_id": command_id})
 
 
-def connect(url: str, database: str) -> Catalog:
+def connect(url: str, database: str, selection_timeout_ms: int = 2000) -> Catalog:
+    """A client that fails within `selection_timeout_ms` while MongoDB is down (the gateway
+    answers 503), rather than after pymongo's 30 s."""
     client: AsyncIOMotorClient = AsyncIOMotorClient(
-        url, serverSelectionTimeoutMS=3000, tz_aware=True, maxPoolSize=50
+        url, serverSelectionTimeoutMS=selection_timeout_ms, tz_aware=True, maxPoolSize=50
     )
     return Catalog(client, database)

@@ -23,9 +23,10 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.configs import RedisConnectionState
 from faststream.redis.message import DATA_KEY, RedisBatchStreamMessage, bDATA_KEY
 from pydantic import ValidationError
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -48,23 +49,61 @@ def quiet_logger() -> logging.Logger:
     return logger
 
 
+CONNECT_TIMEOUT_S = 1.0  # a host that drops packets fails like one that refuses
+
+
+def _retry() -> Retry:
+    """Rides through a blip (a pooled connection gone stale when Redis restarted: the next
+    try reconnects, stack.md 1.13) but gives up after ~0.3 s when Redis is down, so a
+    request answers 503 at once. Six tries with backoff up to 2 s made every call, and so
+    every request, hang ~7 s while Redis was down."""
+    return Retry(ExponentialBackoff(cap=0.2, base=0.05), 2)
+
+
+def _connection_options(settings: Settings) -> dict[str, Any]:
+    return {"max_connections": settings.redis_max_connections, "retry": _retry(),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+            "socket_connect_timeout": CONNECT_TIMEOUT_S}
+
+
+class _WaitingConnection(RedisConnectionState):
+    """FastStream's connection state with a pool that waits (bounded) for a free connection
+    when all are busy, where FastStream's own pool fails at once (MaxConnectionsError)."""
+
+    __slots__ = ("wait_s",)
+
+    def __init__(self, options: dict[str, Any], wait_s: float) -> None:
+        super().__init__(options)
+        self.wait_s = wait_s
+
+    async def connect(self) -> Redis:
+        self._client = Redis.from_pool(BlockingConnectionPool(timeout=self.wait_s, **self._options))
+        self._connected = True
+        return self._client
+
+
+class _Broker(RedisBroker):
+    def __init__(self, url: str, *, pool_wait_s: float, **kwargs: Any) -> None:
+        self._pool_wait_s = pool_wait_s
+        super().__init__(url, **kwargs)
+
+    def _make_connection_state(self, connection_options: dict[str, Any],
+                               kwargs: dict[str, Any]) -> RedisConnectionState:
+        return _WaitingConnection(connection_options, self._pool_wait_s)
+
+
 def make_broker(settings: Settings, **kwargs: Any) -> RedisBroker:
-    """A broker whose publishes survive a Redis restart (stack.md 1.13)."""
-    return RedisBroker(
-        settings.redis_url,
-        retry=Retry(ExponentialBackoff(cap=2, base=0.1), 6),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        logger=quiet_logger(),
-        **kwargs,
-    )
+    """A broker whose publishes survive a Redis restart (stack.md 1.13), fail fast while
+    Redis is down, and wait for a pooled connection (bounded) under load."""
+    return _Broker(settings.redis_url, pool_wait_s=settings.redis_pool_wait_s,
+                   logger=quiet_logger(), **_connection_options(settings) | kwargs)
 
 
 def make_redis(settings: Settings) -> Redis:
-    return Redis.from_url(
-        settings.redis_url,
-        retry=Retry(ExponentialBackoff(cap=2, base=0.1), 6),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-    )
+    """A client like the broker's: at most REDIS_MAX_CONNECTIONS connections; past them a
+    call waits up to REDIS_POOL_WAIT_SECONDS, then raises ConnectionError."""
+    return Redis.from_pool(BlockingConnectionPool.from_url(
+        settings.redis_url, timeout=settings.redis_pool_wait_s, **_connection_options(settings)))
 
 
 async def best_effort(what: str, action: Awaitable[Any]) -> None:
@@ -266,8 +305,17 @@ def attach(
 
 
 def subscribers_running(broker: RedisBroker) -> bool:
-    """Readiness: a stopped subscriber does not end the process (stack.md 1.13)."""
-    return all(getattr(sub, "running", True) for sub in broker.subscribers)
+    """Readiness: a stopped subscriber does not end the process (stack.md 1.13), nor does a
+    subscriber whose reading task ended without being restarted. (A read failing because
+    Redis is down does not end it: FastStream logs it and reads again 5 s later.)"""
+    return all(_reading(sub) for sub in broker.subscribers)
+
+
+def _reading(subscriber: Any) -> bool:
+    if not getattr(subscriber, "running", True):
+        return False
+    tasks = getattr(subscriber, "tasks", None)
+    return not tasks or any(not task.done() for task in tasks)
 
 
 def stream_publisher(

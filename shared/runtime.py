@@ -14,21 +14,39 @@ from faststream.redis import RedisBroker
 from shared.messaging import subscribers_running
 
 Check = Callable[[], Awaitable[bool]]
+# Each check's bound; they run together, so readiness answers within about this even when
+# a dependency is down (a probe that hangs is as bad as one that lies).
+CHECK_TIMEOUT_S = 1.0
+RETRY_AFTER_S = 1
+WHY = {"subscribers": "a stream subscriber has stopped"}
 
 
-def _json(body: dict[str, Any], status: int) -> AsgiResponse:
-    return AsgiResponse(json.dumps(body).encode(), status, {"content-type": "application/json"})
+def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> AsgiResponse:
+    return AsgiResponse(json.dumps(body).encode(), status,
+                        {"content-type": "application/json"} | (headers or {}))
 
 
-async def _run_checks(checks: dict[str, Check]) -> dict[str, bool]:
+async def run_checks(checks: dict[str, Check]) -> dict[str, bool]:
+    """Every check at once, each False when it fails or takes over CHECK_TIMEOUT_S."""
     async def one(check: Check) -> bool:
         try:
-            return bool(await asyncio.wait_for(check(), 2.0))
+            return bool(await asyncio.wait_for(check(), CHECK_TIMEOUT_S))
         except Exception:
             return False
 
     results = await asyncio.gather(*(one(c) for c in checks.values()))
     return dict(zip(checks, results, strict=True))
+
+
+def readiness(service: str, checks: dict[str, bool]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The readiness answer (body, status, headers): what is down, said in words too."""
+    down = [name for name, ok in checks.items() if not ok]
+    body: dict[str, Any] = {"service": service, "ready": not down, "checks": checks}
+    if not down:
+        return body, 200, {}
+    body |= {"down": down, "detail": f"{service} is not ready: "
+             + "; ".join(WHY.get(name, f"{name} does not answer") for name in down)}
+    return body, 503, {"Retry-After": str(RETRY_AFTER_S)}
 
 
 def service_app(
@@ -39,13 +57,14 @@ def service_app(
     on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
     on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> AsgiFastStream:
-    """The service's FastStream app. Readiness fails when Redis or MongoDB does not answer
-    or a subscriber has stopped."""
+    """The service's FastStream app. Readiness fails, within about a second, when Redis or
+    MongoDB does not answer or a subscriber has stopped, and says which."""
 
     async def subscribers() -> bool:
         return subscribers_running(broker)
 
-    all_checks = {"redis": lambda: broker.ping(2.0), **checks, "subscribers": subscribers}
+    all_checks = {"redis": lambda: broker.ping(CHECK_TIMEOUT_S), **checks,
+                  "subscribers": subscribers}
 
     @get(include_in_schema=False)
     async def live(scope: Any) -> AsgiResponse:
@@ -53,9 +72,7 @@ def service_app(
 
     @get(include_in_schema=False)
     async def ready(scope: Any) -> AsgiResponse:
-        results = await _run_checks(all_checks)
-        ok = all(results.values())
-        return _json({"service": name, "ready": ok, "checks": results}, 200 if ok else 503)
+        return _json(*readiness(name, await run_checks(all_checks)))
 
     return AsgiFastStream(
         broker,

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     # Requests per token per minute, counted in Redis so the limit holds across replicas;
     # 0 turns the limit off. Generous by default: one busy annotator client is far below it.
     rate_limit_per_minute: int = Field(60_000, ge=0, validation_alias="RATE_LIMIT_PER_MINUTE")
+    # Each process's Redis clients hold at most this many connections; past it a call waits
+    # up to REDIS_POOL_WAIT_SECONDS for a free one, then fails (the gateway answers 503 with
+    # Retry-After): overload slows requests down or sheds them, never fails them at once.
+    redis_max_connections: int = Field(100, ge=1, validation_alias="REDIS_MAX_CONNECTIONS")
+    redis_pool_wait_s: float = Field(2.0, gt=0, validation_alias="REDIS_POOL_WAIT_SECONDS")
+    # How long a MongoDB call looks for a server before failing (the gateway answers 503):
+    # a down MongoDB answers within this, not after pymongo's 30 s default.
+    mongodb_selection_timeout_ms: int = Field(2000, ge=100,
+                                              validation_alias="MONGODB_SELECTION_TIMEOUT_MS")
 
     def consumer(self, service: str) -> str:
         """A consumer name unique to this process (stack.md 1.11)."""
