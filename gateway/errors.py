@@ -48,11 +48,20 @@ def unprocessable_handler(_: Request, exc: Unprocessable) -> Response[dict[str, 
 
 
 def log_exception(logger: Logger, scope: Scope, _: list[str]) -> None:
-    """A 4xx is the client's mistake, answered as designed: INFO, one line, no trace. ERROR
-    with the trace is kept for what an operator must look at: a 5xx."""
+    """A 4xx is the client's mistake, answered as designed: INFO, one line, no trace. A 503
+    for a dependency down or busy: WARNING, one line. ERROR with the trace is kept for what
+    an operator must look at: any other 5xx."""
+    from gateway.unavailable import MONGODB_UNAVAILABLE, REDIS_UNAVAILABLE, DependencyUnavailable
+
     exc = sys.exc_info()[1]
     method, path = scope.get("method"), scope.get("path")
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         logger.info("%s %s answered %d: %s", method, path, exc.status_code, exc.detail)
+    elif isinstance(exc, (DependencyUnavailable, *REDIS_UNAVAILABLE, *MONGODB_UNAVAILABLE)):
+        # a dependency down or busy, answered 503 as designed: one line, no trace (under
+        # overload there are hundreds; readiness names the dependency for the operator)
+        logger.warning("%s %s answered 503: %s unavailable or busy: %s", method, path,
+                       getattr(exc, "dependency", "redis" if isinstance(exc, REDIS_UNAVAILABLE) else "mongodb"),
+                       exc)
     else:
         logger.exception("%s %s failed: %r", method, path, exc)

@@ -41,3 +41,20 @@ async def test_a_5xx_is_logged_at_error_with_its_trace(platform, caplog, monkeyp
     errors = gateway_records(caplog, logging.ERROR)
     assert len(errors) == 1 and "GET /api/v1/projects" in errors[0].getMessage()
     assert errors[0].exc_info and "the disk is on fire" in str(errors[0].exc_info[1])
+
+
+async def test_a_dependency_down_is_logged_at_warning_in_one_line(platform, caplog, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    async def down(*_: object, **__: object) -> None:
+        raise RedisDown("Connection refused")
+
+    monkeypatch.setattr(platform.catalog, "page", down)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        failed = await platform.get("/api/v1/projects")
+    assert failed.status_code == 503 and failed.json()["dependency"] == "redis"
+    assert not gateway_records(caplog, logging.ERROR)
+    warnings = gateway_records(caplog, logging.WARNING)
+    assert len(warnings) == 1 and "redis unavailable" in warnings[0].getMessage()
+    assert not (warnings[0].exc_info or warnings[0].exc_text)
