@@ -30,7 +30,10 @@ def validation_to_422(_: Request, exc: ValidationException) -> Response[dict[str
     """Litestar answers 400 for invalid input; this API answers 422 with field and rule."""
     errors = []
     for entry in exc.extra or []:
-        if isinstance(entry, dict):
+        if isinstance(entry, dict) and entry.get("key") == "data" and entry.get("message") == "'data'":
+            # no body at all: Litestar reports the handler's missing `data` argument
+            errors.append({"field": "body", "rule": "is required: send a JSON object", "source": "body"})
+        elif isinstance(entry, dict):
             errors.append({
                 "field": entry.get("key") or "body",
                 "rule": entry.get("message", "is invalid"),

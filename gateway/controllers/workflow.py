@@ -198,7 +198,7 @@ async def workflow_part(state: State, user: Principal, outcome: Any, operation_i
     """What a classify's answer (or its operation) says of the move Auto next made."""
     if isinstance(outcome, MovedOn):
         moved = await moved_view(state, user, outcome)
-        return {"nextItem": moved.pop("nextItem"), "workflow": moved}
+        return {"nextItem": moved.pop("nextItem"), "workflow": moved | {"operationId": operation_id}}
     if isinstance(outcome, CommandRejected):
         return {"nextItem": None, "workflow": {"refused": {"reason": outcome.reason,
                                                            "message": outcome.message}}}

@@ -235,3 +235,10 @@ async def test_no_operation_of_the_openapi_document_answers_5xx(platform):
     assert len(cases) > 5 * len(raw["paths"]), "the fuzz drew too few examples"
     failures = [a for a in answers if a]
     assert not failures, f"{len(failures)} of {len(cases)}:\n" + "\n".join(failures)
+
+
+async def test_a_missing_body_is_refused_naming_the_body(platform):
+    r = await platform.client.post(f"/api/v1/datasets/{platform.ids['dataset']}/items",
+                                   headers=platform.auth() | {"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "body", "rule": "is required: send a JSON object", "source": "body"}]
