@@ -74,7 +74,7 @@ async def replayed(connection: ASGIConnection, body: Any, success: int,
     if key is None or not 0 < len(key) <= MAX_KEY:
         return None
     earlier = await gw.bus.claimed(connection.user.user_id, key, _fingerprint(connection, body))
-    if earlier is None:
+    if earlier is None or not await gw.bus.published(earlier):
         return None
     again = answer(await gw.bus.await_existing(earlier), earlier, gw.api, success, render)
     again.headers[REPLAYED] = "true"
