@@ -40,6 +40,28 @@ class Settings(BaseSettings):
     mongodb_selection_timeout_ms: int = Field(2000, ge=100,
                                               validation_alias="MONGODB_SELECTION_TIMEOUT_MS")
 
+    # Accounts (gateway.sessions, gateway.accounts): browser sessions end after
+    # SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in; one-time
+    # links (invitations, password resets, sign-in links) expire after their TTL.
+    session_idle_minutes: int = Field(120, ge=1, validation_alias="SESSION_IDLE_MINUTES")
+    session_max_hours: int = Field(12, ge=1, le=24 * 30, validation_alias="SESSION_MAX_HOURS")
+    # Signs the CSRF tokens; when empty, the replicas agree on a random one kept in Redis.
+    session_secret: str = Field("", validation_alias="SESSION_SECRET")
+    invitation_ttl_hours: int = Field(72, ge=1, validation_alias="INVITATION_TTL_HOURS")
+    reset_ttl_hours: int = Field(2, ge=1, validation_alias="RESET_TTL_HOURS")
+    # Failed sign-ins allowed per account and per client address within SIGNIN_WINDOW_SECONDS.
+    signin_attempts: int = Field(5, ge=1, validation_alias="SIGNIN_ATTEMPTS")
+    signin_window_s: int = Field(900, ge=1, validation_alias="SIGNIN_WINDOW_SECONDS")
+    min_password_length: int = Field(10, ge=8, validation_alias="MIN_PASSWORD_LENGTH")
+    # Created at the gateway's start when set (compose / k8s), with a one-time sign-in link logged.
+    first_owner_email: str = Field("", validation_alias="FIRST_OWNER_EMAIL")
+    # Links are also mailed when SMTP_HOST is set; otherwise they are only shown to the owner.
+    smtp_host: str = Field("", validation_alias="SMTP_HOST")
+    smtp_port: int = Field(587, validation_alias="SMTP_PORT")
+    smtp_user: str = Field("", validation_alias="SMTP_USER")
+    smtp_password: str = Field("", validation_alias="SMTP_PASSWORD")
+    smtp_from: str = Field("", validation_alias="SMTP_FROM")
+
     def consumer(self, service: str) -> str:
         """A consumer name unique to this process (stack.md 1.11)."""
         return self.consumer_name or f"{service}-{socket.gethostname()}-{os.getpid()}"

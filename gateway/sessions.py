@@ -1,0 +1,182 @@
+"""Browser sessions: server-side in Redis (Litestar's session middleware and RedisStore),
+an HttpOnly cookie, and a CSRF token for every write the cookie authenticates.
+
+The cookie holds only a random session id; the session (user, how they signed in, when it
+ends) lives in Redis. Reading it renews its idle expiry; its absolute expiry is in the
+data. A user's session ids are indexed in Redis, so signing out everywhere deletes them
+all, and since every request reads its session from Redis (no cache), it stops at once on
+every replica. The middleware never writes a session back: only `open_session` creates
+one and only sign-out deletes one, so a request cannot resurrect a session ended meanwhile.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.serialization import encode_json
+from litestar.stores.redis import RedisStore
+from litestar.types import Message, Receive, Scope, ScopeSession, Send
+from litestar.exceptions import PermissionDeniedException
+from redis.asyncio import Redis
+
+from gateway.auth import Principal
+from gateway.repository import new_id
+from shared.settings import Settings
+
+SESSION_COOKIE = "clf_session"
+CSRF_COOKIE = "clf_csrf"
+CSRF_HEADER = "x-csrf-token"
+SESSION_AUTH = "session"  # scope["auth"] of a request authenticated by the cookie
+VIA = ("password", "invitation", "reset", "link", "oidc")
+
+
+def secure(settings: Settings) -> bool:
+    return settings.public_url.lower().startswith("https://")
+
+
+class Sessions:
+    """The session store and each user's index of session ids (for 'sign out everywhere')."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.ns = settings.namespace
+        self.store = RedisStore(redis, namespace=f"{self.ns}:session")
+        self.idle_s = settings.session_idle_minutes * 60
+        self.max_s = settings.session_max_hours * 3600
+        self.secret = ""
+
+    async def start(self) -> None:
+        """SESSION_SECRET signs the CSRF tokens, else one random secret every replica
+        shares through Redis."""
+        self.secret = self.settings.session_secret
+        if not self.secret:
+            key = f"{self.ns}:csrf-secret"
+            await self.redis.set(key, secrets.token_hex(32), nx=True)
+            value = await self.redis.get(key)
+            self.secret = value.decode() if isinstance(value, bytes) else str(value)
+
+    def _index(self, user_id: str) -> str:
+        return f"{self.ns}:sessions-of:{user_id}"
+
+    async def create(self, user: dict[str, Any], via: str) -> tuple[str, dict[str, Any]]:
+        if via not in VIA:
+            raise ValueError(f"unknown sign-in method {via!r}")
+        cookie = secrets.token_urlsafe(32)
+        now = time.time()
+        data = {"userId": user["id"], "email": user["email"], "sessionId": new_id(),
+                "via": via, "createdAt": now, "expiresAt": now + self.max_s}
+        await self.store.set(cookie, encode_json(data), expires_in=min(self.idle_s, self.max_s))
+        index = self._index(user["id"])
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(index, cookie)
+            pipe.expire(index, self.max_s)
+            await pipe.execute()
+        return cookie, data
+
+    async def end(self, cookie: str, user_id: str) -> None:
+        await self.store.delete(cookie)
+        await self.redis.srem(self._index(user_id), cookie)
+
+    async def end_all(self, user_id: str) -> int:
+        """Every session of the user ends, on every replica; how many there were."""
+        index = self._index(user_id)
+        cookies = [c.decode() if isinstance(c, bytes) else c
+                   for c in await self.redis.smembers(index)]
+        for cookie in cookies:
+            await self.store.delete(cookie)
+        await self.redis.delete(index)
+        return len(cookies)
+
+
+def principal_of(session: dict[str, Any]) -> Principal | None:
+    """The session's caller (read and write, like a full token), or None when it ended."""
+    if not session or "userId" not in session or session["expiresAt"] <= time.time():
+        return None
+    return Principal(session["userId"], session["email"], "session:" + session["sessionId"],
+                     expires_at=datetime.fromtimestamp(session["expiresAt"], UTC))
+
+
+async def open_session(request: Request, response: Response, user: dict[str, Any], *,
+                       via: str) -> Response:
+    """Start a browser session for `user` (a catalog user document with at least "id" and
+    "email", as gateway.repository.Catalog.user/ensure_user return): store it server-side
+    in Redis, set the session cookie (and the CSRF cookie, whose value writes must echo in
+    the X-CSRF-Token header) on `response`, and return `response`. `via` names how the
+    user signed in ("password", "invitation", "reset", "link", "oidc")."""
+    gw = request.app.state.gw
+    cookie, _ = await gw.sessions.create(user, via)
+    https = secure(gw.settings)
+    response.set_cookie(SESSION_COOKIE, cookie, path="/", secure=https, httponly=True,
+                        samesite="lax", max_age=gw.sessions.max_s)
+    token = generate_csrf_token(gw.sessions.secret)
+    response.set_cookie(CSRF_COOKIE, token, path="/", secure=https, httponly=False,
+                        samesite="lax")
+    response.headers["X-CSRF-Token"] = token
+    return response
+
+
+def close_session(response: Response) -> Response:
+    """The response's cookies end the browser's session (the server's is deleted apart)."""
+    for key in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(key, path="/")
+    return response
+
+
+class SessionBackend(ServerSideSessionBackend):
+    """Loads the session the cookie names (renewing its idle expiry) and never writes one
+    back: only `Sessions.create` creates and only sign-out deletes."""
+
+    async def store_in_message(self, scope_session: ScopeSession, message: Message,
+                               connection: ASGIConnection) -> None:
+        return None
+
+
+class SessionConfig(ServerSideSessionConfig):
+    _backend_class = SessionBackend
+
+
+def session_config(settings: Settings) -> SessionConfig:
+    return SessionConfig(key=SESSION_COOKIE, renew_on_access=True,
+                         max_age=settings.session_idle_minutes * 60, secure=secure(settings),
+                         httponly=True, samesite="lax", store="sessions",
+                         scopes={"http"})  # type: ignore[arg-type]
+
+
+class SessionCSRF(CSRFMiddleware):
+    """Litestar's double-submit CSRF check, only for requests the session cookie
+    authenticated: a bearer token is sent by a script, which a forged page cannot do."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("auth") != SESSION_AUTH \
+                or scope["method"] in self.config.safe_methods:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        sent = headers.get(CSRF_HEADER.encode(), b"").decode()
+        cookie = Request(scope).cookies.get(CSRF_COOKIE)
+        if not sent or not cookie:
+            raise PermissionDeniedException(
+                f"a write in a browser session needs the {CSRF_HEADER} header: the value of "
+                f"the {CSRF_COOKIE} cookie")
+        if not self._csrf_tokens_match(sent, cookie):
+            raise PermissionDeniedException(
+                f"the {CSRF_HEADER} header does not match the {CSRF_COOKIE} cookie")
+        await self.app(scope, receive, send)
+
+
+def csrf_config(settings: Settings) -> CSRFConfig:
+    """Its secret is replaced at start by the one `Sessions.start()` settles (shared by
+    every replica)."""
+    return CSRFConfig(secret=secrets.token_hex(32), cookie_name=CSRF_COOKIE,
+                      header_name=CSRF_HEADER, cookie_secure=secure(settings),
+                      cookie_samesite="lax")
+
