@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     # a down MongoDB answers within this, not after pymongo's 30 s default.
     mongodb_selection_timeout_ms: int = Field(2000, ge=100,
                                               validation_alias="MONGODB_SELECTION_TIMEOUT_MS")
+    # Single sign-on (OpenID Connect), off while OIDC_ISSUER is empty. OIDC_GROUP_ROLES maps
+    # identity-provider groups (read from the OIDC_GROUPS_CLAIM claim) to project roles:
+    # JSON {"group": [{"projectId": "...", "role": "annotator"}]} or "group=project:role,...".
+    oidc_issuer: str = Field("", validation_alias="OIDC_ISSUER")
+    oidc_client_id: str = Field("", validation_alias="OIDC_CLIENT_ID")
+    oidc_client_secret: str = Field("", validation_alias="OIDC_CLIENT_SECRET")
+    oidc_scopes: str = Field("openid email profile", validation_alias="OIDC_SCOPES")
+    oidc_groups_claim: str = Field("", validation_alias="OIDC_GROUPS_CLAIM")
+    oidc_group_roles: str = Field("", validation_alias="OIDC_GROUP_ROLES")
 
     # Accounts (gateway.sessions, gateway.accounts): browser sessions end after
     # SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in; one-time
