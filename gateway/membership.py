@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.roles import at_least
+
 Members = list[dict[str, Any]]
 
 
@@ -36,6 +38,17 @@ def _keeps_an_owner(members: Members) -> Members:
 def add(members: Members, user: dict[str, Any], role: str) -> Members:
     if any(m["userId"] == user["id"] for m in members):
         raise MembershipRefused(409, f"{user['email']} is already a member of this project")
+    return [*members, {"userId": user["id"], "email": user["email"], "role": role}]
+
+
+def grant(members: Members, user: dict[str, Any], role: str) -> Members:
+    """`user` holds at least `role`: added when not a member, raised when below it, never
+    lowered (single sign-on's group mapping grants; it never takes a role away)."""
+    for member in members:
+        if member["userId"] == user["id"]:
+            if at_least(member["role"], role):
+                return members
+            return [m | {"role": role} if m["userId"] == user["id"] else m for m in members]
     return [*members, {"userId": user["id"], "email": user["email"], "role": role}]
 
 

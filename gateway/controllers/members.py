@@ -20,18 +20,26 @@ ATTEMPTS = 5
 
 async def _change(state: State, request: Request, project_id: str,
                   change: Callable[[Members], Members]) -> Members:
+    await state.gw.access.project(request.user, project_id, "owner")
+    return await change_members(state.gw, project_id, change)
+
+
+async def change_members(gw: Any, project_id: str, change: Callable[[Members], Members]) -> Members:
     """Apply `change` to the current members (compare-and-set, retried when another change
-    came first), then tell every replica to drop its cached copy of the project."""
-    gw = state.gw
-    await gw.access.project(request.user, project_id, "owner")
+    came first), then tell every replica to drop its cached copy of the project. The caller
+    has checked who may (an owner here; single sign-on's group mapping in gateway.controllers.oidc)."""
     for _ in range(ATTEMPTS):
         project = await gw.catalog.get("projects", project_id)  # fresh, never the cache
+        if project is None:
+            raise NotFoundException(f"no project {project_id}")
         try:
             members = change(project["members"])
         except MembershipRefused as refused:
             if refused.status == 404:
                 raise NotFoundException(refused.message) from None
             raise HTTPException(status_code=refused.status, detail=refused.message) from None
+        if members is project["members"]:  # nothing to change: nothing written
+            return members
         version = project.get("membersVersion") or 0
         if await gw.catalog.replace_members(project_id, members, version):
             await gw.invalidation.changed("projects", project_id)
