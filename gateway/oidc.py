@@ -37,6 +37,11 @@ STATE_TTL_S = 600
 METADATA_TTL_S = 3600
 PROVIDER_TIMEOUT_S = 10.0
 LEEWAY_S = 60  # clock skew allowed between us and the provider (exp, iat)
+# Signatures with the provider's public keys only: never "none", nor an HMAC a key set of
+# public keys could be mistaken for.
+SIGNING_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                "ES512", "EdDSA")
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 GroupRoles = dict[str, list[tuple[str, str]]]
 
 
@@ -124,7 +129,7 @@ class SingleSignOn:
             raise ValueError("OIDC_ISSUER is set but OIDC_CLIENT_ID is empty")
         return cls(settings)
 
-    def _key(self, state: str) -> str:
+    def state_key(self, state: str) -> str:
         return f"{self.namespace}:oidc:state:{state}"
 
     async def metadata(self, *, keys: bool = False) -> dict[str, Any]:
@@ -135,6 +140,9 @@ class SingleSignOn:
             if str(found.get("issuer", "")).rstrip("/") != self.issuer:
                 raise SignInRefused(502, f"the identity provider's discovery document names "
                                          f"issuer {found.get('issuer')!r}, not {self.issuer!r}")
+            if missing := [name for name in ENDPOINTS if not found.get(name)]:
+                raise SignInRefused(502, f"the identity provider's discovery document has no "
+                                         f"{', '.join(missing)}")
             self._metadata, self._fetched_at = found, time.monotonic()
         if keys or "jwks" not in self._metadata:
             self._metadata["jwks"] = await _get_json(self._metadata["jwks_uri"])
@@ -145,7 +153,7 @@ class SingleSignOn:
         meta = await self.metadata()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
         record = {"nonce": nonce, "verifier": verifier, "browser": _digest(browser), "next": next_path}
-        await redis.set(self._key(state), json.dumps(record), ex=STATE_TTL_S)
+        await redis.set(self.state_key(state), json.dumps(record), ex=STATE_TTL_S)
         return prepare_grant_uri(
             meta["authorization_endpoint"], self.client_id, "code", redirect_uri=self.redirect_uri,
             scope=self.scopes, state=state, nonce=nonce,
@@ -153,7 +161,7 @@ class SingleSignOn:
 
     async def finish(self, redis: Redis, browser: str | None, state: str, code: str) -> Identity:
         """The identity the provider vouches for, or SignInRefused naming the problem."""
-        raw = await redis.getdel(self._key(state))  # once: a reused state finds nothing
+        raw = await redis.getdel(self.state_key(state))  # once: a reused state finds nothing
         if raw is None:
             raise SignInRefused(400, "state: unknown, expired (after 10 minutes) or already "
                                      "used; start again at /api/v1/auth/oidc/login")
@@ -187,7 +195,8 @@ class SingleSignOn:
 
     async def _verified_claims(self, token: dict[str, Any], nonce: str) -> CodeIDToken:
         meta = await self.metadata()
-        algorithms = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
+        offered = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
+        algorithms = [alg for alg in offered if alg in SIGNING_ALGS]
         try:
             try:
                 decoded = jwt.decode(token["id_token"], KeySet.import_key_set(meta["jwks"]), algorithms)

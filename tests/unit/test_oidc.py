@@ -1,12 +1,17 @@
-"""Single sign-on's pure parts: the group-to-role mapping, the `next` path, and the
-membership grant it applies; no servers (the flow itself: tests/e2e/test_oidc.py)."""
+"""Single sign-on's own parts: the group-to-role mapping, the `next` path, the membership
+grant it applies, and the ID token's checks (tokens signed here with joserfc); no servers
+(the flow itself, against a real provider: tests/e2e/test_oidc.py)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
 
 from gateway import membership
-from gateway.oidc import Identity, SingleSignOn, parse_group_roles, safe_next
+from gateway.oidc import Identity, SignInRefused, SingleSignOn, parse_group_roles, safe_next
 from shared.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -64,3 +69,41 @@ def test_a_grant_adds_a_stranger_raises_a_lower_role_and_never_lowers_one():
     same = [OWNER, ANN]
     assert membership.grant(same, {"id": "u1", "email": "o@x.org"}, "annotator") is same
     assert membership.grant(same, {"id": "u2", "email": "a@x.org"}, "annotator") is same
+
+
+ISSUER = "http://127.0.0.1:1"
+
+
+def _signed_in(claims: dict, signer, published) -> tuple[SingleSignOn, str]:
+    """An ID token signed by `signer`, checked by a client that knows `published` keys
+    (the discovery document as if fetched a moment ago: nothing goes on the network)."""
+    sso = SingleSignOn(Settings(OIDC_ISSUER=ISSUER, OIDC_CLIENT_ID="classifier"))
+    sso._metadata = {"issuer": ISSUER, "jwks": KeySet([published]).as_dict(private=False),
+                     "id_token_signing_alg_values_supported": ["RS256", "HS256", "none"]}
+    sso._fetched_at = time.monotonic()
+    now = int(time.time())
+    body = {"iss": ISSUER, "aud": "classifier", "sub": "s", "iat": now, "exp": now + 60,
+            "nonce": "n1"} | claims
+    return sso, jwt.encode({"alg": "RS256", "kid": "k1"}, body, signer)
+
+
+def _key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "k1"}, private=True)
+
+
+async def test_an_id_token_is_checked_for_signature_issuer_audience_nonce_and_expiry():
+    key = _key()
+    sso, good = _signed_in({}, key, key)
+    assert (await sso._verified_claims({"id_token": good}, "n1"))["sub"] == "s"
+    cases = [
+        ({}, _key(), "id_token: does not verify"),  # signed by a key the provider did not publish
+        ({"iss": "http://elsewhere"}, key, "'iss'"),
+        ({"aud": "another-client"}, key, "'aud'"),
+        ({"nonce": "n2"}, key, "nonce:"),
+        ({"exp": int(time.time()) - 3600}, key, "expired"),
+    ]
+    for claims, signer, named in cases:
+        sso, token = _signed_in(claims, signer, key)
+        with pytest.raises(SignInRefused) as refused:
+            await sso._verified_claims({"id_token": token}, "n1")
+        assert refused.value.status == 401 and named in refused.value.message, (claims, refused.value.message)
