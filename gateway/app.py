@@ -21,7 +21,10 @@ from gateway.controllers.annotations import AnnotationController
 from gateway.controllers.bulk import BulkController
 from gateway.controllers.datasets import DatasetController
 from gateway.controllers.items import ItemController
+from gateway.controllers.accounts import SignInController
+from gateway.controllers.invitations import InvitationController
 from gateway.controllers.members import MemberController
+from gateway.controllers.pages import PageController
 from gateway.controllers.organizations import OrganizationController
 from gateway.controllers.projects import ProjectController
 from gateway.controllers.recipes import RecipeController
@@ -33,6 +36,7 @@ from gateway.controllers.tokens import TokenController
 from gateway.errors import Unprocessable, log_exception, unprocessable_handler, validation_to_422
 from gateway.dispatch import Replayed, replayed_handler
 from gateway.guards import authorize, check_rules
+from gateway.sessions import SessionCSRF, csrf_config, session_config
 from gateway.unavailable import HANDLERS as UNAVAILABLE_HANDLERS
 from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
 from shared.settings import Settings
@@ -41,6 +45,7 @@ ROUTES = [
     TaskController, AssignmentController, BulkController, SceneController, WorkflowController,
     ProjectController, RecipeController, DatasetController, ItemController,
     AnnotationController, OperationController, UserController, live, ready, asyncapi,
+    SignInController, InvitationController, PageController,
     OrganizationController, MemberController, TokenController,
 ]
 
@@ -60,7 +65,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=ROUTES,
         lifespan=[lifespan],
         state=State({"gw": gw}),
-        middleware=[DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$"]),
+        middleware=[session_config(gw.settings).middleware,  # loads the cookie's session
+                    DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$"]),
+                    DefineMiddleware(SessionCSRF, config=csrf_config(gw.settings)),
                     AuditMiddleware()],
         guards=[authorize],  # every route: the rule of gateway.roles.RULES for its handler
         exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler,
@@ -75,9 +82,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Classification annotation of images and video scenes, Dataloop-compatible.",
             path="/schema",
             components=Components(security_schemes={
-                "bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token")
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token"),
+                "session": SecurityScheme(
+                    type="apiKey", name="clf_session", security_scheme_in="cookie",
+                    description="browser session (POST /api/v1/session); writes also send "
+                                "X-CSRF-Token: the clf_csrf cookie's value"),
             }),
-            security=[{"bearer": []}],
+            security=[{"bearer": []}, {"session": []}],
         ),
         debug=False,
         logging_config=LoggingConfig(log_exceptions="always", exception_logging_handler=log_exception),

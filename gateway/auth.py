@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import TTLCache
@@ -96,15 +96,44 @@ class TokenResolver:
         self.cache.pop(key, None)
 
 
+SESSION_COOKIE = "clf_session"
+SESSION_AUTH = "session"  # scope["auth"] of a request its session cookie authenticated
+NO_CREDENTIALS = "send 'Authorization: Bearer <token>'"
+
+
+def session_principal(session: Any) -> Principal | None:
+    """A browser session's caller (reads and writes, like a full token), or None when the
+    session ended (signed out, idle or past its absolute expiry; see gateway.sessions)."""
+    if not isinstance(session, dict) or "userId" not in session or \
+            session["expiresAt"] <= utcnow().timestamp():
+        return None
+    return Principal(session["userId"], session["email"], "session:" + session["sessionId"],
+                     expires_at=datetime.fromtimestamp(session["expiresAt"], UTC))
+
+
 class BearerAuth(AbstractAuthenticationMiddleware):
+    """A bearer token exactly as always; without an Authorization header, the browser
+    session its cookie names (writes then need a CSRF token, gateway.sessions)."""
+
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
+        if not header and connection.cookies.get(SESSION_COOKIE):
+            return await self._session(connection)
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException("send 'Authorization: Bearer <token>'")
+            raise NotAuthorizedException(NO_CREDENTIALS + " or sign in")
         gw = connection.app.state.gw
         principal = await gw.tokens.resolve(token.strip())
         if principal is None:
             raise NotAuthorizedException("the bearer token is unknown, expired or revoked")
         await gw.gate.admit(principal)  # revoked elsewhere a moment ago? over the rate limit?
         return AuthenticationResult(user=principal, auth=token)
+
+    @staticmethod
+    async def _session(connection: ASGIConnection) -> AuthenticationResult:
+        principal = session_principal(connection.scope.get("session"))
+        if principal is None:
+            raise NotAuthorizedException("the session has ended (signed out or expired); "
+                                         "sign in again")
+        await connection.app.state.gw.gate.admit(principal)
+        return AuthenticationResult(user=principal, auth=SESSION_AUTH)

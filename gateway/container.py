@@ -10,9 +10,14 @@ from gateway.audit import AuditLog
 from gateway.auth import TokenResolver
 from gateway.bus import CommandBus
 from gateway.invalidation import Invalidation
+from gateway.oidc import SingleSignOn
 from gateway.outcomes import OutcomeHub
 from gateway.ratelimit import RequestGate
 from gateway.repository import Catalog, connect
+from gateway.accounts import Accounts
+from gateway.links import Links
+from gateway.passwords import SignInThrottle
+from gateway.sessions import Sessions
 from gateway.task_reads import TaskReads
 from shared import streams
 from shared.bulk import BulkClassify, UndoBulk
@@ -30,6 +35,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         """Declares the broker's publishers and subscriber; connects nothing."""
         s = self.settings = settings
+        self.sso = SingleSignOn.configured(s)  # None while OIDC_ISSUER is empty
         self.api = settings.public_url.rstrip("/") + "/api/v1"
         self.hub = OutcomeHub()
         self.broker = make_broker(s)
@@ -78,6 +84,10 @@ class Gateway:
         self.tokens = TokenResolver(self.catalog)
         self.access = Access(self.catalog)
         self.gate = RequestGate(self.redis, s.namespace, s.rate_limit_per_minute)
+        self.sessions = Sessions(self.redis, s)
+        self.links = Links(self.catalog.db, s.public_url)
+        self.accounts = Accounts(self.catalog.db, self.links, s)
+        self.throttle = SignInThrottle(self.redis, s)
         self.invalidation = Invalidation(self.redis, s.namespace, self.access)
         self.audit = AuditLog(self.catalog)
         self.tasks = TaskReads(self.catalog.db)
@@ -85,7 +95,9 @@ class Gateway:
             self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s
         )
         await ensure_groups(self.redis, s.namespace)
+        await self.sessions.start()
         await self.catalog.create_indexes()
+        await self.links.create_indexes()
         await self.broker.start()
         await self.invalidation.start()
         await self.audit.start()

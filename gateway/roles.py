@@ -73,6 +73,19 @@ RULES: dict[str, Rule] = {
     "list_tokens": SIGNED_IN,
     "revoke_token": SIGNED_IN_WRITES,
     "get_operation": SIGNED_IN,  # only the operation's own actor sees it
+    # accounts: signing in (public: throttled, or guarded by a one-time secret) and out
+    "sign_in": PUBLIC,
+    "sign_out": SIGNED_IN_WRITES,
+    "sign_out_everywhere": SIGNED_IN_WRITES,
+    "change_password": SIGNED_IN_WRITES,
+    "invitation": PUBLIC,
+    "accept_invitation": PUBLIC,
+    "reset_password": PUBLIC,
+    "use_sign_in_link": PUBLIC,
+    "sign_in_page": PUBLIC,
+    "invitation_page": PUBLIC,
+    "password_reset_page": PUBLIC,
+    "sign_in_link_page": PUBLIC,
     # organisations (visible to their members and to members of their projects)
     "create_organization": SIGNED_IN_WRITES,
     "list_organizations": SIGNED_IN,
@@ -86,6 +99,10 @@ RULES: dict[str, Rule] = {
     "add_member": write("owner"),
     "change_member_role": write("owner"),
     "remove_member": write("owner"),
+    "list_invitations": read("owner"),
+    "reissue_invitation": write("owner"),
+    "revoke_invitation": write("owner"),
+    "issue_password_reset": write("owner"),
     "project_audit": read("manager"),
     # recipes
     "create_recipe": write("manager"),

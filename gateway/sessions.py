@@ -13,28 +13,32 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime
+from hmac import compare_digest
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
-from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
+from litestar.middleware.csrf import (
+    CSRF_SECRET_LENGTH,
+    CSRFMiddleware,
+    generate_csrf_hash,
+    generate_csrf_token,
+)
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.serialization import encode_json
+from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.types import Message, Receive, Scope, ScopeSession, Send
 from litestar.exceptions import PermissionDeniedException
 from redis.asyncio import Redis
 
-from gateway.auth import Principal
+from gateway.auth import SESSION_AUTH, SESSION_COOKIE
 from gateway.repository import new_id
 from shared.settings import Settings
 
-SESSION_COOKIE = "clf_session"
 CSRF_COOKIE = "clf_csrf"
 CSRF_HEADER = "x-csrf-token"
-SESSION_AUTH = "session"  # scope["auth"] of a request authenticated by the cookie
 VIA = ("password", "invitation", "reset", "link", "oidc")
 
 
@@ -97,14 +101,6 @@ class Sessions:
         return len(cookies)
 
 
-def principal_of(session: dict[str, Any]) -> Principal | None:
-    """The session's caller (read and write, like a full token), or None when it ended."""
-    if not session or "userId" not in session or session["expiresAt"] <= time.time():
-        return None
-    return Principal(session["userId"], session["email"], "session:" + session["sessionId"],
-                     expires_at=datetime.fromtimestamp(session["expiresAt"], UTC))
-
-
 async def open_session(request: Request, response: Response, user: dict[str, Any], *,
                        via: str) -> Response:
     """Start a browser session for `user` (a catalog user document with at least "id" and
@@ -143,6 +139,9 @@ class SessionBackend(ServerSideSessionBackend):
 class SessionConfig(ServerSideSessionConfig):
     _backend_class = SessionBackend
 
+    def get_store_from_app(self, app: Litestar) -> Store:
+        return app.state.gw.sessions.store  # built with the Redis client, at start
+
 
 def session_config(settings: Settings) -> SessionConfig:
     return SessionConfig(key=SESSION_COOKIE, renew_on_access=True,
@@ -167,15 +166,25 @@ class SessionCSRF(CSRFMiddleware):
             raise PermissionDeniedException(
                 f"a write in a browser session needs the {CSRF_HEADER} header: the value of "
                 f"the {CSRF_COOKIE} cookie")
-        if not self._csrf_tokens_match(sent, cookie):
+        if not _tokens_match(sent, cookie, scope["app"].state.gw.sessions.secret):
             raise PermissionDeniedException(
                 f"the {CSRF_HEADER} header does not match the {CSRF_COOKIE} cookie")
         await self.app(scope, receive, send)
 
 
+def _tokens_match(sent: str, cookie: str, secret: str) -> bool:
+    """Both tokens signed with the replicas' shared secret, and the same token."""
+    def unsigned(token: str) -> str | None:
+        value, mac = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+        return value if mac and compare_digest(mac, generate_csrf_hash(value, secret)) else None
+
+    mine, theirs = unsigned(sent), unsigned(cookie)
+    return mine is not None and theirs is not None and compare_digest(mine, theirs)
+
+
 def csrf_config(settings: Settings) -> CSRFConfig:
-    """Its secret is replaced at start by the one `Sessions.start()` settles (shared by
-    every replica)."""
+    """Litestar's CSRF settings; the secret that signs is the one `Sessions.start()`
+    settles, shared by every replica."""
     return CSRFConfig(secret=secrets.token_hex(32), cookie_name=CSRF_COOKIE,
                       header_name=CSRF_HEADER, cookie_secure=secure(settings),
                       cookie_samesite="lax")

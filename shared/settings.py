@@ -58,8 +58,10 @@ class Settings(BaseSettings):
     session_secret: str = Field("", validation_alias="SESSION_SECRET")
     invitation_ttl_hours: int = Field(72, ge=1, validation_alias="INVITATION_TTL_HOURS")
     reset_ttl_hours: int = Field(2, ge=1, validation_alias="RESET_TTL_HOURS")
-    # Failed sign-ins allowed per account and per client address within SIGNIN_WINDOW_SECONDS.
+    # Failed sign-ins allowed per account, and per client address (higher: many people may
+    # share one address), within SIGNIN_WINDOW_SECONDS; then 429 until the window ends.
     signin_attempts: int = Field(5, ge=1, validation_alias="SIGNIN_ATTEMPTS")
+    signin_address_attempts: int = Field(50, ge=1, validation_alias="SIGNIN_ADDRESS_ATTEMPTS")
     signin_window_s: int = Field(900, ge=1, validation_alias="SIGNIN_WINDOW_SECONDS")
     min_password_length: int = Field(10, ge=8, validation_alias="MIN_PASSWORD_LENGTH")
     # Created at the gateway's start when set (compose / k8s), with a one-time sign-in link logged.

@@ -62,11 +62,16 @@ class MemberController(Controller):
     async def add_member(
         self, project_id: FromPath[str], data: JSONBody[MemberIn], request: Request, state: State
     ) -> dict[str, Any]:
-        """Add a user by email (registering the email if it is new) with a role."""
-        await state.gw.access.project(request.user, project_id, "owner")
-        user = await state.gw.catalog.ensure_user(data.email.strip())
+        """Add a user by email (registering the email if it is new) with a role. One without
+        an account also gets an invitation: `invitation.url`, a one-time link shown only in
+        this answer (and mailed when SMTP is set), valid INVITATION_TTL_HOURS."""
+        gw = state.gw
+        await gw.access.project(request.user, project_id, "owner")
+        user = await gw.catalog.ensure_user(data.email.strip())
         await _change(state, request, project_id, lambda ms: membership.add(ms, user, data.role))
-        return {"userId": user["id"], "email": user["email"], "role": data.role}
+        added: dict[str, Any] = {"userId": user["id"], "email": user["email"], "role": data.role}
+        invitation = await gw.accounts.invite(user, project_id, data.role, request.user.user_id)
+        return added | ({"invitation": invitation} if invitation else {})
 
     @patch("/{user_id:str}")
     async def change_member_role(
@@ -82,3 +87,4 @@ class MemberController(Controller):
         self, project_id: FromPath[str], user_id: FromPath[str], request: Request, state: State
     ) -> None:
         await _change(state, request, project_id, lambda ms: membership.remove(ms, user_id))
+        await state.gw.links.revoke_member(project_id, user_id)  # their pending links too

@@ -4,7 +4,9 @@ The routes come from the app itself (`app.routes`), so a new endpoint without a 
 `CASES` fails this test (and one without a rule in gateway.roles stops the app earlier).
 Columns: owner, manager, annotator, a user of another project. A read-only token of the
 owner reads like the owner and gets 403 on every write; a revoked token and no token get
-401; public endpoints answer everyone alike.
+401; public endpoints answer everyone alike. The owner's browser session (cookie and CSRF
+token, a fresh session for each request) answers exactly as the owner's token; without the
+CSRF token it reads alike and gets 403 on every write; an ended session gets 401.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from typing import Any
 
 import pytest
 
+from litestar.middleware.csrf import generate_csrf_token
+
 from gateway.app import create_app
 from tests.e2e.world import EMAILS, POLO, World, png, unique
 from tests.platform import RECIPE
 
 pytestmark = pytest.mark.e2e
 
-ACTORS = ("owner", "manager", "annotator", "stranger", "read-only", "revoked", "no token")
+ACTORS = ("owner", "manager", "annotator", "stranger", "read-only", "revoked", "no token",
+          "session", "session without CSRF", "ended session")
 Fresh = Callable[[World], Awaitable[dict[str, str]]]
+PASSWORD = "a long enough password"
 
 
 @dataclass(frozen=True)
@@ -39,9 +45,11 @@ class Case:
         codes = dict(zip(ACTORS, map(int, self.codes.split()), strict=False))
         if self.public:
             return codes["owner"]
-        if actor in ("revoked", "no token"):
+        if actor in ("revoked", "no token", "ended session"):
             return 401
-        if actor == "read-only":
+        if actor == "session":
+            return codes["owner"]
+        if actor in ("read-only", "session without CSRF"):
             return codes["owner"] if method == "GET" else 403
         return codes[actor]
 
@@ -61,6 +69,12 @@ async def _owner_token(w: World) -> dict[str, str]:
 
 async def _member(w: World) -> dict[str, str]:
     return {"user_id": await w.member()}
+
+
+async def _invitation(w: World) -> dict[str, str]:
+    made = await w.ok("POST", f"/api/v1/projects/{w.ids['project_id']}/members",
+                      json={"email": unique("invited") + "@example.com", "role": "annotator"})
+    return {"invitation_id": made["invitation"]["id"]}
 
 
 async def _annotation(w: World) -> dict[str, str]:
@@ -116,6 +130,20 @@ CASES: dict[str, Case] = {
     "list_tokens": ANYONE,
     "revoke_token": case("204 404 404 404", fresh=_owner_token),
     "get_operation": case("200 404 404 404"),
+    "sign_in": case("401", public=True, json=lambda ids: {"email": unique("nobody") + "@example.com",
+                                                         "password": "not it"}),
+    "sign_out": case("204 204 204 204"),
+    "sign_out_everywhere": case("204 204 204 204"),
+    # the same password again: the first call sets it, later ones change it to itself
+    "change_password": case("204 204 204 204", json={"currentPassword": PASSWORD, "password": PASSWORD}),
+    "invitation": case("404", public=True),
+    "accept_invitation": case("404", public=True, json={"displayName": "x", "password": PASSWORD}),
+    "reset_password": case("404", public=True, json={"password": PASSWORD}),
+    "use_sign_in_link": case("404", public=True),
+    "sign_in_page": PUBLIC,
+    "invitation_page": case("404", public=True),
+    "password_reset_page": case("404", public=True),
+    "sign_in_link_page": case("404", public=True),
     "create_organization": case("201 201 201 201", json={"name": "another org"}),
     "list_organizations": ANYONE,
     "get_organization": READ,
@@ -128,6 +156,10 @@ CASES: dict[str, Case] = {
                                                              "role": "annotator"}),
     "change_member_role": case("200 403 403 404", json={"role": "manager"}, fresh=_member),
     "remove_member": case("204 403 403 404", fresh=_member),
+    "list_invitations": case("200 403 403 404"),
+    "reissue_invitation": case("201 403 403 404", fresh=_invitation),
+    "revoke_invitation": case("204 403 403 404", fresh=_invitation),
+    "issue_password_reset": case("201 403 403 404", fresh=_member),
     "project_audit": case("200 200 403 404"),
     "create_recipe": case("201 201 403 404", json=RECIPE),
     "list_recipes": READ,
@@ -225,6 +257,20 @@ def _url(path: str, ids: dict[str, str]) -> str:
     return re.sub(r"{(\w+):(\w+)}", value, path)
 
 
+async def _credentials(w: World, actor: str) -> dict[str, str]:
+    if not actor.endswith("session") and "session" not in actor:
+        token = w.tokens[actor]
+        return {"Authorization": f"Bearer {token}"} if token else {}
+    gw = w.p.gateway
+    owner = await gw.catalog.ensure_user("owner@example.com")
+    cookie, _ = await gw.sessions.create(owner, "password")
+    if actor == "ended session":
+        await gw.sessions.end(cookie, owner["id"])
+    csrf = generate_csrf_token(gw.sessions.secret)
+    headers = {"Cookie": f"clf_session={cookie}; clf_csrf={csrf}"}
+    return headers | ({"X-CSRF-Token": csrf} if actor == "session" else {})
+
+
 async def _send(w: World, method: str, path: str, actor: str, c: Case) -> Any:
     ids = w.ids | (await c.fresh(w) if c.fresh else {})
     kw: dict[str, Any] = {}
@@ -232,8 +278,7 @@ async def _send(w: World, method: str, path: str, actor: str, c: Case) -> Any:
         kw["files"] = {"file": (unique("up") + ".png", png(), "image/png")}
     elif c.json is not None:
         kw["json"] = c.json(ids) if callable(c.json) else c.json
-    token = w.tokens[actor]
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = await _credentials(w, actor)
     return await w.p.client.request(method, _url(path, ids), headers=headers, params=c.query, **kw)
 
 

@@ -1,0 +1,71 @@
+"""A project's pending invitations (list, re-issue, revoke) and password-reset links for
+its members: owners only. A link's secret is shown once, in the answer that makes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath
+
+from gateway import membership
+from gateway.membership import MembershipRefused
+from gateway.links import link_json
+
+
+class InvitationController(Controller):
+    path = "/api/v1/projects/{project_id:str}"
+    tags = ["members"]
+
+    @get("/invitations")
+    async def list_invitations(self, project_id: FromPath[str], state: State) -> dict[str, Any]:
+        """Invitations not used nor revoked (expired ones too, flagged: re-issue them)."""
+        return {"items": [link_json(d) for d in await state.gw.links.pending(project_id)]}
+
+    @post("/invitations/{invitation_id:str}/reissue")
+    async def reissue_invitation(
+        self, project_id: FromPath[str], invitation_id: FromPath[str], request: Request,
+        state: State,
+    ) -> dict[str, Any]:
+        """Revoke the invitation and make a new one (new link, new expiry) for the same
+        person and role; 409 when they have an account by now."""
+        gw = state.gw
+        old = await gw.links.revoke(project_id, invitation_id)
+        if old is None:
+            raise NotFoundException(f"no pending invitation {invitation_id}")
+        user = {"id": old["userId"], "email": old["email"]}
+        if await gw.accounts.has_account(user):
+            raise HTTPException(status_code=409, detail=f"{old['email']} has an account now: "
+                                "no invitation is needed (the old one is revoked)")
+        made = await gw.accounts.link("invitation", user, project_id=project_id, role=old["role"],
+                                      by=request.user.user_id)
+        return {"email": old["email"], "role": old["role"], "invitation": made}
+
+    @delete("/invitations/{invitation_id:str}")
+    async def revoke_invitation(
+        self, project_id: FromPath[str], invitation_id: FromPath[str], state: State
+    ) -> None:
+        """The link stops working; the membership stays (remove the member for that)."""
+        if await state.gw.links.revoke(project_id, invitation_id) is None:
+            raise NotFoundException(f"no pending invitation {invitation_id}")
+
+    @post("/members/{user_id:str}/password-reset")
+    async def issue_password_reset(
+        self, project_id: FromPath[str], user_id: FromPath[str], request: Request, state: State
+    ) -> dict[str, Any]:
+        """A one-time password-reset link for a member (mailed too when SMTP is set), valid
+        RESET_TTL_HOURS; older unused reset links of the member stop working."""
+        gw = state.gw
+        project = await gw.catalog.get("projects", project_id) or {"members": []}
+        try:
+            membership.find(project["members"], user_id)
+        except MembershipRefused:
+            raise NotFoundException(f"no member {user_id} in this project") from None
+        user = await gw.catalog.user(user_id)
+        if user is None:
+            raise NotFoundException(f"no member {user_id}")
+        await gw.links.revoke_all(user_id, "reset")
+        return await gw.accounts.link("reset", user, project_id=project_id,
+                                      by=request.user.user_id) | {"email": user["email"]}
