@@ -1,4 +1,5 @@
-"""Seeds the demo project through the public API, and prints a token with example calls."""
+"""Seeds the demo project through the public API, and prints a token with example calls and
+a one-time sign-in link for the demo owner's browser."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import httpx
 
 from deploy.samples import samples
+from gateway.admin import create_owner
 from gateway.auth import issue_token
 from gateway.repository import connect
 from shared.settings import Settings
@@ -67,7 +69,9 @@ async def seed(settings: Settings, base_url: str) -> dict[str, Any]:
         datasets = (await http.get(f"/api/v1/projects/{project['id']}/datasets")).json()["items"]
         dataset = datasets[0]
         items = (await http.get(f"/api/v1/datasets/{dataset['id']}/items")).json()["items"]
-    return {"token": token, "project": project, "dataset": dataset, "items": items}
+    link = await create_owner(settings, DEMO_EMAIL, "Demo owner")
+    return {"token": token, "project": project, "dataset": dataset, "items": items,
+            "signInLink": link}
 
 
 def banner(seeded: dict[str, Any], base_url: str) -> str:
@@ -79,6 +83,8 @@ Classifier platform is running at {base_url}
   Demo project:        {seeded['project']['name']} ({seeded['project']['id']})
   Dataset:             {seeded['dataset']['name']} ({seeded['dataset']['id']}), {len(seeded['items'])} images
   API token (shown once):  {token}
+  Sign in in a browser (one-time link, then set a password at PUT /api/v1/users/me/password):
+    {seeded['signInLink']}
 
 Try:
   export TOKEN={token}

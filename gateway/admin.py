@@ -1,12 +1,14 @@
 """Administration commands, run beside the gateway against the same MongoDB:
 
     python -m gateway.admin create-owner EMAIL [--name NAME] [--if-new]
+    python -m gateway.admin first-owner
 
 creates the user (when missing) and prints a one-time sign-in link (valid
 INVITATION_TTL_HOURS) at PUBLIC_URL. Anyone signed in may create projects and so owns
 them; this is how the first person gets in. `--if-new` prints nothing and makes no link
-when the email has an account already, so a start step may run it on every start
-(FIRST_OWNER_EMAIL in compose and k8s).
+when the email has an account already, so a start step may run it on every start:
+`first-owner` is `create-owner "$FIRST_OWNER_EMAIL" --if-new`, and nothing when that is
+empty (compose's gateway and k8s's init container run it).
 """
 
 from __future__ import annotations
@@ -48,10 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     owner.add_argument("--name", default="")
     owner.add_argument("--if-new", action="store_true",
                        help="do nothing when the email has an account already")
+    commands.add_parser("first-owner", help="create-owner FIRST_OWNER_EMAIL --if-new, when set")
     args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "first-owner":
+        if not settings.first_owner_email:
+            print("FIRST_OWNER_EMAIL is not set: no first owner to create", file=sys.stderr)
+            return 0
+        args.email, args.name, args.if_new = settings.first_owner_email, "", True
     if "@" not in args.email:
         parser.error(f"not an email address: {args.email!r}")
-    url = asyncio.run(create_owner(Settings(), args.email, args.name, if_new=args.if_new))
+    url = asyncio.run(create_owner(settings, args.email, args.name, if_new=args.if_new))
     if url is None:
         print(f"{args.email} has an account already: no link made", file=sys.stderr)
     else:

@@ -120,10 +120,13 @@ async def open_session(request: Request, response: Response, user: dict[str, Any
     return response
 
 
-def close_session(response: Response) -> Response:
-    """The response's cookies end the browser's session (the server's is deleted apart)."""
-    for key in (SESSION_COOKIE, CSRF_COOKIE):
-        response.delete_cookie(key, path="/")
+def close_session(response: Response, settings: Settings) -> Response:
+    """The response's cookies end the browser's session (the server's is deleted apart);
+    set with the attributes they were made with, or some browsers keep them."""
+    https = secure(settings)
+    for key, httponly in ((SESSION_COOKIE, True), (CSRF_COOKIE, False)):
+        response.set_cookie(key, "", path="/", max_age=0, expires=0, secure=https,
+                            httponly=httponly, samesite="lax")
     return response
 
 

@@ -84,14 +84,14 @@ class SignInController(Controller):
         With a bearer token there is no session: nothing changes."""
         if request.auth == SESSION_AUTH:
             await state.gw.sessions.end(request.cookies[SESSION_COOKIE], request.user.user_id)
-        return close_session(Response(None, status_code=204))
+        return close_session(Response(None, status_code=204), state.gw.settings)
 
     @delete("/users/me/sessions", status_code=204)
     async def sign_out_everywhere(self, request: Request, state: State) -> Response[None]:
         """End every browser session of the caller, on every replica at once. API tokens
         stay (revoke them at /users/me/tokens)."""
         await state.gw.sessions.end_all(request.user.user_id)
-        return close_session(Response(None, status_code=204))
+        return close_session(Response(None, status_code=204), state.gw.settings)
 
     @put("/users/me/password", status_code=204)
     async def change_password(self, data: JSONBody[PasswordChangeIn], request: Request, state: State) -> None:
