@@ -24,6 +24,7 @@ from gateway.controllers.items import ItemController
 from gateway.controllers.accounts import SignInController
 from gateway.controllers.invitations import InvitationController
 from gateway.controllers.members import MemberController
+from gateway.controllers.oidc import OidcController
 from gateway.controllers.pages import PageController
 from gateway.controllers.organizations import OrganizationController
 from gateway.controllers.projects import ProjectController
@@ -46,7 +47,7 @@ ROUTES = [
     ProjectController, RecipeController, DatasetController, ItemController,
     AnnotationController, OperationController, UserController, live, ready, asyncapi,
     SignInController, InvitationController, PageController,
-    OrganizationController, MemberController, TokenController,
+    OrganizationController, MemberController, TokenController, OidcController,
 ]
 
 
