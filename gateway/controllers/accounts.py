@@ -63,7 +63,7 @@ class SignInController(Controller):
     tags = ["accounts"]
 
     @post("/session", exclude_from_auth=True, status_code=200)
-    async def sign_in(self, data: JSONBody[SignInIn], request: Request, state: State) -> Response:
+    async def sign_in(self, data: JSONBody[SignInIn], request: Request, state: State) -> Response[dict[str, Any]]:
         """Sign in with email and password: a browser session. 401 for a wrong email or
         password alike; 429 with Retry-After after SIGNIN_ATTEMPTS failures of the account
         or the address within SIGNIN_WINDOW_SECONDS."""
@@ -120,7 +120,7 @@ class SignInController(Controller):
 
     @post("/invitations/{secret:str}/accept", exclude_from_auth=True, status_code=200)
     async def accept_invitation(self, secret: FromPath[str], data: JSONBody[AcceptInvitationIn],
-                                request: Request, state: State) -> Response:
+                                request: Request, state: State) -> Response[dict[str, Any]]:
         """Choose a display name and a password: signed in, already a member of the project
         with the role the owner gave. 409 when the email has an account by now."""
         _json_only(request)
@@ -140,7 +140,7 @@ class SignInController(Controller):
 
     @post("/password-resets/{secret:str}", exclude_from_auth=True, status_code=200)
     async def reset_password(self, secret: FromPath[str], data: JSONBody[NewPasswordIn],
-                             request: Request, state: State) -> Response:
+                             request: Request, state: State) -> Response[dict[str, Any]]:
         """Set a new password with a reset link: every other session of the account ends,
         and this one starts."""
         _json_only(request)
@@ -153,7 +153,7 @@ class SignInController(Controller):
         return await open_session(request, Response(user_json(user)), user, via="reset")
 
     @post("/sign-in-links/{secret:str}", exclude_from_auth=True, status_code=200)
-    async def use_sign_in_link(self, secret: FromPath[str], request: Request, state: State) -> Response:
+    async def use_sign_in_link(self, secret: FromPath[str], request: Request, state: State) -> Response[dict[str, Any]]:
         """Sign in with a one-time link (the first owner's, from `gateway.admin create-owner`
         or `make run`); set a password afterwards with PUT /users/me/password."""
         user = await _use(state, "signin", secret)

@@ -5,6 +5,7 @@ gateway replica."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ import pytest
 
 from gateway.admin import create_owner
 from shared.envelope import utcnow
-from tests.platform import gateway_replica
+from tests.platform import gateway_replica, running_platform
 
 pytestmark = pytest.mark.e2e
 
@@ -243,3 +244,30 @@ async def test_a_removed_members_session_stops_on_another_replica_at_once(platfo
         assert removed.status_code == 204
         assert (await replica.get(item, headers=cookie)).status_code == 404
         assert (await replica.get("/api/v1/users/me", headers=cookie)).status_code == 200
+
+
+async def test_failures_from_one_address_are_throttled_whichever_accounts_they_try(settings):
+    tight = settings.model_copy(update={"signin_address_attempts": 3})
+    async with running_platform(tight, services=False) as platform, browser(platform) as client:
+        for n in range(3):
+            assert (await sign_in(client, f"guess{n}@example.com", "not it")).status_code == 401
+        throttled = await sign_in(client, "another@example.com", "not it")
+        assert throttled.status_code == 429 and throttled.headers["Retry-After"]
+
+
+async def test_a_session_ends_when_idle_and_past_its_absolute_expiry(platform):
+    added = await invite(platform, "kim@example.com")
+    async with browser(platform) as kim:
+        accepted = await kim.post(f"/api/v1/invitations/{secret_of(added['invitation']['url'])}/accept",
+                                  json={"displayName": "Kim", "password": PASSWORD})
+        assert accepted.status_code == 200
+        key = f"{platform.settings.namespace}:session:{kim.cookies['clf_session']}"
+        redis = platform.gateway.redis
+        idle = platform.settings.session_idle_minutes * 60
+        await redis.expire(key, 5)
+        assert (await kim.get("/api/v1/users/me")).status_code == 200
+        assert idle - 5 <= await redis.ttl(key) <= idle  # a request renews the idle expiry
+        data = json.loads(await redis.get(key))
+        await redis.set(key, json.dumps(data | {"expiresAt": data["createdAt"] - 1}), ex=idle)
+        past = await kim.get("/api/v1/users/me")
+        assert past.status_code == 401 and "session has ended" in past.json()["detail"]
