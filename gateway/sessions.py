@@ -25,6 +25,8 @@ from litestar.middleware.csrf import (
     generate_csrf_hash,
     generate_csrf_token,
 )
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.serialization import encode_json
 from litestar.stores.base import Store
@@ -139,8 +141,24 @@ class SessionBackend(ServerSideSessionBackend):
         return None
 
 
+class CookieSessionMiddleware(SessionMiddleware):
+    """Litestar's session middleware, skipped outright when the request has no session
+    cookie (a bearer client's): no Redis call, nothing added to the hot path."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        marker = SESSION_COOKIE.encode() + b"="
+        if not any(k == b"cookie" and marker in v for k, v in scope.get("headers", ())):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 class SessionConfig(ServerSideSessionConfig):
     _backend_class = SessionBackend
+
+    @property
+    def middleware(self) -> DefineMiddleware:
+        return DefineMiddleware(CookieSessionMiddleware, backend=self._backend_class(config=self))
 
     def get_store_from_app(self, app: Litestar) -> Store:
         return app.state.gw.sessions.store  # built with the Redis client, at start
