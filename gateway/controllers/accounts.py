@@ -94,9 +94,11 @@ class SignInController(Controller):
         return close_session(Response(None, status_code=204), state.gw.settings)
 
     @put("/users/me/password", status_code=204)
-    async def change_password(self, data: JSONBody[PasswordChangeIn], request: Request, state: State) -> None:
+    async def change_password(self, data: JSONBody[PasswordChangeIn], request: Request,
+                              state: State) -> Response[None]:
         """Set or change the caller's password; once one is set, `currentPassword` must match
-        (failures count toward the sign-in throttle)."""
+        (failures count toward the sign-in throttle). Every browser session of the account
+        ends; a caller in one gets a new one in this answer."""
         gw, user = state.gw, request.user
         current = await gw.accounts.password_hash(user.user_id)
         if current is not None:
@@ -105,6 +107,12 @@ class SignInController(Controller):
                 await gw.throttle.failed(user.email, _address(request))
                 raise PermissionDeniedException("the current password is wrong")
         await gw.accounts.set_password(user.user_id, data.password)
+        await gw.sessions.end_all(user.user_id)
+        response = Response(None, status_code=204)
+        if request.auth != SESSION_AUTH:
+            return response
+        return await open_session(request, response, {"id": user.user_id, "email": user.email},
+                                  via="password")
 
     @get("/invitations/{secret:str}", exclude_from_auth=True)
     async def invitation(self, secret: FromPath[str], state: State) -> dict[str, Any]:

@@ -212,9 +212,13 @@ async def test_a_sign_in_link_works_once_and_sign_out_everywhere_ends_every_sess
     async with browser(platform) as one, browser(platform) as two:
         assert (await one.post(f"/api/v1/sign-in-links/{secret}")).status_code == 200
         assert (await one.post(f"/api/v1/sign-in-links/{secret}")).status_code == 410
+        before = one.cookies["clf_session"]
         chosen = await one.put("/api/v1/users/me/password", json={"password": PASSWORD},
                                headers=csrf(one))
         assert chosen.status_code == 204
+        assert one.cookies["clf_session"] != before  # a new session; the old one ended
+        stale = {"Cookie": f"clf_session={before}"}
+        assert (await platform.client.get("/api/v1/users/me", headers=stale)).status_code == 401
         assert (await sign_in(two, "first@example.com")).status_code == 200
         wrong = await one.put("/api/v1/users/me/password",
                               json={"currentPassword": "nope", "password": "whatever 1234"},
