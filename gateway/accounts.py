@@ -65,11 +65,10 @@ class Accounts:
         await self.users.update_one({"_id": user_id}, {"$set": {"signedInAt": utcnow()}})
 
     async def link(self, kind: Kind, user: dict[str, Any], *, project_id: str | None = None,
-                   role: str | None = None, by: str | None = None,
-                   link_id: str | None = None) -> dict[str, Any]:
+                   role: str | None = None, by: str | None = None) -> dict[str, Any]:
         """A new one-time link (mailed when SMTP is set): its id, url and expiry."""
         secret, doc = await self.links.issue(kind, user, self.ttl(kind), project_id=project_id,
-                                             role=role, by=by, link_id=link_id)
+                                             role=role, by=by)
         url = self.links.url(kind, secret)
         await send_link(self.settings, user["email"], kind, url, doc["expiresAt"])
         return {"id": doc["linkId"], "url": url, "expiresAt": doc["expiresAt"]}

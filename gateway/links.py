@@ -57,11 +57,11 @@ class Links:
 
     async def issue(self, kind: Kind, user: dict[str, Any], ttl: timedelta, *,
                     project_id: str | None = None, role: str | None = None,
-                    by: str | None = None, link_id: str | None = None) -> tuple[str, dict[str, Any]]:
-        """A new link; the secret is returned once. `link_id` keeps a re-issued link's id."""
+                    by: str | None = None) -> tuple[str, dict[str, Any]]:
+        """A new link; the secret is returned once."""
         secret = secrets.token_urlsafe(32)
         now = utcnow()
-        doc = {"_id": _digest(secret), "linkId": link_id or new_id(), "kind": kind,
+        doc = {"_id": _digest(secret), "linkId": new_id(), "kind": kind,
                "userId": user["id"], "email": user["email"], "projectId": project_id,
                "role": role, "createdBy": by, "createdAt": now, "expiresAt": now + ttl,
                "usedAt": None, "revokedAt": None}
