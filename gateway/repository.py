@@ -64,6 +64,12 @@ class Catalog:
             pass
         return _out(await self.db.users.find_one({"email": email}))
 
+    async def projects_not_owned_by(self, member_id: str, owner_id: str) -> list[str]:
+        """The projects `member_id` belongs to where `owner_id` is not an owner."""
+        found = self.db.projects.find({"members.userId": member_id}, {"members": 1})
+        return [p["_id"] async for p in found
+                if not any(m["userId"] == owner_id and m["role"] == "owner" for m in p["members"])]
+
     async def user(self, user_id: str) -> dict[str, Any] | None:
         return _out(await self.db.users.find_one({"_id": user_id}))
 

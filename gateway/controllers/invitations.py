@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 
 from gateway import membership
@@ -66,6 +66,16 @@ class InvitationController(Controller):
         user = await gw.catalog.user(user_id)
         if user is None:
             raise NotFoundException(f"no member {user_id}")
+        # A reset link hands its holder the whole account: shown only to someone who owns
+        # every project the member works in; otherwise it goes by mail alone, or not at all.
+        elsewhere = await gw.catalog.projects_not_owned_by(user_id, request.user.user_id)
+        if elsewhere and not gw.settings.smtp_host:
+            raise PermissionDeniedException(
+                f"{user['email']} also works in {len(elsewhere)} project(s) you do not own: a reset "
+                "link shown here would hand you their account there; with SMTP configured it is "
+                "mailed to them instead")
         await gw.links.revoke_all(user_id, "reset")
-        return await gw.accounts.link("reset", user, project_id=project_id,
-                                      by=request.user.user_id) | {"email": user["email"]}
+        made = await gw.accounts.link("reset", user, project_id=project_id, by=request.user.user_id)
+        if elsewhere:
+            return {"id": made["id"], "expiresAt": made["expiresAt"], "mailed": True, "email": user["email"]}
+        return made | {"email": user["email"]}

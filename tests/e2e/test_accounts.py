@@ -275,3 +275,18 @@ async def test_a_session_ends_when_idle_and_past_its_absolute_expiry(platform):
         await redis.set(key, json.dumps(data | {"expiresAt": data["createdAt"] - 1}), ex=idle)
         past = await kim.get("/api/v1/users/me")
         assert past.status_code == 401 and "session has ended" in past.json()["detail"]
+
+
+async def test_a_reset_link_of_a_member_of_another_teams_project_is_not_shown(platform):
+    """A reset link is the whole account: an owner gets it only for members whose every
+    project they own; otherwise it is mailed (SMTP) or refused."""
+    added = await invite(platform, "ida@example.com")
+    other = await platform.new_user("other-owner@example.com")
+    theirs = (await platform.post("/api/v1/projects", {"name": "other team"}, token=other)).json()
+    joined = await platform.post(f"/api/v1/projects/{theirs['id']}/members",
+                                 {"email": "ida@example.com", "role": "owner"}, token=other)
+    assert joined.status_code in (200, 201), joined.text
+    refused = await platform.post(f"/api/v1/projects/{platform.ids['project']}/members/"
+                                  f"{added['userId']}/password-reset")
+    assert refused.status_code == 403 and "do not own" in refused.json()["detail"]
+    assert await platform.catalog.db.links.count_documents({"kind": "reset"}) == 0
