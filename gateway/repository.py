@@ -29,6 +29,24 @@ def _out(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     return doc
 
 
+class StoredFile:
+    """A GridFS file: its size, and its bytes from any offset, read a chunk at a time (GridFS
+    seeks to the chunk holding the offset, so a range reads only the chunks it needs)."""
+
+    def __init__(self, grid_out: Any) -> None:
+        self._out = grid_out
+        self.length: int = grid_out.length
+
+    async def read(self, start: int, length: int, part: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        self._out.seek(start)
+        while length > 0:
+            data = await self._out.read(min(part, length))
+            if not data:
+                return
+            length -= len(data)
+            yield data
+
+
 class Catalog:
     def __init__(self, client: AsyncIOMotorClient, database: str) -> None:
         self.client = client
@@ -161,6 +179,15 @@ class Catalog:
         except (NoFile, Exception):
             return None
         return await stream.read()
+
+    async def open_file(self, file_id: str) -> StoredFile | None:
+        """A stored file to read in parts (for Range requests); None when there is none."""
+        if not ObjectId.is_valid(file_id):
+            return None
+        try:
+            return StoredFile(await self.files.open_download_stream(ObjectId(file_id)))
+        except NoFile:
+            return None
 
     # read models of the services' data ----------------------------------------------------
 

@@ -21,6 +21,7 @@ from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
 from gateway.guards import role_here
 from gateway.exports import item_export, item_json
+from gateway.file_responses import CONTENT_CACHE, THUMBNAIL_CACHE, file_response
 from gateway.media import UnsupportedMedia, probe
 from gateway.video import UnreadableVideo, declared_video_metadata, probe_video_off_loop, video_metadata
 from gateway.repository import new_id
@@ -139,23 +140,25 @@ class ItemController(Controller):
 
     @get("/items/{item_id:str}/stream")
     async def item_content(self, item_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+        """The item's bytes (an item registered by URL: a redirect to its URL). One `Range`
+        per request (`bytes=a-b`, `a-`, `-n`): 206 with `Content-Range`, 416 outside the file;
+        every answer says `Accept-Ranges: bytes` and carries an `ETag` (the stored file's id):
+        with `If-None-Match` naming it, 304. `If-Range` with another ETag gets the whole file."""
         item, _ = await state.gw.access.item(request.user, item_id)
         if item.get("sourceUrl"):
             return Redirect(item["sourceUrl"])
-        return await self._file(state, item["fileId"], item["metadata"]["system"]["mimetype"])
+        return await file_response(request, state.gw.catalog, item["fileId"],
+                                   item["metadata"]["system"]["mimetype"], CONTENT_CACHE)
 
     @get("/items/{item_id:str}/thumbnail")
     async def item_thumbnail(self, item_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+        """A JPEG at most 256 px on its longer side; an item's thumbnail never changes, so it is
+        cached a year (`immutable`), with an `ETag` for `If-None-Match` (304)."""
         item, _ = await state.gw.access.item(request.user, item_id)
         if not item.get("thumbnailFileId"):
             raise NotFoundException(f"item {item_id} has no thumbnail")
-        return await self._file(state, item["thumbnailFileId"], "image/jpeg")
-
-    async def _file(self, state: State, file_id: str, mimetype: str) -> Response[Any]:
-        content = await state.gw.catalog.get_file(file_id)
-        if content is None:
-            raise NotFoundException("the item's file is missing")
-        return Response(content, media_type=mimetype, headers={"Cache-Control": "private, max-age=3600"})
+        return await file_response(request, state.gw.catalog, item["thumbnailFileId"], "image/jpeg",
+                                   THUMBNAIL_CACHE)
 
     @get("/items/{item_id:str}/annotations")
     async def item_annotations(self, item_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
