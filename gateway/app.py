@@ -21,6 +21,7 @@ from gateway.controllers.annotations import AnnotationController
 from gateway.controllers.bulk import BulkController
 from gateway.controllers.datasets import DatasetController
 from gateway.controllers.items import ItemController
+from gateway.controllers.keymap import KeymapController
 from gateway.controllers.accounts import SignInController
 from gateway.controllers.invitations import InvitationController
 from gateway.controllers.members import MemberController
@@ -48,6 +49,7 @@ ROUTES = [
     AnnotationController, OperationController, UserController, live, ready, asyncapi,
     SignInController, InvitationController, PageController,
     OrganizationController, MemberController, TokenController, OidcController,
+    KeymapController,
 ]
 
 

@@ -91,6 +91,17 @@ class Catalog:
     async def user(self, user_id: str) -> dict[str, Any] | None:
         return _out(await self.db.users.find_one({"_id": user_id}))
 
+    async def keymap(self, user_id: str) -> dict[str, str] | None:
+        """The user's saved studio key map (gateway.keymap); None when never saved."""
+        doc = await self.db.keymaps.find_one({"_id": user_id})
+        return {b["action"]: b["key"] for b in doc["bindings"]} if doc else None
+
+    async def save_keymap(self, user_id: str, bindings: dict[str, str], at: Any) -> None:
+        # a list, not an object: an action names a label path, whose dots a field name cannot hold
+        rows = [{"action": action, "key": key} for action, key in bindings.items()]
+        await self.db.keymaps.replace_one({"_id": user_id}, {"bindings": rows, "updatedAt": at},
+                                          upsert=True)
+
     async def add_token(self, doc: dict[str, Any]) -> None:
         await self.db.tokens.insert_one(doc)
 

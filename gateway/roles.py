@@ -73,6 +73,8 @@ RULES: dict[str, Rule] = {
     "list_tokens": SIGNED_IN,
     "revoke_token": SIGNED_IN_WRITES,
     "get_operation": SIGNED_IN,  # only the operation's own actor sees it
+    "get_keymap": SIGNED_IN,  # the caller's own studio key map
+    "save_keymap": SIGNED_IN_WRITES,
     # accounts: signing in (public: throttled, or guarded by a one-time secret) and out
     "sign_in": PUBLIC,
     "sign_out": SIGNED_IN_WRITES,

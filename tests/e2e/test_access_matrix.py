@@ -130,6 +130,8 @@ CASES: dict[str, Case] = {
     "list_tokens": ANYONE,
     "revoke_token": case("204 404 404 404", fresh=_owner_token),
     "get_operation": case("200 404 404 404"),
+    "get_keymap": ANYONE,
+    "save_keymap": case("200 200 200 200", json={"bindings": {"next": "n", "label:1": "1"}}),
     "sign_in": case("401", public=True, json=lambda ids: {"email": unique("nobody") + "@example.com",
                                                          "password": "not it"}),
     "sign_out": case("204 204 204 204"),
