@@ -39,6 +39,7 @@ from gateway.errors import Unprocessable, log_exception, unprocessable_handler, 
 from gateway.dispatch import Replayed, replayed_handler
 from gateway.guards import authorize, check_rules
 from gateway.sessions import SessionCSRF, csrf_config, session_config
+from gateway.studio import ROUTES as STUDIO_ROUTES, template_config
 from gateway.unavailable import HANDLERS as UNAVAILABLE_HANDLERS
 from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
 from shared.settings import Settings
@@ -51,6 +52,8 @@ ROUTES = [
     OrganizationController, MemberController, TokenController, OidcController,
     KeymapController,
 ]
+
+ROUTES += STUDIO_ROUTES  # the studio's pages and their modules (gateway.studio)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=ROUTES,
         lifespan=[lifespan],
         state=State({"gw": gw}),
+        template_config=template_config(),
         middleware=[session_config(gw.settings).middleware,  # loads the cookie's session
                     DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$"]),
                     DefineMiddleware(SessionCSRF, config=csrf_config(gw.settings)),

@@ -88,6 +88,10 @@ RULES: dict[str, Rule] = {
     "invitation_page": PUBLIC,
     "password_reset_page": PUBLIC,
     "sign_in_link_page": PUBLIC,
+    # the studio's pages check the session themselves: without one they redirect to /sign-in
+    "home_page": PUBLIC,
+    "studio_page": PUBLIC,
+    "studio_static": PUBLIC,  # the studio's modules and style sheet (gateway/studio/static)
     # organisations (visible to their members and to members of their projects)
     "create_organization": SIGNED_IN_WRITES,
     "list_organizations": SIGNED_IN,

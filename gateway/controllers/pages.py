@@ -33,7 +33,11 @@ if (form) form.onsubmit = async (event) => {{
   const answer = await r.json().catch(() => ({{}}));
   document.getElementById("out").textContent = r.ok
     ? "Signed in as " + answer.email + "." : (answer.detail || "Error " + r.status);
-  if (r.ok) form.remove();
+  if (r.ok) {{
+    form.remove();
+    const next = new URLSearchParams(location.search).get("next") || "/";
+    location.assign(next.startsWith("/") && !next.startsWith("//") ? next : "/");
+  }}
 }};
 </script></body></html>
 """

@@ -1,0 +1,46 @@
+"""The studio's pages: the signed-in user's tasks (`/`) and the studio of a task. A page
+is a shell; its module reads everything through the JSON API with the session cookie, so
+the API's access rules are the pages' too. Without a session a page redirects to sign in."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from gateway.auth import session_principal
+
+HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+           "Referrer-Policy": "same-origin"}
+
+
+def _signed_in(request: Request) -> str | None:
+    """The session's email, or None (no cookie, or the session ended)."""
+    principal = session_principal(request.scope.get("session"))
+    return principal.email if principal else None
+
+
+def _to_sign_in(request: Request) -> Redirect:
+    return Redirect(f"/sign-in?next={quote(request.url.path)}", status_code=303)
+
+
+class StudioPages(Controller):
+    include_in_schema = False
+    opt = {"exclude_from_auth": True}  # the page answers a redirect, not a 401
+
+    @get("/", media_type="text/html")
+    async def home_page(self, request: Request) -> Template | Redirect:
+        email = _signed_in(request)
+        if email is None:
+            return _to_sign_in(request)
+        return Template("home.html", context={"email": email}, headers=HEADERS)
+
+    @get("/tasks/{task_id:str}/studio", media_type="text/html")
+    async def studio_page(self, task_id: FromPath[str], request: Request) -> Template | Redirect:
+        email = _signed_in(request)
+        if email is None:
+            return _to_sign_in(request)
+        return Template("studio.html", context={"email": email, "task_id": task_id},
+                        headers=HEADERS)

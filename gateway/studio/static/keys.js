@@ -1,0 +1,45 @@
+// The studio's key map: defaults (labels 1–9 in recipe order, status letters, arrows,
+// d, Ctrl+Z, ?) overridden by the user's own from GET /users/me/keymap when it exists.
+import { api } from "/studio/static/api.js";
+
+export const DESCRIPTIONS = {
+  next: "next item", previous: "previous item", done: "done: complete the item and go on",
+  undo: "undo the last decision", help: "show the keys", filter: "filter the labels (type, then Enter)",
+};
+
+/** A key event as a binding string: "ctrl+z", "arrowright", "1", "?". */
+export function keyOf(e) {
+  const mods = (e.ctrlKey || e.metaKey ? "ctrl+" : "") + (e.altKey ? "alt+" : "");
+  return (mods + e.key).toLowerCase();
+}
+
+function defaults(statuses) {
+  const map = { next: "ArrowRight", previous: "ArrowLeft", done: "d", undo: "Ctrl+z", help: "?",
+                filter: "/" };
+  for (let i = 1; i <= 9; i++) map[`label:${i}`] = String(i);
+  const taken = new Set(["d", "z"]);
+  const preferred = { completed: "c", discard: "x" };
+  for (const s of statuses) {
+    const key = preferred[s.action] && !taken.has(preferred[s.action]) ? preferred[s.action]
+      : [...s.action.toLowerCase()].find((ch) => /[a-z]/.test(ch) && !taken.has(ch));
+    if (key) { taken.add(key); map[`status:${s.action}`] = key; }
+  }
+  return map;
+}
+
+/** {action: key} for this task, the user's bindings over the defaults. */
+export async function loadKeymap(statuses) {
+  const map = defaults(statuses);
+  try {
+    const mine = await api("GET", "/users/me/keymap");
+    Object.assign(map, (mine && mine.bindings) || {});
+  } catch { /* no key map API or none saved: the defaults */ }
+  return map;
+}
+
+/** key (as keyOf gives it) -> action */
+export function byKey(map) {
+  const out = new Map();
+  for (const [action, key] of Object.entries(map)) if (key) out.set(String(key).toLowerCase(), action);
+  return out;
+}

@@ -1,0 +1,417 @@
+// The studio of a task: the item in the middle, the labels, attributes, statuses and
+// annotations beside it, moving through the annotator's queue. Every action is the JSON API;
+// the next item is preloaded and decoded, shown at once, and the server's answer confirms.
+import { api, clearToast, el, toast } from "/studio/static/api.js";
+import { AttributeForm, LabelTree, flatten } from "/studio/static/labels.js";
+import { DESCRIPTIONS, byKey, keyOf, loadKeymap } from "/studio/static/keys.js";
+import { Preloader, Viewer } from "/studio/static/viewer.js";
+
+const $ = (id) => document.getElementById(id);
+const taskId = $("studio").dataset.taskId;
+const viewer = new Viewer($("stage"));
+const images = new Preloader(10);
+const S = {
+  task: null, settings: null, labels: [], colours: new Map(), keymap: {}, keys: new Map(),
+  current: null, nextId: null, order: [], statusOf: new Map(), annotations: [], status: null,
+  changing: null, pending: null, undo: [], chain: Promise.resolve(), assignmentId: null,
+};
+let tree, form;
+
+/** One action at a time, in the order the keys were pressed. */
+function run(action) {
+  S.chain = S.chain.then(action).catch((e) => toast(e.message));
+  return S.chain;
+}
+
+// --- showing an item ------------------------------------------------------------------
+
+async function show(id) {
+  S.current = id;
+  S.changing = null;
+  $("stage").dataset.itemId = id || "";
+  $("empty").hidden = !!id;
+  if (!id) {
+    viewer.clear();
+    $("empty").textContent = "No open items left in this task for you. Well done.";
+    $("stage").dataset.painted = "";
+    renderAnnotations([]);
+    return;
+  }
+  const img = images.now(id) || await images.get(id);
+  if (S.current !== id) return;
+  viewer.show(img.parentNode ? (await freshImage(id)) : img, `item ${id}`);
+  $("stage").dataset.painted = id;
+  renderPosition();
+  refreshItem(id);
+}
+
+async function freshImage(id) {
+  images.take(id);
+  return images.get(id);
+}
+
+async function refreshItem(id) {
+  try {
+    const item = await api("GET", `/items/${id}/annotations`);
+    if (S.current !== id) return;
+    const ref = (item.metadata.system.refs || []).find((r) => r.type === "task" && r.id === taskId);
+    S.status = ref && ref.metadata.status ? ref.metadata.status : null;
+    S.statusOf.set(id, S.status);
+    $("stage").setAttribute("aria-label", `${item.name}: wheel or + and - to zoom, drag to pan, 0 to fit`);
+    renderAnnotations(item.annotations.filter((a) => a.type === "class"));
+    renderStatuses();
+    renderPosition();
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
+/** The item moving on would reach, preloaded; and the few after it in work order. */
+async function peek() {
+  const answer = await api("GET", `/tasks/${taskId}/next-item`);
+  S.nextId = answer.nextItemId || null;
+  S.assignmentId = answer.assignmentId || S.assignmentId;
+  if (S.nextId) images.get(S.nextId);
+  const at = S.order.indexOf(S.nextId);
+  if (at >= 0) S.order.slice(at + 1, at + 3).forEach((id) => images.get(id));
+  return answer;
+}
+
+async function loadOrder() {
+  if (!S.assignmentId) return;
+  const page = await api("GET", `/assignments/${S.assignmentId}/items?pageSize=1000`);
+  S.order = page.items.map((r) => r.itemId);
+  for (const r of page.items) S.statusOf.set(r.itemId, r.status);
+  renderPosition();
+}
+
+// --- rendering --------------------------------------------------------------------------
+
+function renderPosition() {
+  const at = S.order.indexOf(S.current);
+  $("position").textContent = S.current && at >= 0 ? `Item ${at + 1} of ${S.order.length}` : "";
+  const from = Math.max(0, at - 3);
+  $("strip").replaceChildren(...S.order.slice(from, at + 5).map((id, k) => el("li", {
+    class: "thumb", "aria-current": id === S.current ? "true" : undefined,
+    "data-status": S.statusOf.get(id) || "open",
+  }, el("img", { src: `/api/v1/items/${id}/thumbnail`, alt: `item ${from + k + 1}`,
+                 loading: "lazy", width: 64, height: 48 }))));
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+function renderAnnotations(annotations) {
+  S.annotations = annotations;
+  const colour = (a) => S.colours.get(a.label) || "#999";
+  const tag = (a) => a.label.split(".").pop();
+  const buttons = (a) => [
+    el("button", { type: "button", class: "change", "aria-label": `Change ${tag(a)}`, title: "Change",
+                   onclick: () => startChange(a) }, "✎"),
+    el("button", { type: "button", class: "remove", "aria-label": `Remove ${tag(a)}`, title: "Remove",
+                   onclick: () => run(() => remove(a)) }, "×")];
+  $("chips").replaceChildren(...annotations.map((a) => el("li", {
+    class: "chip", style: `--c:${colour(a)}`, "data-label": a.label }, el("span", {}, tag(a)), ...buttons(a))));
+  $("annotations").replaceChildren(...annotations.map((a) => {
+    const attrs = Object.entries(a.metadata.system.attributes || {})
+      .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ");
+    return el("li", { class: "annotation", style: `--c:${colour(a)}`, "data-label": a.label },
+      el("span", { class: "swatch", "aria-hidden": "true" }),
+      el("div", {}, el("strong", {}, a.label.replaceAll(".", " › ")),
+        attrs ? el("div", { class: "muted" }, attrs) : null,
+        el("div", { class: "muted" }, `${a.creator} · ${when(a.createdAt)}`)),
+      ...buttons(a));
+  }));
+  if (!annotations.length) $("annotations").append(el("li", { class: "muted" }, "None yet."));
+}
+
+function renderStatuses() {
+  $("statuses").replaceChildren(...S.task.availableActions.map((s) => el("button", {
+    type: "button", class: "status", style: `--c:${s.color || "#777"}`, "data-status": s.action,
+    "aria-pressed": S.status === s.action ? "true" : "false",
+    "aria-keyshortcuts": S.keymap[`status:${s.action}`],
+    onclick: () => run(() => setStatus(s.action)),
+  }, `${s.displayName || s.action}`, S.keymap[`status:${s.action}`]
+    ? el("kbd", { class: "key" }, S.keymap[`status:${s.action}`]) : null)));
+  $("stage").dataset.status = S.status || "";
+}
+
+// --- decisions --------------------------------------------------------------------------
+
+function pick(label) {
+  if (!S.current) return;
+  form.show(label, form.read().values);
+  const { values, missing } = form.read();
+  if (S.changing) return run(() => change(S.changing, label, values, missing));
+  if (missing.length) {
+    S.pending = label;
+    toast(`${missing.map((a) => a.title || a.key).join(", ")} is required for ${label.tag}: fill it in, then press Enter.`);
+    form.form.querySelector(`[data-key="${CSS.escape(missing[0].key)}"] input, [data-key="${CSS.escape(missing[0].key)}"] select`)?.focus();
+    return;
+  }
+  S.pending = null;
+  return run(() => classify(label, values));
+}
+
+async function classify(label, attributes) {
+  const from = S.current;
+  if (!from) return;
+  clearToast();
+  const autoNext = S.settings.autoNext && S.task.singleClass;
+  const decision = { kind: "classify", item: from, prev: S.status, left: autoNext };
+  const optimistic = autoNext && S.nextId && images.now(S.nextId) ? S.nextId : null;
+  if (optimistic) show(optimistic);  // at once; the answer confirms
+  let answer;
+  try {
+    answer = await api("POST", `/items/${from}/annotations`, { label: label.path, attributes, taskId });
+  } catch (e) {
+    if (S.current !== from) await show(from);
+    throw e;
+  }
+  decision.annotation = answer.id;
+  S.undo.push(decision);
+  if (!autoNext) return refreshItem(from);
+  await arrived(answer.nextItem ? answer.nextItem.id : null, answer.workflow || {}, from);
+}
+
+/** After a move: show where the server says we are, or come back with its reason. */
+async function arrived(nextId, workflow, from) {
+  if (workflow.refused) {
+    if (S.current !== from) await show(from);
+    toast(workflow.refused.message || workflow.refused.reason);
+    return;
+  }
+  if (workflow.status === "pending") {  // the move is still on its way: ask where we are
+    const where = await api("GET", `/tasks/${taskId}/next-item`);
+    nextId = where.currentItemId;
+  }
+  if (nextId !== S.current) await show(nextId);
+  if (workflow.completedItemId) S.statusOf.set(workflow.completedItemId, "completed");
+  await peek();
+  renderPosition();
+}
+
+async function move(direction) {
+  const from = S.current;
+  clearToast();
+  if (direction === "previous") {
+    const back = await api("POST", `/tasks/${taskId}/previous-item`);
+    await show(back.itemId);
+    return peek();
+  }
+  const optimistic = S.nextId && images.now(S.nextId) ? S.nextId : null;
+  if (optimistic) show(optimistic);
+  let answer;
+  try {
+    answer = await api("POST", `/tasks/${taskId}/next-item`, from ? { itemId: from } : undefined);
+  } catch (e) {
+    if (S.current !== from) await show(from);
+    throw e;
+  }
+  if (S.settings.autoComplete && from) S.undo.push({ kind: "left", item: from, prev: S.status });
+  await arrived(answer.nextItem ? answer.nextItem.id : null, answer, from);
+}
+
+async function setStatus(action, record = true) {
+  const item = S.current;
+  if (!item) return;
+  const prev = S.status;
+  const clear = action === null || prev === action;
+  await (clear ? api("DELETE", `/tasks/${taskId}/items/${item}/status`)
+               : api("PUT", `/tasks/${taskId}/items/${item}/status`, { status: action }));
+  if (record) S.undo.push({ kind: "status", item, prev });
+  if (S.current === item) {
+    S.status = clear ? null : action;
+    S.statusOf.set(item, S.status);
+    renderStatuses();
+    renderPosition();
+  }
+}
+
+async function done() {
+  if (!S.current) return;
+  if (S.status !== "completed") await setStatus("completed");
+  await move("next");
+}
+
+function startChange(annotation) {
+  S.changing = annotation;
+  toast(`Pick the new label for ${annotation.label.split(".").pop()} (Esc cancels).`, "info");
+  $("tree").focus();
+}
+
+async function change(annotation, label, attributes, missing) {
+  S.changing = null;
+  if (missing.length) throw new Error(`${missing.map((a) => a.title || a.key).join(", ")} is required for ${label.tag}.`);
+  await api("PATCH", `/annotations/${annotation.id}`, { label: label.path, attributes });
+  toast(`Changed to ${label.tag}.`, "info");
+  await refreshItem(S.current);
+}
+
+async function remove(annotation) {
+  await api("DELETE", `/annotations/${annotation.id}`);
+  await refreshItem(S.current);
+}
+
+/** Ctrl+Z: the last decision undone, on this item or the one just left. */
+async function undo() {
+  const d = S.undo.pop();
+  if (!d) return toast("Nothing to undo.", "info");
+  if (d.item !== S.current) {
+    const back = await api("POST", `/tasks/${taskId}/previous-item`);
+    await show(back.itemId);
+  }
+  if (d.kind === "classify") await api("DELETE", `/annotations/${d.annotation}`);
+  const restore = d.kind === "status" || ((d.kind === "left" || d.left) && S.settings.autoComplete);
+  if (restore) {
+    await (d.prev ? api("PUT", `/tasks/${taskId}/items/${d.item}/status`, { status: d.prev })
+                  : api("DELETE", `/tasks/${taskId}/items/${d.item}/status`));
+  }
+  await refreshItem(d.item);
+  await peek();
+  toast("Undone.", "info");
+}
+
+// --- settings, keys, live feed -----------------------------------------------------------
+
+function renderToggles(settings) {
+  const next = $("auto-next"), complete = $("auto-complete");
+  next.checked = settings.autoNext;
+  complete.checked = settings.autoComplete;
+  next.disabled = complete.disabled = !settings.autoNextAvailable;
+  complete.disabled ||= !settings.autoCompleteAvailable;
+  $("auto-complete-label").hidden = !settings.autoNext;
+  const reason = !settings.autoNextAvailable
+    ? "Auto next and Auto complete work only in single-class tasks."
+    : !settings.autoCompleteAvailable ? "Auto complete needs the task's completed status." : "";
+  $("auto-reason").textContent = reason;
+  $("auto-reason").hidden = !reason;
+  for (const box of [next, complete]) box.setAttribute("aria-describedby", reason ? "auto-reason" : "");
+}
+
+async function changeSettings() {
+  const autoNext = $("auto-next").checked;
+  const autoComplete = autoNext && $("auto-complete").checked;
+  const saved = await api("PUT", `/tasks/${taskId}/workflow-settings`, { autoNext, autoComplete });
+  Object.assign(S.settings, saved);
+  renderToggles(S.settings);
+}
+
+function help() {
+  const rows = Object.entries(S.keymap).filter(([, key]) => key).map(([action, key]) => {
+    let what = DESCRIPTIONS[action] || action;
+    if (action.startsWith("label:")) {
+      const label = S.labels[Number(action.slice(6)) - 1];
+      if (!label) return null;
+      what = `label ${label.path.replaceAll(".", " › ")}`;
+    } else if (action.startsWith("status:")) what = `status ${action.slice(7)} (again: clear it)`;
+    if (action === "done" && S.task.singleClass) return null;
+    return el("tr", {}, el("th", {}, el("kbd", {}, key)), el("td", {}, what));
+  });
+  rows.push(el("tr", {}, el("th", {}, el("kbd", {}, "+ / − / 0")), el("td", {}, "zoom in, out, fit (on the image)")));
+  rows.push(el("tr", {}, el("th", {}, el("kbd", {}, "↑ ↓ Enter")), el("td", {}, "move in the labels, pick one")));
+  $("help-keys").replaceChildren(...rows.filter(Boolean));
+  $("help").showModal();
+}
+
+function onKey(e) {
+  if (e.defaultPrevented || $("help").open) return;
+  const target = e.target;
+  const typing = target.closest && target.closest("input, select, textarea, form");
+  if (e.key === "Escape") {
+    S.changing = null; S.pending = null; clearToast(); return;
+  }
+  if (typing) return;
+  const action = S.keys.get(keyOf(e));
+  if (!action) return;
+  e.preventDefault();
+  if (action.startsWith("label:")) {
+    const label = S.labels[Number(action.slice(6)) - 1];
+    if (label) pick(label);
+  } else if (action.startsWith("status:")) run(() => setStatus(action.slice(7)));
+  else if (action === "next") run(() => move("next"));
+  else if (action === "previous") run(() => move("previous"));
+  else if (action === "done") { if (!S.task.singleClass) run(done); }
+  else if (action === "undo") run(undo);
+  else if (action === "help") help();
+  else if (action === "filter") $("filter").focus();
+}
+
+let feedTimer = 0;
+
+/** The task feed: anything about this queue (an item taken or returned, a status set
+ * elsewhere) re-reads where we are. */
+function listen() {
+  const feed = new EventSource(`/api/v1/tasks/${taskId}/feed`, { withCredentials: true });
+  const changed = () => {
+    clearTimeout(feedTimer);
+    feedTimer = setTimeout(() => run(resync), 100);
+  };
+  for (const type of ["QueueChanged", "MovedOn", "LeasesGranted", "LeasesExpired", "LeasesReleased",
+                      "ItemsReturned", "AutoCompleteRefused", "BulkCompleted", "BulkUndone"]) {
+    feed.addEventListener(type, changed);
+  }
+  feed.onerror = () => { if (feed.readyState === EventSource.CONNECTING) $("stage").dataset.feed = "reconnecting"; };
+  feed.addEventListener("snapshot", () => { $("stage").dataset.feed = "live"; });
+}
+
+async function resync() {
+  const where = await peek();
+  await loadOrder();
+  if (S.current && where.currentItemId && where.currentItemId !== S.current) {
+    toast("This item was taken or changed elsewhere; here is your item in hand.", "info");
+    await show(where.currentItemId);
+  } else if (S.current && !S.order.includes(S.current)) {
+    toast("This item was taken elsewhere; moving on.", "info");
+    await move("next");
+  } else if (S.current) {
+    await refreshItem(S.current);
+  }
+}
+
+// --- start --------------------------------------------------------------------------------
+
+async function main() {
+  S.task = await api("GET", `/tasks/${taskId}`);
+  $("task-name").textContent = S.task.name;
+  document.title = `${S.task.name} · Classifier studio`;
+  const [recipe, settings, keymap] = await Promise.all([
+    api("GET", `/recipes/${S.task.recipeId}`), api("GET", `/tasks/${taskId}/workflow-settings`),
+    loadKeymap(S.task.availableActions)]);
+  S.settings = settings;
+  S.keymap = keymap;
+  S.keys = byKey(keymap);
+  S.labels = flatten(recipe.ontology.roots);
+  S.labels.forEach((label, i) => {
+    S.colours.set(label.path, label.color);
+    label.key = keymap[`label:${i + 1}`];
+  });
+  tree = new LabelTree($("tree"), $("filter"), S.labels, pick);
+  tree.render();
+  form = new AttributeForm($("attrs"), $("attrs-for"), recipe.ontology.metadata.attributes || []);
+  form.show(null);
+  $("attrs").addEventListener("submit", (e) => { e.preventDefault(); if (S.pending) pick(S.pending); });
+  $("attrs").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && S.pending) { e.preventDefault(); pick(S.pending); }
+  });
+  renderToggles(settings);
+  $("auto-next").onchange = $("auto-complete").onchange = () => run(changeSettings);
+  $("done").hidden = S.task.singleClass;
+  $("next").onclick = () => run(() => move("next"));
+  $("previous").onclick = () => run(() => move("previous"));
+  $("done").onclick = () => run(done);
+  $("help-button").onclick = help;
+  document.addEventListener("keydown", onKey);
+  renderStatuses();
+  const where = await peek();
+  await loadOrder();
+  if (where.currentItemId) await show(where.currentItemId);
+  else if (where.nextItemId) await move("next");
+  else await show(null);
+  listen();
+  $("studio").dataset.ready = "true";
+  $("stage").focus();
+}
+
+main().catch((e) => toast(e.message));
