@@ -14,6 +14,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from gateway.assets import docs_viewers, vendor_router
 from gateway.audit import AuditMiddleware
 from gateway.auth import BearerAuth
 from gateway.container import Gateway
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await gw.stop()
 
     app = Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, vendor_router()],  # vendor_router: /static/vendor, no CDN
         lifespan=[lifespan],
         state=State({"gw": gw}),
         template_config=template_config(),
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             description="Classification annotation of images and video scenes, Dataloop-compatible.",
             path="/schema",
+            render_plugins=docs_viewers(),  # Swagger UI on vendored files
             components=Components(security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer", description="personal API token"),
                 "session": SecurityScheme(
