@@ -39,10 +39,11 @@ async def on_item(page, item_id: str) -> None:
 
 @pytest.fixture(scope="module")
 async def world(live):
-    """An annotator and a manager with passwords, and 24 uploaded images."""
+    """An annotator and a manager with passwords, and 40 uploaded images (each test takes
+    its own slice: an item is in one task at a time here)."""
     await live.member("ann@example.com", "annotator")
     await live.member("mgr@example.com", "manager")
-    items = await live.images(24)
+    items = await live.images(40)
     return {"items": items}
 
 
@@ -80,4 +81,193 @@ async def test_classify_by_click_and_by_hotkey_shows_the_chip_and_the_list_entry
     assert sorted(a["label"] for a in await live.annotations(items[0])) == \
         [MENS, "men's clothes.jeans"]
     await shot(page, "studio-multi-class")
+    assert not page.errors
+
+
+async def test_auto_next_and_auto_complete_walk_twenty_items_by_keyboard_alone(page, live, world):
+    items = world["items"][5:25]
+    task = await live.task(items, ["ann@example.com"])
+    await sign_in(page, "ann@example.com")
+    await open_studio(page, task["id"])
+    await on_item(page, items[0])
+    await page.locator("#auto-next").focus()
+    await page.keyboard.press("Space")  # Auto next on: only now is Auto complete offered
+    complete = page.locator("#auto-complete")
+    await complete.wait_for(state="visible")
+    await complete.focus()
+    await page.keyboard.press("Space")
+    await page.wait_for_function("document.querySelector('#auto-complete').checked")
+    assert (await live.get(f"/api/v1/tasks/{task['id']}/workflow-settings",
+                           token=None)).json()["autoNext"] in (True, False)  # the owner's own
+    await page.locator("#stage").focus()
+    for k, item in enumerate(items):
+        await on_item(page, item)
+        if k == 1:
+            await shot(page, "studio-auto-next")
+        await page.keyboard.press("2")  # polo shirts
+    await page.wait_for_selector("#empty:not([hidden])")  # nothing left to do
+
+    async def all_completed() -> bool:
+        return await live.statuses(task["id"]) == {i: "completed" for i in items}
+
+    assert await eventually(all_completed)
+    for item in (items[0], items[-1]):
+        assert [a["label"] for a in await live.annotations(item)] == [POLO]
+    assert not page.errors
+
+
+async def test_required_attributes_are_asked_for_before_saving(page, live, world):
+    recipe = (await live.get(f"/api/v1/recipes/{live.ids['recipe']}")).json()
+    ontology = recipe["ontology"]
+    for attribute in ontology["metadata"]["attributes"]:
+        if attribute["key"] == "condition":
+            attribute["optional"] = False
+    r = await live.client.put(f"/api/v1/recipes/{live.ids['recipe']}/ontology", headers=live.auth(),
+                              json={"roots": ontology["roots"],
+                                    "attributes": ontology["metadata"]["attributes"]})
+    assert r.status_code == 200, r.text
+    try:
+        items = world["items"][25:26]
+        task = await live.task(items, ["ann@example.com"])
+        await sign_in(page, "ann@example.com")
+        await open_studio(page, task["id"])
+        await on_item(page, items[0])
+        await page.keyboard.press("5")  # dresses: condition is required
+        toast = page.locator("#toast")
+        await toast.wait_for(state="visible")
+        assert "Condition is required" in await toast.inner_text()
+        assert await live.annotations(items[0]) == []
+        await page.get_by_label("Condition (required)").select_option("used")  # focus is there
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#chips .chip[data-label=\"women's clothes.dresses\"]")
+        saved = await live.annotations(items[0])
+        assert saved[0]["metadata"]["system"]["attributes"] == {"condition": "used"}
+        await shot(page, "studio-attributes")
+    finally:
+        for attribute in ontology["metadata"]["attributes"]:
+            attribute["optional"] = True
+        await live.client.put(f"/api/v1/recipes/{live.ids['recipe']}/ontology", headers=live.auth(),
+                              json={"roots": ontology["roots"],
+                                    "attributes": ontology["metadata"]["attributes"]})
+
+
+async def test_a_multi_class_item_gets_two_labels_and_the_done_key_completes_it_and_moves_on(
+        page, live, world):
+    items = world["items"][26:28]
+    task = await live.task(items, ["ann@example.com"], singleClass=False)
+    await sign_in(page, "ann@example.com")
+    await open_studio(page, task["id"])
+    await page.wait_for_selector("#auto-next:disabled")
+    assert "single-class" in await page.locator("#auto-reason").inner_text()
+    await on_item(page, items[0])
+    await page.keyboard.press("2")
+    await page.wait_for_selector(f"#chips .chip[data-label=\"{POLO}\"]")
+    await page.keyboard.press("3")
+    await page.wait_for_selector("#chips .chip[data-label=\"men's clothes.jeans\"]")
+    await page.keyboard.press("Enter")  # done (the default key map's)
+    await on_item(page, items[1])
+
+    async def completed() -> bool:
+        return (await live.statuses(task["id"]))[items[0]] == "completed"
+
+    assert await eventually(completed)
+    assert sorted(a["label"] for a in await live.annotations(items[0])) == \
+        ["men's clothes.jeans", POLO]
+    await page.keyboard.press("?")
+    await page.wait_for_selector("#help[open]")
+    assert "done" in await page.locator("#help-keys").inner_text()
+    await shot(page, "studio-keys")
+    await page.keyboard.press("Escape")
+    assert not page.errors
+
+
+async def test_change_and_remove_from_the_chip(page, live, world):
+    items = world["items"][28:29]
+    task = await live.task(items, ["mgr@example.com"], singleClass=False)
+    await sign_in(page, "mgr@example.com")
+    await open_studio(page, task["id"])
+    await on_item(page, items[0])
+    await page.keyboard.press("2")
+    chip = page.locator(f"#chips .chip[data-label=\"{POLO}\"]")
+    await chip.wait_for()
+    await chip.get_by_role("button", name="Change polo shirts").click()
+    await page.keyboard.press("3")  # the new label
+    jeans = page.locator("#chips .chip[data-label=\"men's clothes.jeans\"]")
+    await jeans.wait_for()
+    assert await chip.count() == 0
+    assert [a["label"] for a in await live.annotations(items[0])] == ["men's clothes.jeans"]
+    await jeans.get_by_role("button", name="Remove jeans").click()
+    await jeans.wait_for(state="detached")
+    assert await live.annotations(items[0]) == []
+    assert not page.errors
+
+
+async def test_undo_takes_back_a_classify_that_moved_on_and_a_status_on_the_item(page, live, world):
+    items = world["items"][29:32]
+    task = await live.task(items, ["mgr@example.com"])
+    await sign_in(page, "mgr@example.com")
+    await open_studio(page, task["id"])
+    await on_item(page, items[0])
+    await page.locator("#auto-next").check()
+    await page.locator("#auto-complete").check()
+    await page.wait_for_function("document.querySelector('#auto-complete').checked")
+    await page.locator("#stage").focus()
+    await page.keyboard.press("2")
+    await on_item(page, items[1])
+    await page.keyboard.press("Control+z")  # back to the item just left, as it was
+    await on_item(page, items[0])
+    await page.wait_for_selector("#toast:has-text('Undone')")
+
+    async def as_before() -> bool:
+        return await live.annotations(items[0]) == [] and \
+            (await live.statuses(task["id"]))[items[0]] is None
+
+    assert await eventually(as_before)
+    await page.keyboard.press("c")  # a status on this item, then undone
+    await page.wait_for_selector("#statuses [data-status=completed][aria-pressed=true]")
+    await page.keyboard.press("Control+z")
+    await page.wait_for_selector("#statuses [data-status=completed][aria-pressed=false]")
+    assert await eventually(as_before)
+    assert not page.errors
+
+
+async def test_refusals_show_the_servers_message_and_keep_the_annotator_on_the_item(
+        page, live, world):
+    items = world["items"][32:35]
+    task = await live.task(items, ["ann@example.com"], allowNextOnlyOnDone=True)
+    await sign_in(page, "ann@example.com")
+    await open_studio(page, task["id"])
+    await on_item(page, items[0])
+    await page.keyboard.press("ArrowRight")  # no status yet: "next only on done" refuses
+    toast = page.locator("#toast")
+    await toast.wait_for(state="visible")
+    refused = await live.post(f"/api/v1/tasks/{task['id']}/next-item", {"itemId": items[0]},
+                              token=await live.new_user("ann@example.com"))
+    assert refused.status_code >= 400 and refused.json()["detail"] in await toast.inner_text()
+    await on_item(page, items[0])
+    # the item goes to someone else meanwhile: classifying it is refused with the reason
+    assignment = (await live.get(f"/api/v1/tasks/{task['id']}/assignments")).json()[0]["id"]
+    r = await live.post(f"/api/v1/assignments/{assignment}/reassign", {"annotator": "mgr@example.com"})
+    assert r.status_code in (200, 202), r.text
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("2")
+    await page.wait_for_function(
+        "(before) => document.querySelector('#toast').textContent !== before",
+        arg=await toast.inner_text())
+    await shot(page, "studio-refused")
+    assert await live.annotations(items[0]) == []
+    assert not page.errors
+
+
+async def test_an_item_taken_meanwhile_is_skipped(page, live, world):
+    items = world["items"][35:39]
+    task = await live.task(items, ["ann@example.com"])
+    await sign_in(page, "ann@example.com")
+    await open_studio(page, task["id"])
+    await on_item(page, items[0])
+    r = await live.post(f"/api/v1/tasks/{task['id']}/items/remove", {"itemIds": [items[1]]})
+    assert r.status_code in (200, 202), r.text
+    await page.keyboard.press("ArrowRight")
+    await on_item(page, items[2])  # the server's answer; the taken one never stays
+    assert await page.locator("#stage").get_attribute("data-painted") == items[2]
     assert not page.errors

@@ -7,17 +7,21 @@ export const DESCRIPTIONS = {
   undo: "undo the last decision", help: "show the keys", filter: "filter the labels (type, then Enter)",
 };
 
-/** A key event as a binding string: "ctrl+z", "arrowright", "1", "?". */
+/** A key event in the key map's spelling (gateway/keymap.py), lower case: "ctrl+z",
+ * "arrowright", "shift+c", "space", "?". */
 export function keyOf(e) {
-  const mods = (e.ctrlKey || e.metaKey ? "ctrl+" : "") + (e.altKey ? "alt+" : "");
-  return (mods + e.key).toLowerCase();
+  const key = e.key === " " ? "Space" : e.key;
+  const named = key.length > 1, letter = /^[a-z]$/i.test(key);
+  const mods = [e.ctrlKey && "Ctrl", e.altKey && "Alt", e.shiftKey && (named || letter) && "Shift",
+                e.metaKey && "Meta"].filter(Boolean);
+  return [...mods, key].join("+").toLowerCase();
 }
 
 function defaults(statuses) {
-  const map = { next: "ArrowRight", previous: "ArrowLeft", done: "d", undo: "Ctrl+z", help: "?",
+  const map = { next: "ArrowRight", previous: "ArrowLeft", done: "Enter", undo: "Ctrl+z", help: "?",
                 filter: "/" };
   for (let i = 1; i <= 9; i++) map[`label:${i}`] = String(i);
-  const taken = new Set(["d", "z"]);
+  const taken = new Set(["z"]);
   const preferred = { completed: "c", discard: "x" };
   for (const s of statuses) {
     const key = preferred[s.action] && !taken.has(preferred[s.action]) ? preferred[s.action]

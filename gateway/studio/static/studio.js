@@ -254,6 +254,16 @@ async function remove(annotation) {
   await refreshItem(S.current);
 }
 
+/** Wait (a few seconds at most) until the item holds `status`. */
+async function statusLanded(item, status) {
+  for (let tries = 0; tries < 50; tries++) {
+    const found = await api("GET", `/items/${item}`);
+    const ref = (found.metadata.system.refs || []).find((r) => r.type === "task" && r.id === taskId);
+    if (ref && ref.metadata.status === status) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Ctrl+Z: the last decision undone, on this item or the one just left. */
 async function undo() {
   const d = S.undo.pop();
@@ -263,8 +273,9 @@ async function undo() {
     await show(back.itemId);
   }
   if (d.kind === "classify") await api("DELETE", `/annotations/${d.annotation}`);
-  const restore = d.kind === "status" || ((d.kind === "left" || d.left) && S.settings.autoComplete);
-  if (restore) {
+  const completed = (d.kind === "left" || d.left) && S.settings.autoComplete;
+  if (completed) await statusLanded(d.item, "completed");  // Auto complete's, else it lands after
+  if (d.kind === "status" || completed) {
     await (d.prev ? api("PUT", `/tasks/${taskId}/items/${d.item}/status`, { status: d.prev })
                   : api("DELETE", `/tasks/${taskId}/items/${d.item}/status`));
   }
@@ -302,7 +313,7 @@ function help() {
   const rows = Object.entries(S.keymap).filter(([, key]) => key).map(([action, key]) => {
     let what = DESCRIPTIONS[action] || action;
     if (action.startsWith("label:")) {
-      const label = S.labels[Number(action.slice(6)) - 1];
+      const label = labelOf(action);
       if (!label) return null;
       what = `label ${label.path.replaceAll(".", " › ")}`;
     } else if (action.startsWith("status:")) what = `status ${action.slice(7)} (again: clear it)`;
@@ -315,6 +326,12 @@ function help() {
   $("help").showModal();
 }
 
+/** The label a `label:N` or `label:<path>` action names. */
+function labelOf(action) {
+  const which = action.slice("label:".length);
+  return /^[1-9]$/.test(which) ? S.labels[Number(which) - 1] : S.labels.find((l) => l.path === which);
+}
+
 function onKey(e) {
   if (e.defaultPrevented || $("help").open) return;
   const target = e.target;
@@ -323,11 +340,13 @@ function onKey(e) {
     S.changing = null; S.pending = null; clearToast(); return;
   }
   if (typing) return;
+  const control = target.closest && target.closest("button, a, [role=treeitem]");
+  if (control && ["Enter", " "].includes(e.key)) return;  // the focused control's own
   const action = S.keys.get(keyOf(e));
   if (!action) return;
   e.preventDefault();
   if (action.startsWith("label:")) {
-    const label = S.labels[Number(action.slice(6)) - 1];
+    const label = labelOf(action);
     if (label) pick(label);
   } else if (action.startsWith("status:")) run(() => setStatus(action.slice(7)));
   else if (action === "next") run(() => move("next"));
@@ -385,8 +404,10 @@ async function main() {
   S.labels = flatten(recipe.ontology.roots);
   S.labels.forEach((label, i) => {
     S.colours.set(label.path, label.color);
-    label.key = keymap[`label:${i + 1}`];
+    label.key = keymap[`label:${label.path}`] || keymap[`label:${i + 1}`];
   });
+  $("done").textContent = `Done: complete and go on (${keymap.done || "no key"})`;
+  $("done").setAttribute("aria-keyshortcuts", keymap.done || "");
   tree = new LabelTree($("tree"), $("filter"), S.labels, pick);
   tree.render();
   form = new AttributeForm($("attrs"), $("attrs-for"), recipe.ontology.metadata.attributes || []);
