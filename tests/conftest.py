@@ -40,6 +40,9 @@ def settings(redis_url: str, mongodb_url: str) -> Settings:
         MAX_DELIVERIES=3,
         CONSUMER_NAME=f"test-{tag}",
         PUBLIC_URL="http://testserver",
+        # Longer than the 5 s default: on a loaded 2-core machine a test that means the
+        # answer within the wait must not get a 202 (the slow path has its own runs).
+        OUTCOME_WAIT_SECONDS=15,
     )
 
 

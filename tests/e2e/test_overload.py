@@ -32,7 +32,8 @@ RESOLVE_S = 15  # after the burst, how long 202 operations have to end
 async def small_gateway(settings):
     """The services as usual; the gateway with a Redis pool of four connections and a short
     wait for one, so a burst exhausts it."""
-    small = settings.model_copy(update={"redis_max_connections": 4, "redis_pool_wait_s": 0.3})
+    small = settings.model_copy(update={"redis_max_connections": 4, "redis_pool_wait_s": 0.3,
+                                        "outcome_wait_s": 5.0})
     async with contextlib.AsyncExitStack() as stack:
         for build in (build_annotation, build_task, build_workflow):
             await stack.enter_async_context(build(settings).app)
