@@ -265,8 +265,16 @@ async def test_an_item_taken_meanwhile_is_skipped(page, live, world):
     await sign_in(page, "ann@example.com")
     await open_studio(page, task["id"])
     await on_item(page, items[0])
+    await page.wait_for_selector(f"#stage[data-feed=live][data-next='{items[1]}']")
     r = await live.post(f"/api/v1/tasks/{task['id']}/items/remove", {"itemIds": [items[1]]})
     assert r.status_code in (200, 202), r.text
+    # the task feed tells the page: what comes next is read again
+    await page.wait_for_selector(f"#stage[data-next='{items[2]}']")
+    # a status given elsewhere shows on the item in hand
+    r = await live.client.put(f"/api/v1/tasks/{task['id']}/items/{items[0]}/status",
+                              json={"status": "discard"}, headers=live.auth())
+    assert r.status_code == 200, r.text
+    await page.wait_for_selector("#statuses [data-status=discard][aria-pressed=true]")
     await page.keyboard.press("ArrowRight")
     await on_item(page, items[2])  # the server's answer; the taken one never stays
     assert await page.locator("#stage").get_attribute("data-painted") == items[2]

@@ -70,6 +70,7 @@ async function refreshItem(id) {
 async function peek() {
   const answer = await api("GET", `/tasks/${taskId}/next-item`);
   S.nextId = answer.nextItemId || null;
+  $("stage").dataset.next = S.nextId || "";
   S.assignmentId = answer.assignmentId || S.assignmentId;
   if (S.nextId) images.get(S.nextId);
   const at = S.order.indexOf(S.nextId);
