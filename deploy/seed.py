@@ -1,5 +1,6 @@
-"""Seeds the demo project through the public API, and prints a token with example calls and
-a one-time sign-in link for the demo owner's browser."""
+"""Seeds the demo project through the public API, and prints a token with example calls,
+the studio's address and one-time sign-in links: the demo owner's, and the demo annotator's,
+who has a single-class task on the demo dataset ready to work in."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from gateway.repository import connect
 from shared.settings import Settings
 
 DEMO_EMAIL = "demo@classifier.local"
+ANNOTATOR_EMAIL = "annotator@classifier.local"
+DEMO_TASK = "Catalogue photos: one class each"
 DEMO_RECIPE: dict[str, Any] = {
     "title": "Clothing catalogue",
     "ontology": {
@@ -50,11 +53,35 @@ async def _token(settings: Settings) -> str:
         catalog.client.close()
 
 
-async def seed(settings: Settings, base_url: str) -> dict[str, Any]:
-    """Create (once) the demo project, recipe, dataset and images; return ids and a token."""
+async def _annotator_task(http: httpx.AsyncClient, project: dict[str, Any], dataset: dict[str, Any],
+                          items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The demo annotator, a member, with a single-class task of every demo image (once)."""
+    members = (await http.get(f"/api/v1/projects/{project['id']}/members")).json()["items"]
+    if not any(m.get("email") == ANNOTATOR_EMAIL for m in members):
+        (await http.post(f"/api/v1/projects/{project['id']}/members",
+                         json={"email": ANNOTATOR_EMAIL, "role": "annotator"})).raise_for_status()
+    tasks = f"/api/v1/projects/{project['id']}/tasks"
+    found = (await http.get(tasks, params={"name": DEMO_TASK})).json()["items"]
+    if not found:
+        (await http.post(tasks, json={
+            "name": DEMO_TASK, "datasetId": dataset["id"], "itemIds": [i["id"] for i in items],
+            "assignees": [ANNOTATOR_EMAIL], "singleClass": True, "allocation": "distribution",
+        })).raise_for_status()
+    for _ in range(100):  # answered 202 past the gateway's wait: the task service is on it
+        if found := (await http.get(tasks, params={"name": DEMO_TASK})).json()["items"]:
+            return found[0]
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the demo task '{DEMO_TASK}' was not created")
+
+
+async def seed(settings: Settings, base_url: str,
+               transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Any]:
+    """Create (once) the demo project, recipe, dataset, images, annotator and task; return
+    ids, a token and sign-in links."""
     token = await _token(settings)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30,
+                                 transport=transport) as http:
         projects = (await http.get("/api/v1/projects")).json()["items"]
         project = next((p for p in projects if p["name"] == "Demo shop"), None)
         if project is None:
@@ -69,9 +96,12 @@ async def seed(settings: Settings, base_url: str) -> dict[str, Any]:
         datasets = (await http.get(f"/api/v1/projects/{project['id']}/datasets")).json()["items"]
         dataset = datasets[0]
         items = (await http.get(f"/api/v1/datasets/{dataset['id']}/items")).json()["items"]
+        task = await _annotator_task(http, project, dataset, items)
     link = await create_owner(settings, DEMO_EMAIL, "Demo owner")
+    # create_owner makes the user if missing and a one-time sign-in link: the same for anyone
+    annotator_link = await create_owner(settings, ANNOTATOR_EMAIL, "Demo annotator")
     return {"token": token, "project": project, "dataset": dataset, "items": items,
-            "signInLink": link}
+            "signInLink": link, "task": task, "annotatorSignInLink": annotator_link}
 
 
 def banner(seeded: dict[str, Any], base_url: str) -> str:
@@ -83,8 +113,11 @@ Classifier platform is running at {base_url}
   Demo project:        {seeded['project']['name']} ({seeded['project']['id']})
   Dataset:             {seeded['dataset']['name']} ({seeded['dataset']['id']}), {len(seeded['items'])} images
   API token (shown once):  {token}
-  Sign in in a browser (one-time link, then set a password at PUT /api/v1/users/me/password):
+  Studio (in a browser):   {base_url}/
+  Sign in as the demo owner (one-time link, then set a password at PUT /api/v1/users/me/password):
     {seeded['signInLink']}
+  Sign in as the demo annotator ({ANNOTATOR_EMAIL}; task "{seeded['task']['name']}", single class):
+    {seeded['annotatorSignInLink']}
 
 Try:
   export TOKEN={token}
