@@ -70,6 +70,7 @@ async def _link_page(state: State, kind: Kind, secret: str) -> tuple[dict | None
 
 class PageController(Controller):
     tags = ["pages"]
+    include_in_schema = False  # HTML for browsers: the OpenAPI document describes the JSON API
 
     @get("/sign-in", exclude_from_auth=True, media_type="text/html")
     async def sign_in_page(self) -> Response[str]:

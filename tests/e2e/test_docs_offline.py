@@ -49,6 +49,10 @@ async def test_each_vendored_file_is_served_and_listed_with_its_licence(platform
 async def test_the_openapi_document_names_no_page_asset_and_no_cdn_viewer(platform):
     doc = (await platform.client.get("/schema/openapi.json")).json()
     assert not [p for p in doc["paths"] if p.startswith("/static")]
+    pages = [(p, m) for p, ops in doc["paths"].items() for m, op in ops.items()
+             if "text/html" in str(op.get("responses", {}))]
+    assert not pages, "an HTML page in the OpenAPI document"
+    assert all(p.startswith(("/api/v1/", "/health/", "/docs/")) for p in doc["paths"]), doc["paths"]
     assert "/api/v1/users/me/keymap" in doc["paths"]
     for viewer in ("/schema/redoc", "/schema/rapidoc", "/schema/elements"):
         assert (await platform.client.get(viewer)).status_code == 404, viewer
