@@ -11,7 +11,7 @@ from bson import ObjectId
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorGridFSBucket
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
-from gridfs.errors import NoFile
+from gridfs.errors import CorruptGridFile
 from shared.mongo import find_in
 
 NOT_DELETED = {"_deleted": {"$exists": False}}
@@ -30,21 +30,31 @@ def _out(doc: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class StoredFile:
-    """A GridFS file: its size, and its bytes from any offset, read a chunk at a time (GridFS
-    seeks to the chunk holding the offset, so a range reads only the chunks it needs)."""
+    """A GridFS file: its size, and any span of its bytes, read from exactly the chunks that
+    span covers (a query on `n` between the first and the last; GridOut's own seek reads on
+    to the end of the file in batches of up to 16 MiB), a few chunks per round trip."""
 
-    def __init__(self, grid_out: Any) -> None:
-        self._out = grid_out
-        self.length: int = grid_out.length
+    def __init__(self, chunks: Any, doc: dict[str, Any], batch: int = 4) -> None:
+        self._chunks, self.id, self._batch = chunks, doc["_id"], batch
+        self.length: int = doc["length"]
+        self._chunk_size: int = doc["chunkSize"]
 
-    async def read(self, start: int, length: int, part: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        self._out.seek(start)
-        while length > 0:
-            data = await self._out.read(min(part, length))
-            if not data:
-                return
-            length -= len(data)
+    async def read(self, start: int, length: int) -> AsyncIterator[bytes]:
+        if length <= 0:
+            return
+        size = self._chunk_size
+        first, last = start // size, (start + length - 1) // size
+        cursor = self._chunks.find({"files_id": self.id, "n": {"$gte": first, "$lte": last}},
+                                   sort=[("n", ASCENDING)], batch_size=self._batch)
+        offset, expected = start - first * size, first
+        async for chunk in cursor:
+            if chunk["n"] != expected:
+                raise CorruptGridFile(f"file {self.id} has no chunk {expected}")
+            data = bytes(chunk["data"][offset:offset + length])
+            offset, expected, length = 0, expected + 1, length - len(data)
             yield data
+        if expected <= last:
+            raise CorruptGridFile(f"file {self.id} ends before chunk {expected}")
 
 
 class Catalog:
@@ -184,21 +194,12 @@ class Catalog:
         file_id = await self.files.upload_from_stream(name, data, metadata={"mimetype": mimetype})
         return str(file_id)
 
-    async def get_file(self, file_id: str) -> bytes | None:
-        try:
-            stream = await self.files.open_download_stream(ObjectId(file_id))
-        except (NoFile, Exception):
-            return None
-        return await stream.read()
-
     async def open_file(self, file_id: str) -> StoredFile | None:
         """A stored file to read in parts (for Range requests); None when there is none."""
         if not ObjectId.is_valid(file_id):
             return None
-        try:
-            return StoredFile(await self.files.open_download_stream(ObjectId(file_id)))
-        except NoFile:
-            return None
+        doc = await self.db["files.files"].find_one({"_id": ObjectId(file_id)})
+        return StoredFile(self.db["files.chunks"], doc) if doc else None
 
     # read models of the services' data ----------------------------------------------------
 
