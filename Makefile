@@ -27,7 +27,7 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q
 
-# make bench BENCH=autonext (or bulk, floor, scenes, tasks)
+# make bench BENCH=autonext (or bulk, floor, scenes, tasks, studio)
 BENCH ?= classify
 
 bench: $(VENV)/.test-deps

@@ -13,7 +13,8 @@ const images = new Preloader(10);
 const S = {
   task: null, settings: null, labels: [], colours: new Map(), keymap: {}, keys: new Map(),
   current: null, nextId: null, order: [], statusOf: new Map(), annotations: [], status: null,
-  changing: null, pending: null, undo: [], chain: Promise.resolve(), assignmentId: null,
+  changing: null, pending: null, undo: [], chain: Promise.resolve(), assignmentId: null, gen: 0,
+  leaving: new Set(),  // items left with Auto complete whose status may not have landed yet
 };
 let tree, form;
 
@@ -41,6 +42,8 @@ async function show(id) {
   if (S.current !== id) return;
   viewer.show(img.parentNode ? (await freshImage(id)) : img, `item ${id}`);
   $("stage").dataset.painted = id;
+  openAfter(id, 3).forEach((ahead) => images.get(ahead));
+  requestAnimationFrame(() => performance.mark(`painted:${id}`));  // the frame it is painted in
   renderPosition();
   refreshItem(id);
 }
@@ -152,28 +155,74 @@ function pick(label) {
     return;
   }
   S.pending = null;
-  return run(() => classify(label, values));
+  const from = S.current;
+  if (!(S.settings.autoNext && S.task.singleClass)) return run(() => classify(from, label, values));
+  // Auto next: the next item is shown now, at the key press; the server's answer confirms
+  const gen = S.gen, prev = S.status;
+  if (S.settings.autoComplete) S.leaving.add(from);  // completed as it is left
+  const predicted = predictNext(from);
+  if (predicted && images.now(predicted)) show(predicted);
+  return run(() => classifyAndGo(from, label, values, gen, prev, predicted));
 }
 
-async function classify(label, attributes) {
-  const from = S.current;
+/** The first open item after `from` in work order (wrapping round), as the queue moves on. */
+function predictNext(from) {
+  return openAfter(from, 1)[0] || null;
+}
+
+function openAfter(from, count) {
+  const n = S.order.length, at = S.order.indexOf(from), found = [];
+  if (at < 0) return S.nextId && S.nextId !== from ? [S.nextId] : [];
+  for (let k = 1; k < n && found.length < count; k++) {
+    const id = S.order[(at + k) % n];
+    if (!S.statusOf.get(id) && !S.leaving.has(id)) found.push(id);
+  }
+  return found;
+}
+
+async function classify(from, label, attributes) {
   if (!from) return;
   clearToast();
-  const autoNext = S.settings.autoNext && S.task.singleClass;
-  const decision = { kind: "classify", item: from, prev: S.status, left: autoNext };
-  const optimistic = autoNext && S.nextId && images.now(S.nextId) ? S.nextId : null;
-  if (optimistic) show(optimistic);  // at once; the answer confirms
+  const decision = { kind: "classify", item: from, prev: S.status, left: false };
+  const answer = await api("POST", `/items/${from}/annotations`, { label: label.path, attributes, taskId });
+  decision.annotation = answer.id;
+  S.undo.push(decision);
+  return refreshItem(from);
+}
+
+async function classifyAndGo(from, label, attributes, gen, prev, shown) {
+  if (gen !== S.gen || !from) return;  // a refusal came back meanwhile: dropped
   let answer;
   try {
     answer = await api("POST", `/items/${from}/annotations`, { label: label.path, attributes, taskId });
   } catch (e) {
-    if (S.current !== from) await show(from);
+    S.gen++;
+    S.leaving.clear();  // what the server has not confirmed is open again
+    await show(from);
     throw e;
   }
-  decision.annotation = answer.id;
-  S.undo.push(decision);
-  if (!autoNext) return refreshItem(from);
-  await arrived(answer.nextItem ? answer.nextItem.id : null, answer.workflow || {}, from);
+  S.undo.push({ kind: "classify", item: from, prev, left: true, annotation: answer.id });
+  const workflow = answer.workflow || {};
+  const next = answer.nextItem ? answer.nextItem.id : null;
+  if (workflow.thenItemId) images.get(workflow.thenItemId);
+  if (!workflow.refused && S.current !== from &&
+      (next === shown || (workflow.status === "pending" && shown))) {
+    S.nextId = workflow.thenItemId || predictNext(S.current);
+    return;  // confirmed (or the move is still on its way): the page is already there
+  }
+  S.gen++;  // the server says otherwise: its word, and the keys pressed meanwhile are dropped
+  await arrived(next, workflow, from);
+}
+
+/** The item in hand once a move from `from` still on its way has landed (a few seconds). */
+async function whereNow(from) {
+  let where;
+  for (let tries = 0; tries < 50; tries++) {
+    where = await api("GET", `/tasks/${taskId}/next-item`);
+    if (where.currentItemId !== from) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return where.currentItemId;
 }
 
 /** After a move: show where the server says we are, or come back with its reason. */
@@ -183,10 +232,7 @@ async function arrived(nextId, workflow, from) {
     toast(workflow.refused.message || workflow.refused.reason);
     return;
   }
-  if (workflow.status === "pending") {  // the move is still on its way: ask where we are
-    const where = await api("GET", `/tasks/${taskId}/next-item`);
-    nextId = where.currentItemId;
-  }
+  if (workflow.status === "pending") nextId = await whereNow(from);
   if (nextId !== S.current) await show(nextId);
   if (workflow.completedItemId) S.statusOf.set(workflow.completedItemId, "completed");
   await peek();
@@ -274,6 +320,7 @@ async function undo() {
     await show(back.itemId);
   }
   if (d.kind === "classify") await api("DELETE", `/annotations/${d.annotation}`);
+  S.leaving.delete(d.item);
   const completed = (d.kind === "left" || d.left) && S.settings.autoComplete;
   if (completed) await statusLanded(d.item, "completed");  // Auto complete's, else it lands after
   if (d.kind === "status" || completed) {
@@ -379,10 +426,8 @@ function listen() {
 async function resync() {
   const where = await peek();
   await loadOrder();
-  if (S.current && where.currentItemId && where.currentItemId !== S.current) {
-    toast("This item was taken or changed elsewhere; here is your item in hand.", "info");
-    await show(where.currentItemId);
-  } else if (S.current && !S.order.includes(S.current)) {
+  // (the server's item in hand may lag the page's by the moves still on their way: no jump)
+  if (S.current && where && !S.order.includes(S.current)) {
     toast("This item was taken elsewhere; moving on.", "info");
     await move("next");
   } else if (S.current) {
