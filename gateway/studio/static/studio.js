@@ -9,7 +9,7 @@ import { Preloader, Viewer } from "/studio/static/viewer.js";
 const $ = (id) => document.getElementById(id);
 const taskId = $("studio").dataset.taskId;
 const viewer = new Viewer($("stage"));
-const images = new Preloader(10);
+const images = new Preloader(16);
 const S = {
   task: null, settings: null, labels: [], colours: new Map(), keymap: {}, keys: new Map(),
   current: null, nextId: null, order: [], statusOf: new Map(), annotations: [], status: null,
@@ -28,6 +28,7 @@ function run(action) {
 
 async function show(id) {
   S.current = id;
+  S.loading = !!id;  // label keys wait for the image: no deciding on an item not yet seen
   S.changing = null;
   $("stage").dataset.itemId = id || "";
   $("empty").hidden = !!id;
@@ -42,7 +43,8 @@ async function show(id) {
   if (S.current !== id) return;
   viewer.show(img.parentNode ? (await freshImage(id)) : img, `item ${id}`);
   $("stage").dataset.painted = id;
-  openAfter(id, 3).forEach((ahead) => images.get(ahead));
+  S.loading = false;
+  openAfter(id, 6).forEach((ahead) => images.get(ahead));
   requestAnimationFrame(() => performance.mark(`painted:${id}`));  // the frame it is painted in
   renderPosition();
   refreshItem(id);
@@ -144,7 +146,7 @@ function renderStatuses() {
 // --- decisions --------------------------------------------------------------------------
 
 function pick(label) {
-  if (!S.current) return;
+  if (!S.current || S.loading) return;
   form.show(label, form.read().values);
   const { values, missing } = form.read();
   if (S.changing) return run(() => change(S.changing, label, values, missing));
@@ -161,7 +163,7 @@ function pick(label) {
   const gen = S.gen, prev = S.status;
   if (S.settings.autoComplete) S.leaving.add(from);  // completed as it is left
   const predicted = predictNext(from);
-  if (predicted && images.now(predicted)) show(predicted);
+  if (predicted) show(predicted);  // at once when preloaded, else as soon as it is decoded
   return run(() => classifyAndGo(from, label, values, gen, prev, predicted));
 }
 
