@@ -81,6 +81,25 @@ async def test_classify_by_click_and_by_hotkey_shows_the_chip_and_the_list_entry
     assert sorted(a["label"] for a in await live.annotations(items[0])) == \
         [MENS, "men's clothes.jeans"]
     await shot(page, "studio-multi-class")
+    # type-ahead in the label tree, then Enter
+    await page.locator("#tree").focus()
+    await page.keyboard.type("dre")
+    assert await page.locator("#filter").input_value() == "dre"
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#chips .chip[data-label=\"women's clothes.dresses\"]")
+    # zoom by key on the image, and back to fit
+    await page.locator("#stage").focus()
+    await page.keyboard.press("+")
+    await page.wait_for_selector("#stage[data-zoom='1.20']")
+    await page.keyboard.press("0")
+    await page.wait_for_selector("#stage[data-zoom='1.00']")
+    # a lost connection is said as such
+    await page.context.set_offline(True)
+    try:
+        await page.keyboard.press("4")
+        await page.wait_for_selector("#toast:has-text('connection to the server is lost')")
+    finally:
+        await page.context.set_offline(False)
     assert not page.errors
 
 
