@@ -60,6 +60,8 @@ async def test_a_page_without_a_session_redirects_to_sign_in_and_signing_in_list
     link = page.get_by_role("link", name="Shirts, first look")
     await link.wait_for()
     assert await link.get_attribute("href") == f"/tasks/{task['id']}/studio"
+    await page.wait_for_selector("#tasks-status:has-text('assigned to you')")
+    assert "Completed 0" in await page.locator("#tasks").inner_text()  # progress by status
     await shot(page, "home")
     assert not page.errors
 

@@ -19,20 +19,35 @@ function progress(task) {
   return el("div", { class: "progress" }, bar, ...parts);
 }
 
+async function assigned(task, me) {
+  const rows = await api("GET", `/tasks/${task.id}/assignments`).catch(() => []);
+  return rows.some((a) => a.annotator === me);
+}
+
+function row(task) {
+  return el("li", { class: "task" },
+    el("a", { href: `/tasks/${task.id}/studio` }, task.name),
+    el("span", { class: "muted" }, ` ${task.project} · ${task.totalItems} items · ${task.singleClass ? "single-class" : "multi-class"}`),
+    progress(task));
+}
+
 async function main() {
   const status = document.getElementById("tasks-status");
   const list = document.getElementById("tasks");
   try {
+    const me = (await api("GET", "/users/me")).email;
     const projects = await allPages("/projects");
     const tasks = (await Promise.all(projects.map((p) =>
       allPages(`/projects/${p.id}/tasks`).then((ts) => ts.map((t) => ({ ...t, project: p.name })))))).flat();
-    for (const task of tasks) {
-      list.append(el("li", { class: "task" },
-        el("a", { href: `/tasks/${task.id}/studio` }, task.name),
-        el("span", { class: "muted" }, ` ${task.project} · ${task.totalItems} items · ${task.singleClass ? "single-class" : "multi-class"}`),
-        progress(task)));
+    const mine = await Promise.all(tasks.map((t) => assigned(t, me)));
+    const yours = tasks.filter((_, i) => mine[i]), others = tasks.filter((_, i) => !mine[i]);
+    list.append(...yours.map(row));
+    if (others.length) {
+      list.after(el("h2", {}, "Other tasks in your projects"),
+                 el("ul", { class: "tasks", "aria-label": "Other tasks" }, ...others.map(row)));
     }
-    status.textContent = tasks.length ? `${tasks.length} task${tasks.length > 1 ? "s" : ""}` : "No tasks yet.";
+    status.textContent = yours.length ? `${yours.length} task${yours.length > 1 ? "s" : ""} assigned to you`
+      : "No task is assigned to you yet.";
   } catch (e) {
     status.textContent = e.message;
   }
