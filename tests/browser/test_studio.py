@@ -300,3 +300,27 @@ async def test_an_item_taken_meanwhile_is_skipped(page, live, world):
     await on_item(page, items[2])  # the server's answer; the taken one never stays
     assert await page.locator("#stage").get_attribute("data-painted") == items[2]
     assert not page.errors
+
+
+async def test_the_users_own_key_map_is_the_studios(page, live, world):
+    token = await live.member("keys@example.com", "annotator")
+    r = await live.client.put("/api/v1/users/me/keymap", headers=live.auth(token),
+                              json={"bindings": {"label:2": "q", f"label:{POLO.split('.')[0]}.jeans": "w",
+                                                 "status:completed": "c", "help": "?"}})
+    assert r.status_code == 200, r.text
+    items = world["items"][39:40]
+    task = await live.task(items, ["keys@example.com"], singleClass=False)
+    await sign_in(page, "keys@example.com")
+    await open_studio(page, task["id"])
+    await on_item(page, items[0])
+    polo = page.locator(f"#tree [data-path=\"{POLO}\"] kbd")
+    assert await polo.inner_text() == "q"
+    assert await page.locator(f"#tree [data-path=\"{MENS}\"] kbd").count() == 0  # left out: no key
+    await page.keyboard.press("1")  # not bound any more
+    await page.keyboard.press("q")
+    await page.wait_for_selector(f"#chips .chip[data-label=\"{POLO}\"]")
+    await page.keyboard.press("w")
+    await page.wait_for_selector("#chips .chip[data-label=\"men's clothes.jeans\"]")
+    assert sorted(a["label"] for a in await live.annotations(items[0])) == \
+        ["men's clothes.jeans", POLO]
+    assert not page.errors

@@ -36,6 +36,7 @@ export async function loadKeymap(statuses) {
   const map = defaults(statuses);
   try {
     const mine = await api("GET", "/users/me/keymap");
+    if (mine && mine.custom) return { filter: "/", ...mine.bindings };  // actions left out: no key
     Object.assign(map, (mine && mine.bindings) || {});
   } catch { /* no key map API or none saved: the defaults */ }
   return map;
