@@ -19,10 +19,9 @@ HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:16px system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}
-label{{display:block;margin:.8rem 0}} input{{display:block;width:100%;padding:.4rem}}
-button{{margin-top:1rem;padding:.4rem 1rem}}</style></head>
-<body><h1>{title}</h1><p>{intro}</p>{form}<p id="out" role="status"></p>
+<link rel="stylesheet" href="/studio/static/studio.css"></head>
+<body><header class="bar"><a class="brand" href="/">Classifier studio</a></header>
+<main class="form-page"><h1>{title}</h1><p>{intro}</p>{form}<p id="out" role="status"></p></main>
 <script>
 const form = document.querySelector("form");
 if (form) form.onsubmit = async (event) => {{

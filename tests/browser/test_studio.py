@@ -52,6 +52,7 @@ async def test_a_page_without_a_session_redirects_to_sign_in_and_signing_in_list
     task = await live.task(world["items"][:3], ["ann@example.com"], name="Shirts, first look")
     await page.goto(f"/tasks/{task['id']}/studio")
     await page.wait_for_url(lambda url: "/sign-in?next=" in url)
+    await shot(page, "sign-in")
     await page.get_by_label("Email").fill("ann@example.com")
     await page.get_by_label("Password").fill("a long enough password")
     await page.get_by_role("button", name="Sign in").click()
