@@ -271,6 +271,12 @@ async def test_refusals_show_the_servers_message_and_keep_the_annotator_on_the_i
     assignment = (await live.get(f"/api/v1/tasks/{task['id']}/assignments")).json()[0]["id"]
     r = await live.post(f"/api/v1/assignments/{assignment}/reassign", {"annotator": "mgr@example.com"})
     assert r.status_code in (200, 202), r.text
+
+    async def reassigned() -> bool:
+        rows = (await live.get(f"/api/v1/tasks/{task['id']}/assignments")).json()
+        return "mgr@example.com" in [a["annotator"] for a in rows]
+
+    assert await eventually(reassigned)
     await page.keyboard.press("Escape")
     await page.keyboard.press("2")
     await page.wait_for_function(
