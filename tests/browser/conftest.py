@@ -32,8 +32,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM_PATH", ""), *CANDIDATES):
-        if candidate and os.access(candidate, os.X_OK):
+    """CHROMIUM_PATH when set (and nothing else then), else the first Debian path found."""
+    named = os.environ.get("CHROMIUM_PATH", "")
+    for candidate in (named,) if named else CANDIDATES:
+        if os.access(candidate, os.X_OK):
             return candidate
     return None
 
@@ -49,8 +51,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 async def browser() -> AsyncIterator[Any]:
     path = chromium_path()
     if path is None:
-        reason = ("no Chromium for the browser tests: set CHROMIUM_PATH or apt-get install "
-                  "chromium-headless-shell")
+        named = os.environ.get("CHROMIUM_PATH", "")
+        reason = (f"CHROMIUM_PATH={named} is not an executable" if named else
+                  f"no Chromium for the browser tests at {' or '.join(CANDIDATES)}: set "
+                  "CHROMIUM_PATH or apt-get install chromium-headless-shell")
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(reason)
         pytest.skip(reason)
