@@ -132,8 +132,8 @@ RULES: dict[str, Rule] = {
     # annotations outside tasks
     "classify": write("annotator"),  # outside a task the handler asks for manager
     "get_annotation": read("annotator"),
-    "update_annotation": write("manager"),
-    "delete_annotation": write("manager"),
+    "update_annotation": write("annotator"),  # outside a task the handler asks for manager
+    "delete_annotation": write("annotator"),
     # video scenes (annotations over frame ranges): like annotations outside tasks
     "start_scene": write("manager"),
     "paint_scenes": write("manager"),

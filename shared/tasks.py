@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from shared.commands import Classify
+from shared.commands import Classify, DeleteAnnotation, UpdateAnnotation
 from shared.envelope import Contract, Envelope
 
 
@@ -142,13 +142,14 @@ class SetStatus(Envelope):
 
 
 class CheckInTask(Envelope):
-    """A command made in a task's context, to be checked against the task's rules and, if
-    allowed, forwarded to its own stream. Stream `tasks`."""
+    """A command made in a task's context (a classify, or a change or removal of an
+    annotation), to be checked against the task's rules and, if allowed, forwarded to its
+    own stream. Stream `tasks`."""
 
     type: Literal["CheckInTask"] = "CheckInTask"
     task_id: str
     project_id: str
-    command: Classify
+    command: Annotated[Classify | UpdateAnnotation | DeleteAnnotation, Field(discriminator="type")]
 
 
 TaskCommand = Annotated[

@@ -24,7 +24,7 @@ from shared.tasks import (
 
 Publish = Callable[[list[Any]], Awaitable[None]]
 log = logging.getLogger("classifier.task")
-Forward = Callable[[Classify], Awaitable[None]]
+Forward = Callable[[Envelope], Awaitable[None]]
 
 
 def _now() -> str:
@@ -429,7 +429,9 @@ class TaskHandlers:
         await self._finish(cmd, [refused(cmd, refusal, inner.id)], outcome_id=inner.id, command_type=inner.type)
 
     @staticmethod
-    def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool) -> Classify:
+    def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool) -> Envelope:
+        if not isinstance(cmd.command, Classify):  # a change or removal: forwarded as it is
+            return cmd.command
         return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,
                                               "replace_classes": single_class})
 

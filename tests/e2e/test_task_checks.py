@@ -72,3 +72,33 @@ async def test_a_redelivered_check_stores_the_classification_once_and_never_refu
     await settled(redis, settings)
     assert await refusals(redis, settings, classify.id) == []
     assert await platform.catalog.db.annotations.count_documents({"itemId": item}) == 1
+
+
+async def test_an_annotator_changes_and_removes_annotations_on_their_own_items_in_a_task(platform, team):
+    tokens, _ = team
+    task = (await create_task(platform)).json()
+    by = await assignments(platform, task["id"])
+    mine = (await items_of(platform, by["ann1@example.com"]["id"]))[0]
+    theirs = (await items_of(platform, by["ann2@example.com"]["id"]))[0]
+    made = await platform.post(f"/api/v1/items/{mine}/annotations", {"label": POLO, "taskId": task["id"]},
+                               token=tokens["ann1"])
+    assert made.status_code == 201, made.text
+    annotation = made.json()["id"]
+    outside = await platform.request("PATCH", f"/api/v1/annotations/{annotation}", token=tokens["ann1"],
+                                     json={"label": "men's clothes.jeans"})
+    assert outside.status_code == 403 and "taskId" in outside.json()["detail"]
+    changed = await platform.request("PATCH", f"/api/v1/annotations/{annotation}?taskId={task['id']}",
+                                     token=tokens["ann1"], json={"label": "men's clothes.jeans"})
+    assert changed.status_code == 200, changed.text
+    assert (await platform.get(f"/api/v1/annotations/{annotation}")).json()["label"] == "men's clothes.jeans"
+    # someone else's item in the task: refused by the task service, nothing changed
+    other = await platform.post(f"/api/v1/items/{theirs}/annotations", {"label": POLO, "taskId": task["id"]},
+                                token=tokens["ann2"])
+    refused = await platform.request("DELETE", f"/api/v1/annotations/{other.json()['id']}?taskId={task['id']}",
+                                     token=tokens["ann1"])
+    assert refused.status_code == 403, refused.text
+    assert (await platform.get(f"/api/v1/annotations/{other.json()['id']}")).status_code == 200
+    removed = await platform.request("DELETE", f"/api/v1/annotations/{annotation}?taskId={task['id']}",
+                                     token=tokens["ann1"])
+    assert removed.status_code == 204, removed.text
+    assert (await platform.get(f"/api/v1/annotations/{annotation}")).status_code == 404
