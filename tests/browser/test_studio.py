@@ -205,8 +205,8 @@ async def test_a_multi_class_item_gets_two_labels_and_the_done_key_completes_it_
 
 async def test_change_and_remove_from_the_chip(page, live, world):
     items = world["items"][28:29]
-    task = await live.task(items, ["mgr@example.com"], singleClass=False)
-    await sign_in(page, "mgr@example.com")
+    task = await live.task(items, ["ann@example.com"], singleClass=False)
+    await sign_in(page, "ann@example.com")  # an annotator: changes in the task's context
     await open_studio(page, task["id"])
     await on_item(page, items[0])
     await page.keyboard.press("2")
@@ -226,8 +226,8 @@ async def test_change_and_remove_from_the_chip(page, live, world):
 
 async def test_undo_takes_back_a_classify_that_moved_on_and_a_status_on_the_item(page, live, world):
     items = world["items"][29:32]
-    task = await live.task(items, ["mgr@example.com"])
-    await sign_in(page, "mgr@example.com")
+    task = await live.task(items, ["ann@example.com"])
+    await sign_in(page, "ann@example.com")
     await open_studio(page, task["id"])
     await on_item(page, items[0])
     await page.locator("#auto-next").check()

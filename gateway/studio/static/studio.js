@@ -251,13 +251,13 @@ function startChange(annotation) {
 async function change(annotation, label, attributes, missing) {
   S.changing = null;
   if (missing.length) throw new Error(`${missing.map((a) => a.title || a.key).join(", ")} is required for ${label.tag}.`);
-  await api("PATCH", `/annotations/${annotation.id}`, { label: label.path, attributes });
+  await api("PATCH", `/annotations/${annotation.id}?taskId=${taskId}`, { label: label.path, attributes });
   toast(`Changed to ${label.tag}.`, "info");
   await refreshItem(S.current);
 }
 
 async function remove(annotation) {
-  await api("DELETE", `/annotations/${annotation.id}`);
+  await api("DELETE", `/annotations/${annotation.id}?taskId=${taskId}`);
   await refreshItem(S.current);
 }
 
@@ -279,7 +279,7 @@ async function undo() {
     const back = await api("POST", `/tasks/${taskId}/previous-item`);
     await show(back.itemId);
   }
-  if (d.kind === "classify") await api("DELETE", `/annotations/${d.annotation}`);
+  if (d.kind === "classify") await api("DELETE", `/annotations/${d.annotation}?taskId=${taskId}`);
   S.leaving.delete(d.item);
   const completed = (d.kind === "left" || d.left) && S.settings.autoComplete;
   if (completed) await statusLanded(d.item, "completed");  // Auto complete's, else it lands after
