@@ -24,8 +24,10 @@ $(VENV)/.test-deps: $(BIN)/python pyproject.toml constraints.txt
 run: $(VENV)/.run-deps
 	$(BIN)/python -m deploy.dev
 
+# The browser tests need a headless Chromium: deploy/chromium.sh finds Debian's, or installs
+# it with apt-get when run as root.
 test: $(VENV)/.test-deps
-	$(BIN)/python -m pytest -q
+	CHROMIUM_PATH="$$(sh deploy/chromium.sh)" $(BIN)/python -m pytest -q
 
 # make bench BENCH=autonext (or bulk, floor, scenes, tasks, studio)
 BENCH ?= classify
