@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar import Controller, Request, Response, delete, get, patch
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
@@ -24,8 +24,8 @@ from shared.commands import DeleteAnnotation, UpdateAnnotation
 from shared.envelope import Envelope
 from shared.tasks import CheckInTask
 
-TaskId = Annotated[str | None, Parameter(
-    query="taskId", description="the task the change is made in: its rules apply (annotators must send it)")]
+TaskId = Annotated[str | None, QueryParameter(
+    name="taskId", description="the task the change is made in: its rules apply (annotators must send it)")]
 from shared.labels import Problem, check_classification
 
 
