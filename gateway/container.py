@@ -23,7 +23,8 @@ from shared import streams
 from shared.bulk import BulkClassify, UndoBulk
 from shared.commands import ClassifyStreamCommand
 from shared.scene_commands import SceneStreamCommand
-from shared.messaging import batch_reader, ensure_groups, make_broker, make_redis, stream_publisher, subscribers_running
+from shared.messaging import (batch_reader, ensure_groups, make_broker, make_redis, read_from_now,
+                              stream_publisher, subscribers_running)
 from shared.runtime import run_checks
 from shared.settings import Settings
 from shared.workflow import WorkflowCommand
@@ -98,6 +99,7 @@ class Gateway:
         await self.sessions.start()
         await self.catalog.create_indexes()
         await self.links.create_indexes()
+        await read_from_now(self.broker, self.redis)  # no outcome missed before the first
         await self.broker.start()
         await self.invalidation.start()
         await self.audit.start()

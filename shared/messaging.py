@@ -304,6 +304,23 @@ def attach(
             await dead_letters.send(consumer, [(entry_id, body, reason, deliveries)])
 
 
+async def read_from_now(broker: RedisBroker, redis: Redis) -> None:
+    """Start every group-less stream reader at its stream's last entry as of now. FastStream
+    starts such a reader at `$` and sends `$` again with every XREAD until a first entry
+    arrives, so an entry added between two reads (a gateway's first outcome) was missed."""
+    for subscriber in broker.subscribers:
+        stream = getattr(subscriber, "stream_sub", None)
+        if stream is None or stream.group or getattr(subscriber, "last_id", None) != "$":
+            continue
+        try:
+            info = await redis.xinfo_stream(stream.name)
+        except ResponseError:  # no such stream yet: everything it will hold is new
+            subscriber.last_id = "0-0"
+            continue
+        last = info.get("last-generated-id") or b"0-0"
+        subscriber.last_id = last.decode() if isinstance(last, bytes) else str(last)
+
+
 def subscribers_running(broker: RedisBroker) -> bool:
     """Readiness: a stopped subscriber does not end the process (stack.md 1.13), nor does a
     subscriber whose reading task ended without being restarted. (A read failing because
