@@ -5,26 +5,17 @@ taken meanwhile skipped. Every wait is for a condition, never a fixed time."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, shot, sign_in
+from tests.waiting import eventually
 
 POLO = "men's clothes.polo shirts"
 MENS = "men's clothes"
 DOCS = Path(__file__).parents[2] / "docs"
-
-
-async def eventually(check, timeout: float = 15.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 async def open_studio(page, task_id: str) -> None:

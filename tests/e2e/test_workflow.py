@@ -20,6 +20,7 @@ from tests.e2e.test_tasks import (
     register_items,
 )
 from tests.e2e.workflow_platform import workflow_platform
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -66,15 +67,6 @@ async def move_on(platform, task_id, item_id=None, token=None):
 async def statuses(platform, task_id, assignment_id, token=None) -> dict[str, str | None]:
     page = (await platform.get(f"/api/v1/assignments/{assignment_id}/items", token=token)).json()
     return {r["itemId"]: r["status"] for r in page["items"]}
-
-
-async def eventually(check, timeout: float = 10.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 # --- allocation ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from shared import streams
 from shared.tasks import ReturnItems
 from shared.workflow import ReadModel
 from tests.integration.workflow_stack import MANAGER, annotator, running
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 ANN1, ANN2 = annotator(1), annotator(2)
@@ -211,15 +212,6 @@ async def test_a_redelivered_move_is_answered_again_and_not_applied_twice(stack)
     assert (await stack.move_on(ANN1, task, items[1]))["itemId"] == items[2]
     set_status = [b for b in await stack.read(streams.STATUS) if b.get("itemId") == items[0]]
     assert len({b["id"] for b in set_status}) == 1
-
-
-async def eventually(check, timeout: float = 10.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
 
 
 # --- pulling ---------------------------------------------------------------------------------
