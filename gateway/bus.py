@@ -15,6 +15,7 @@ from shared.events import parse_event
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 PENDING_TTL_S = 7 * 24 * 3600
+STORED_POLL_S = 0.2  # how often a retry looks for an outcome stored after its event
 
 
 class IdempotencyConflict(Exception):
@@ -83,12 +84,20 @@ class CommandBus:
     async def await_existing(self, command_id: str) -> Any | None:
         """The outcome of a command published earlier (an idempotent retry)."""
         future = self.hub.expect(command_id)
+        deadline = asyncio.get_running_loop().time() + self.wait_s
         try:
-            if (stored := await self.stored_outcome(command_id)) is not None:
-                return stored
-            return await asyncio.wait_for(asyncio.shield(future), self.wait_s)
-        except TimeoutError:
-            return None
+            # The services store an outcome and announce it at the same time, so the event
+            # may have gone by (answering the first request) before the record is readable:
+            # look again now and then, not only for an event that may never come again.
+            while (stored := await self.stored_outcome(command_id)) is None:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    return None
+                try:
+                    return await asyncio.wait_for(asyncio.shield(future), min(left, STORED_POLL_S))
+                except TimeoutError:
+                    continue
+            return stored
         finally:
             self.hub.forget(command_id)
 

@@ -260,3 +260,28 @@ async def test_a_retry_publishes_a_command_whose_first_request_died_before_publi
     assert again.status_code == 201 and again.json()["id"] == r.json()["id"]
     page = (await platform.get(f"/api/v1/items/{item}/annotations")).json()
     assert [a["id"] for a in page["annotations"]] == [r.json()["id"]]
+
+
+async def test_a_retry_finds_an_outcome_stored_after_its_event_went_by(platform, team):
+    """The services store an outcome and announce it at once, so a retry can come in after
+    the event (which answered the first request) and before the record: it must find the
+    record when it lands, not wait the whole wait for an event that has gone by."""
+    tokens, _ = team
+    task = (await create_task(platform, assignees=["ann1@example.com"])).json()
+    item = (await own_items(platform, task["id"], "ann1@example.com"))[0]
+    r = await platform.post(f"/api/v1/items/{item}/annotations", {"label": POLO}, token=platform.token)
+    assert r.status_code == 201, r.text
+    operations = platform.gateway.catalog.db.operations
+    record = await operations.find_one_and_delete({"_id": r.headers["operation-id"]})
+    assert record is not None
+
+    async def lands_late() -> None:
+        await asyncio.sleep(0.3)
+        await operations.insert_one(record)
+
+    late = asyncio.create_task(lands_late())
+    started = asyncio.get_running_loop().time()
+    found = await platform.gateway.bus.await_existing(r.headers["operation-id"])
+    await late
+    assert found is not None and found.annotation["id"] == r.json()["id"]
+    assert asyncio.get_running_loop().time() - started < 2  # the wait here is 15 s
