@@ -1,4 +1,5 @@
-"""The studio's pages: the signed-in user's tasks (`/`) and the studio of a task. A page
+"""The studio's pages: the signed-in user's tasks (`/`), a task (`/tasks/{id}`), its browser
+(`/tasks/{id}/browse`: thumbnails, filters, selection, bulk classify) and its studio. A page
 is a shell; its module reads everything through the JSON API with the session cookie, so
 the API's access rules are the pages' too. Without a session a page redirects to sign in."""
 
@@ -44,3 +45,18 @@ class StudioPages(Controller):
             return _to_sign_in(request)
         return Template("studio.html", context={"email": email, "task_id": task_id},
                         headers=HEADERS)
+
+    # the same public rule as the studio page (gateway.roles): a page is a shell, its data the API's
+    @get("/tasks/{task_id:str}", media_type="text/html", opt={"permission": "studio_page"})
+    async def task_page(self, task_id: FromPath[str], request: Request) -> Template | Redirect:
+        email = _signed_in(request)
+        if email is None:
+            return _to_sign_in(request)
+        return Template("task.html", context={"email": email, "task_id": task_id}, headers=HEADERS)
+
+    @get("/tasks/{task_id:str}/browse", media_type="text/html", opt={"permission": "studio_page"})
+    async def browse_page(self, task_id: FromPath[str], request: Request) -> Template | Redirect:
+        email = _signed_in(request)
+        if email is None:
+            return _to_sign_in(request)
+        return Template("browse.html", context={"email": email, "task_id": task_id}, headers=HEADERS)

@@ -1,11 +1,13 @@
 // The JSON API as the pages call it: the session cookie authenticates, writes echo the
 // CSRF cookie in X-CSRF-Token, and a refusal becomes an ApiError carrying the API's detail.
 
-/** An answer outside 2xx: `status` (0 when the connection is lost) and the server's text. */
+/** An answer outside 2xx: `status` (0 when the connection is lost), the server's text, and
+ * its whole JSON `body` (a refusal's `details`, e.g. the offending items). */
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(detail);
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -46,7 +48,7 @@ export async function api(method, path, body) {
     throw new ApiError(401, "Your session has ended: sign in again.");
   }
   const answer = r.status === 204 ? null : await r.json().catch(() => null);
-  if (!r.ok) throw new ApiError(r.status, detailOf(answer, r.status));
+  if (!r.ok) throw new ApiError(r.status, detailOf(answer, r.status), answer);
   return answer;
 }
 

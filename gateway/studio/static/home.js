@@ -1,5 +1,8 @@
-// `/`: the tasks of the signed-in user's projects, with progress by status.
+// `/`: the tasks page. Every task of the signed-in user's projects (theirs first), with its
+// type, classes, progress by status, due date and assignees; a row opens its task page on
+// double-click or Enter, and its studio link opens the studio.
 import { api, el } from "/studio/static/api.js";
+import { classesOf, dueOf, progress, typeOf } from "/studio/static/progress.js";
 
 async function allPages(path) {
   const out = [];
@@ -10,25 +13,52 @@ async function allPages(path) {
   }
 }
 
-function progress(task) {
-  const counts = task.itemStatus.actions || {};
-  const parts = task.availableActions.map((a) =>
-    el("span", { class: "count", style: `--c:${a.color || "#777"}` }, `${a.displayName || a.action} ${counts[a.action] || 0}`));
-  parts.push(el("span", { class: "count open" }, `open ${task.itemStatus.remaining}`));
-  const bar = el("progress", { max: 100, value: task.progress, "aria-label": `${task.progress}% done` });
-  return el("div", { class: "progress" }, bar, ...parts);
-}
-
-async function assigned(task, me) {
-  const rows = await api("GET", `/tasks/${task.id}/assignments`).catch(() => []);
-  return rows.some((a) => a.annotator === me);
-}
+const open = (task) => location.assign(`/tasks/${task.id}`);
 
 function row(task) {
-  return el("li", { class: "task" },
-    el("a", { href: `/tasks/${task.id}/studio` }, task.name),
-    el("span", { class: "muted" }, ` ${task.project} · ${task.totalItems} items · ${task.singleClass ? "single-class" : "multi-class"}`),
-    progress(task));
+  const people = task.assignees.length ? task.assignees.join(", ") : "nobody yet";
+  const tr = el("tr", { class: "task-row", tabindex: -1, "data-task-id": task.id,
+                        "aria-label": `${task.name}: press Enter to open the task`,
+                        ondblclick: () => open(task) },
+    el("td", {}, el("strong", { class: "task-title" }, task.name),
+       el("div", { class: "muted" }, task.project)),
+    el("td", {}, el("span", { class: `badge ${typeOf(task)}` }, typeOf(task)),
+       el("div", { class: "muted" }, classesOf(task))),
+    el("td", {}, progress(task.availableActions, task.itemStatus, task.totalItems),
+       el("div", { class: "muted" }, `${task.totalItems} items · ${task.progress}% done`)),
+    el("td", {}, dueOf(task)),
+    el("td", { class: "people" }, people),
+    el("td", { class: "actions" },
+       el("a", { href: `/tasks/${task.id}`, "aria-label": "Open the task page" }, "Open"), " ",
+       el("a", { href: `/tasks/${task.id}/studio`, "aria-label": `Studio: ${task.name}` }, "Studio")));
+  return tr;
+}
+
+function table(label, tasks, id) {
+  return el("table", { class: "task-table", id, "aria-label": label },
+    el("thead", {}, el("tr", {}, ...["Task", "Type", "Progress by status", "Due", "Assignees", ""]
+      .map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...tasks.map(row)));
+}
+
+/** Up/Down move between rows (one tab stop for the whole list), Enter opens. */
+function rowKeys(e) {
+  const rows = [...document.querySelectorAll(".task-row")];
+  const at = rows.indexOf(e.target);
+  if (at < 0) return;
+  const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: rows.length - 1 }[e.key];
+  if (to !== undefined) {
+    e.preventDefault();
+    focusRow(rows, Math.max(0, Math.min(rows.length - 1, to)));
+  } else if (e.key === "Enter") {
+    e.preventDefault();
+    location.assign(`/tasks/${e.target.dataset.taskId}`);
+  }
+}
+
+function focusRow(rows, k) {
+  rows.forEach((r, i) => r.setAttribute("tabindex", i === k ? "0" : "-1"));
+  rows[k]?.focus();
 }
 
 async function main() {
@@ -39,15 +69,25 @@ async function main() {
     const projects = await allPages("/projects");
     const tasks = (await Promise.all(projects.map((p) =>
       allPages(`/projects/${p.id}/tasks`).then((ts) => ts.map((t) => ({ ...t, project: p.name })))))).flat();
-    const mine = await Promise.all(tasks.map((t) => assigned(t, me)));
-    const yours = tasks.filter((_, i) => mine[i]), others = tasks.filter((_, i) => !mine[i]);
-    list.append(...yours.map(row));
+    await Promise.all(tasks.map(async (t) => {
+      const rows = await api("GET", `/tasks/${t.id}/assignments`).catch(() => []);
+      t.assignees = [...new Set(rows.filter((a) => a.annotator && a.status !== "removed").map((a) => a.annotator))];
+    }));
+    const yours = tasks.filter((t) => t.assignees.includes(me)), others = tasks.filter((t) => !t.assignees.includes(me));
+    const mine = table("Tasks assigned to you", yours, "tasks");
+    mine.hidden = !yours.length;
+    list.replaceWith(mine);
     if (others.length) {
-      list.after(el("h2", {}, "Other tasks in your projects"),
-                 el("ul", { class: "tasks", "aria-label": "Other tasks" }, ...others.map(row)));
+      document.getElementById("tasks").after(el("h2", {}, "Other tasks in your projects"),
+                                             table("Other tasks", others, "other-tasks"));
     }
-    status.textContent = yours.length ? `${yours.length} task${yours.length > 1 ? "s" : ""} assigned to you`
-      : "No task is assigned to you yet.";
+    const rows = [...document.querySelectorAll(".task-row")];
+    rows.forEach((r) => r.addEventListener("focus", () => rows.forEach((o) => o.setAttribute("tabindex", o === r ? "0" : "-1"))));
+    if (rows.length) rows[0].setAttribute("tabindex", "0");
+    document.querySelector("main").addEventListener("keydown", rowKeys);
+    status.textContent = (yours.length ? `${yours.length} task${yours.length > 1 ? "s" : ""} assigned to you`
+      : "No task is assigned to you yet") + ". Double-click a task, or press Enter on it, to open it.";
+    document.querySelector("main").dataset.ready = "true";
   } catch (e) {
     status.textContent = e.message;
   }

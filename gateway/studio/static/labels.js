@@ -72,12 +72,12 @@ export class LabelTree {
       if (label) this.onPick(label);
       this.filter.value = "";
       this.render();
-      document.getElementById("stage").focus();
+      document.getElementById("stage")?.focus();
     } else if (e.key === "Escape") {
       stop();
       this.filter.value = "";
       this.render();
-      document.getElementById("stage").focus();
+      document.getElementById("stage")?.focus();
     } else if (!inFilter && e.key.length === 1 && /\p{L}/u.test(e.key) && !e.ctrlKey && !e.metaKey) {
       stop();  // type-ahead: the letters go to the filter
       this.filter.focus();
