@@ -23,6 +23,7 @@ from gateway.controllers.bulk import BulkController
 from gateway.controllers.datasets import DatasetController
 from gateway.controllers.items import ItemController
 from gateway.controllers.keymap import KeymapController
+from gateway.controllers.preferences import PreferencesController
 from gateway.controllers.accounts import SignInController
 from gateway.controllers.invitations import InvitationController
 from gateway.controllers.members import MemberController
@@ -51,7 +52,7 @@ ROUTES = [
     AnnotationController, OperationController, UserController, live, ready, asyncapi,
     SignInController, InvitationController, PageController,
     OrganizationController, MemberController, TokenController, OidcController,
-    KeymapController,
+    KeymapController, PreferencesController,
 ]
 
 ROUTES += STUDIO_ROUTES  # the studio's pages and their modules (gateway.studio)

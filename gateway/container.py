@@ -8,6 +8,7 @@ from typing import Any
 from gateway.access import Access
 from gateway.audit import AuditLog
 from gateway.auth import TokenResolver
+from gateway.browse import Browser
 from gateway.bus import CommandBus
 from gateway.invalidation import Invalidation
 from gateway.oidc import SingleSignOn
@@ -73,6 +74,7 @@ class Gateway:
             "to answer the requests it holds.",
         )
         async def on_outcomes(bodies: list[Any]) -> None:
+            self.browse.deliver(bodies)  # first: a request answered below sees its change listed
             self.hub.deliver(bodies)
             self.workflow.deliver_task_facts(bodies)
 
@@ -92,6 +94,7 @@ class Gateway:
         self.invalidation = Invalidation(self.redis, s.namespace, self.access)
         self.audit = AuditLog(self.catalog)
         self.tasks = TaskReads(self.catalog.db)
+        self.browse = Browser(self.catalog.db, max_age_s=s.browse_max_age_s)
         self.bus = CommandBus(
             self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s
         )

@@ -112,6 +112,13 @@ class Catalog:
         await self.db.keymaps.replace_one({"_id": user_id}, {"bindings": rows, "updatedAt": at},
                                           upsert=True)
 
+    async def preferences(self, user_id: str) -> dict[str, Any] | None:
+        """The user's saved task-browser preferences; None when never saved."""
+        return await self.db.preferences.find_one({"_id": user_id}, {"_id": 0, "updatedAt": 0})
+
+    async def save_preferences(self, user_id: str, values: dict[str, Any], at: Any) -> None:
+        await self.db.preferences.replace_one({"_id": user_id}, values | {"updatedAt": at}, upsert=True)
+
     async def add_token(self, doc: dict[str, Any]) -> None:
         await self.db.tokens.insert_one(doc)
 

@@ -75,6 +75,8 @@ RULES: dict[str, Rule] = {
     "get_operation": SIGNED_IN,  # only the operation's own actor sees it
     "get_keymap": SIGNED_IN,  # the caller's own studio key map
     "save_keymap": SIGNED_IN_WRITES,
+    "get_preferences": SIGNED_IN,  # the caller's own task-browser preferences
+    "save_preferences": SIGNED_IN_WRITES,
     # accounts: signing in (public: throttled, or guarded by a one-time secret) and out
     "sign_in": PUBLIC,
     "sign_out": SIGNED_IN_WRITES,
@@ -164,6 +166,8 @@ RULES: dict[str, Rule] = {
     "clear_status": write("annotator"),
     "get_assignment": read("annotator"),
     "assignment_items": read("annotator"),
+    "task_items": read("annotator"),  # the task browser: every member sees the task's items
+    "task_item_ids": read("annotator"),
     "redistribute": write("manager"),
     "reassign": write("manager"),
     # bulk classification in a task; the task service limits annotators to their own items

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     reclaim_idle_ms: int = Field(30_000, validation_alias="RECLAIM_IDLE_MS")
     max_deliveries: int = Field(5, validation_alias="MAX_DELIVERIES")
     outcome_wait_s: float = Field(5.0, validation_alias="OUTCOME_WAIT_SECONDS")
+    # The task browser's in-memory index of a task is rebuilt past this age (gateway.browse).
+    browse_max_age_s: float = Field(300.0, validation_alias="BROWSE_INDEX_MAX_AGE_SECONDS")
     consumer_name: str = Field("", validation_alias="CONSUMER_NAME")
     # Requests per token per minute, counted in Redis so the limit holds across replicas;
     # 0 turns the limit off. Generous by default: one busy annotator client is far below it.

@@ -10,14 +10,15 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
-from gateway.bulk_schemas import BulkClassifyIn
+from gateway.bulk_schemas import BulkClassifyIn, BulkFilterIn
+from gateway.controllers.browse import browse
 from gateway.controllers.common import Page, PageSize, paged
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
 from gateway.guards import role_here
 from shared import streams
-from shared.bulk import BulkClassify, BulkFilter, UndoBulk, annotation_id
-from shared.labels import check_classification
+from shared.bulk import MAX_ITEMS, BulkClassify, BulkFilter, UndoBulk, annotation_id
+from shared.labels import Problem, check_classification
 
 
 def _bulk_answer(response: Response[Any], api: str, task_id: str, bulk_id: str) -> Response[Any]:
@@ -39,10 +40,14 @@ class BulkController(Controller):
         ontology = await state.gw.access.ontology(task["recipeId"])
         if problems := check_classification(ontology, data.label, data.attributes):
             raise unprocessable(problems, "the classification does not fit the recipe")
-        f = BulkFilter(**data.filter.model_dump()) if data.filter else None
+        item_ids, f = data.item_ids, None
+        if data.filter and data.filter.browses:  # resolved here, from the browser's index
+            item_ids = await matching_ids(state, task_id, data.filter)
+        elif data.filter:
+            f = BulkFilter(assignment_id=data.filter.assignment_id, status=data.filter.status)
         return task, BulkClassify(
             actor=request.user.actor(role_here(request)), task_id=task_id, project_id=task["projectId"],
-            item_ids=data.item_ids, filter=f, label=data.label, attributes=data.attributes,
+            item_ids=item_ids, filter=f, label=data.label, attributes=data.attributes,
             mode=data.mode, status=data.status, dry_run=dry_run)
 
     @post("/bulk-classify", status_code=200)
@@ -110,6 +115,17 @@ class BulkController(Controller):
                            task_id=task_id, project_id=task["projectId"])
         return await dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"], bulk_id, 200,
                               render_undone)
+
+
+async def matching_ids(state: State, task_id: str, f: BulkFilterIn) -> list[str]:
+    """The items a browser filter matches, for a bulk: 422 when none or more than a bulk takes."""
+    index, checked = await browse(state, task_id, f.browse_query(), "filter.", "body")
+    found = index.select(checked)
+    if not len(found) or len(found) > MAX_ITEMS:
+        rule = "matches no item of the task" if not len(found) else \
+            f"matches {len(found):,} items; a bulk takes at most {MAX_ITEMS:,}: narrow the filter"
+        raise unprocessable([Problem("filter", rule)], "the filter does not fit a bulk")
+    return [index.ids[p] for p in found.tolist()]
 
 
 def render_completed(outcome: Any, api: str) -> dict[str, Any]:

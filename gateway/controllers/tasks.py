@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from gateway.controllers.browse import TaskItemsReads
 from gateway.controllers.common import Page, PageSize, paged
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
@@ -74,7 +75,7 @@ def _task_problems(data: TaskIn, members: set[str]) -> list[Problem]:
     return problems
 
 
-class TaskController(Controller):
+class TaskController(TaskItemsReads, Controller):
     path = "/api/v1"
     tags = ["tasks"]
 
