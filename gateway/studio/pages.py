@@ -59,4 +59,5 @@ class StudioPages(Controller):
         email = _signed_in(request)
         if email is None:
             return _to_sign_in(request)
-        return Template("browse.html", context={"email": email, "task_id": task_id}, headers=HEADERS)
+        return Template("browse.html", context={"email": email, "task_id": task_id},
+                        headers=HEADERS)
