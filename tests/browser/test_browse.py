@@ -263,6 +263,8 @@ async def test_select_all_matching_a_status_filter_across_pages_then_classify_le
     await page.get_by_role("button", name="Clear filters").click()
     await page.wait_for_selector("#total:has-text('60 items match')")
     await page.wait_for_selector(f"#grid .chip[data-label=\"{POLO}\"]")
+    for k in (1, 2, 4, 7):
+        await tile(page, k).click(modifiers=["Control"])
     await shot(page, "browse-grid")
     keep("browse-grid")
     assert not page.errors
@@ -380,6 +382,33 @@ async def test_an_unallocated_item_is_refused_listed_and_shown_in_the_grid(page,
     assert not page.errors
 
 
+async def test_an_annotators_selection_with_someone_elses_items_is_refused_naming_them(
+        page, live, world):
+    items = await copies(live, world, 6)
+    task = await make_task(live, items)
+    theirs = set()
+    for a in (await live.get(f"/api/v1/tasks/{task['id']}/assignments")).json():
+        if a["annotator"] == ANN2:
+            rows = (await live.get(f"/api/v1/assignments/{a['id']}/items")).json()["items"]
+            theirs = {r["itemId"] for r in rows}
+    assert theirs
+    await sign_in(page, ANN1)
+    await browse(page, task["id"])
+    await page.locator("#grid").focus()
+    await page.keyboard.press("Control+a")
+    await page.keyboard.press("k")
+    await pick_label(page, POLO)
+    await page.wait_for_selector("#bulk-error[data-from=preview]:has-text('not open to you')")
+    named = await page.locator("#bulk-error [data-item]").evaluate_all(
+        "ns => ns.map(n => n.dataset.item)")
+    assert set(named) == theirs
+    await page.get_by_role("button", name="Classify & Set Status").click()
+    await page.wait_for_selector("#bulk-error[data-from=bulk]:has-text('not open to you')")
+    for item in items:
+        assert await labels_of(live, item) == []
+    assert not page.errors
+
+
 async def test_a_10000_item_select_all_matching_bulk_reaches_done_with_every_item_changed(
         page, live, world):
     t0 = time.perf_counter()
@@ -395,12 +424,18 @@ async def test_a_10000_item_select_all_matching_bulk_reaches_done_with_every_ite
     await pick_label(page, POLO)
     await page.wait_for_selector("#bulk-preview[data-state=ready]", timeout=60_000)
     assert await page.locator("#bulk-preview").get_attribute("data-total") == "10000"
+    # every value the progress bar shows, to see it move (the feed's BulkProgressed)
+    await page.evaluate("""() => { window.seen = []; new MutationObserver(() =>
+        window.seen.push(Number(document.querySelector('#bulk-progress').dataset.done)))
+        .observe(document.querySelector('#bulk-progress'), {attributes: true}); }""")
     t1 = time.perf_counter()
     # Classify & Set Status: completed is preselected (no custom statuses)
     await page.get_by_role("button", name="Classify & Set Status").click()
     await page.wait_for_selector("#bulk-result[data-state=completed]", timeout=180_000)
     bulk = time.perf_counter() - t1
     assert "10,000" in await page.locator("#bulk-result").inner_text()
+    seen = await page.evaluate("window.seen")
+    assert any(0 < k < 10_000 for k in seen), f"the bar went {seen}"
     view = (await live.get(f"/api/v1/tasks/{task['id']}")).json()
     assert view["totalItems"] == 10_000 and view["itemStatus"]["actions"] == {"completed": 10_000}
     db = live.catalog.db

@@ -110,7 +110,7 @@ function render() {
   $("page-info").textContent = S.pages ? `Page ${S.page + 1} of ${S.pages}` : "";
   $("prev").disabled = S.page <= 0;
   $("next").disabled = S.page >= S.pages - 1;
-  grid.setAttribute("aria-activedescendant", S.items[S.focus] ? `tile-${S.items[S.focus].id}` : "");
+  grid.setAttribute("tabindex", S.items.length ? "-1" : "0");  // the tiles carry the tab stop
   if (S.reveal) {
     const at = S.items.findIndex((i) => i.id === S.reveal);
     S.reveal = null;
@@ -131,7 +131,6 @@ function focusTile(k, scroll = true) {
   S.focus = Math.max(0, Math.min(tiles.length - 1, k));
   [...tiles].forEach((t, i) => t.setAttribute("tabindex", i === S.focus ? "0" : "-1"));
   tiles[S.focus].focus({ preventScroll: !scroll });
-  $("grid").setAttribute("aria-activedescendant", tiles[S.focus].id);
 }
 
 // --- mouse and keyboard on the grid -----------------------------------------------------
