@@ -8,6 +8,7 @@ refused and shown; a 10,000-item "select all matching" bulk. Every wait is for a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
 import uuid
@@ -431,6 +432,12 @@ async def test_a_10000_item_select_all_matching_bulk_reaches_done_with_every_ite
     t1 = time.perf_counter()
     # Classify & Set Status: completed is preselected (no custom statuses)
     await page.get_by_role("button", name="Classify & Set Status").click()
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # a picture of the bar midway, when there is one
+        await page.wait_for_function("""() => { const d = Number(document.querySelector(
+            '#bulk-progress').dataset.done); return d > 0 && d < 10000; }""", timeout=20_000)
+        await shot(page, "browse-progress")
     await page.wait_for_selector("#bulk-result[data-state=completed]", timeout=180_000)
     bulk = time.perf_counter() - t1
     assert "10,000" in await page.locator("#bulk-result").inner_text()
