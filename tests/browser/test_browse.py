@@ -222,6 +222,12 @@ async def test_ctrl_click_three_items_shift_click_a_range_and_the_keyboard(page,
     await page.keyboard.press("Control+a")
     assert await selected(page) == 20
     assert "20 selected" in await page.locator("#sel-count").inner_text()
+    # all matching, then one item out by Ctrl+click: the filter becomes its ids, less that one
+    await page.get_by_role("button", name="Select all 20 matching").click()
+    assert await page.locator("#sel-count").inner_text() == "All 20 matching items selected"
+    await tile(page, 6).click(modifiers=["Control"])
+    await page.wait_for_selector("#sel-count:text-is('19 selected')")
+    assert await tile(page, 6).get_attribute("aria-selected") == "false"
     assert not page.errors
 
 
@@ -268,6 +274,16 @@ async def test_select_all_matching_a_status_filter_across_pages_then_classify_le
         await tile(page, k).click(modifiers=["Control"])
     await shot(page, "browse-grid")
     keep("browse-grid")
+    # the other filters, and their totals
+    before = await loaded(page)
+    await page.locator("#f-label").select_option("men's clothes")  # its children match too
+    await reload_after(page, before)
+    assert "40 items match" in await page.locator("#total").inner_text()
+    for query, total in (("?annotated=false", 20), (f"?assignee={ANN1}", 30),
+                         ("?name=-0001", 10), ("?annotated=true&status=discard", 0)):
+        await browse(page, task["id"], query)
+        assert f"{total} items match" in await page.locator("#total").inner_text(), query
+        assert await page.locator("#grid [role=option]").count() == total
     assert not page.errors
 
 
@@ -405,6 +421,9 @@ async def test_an_annotators_selection_with_someone_elses_items_is_refused_namin
     assert set(named) == theirs
     await page.get_by_role("button", name="Classify & Set Status").click()
     await page.wait_for_selector("#bulk-error[data-from=bulk]:has-text('not open to you')")
+    await page.locator("#bulk-tree").focus()
+    await page.keyboard.press("Escape")  # from the label tree too, Escape closes the tool
+    await page.wait_for_selector("#bulk", state="hidden")
     for item in items:
         assert await labels_of(live, item) == []
     assert not page.errors

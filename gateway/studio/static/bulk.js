@@ -37,6 +37,9 @@ export class BulkDialog {
     $("bulk-classify-status").onclick = () => this.apply("classify-and-set-status");
     $("bulk-undo").onclick = () => this.undo().catch((e) => this.refused(e));
     this.dialog.addEventListener("keydown", (e) => this.onKey(e));
+    this.dialog.addEventListener("keydown", (e) => {  // before the tree's own Escape (which keeps it)
+      if (e.key === "Escape" && !$("bulk-filter").value) { e.stopPropagation(); this.dialog.close(); }
+    }, true);
   }
 
   /** `completed` preselected; with custom statuses, they are listed first and one is chosen. */
