@@ -8,12 +8,13 @@ import { BulkDialog } from "/studio/static/bulk.js";
 import { flatten } from "/studio/static/labels.js";
 import { bulkOff } from "/studio/static/progress.js";
 import { Selection, columnsOf, step } from "/studio/static/selection.js";
+import { SIZES, ViewPrefs, tile } from "/studio/static/tiles.js";
 
 const $ = (id) => document.getElementById(id);
 const taskId = $("browse").dataset.taskId;
-const SIZES = [64, 96, 128, 192, 256];
 const FILTERS = ["status", "label", "assignee", "annotated", "name", "dir"];
-const S = { task: null, colours: new Map(), statuses: new Map(), prefs: { thumbnailSize: 128, pageSize: 50 },
+const prefs = new ViewPrefs();
+const S = { task: null, colours: new Map(), statuses: new Map(), prefs: prefs.values,
             page: 0, items: [], total: 0, pages: 0, focus: 0, gen: 0, offenders: new Set(), reveal: null };
 const sel = new Selection(idsOf, renderSelection);
 let bulk;
@@ -77,31 +78,11 @@ async function load() {
   $("browse").dataset.loaded = String(Number($("browse").dataset.loaded || 0) + 1);
 }
 
-function tile(item, k) {
-  const status = item.status ? S.statuses.get(item.status) : null;
-  const chips = item.classes.map((c) => el("li", { class: "chip", style: `--c:${S.colours.get(c.label) || "#999"}`,
-                                                   "data-label": c.label }, c.label.split(".").pop()));
-  const stateText = status ? status.displayName || status.action : item.status || "no status";
-  return el("div", {
-    role: "option", class: "tile", id: `tile-${item.id}`, tabindex: k === S.focus ? 0 : -1,
-    "aria-selected": sel.has(item.id) ? "true" : "false", "data-id": item.id,
-    "data-status": item.status || "none", "data-offender": S.offenders.has(item.id) ? "true" : undefined,
-    "aria-label": `${item.name}, ${stateText}${item.classes.length ? ", " + item.classes.map((c) => c.label.split(".").pop()).join(", ") : ""}`,
-    title: `${item.dir && item.dir !== "/" ? item.dir + "/" : ""}${item.name}${item.assignee ? " · " + item.assignee : ""}`,
-  },
-  el("div", { class: "thumb-box" },
-     el("img", { src: item.thumbnail, alt: "", loading: "lazy", draggable: "false" }),
-     el("span", { class: "tick", "aria-hidden": "true" }, "✓")),
-  el("div", { class: "tile-name" }, item.name),
-  el("div", { class: "tile-meta" },
-     el("span", { class: `tile-status${status ? "" : " none"}`, style: status ? `--c:${status.color || "#777"}` : undefined },
-        stateText)),
-  chips.length ? el("ul", { class: "tile-chips", "aria-hidden": "true" }, ...chips) : null);
-}
-
 function render() {
   const grid = $("grid");
-  grid.replaceChildren(...S.items.map(tile));
+  grid.replaceChildren(...S.items.map((item, k) => tile(item, {
+    focused: k === S.focus, selected: sel.has(item.id), offender: S.offenders.has(item.id),
+    colours: S.colours, status: item.status ? S.statuses.get(item.status) : null })));
   $("empty").hidden = S.items.length > 0;
   const n = S.total.toLocaleString("en");
   $("total").textContent = `${n} item${S.total === 1 ? "" : "s"} match${S.total === 1 ? "es" : ""}`;
@@ -187,37 +168,6 @@ function turn(by) {
   act(load().then(() => focusTile(0)));
 }
 
-// --- preferences --------------------------------------------------------------------------
-
-function applySize() {
-  const size = S.prefs.thumbnailSize;
-  $("size").value = String(Math.max(0, SIZES.indexOf(size)));
-  $("size-out").textContent = `${size} px`;
-  $("size").setAttribute("aria-valuetext", `${size} pixels`);
-  $("grid").style.setProperty("--size", `${size}px`);
-  $("grid").dataset.size = String(size);
-}
-
-let saving = Promise.resolve();
-
-function savePrefs() {
-  const body = { thumbnailSize: S.prefs.thumbnailSize, pageSize: S.prefs.pageSize };
-  saving = saving.then(() => api("PUT", "/users/me/preferences", body))
-    .then((saved) => { $("browse").dataset.saved = `${saved.thumbnailSize}/${saved.pageSize}`; })
-    .catch((e) => toast(`Your view was not saved: ${e.message}`));
-}
-
-async function loadPrefs() {
-  try {
-    Object.assign(S.prefs, await api("GET", "/users/me/preferences"));
-  } catch (e) {
-    toast(`Your saved view could not be read: ${e.message}`);
-  }
-  if (!SIZES.includes(S.prefs.thumbnailSize)) S.prefs.thumbnailSize = 128;
-  $("page-size").value = String(S.prefs.pageSize);
-  applySize();
-}
-
 // --- offenders of a refusal, shown in the grid ---------------------------------------------
 
 /** Put `id` on screen: its name as the filter, the tile focused and marked. */
@@ -254,14 +204,14 @@ function wire() {
   let sliding = 0;
   $("size").addEventListener("input", () => {
     S.prefs.thumbnailSize = SIZES[Number($("size").value)];
-    applySize();
+    prefs.apply();
     clearTimeout(sliding);
-    sliding = setTimeout(savePrefs, 300);  // once the slider rests
+    sliding = setTimeout(() => prefs.save(), 300);  // once the slider rests
   });
   $("page-size").addEventListener("change", () => {
     S.prefs.pageSize = Number($("page-size").value);
     S.page = 0;
-    savePrefs();
+    prefs.save();
     act(load());
   });
   $("select-page").onclick = () => act(sel.add(order()));
@@ -295,7 +245,7 @@ async function main() {
   const off = bulkOff(S.task);
   $("bulk-off").textContent = off;
   $("bulk-off").hidden = !off;
-  await loadPrefs();
+  await prefs.load();
   wire();
   bulk = new BulkDialog({ taskId, task: S.task, recipe, labels, selection: sel,
     done: () => act(load()), reveal: (id, ids) => act(reveal(id, ids)) });
