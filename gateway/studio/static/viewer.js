@@ -60,10 +60,12 @@ export class Preloader {
     Object.assign(this, { limit, images: new Map() });
   }
 
-  get(id) {
+  /** @param {string} id @param {"high" | "low" | "auto"} priority the fetch's, among the rest */
+  get(id, priority = "auto") {
     let entry = this.images.get(id);
     if (!entry) {
       const img = new Image();
+      img.fetchPriority = priority;
       img.src = `/api/v1/items/${id}/stream`;
       entry = { img, ready: img.decode().then(() => img, () => img) };
       this.images.set(id, entry);
