@@ -64,6 +64,13 @@ class TaskIndex:
             for annotation, label in rows.classes.get(item, {}).items():
                 self._add_class(p, annotation, label)
 
+    def item_facts(self) -> dict[str, dict[str, Any]]:
+        """What the index knows of its items that never changes (an item is not renamed or
+        moved): a rebuild reads only the items it does not hold yet."""
+        return {item: {"_id": item, "name": self.names[p], "dir": self.dir_names[self.dirs[p]],
+                       "createdAt": self.created[p], "thumbnailFileId": bool(self.thumbs[p])}
+                for p, item in enumerate(self.ids)}
+
     # codes ----------------------------------------------------------------------------------
 
     def _status_code(self, status: str) -> int:

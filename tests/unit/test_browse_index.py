@@ -115,3 +115,11 @@ def test_changes_it_cannot_follow_ask_for_a_rebuild():
     assert index.apply({"type": "TaskChanged", "taskId": "t", "change": "statuses",
                         "task": {"availableActions": [{"action": "approved"}]}})
     assert index.statuses() == {"approved", "completed", "discard"}
+
+
+def test_a_rebuild_can_take_the_items_facts_from_the_previous_index():
+    before = TaskIndex(rows())
+    again = rows()
+    again.items = list(before.item_facts().values())
+    after = TaskIndex(again)
+    assert [after.row(p, API) for p in range(after.n)] == [before.row(p, API) for p in range(before.n)]
