@@ -29,7 +29,7 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	CHROMIUM_PATH="$$(sh deploy/chromium.sh)" $(BIN)/python -m pytest -q
 
-# make bench BENCH=autonext (or bulk, floor, scenes, tasks, studio)
+# make bench BENCH=autonext (or bulk, floor, scenes, tasks, studio, task_items)
 BENCH ?= classify
 
 bench: $(VENV)/.test-deps

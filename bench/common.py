@@ -31,8 +31,10 @@ def arguments(description: str) -> argparse.ArgumentParser:
 
 
 @contextmanager
-def platform(url: str | None, token: str | None) -> Iterator[tuple[str, str]]:
-    """Use the given platform, or start `deploy.dev` on fresh data and stop it afterwards."""
+def platform(url: str | None, token: str | None,
+             found: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
+    """Use the given platform, or start `deploy.dev` on fresh data and stop it afterwards
+    (its MongoDB URL, for scripts that write their world directly, goes in `found`)."""
     if url and token:
         yield url.rstrip("/"), token
         return
@@ -51,6 +53,8 @@ def platform(url: str | None, token: str | None) -> Iterator[tuple[str, str]]:
                 token = m.group(1)
             if m := re.search(r"running at (\S+)", line):
                 found_url = m.group(1)
+            if (m := re.search(r"\[dev\] MongoDB: (\S+)", line)) and found is not None:
+                found["mongodb"] = m.group(1)
         if not token or not found_url:
             raise RuntimeError("the platform did not print its token in time")
         yield found_url, token
