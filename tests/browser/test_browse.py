@@ -154,6 +154,7 @@ async def test_the_tasks_page_lists_every_task_and_a_double_click_opens_it_then_
     assert await first.get_attribute("data-status") == "needs-review"
     await first.dblclick()  # opening an item goes to the studio on it
     await page.wait_for_url(f"**/tasks/{task['id']}/studio?item={items[0]}")
+    await page.wait_for_selector(f"#stage[data-painted='{items[0]}']")  # on that item
     assert not page.errors
 
 

@@ -34,7 +34,7 @@ async def world(live):
     its own slice: an item is in one task at a time here)."""
     await live.member("ann@example.com", "annotator")
     await live.member("mgr@example.com", "manager")
-    items = await live.images(40)
+    items = await live.images(45)
     return {"items": items}
 
 
@@ -321,4 +321,29 @@ async def test_the_users_own_key_map_is_the_studios(page, live, world):
     await page.wait_for_selector("#chips .chip[data-label=\"men's clothes.jeans\"]")
     assert sorted(a["label"] for a in await live.annotations(items[0])) == \
         ["men's clothes.jeans", POLO]
+    assert not page.errors
+
+
+async def test_an_item_opened_by_its_address_or_a_thumbnail_is_shown_and_moving_on_goes_after_it(
+        page, live, world):
+    """The task browser opens `/tasks/{id}/studio?item=…`; the strip's thumbnails open their
+    item; the address names the item shown, so a reload comes back to it."""
+    items = world["items"][40:45]
+    task = await live.task(items, ["ann@example.com"])
+    await sign_in(page, "ann@example.com")
+    await page.goto(f"/tasks/{task['id']}/studio?item={items[2]}")
+    await page.wait_for_selector("#studio[data-ready=true]")
+    await on_item(page, items[2])
+    assert await page.locator("#position").inner_text() == "Item 3 of 5"
+    await page.locator(f"#strip a[data-item-id='{items[4]}']").click()
+    await on_item(page, items[4])
+    await page.wait_for_url(lambda url: url.endswith(f"?item={items[4]}"))
+    await page.reload()
+    await page.wait_for_selector("#studio[data-ready=true]")
+    await on_item(page, items[4])
+    await page.locator(f"#strip a[data-item-id='{items[1]}']").focus()
+    await page.keyboard.press("Enter")  # a thumbnail is a link: the keyboard opens it too
+    await on_item(page, items[1])
+    await page.get_by_role("button", name="Next").click()
+    await on_item(page, items[2])  # the open item after the one opened, in work order
     assert not page.errors

@@ -6,15 +6,19 @@ import { DESCRIPTIONS } from "/studio/static/keys.js";
 
 const $ = (id) => document.getElementById(id);
 
-export function renderPosition(S) {
+/** The position in the assignment and the neighbours' thumbnails; `go(id)` opens one. */
+export function renderPosition(S, go) {
   const at = S.order.indexOf(S.current);
   $("position").textContent = S.current && at >= 0 ? `Item ${at + 1} of ${S.order.length}` : "";
   const from = Math.max(0, at - 3);
   $("strip").replaceChildren(...S.order.slice(from, at + 5).map((id, k) => el("li", {
     class: "thumb", "aria-current": id === S.current ? "true" : undefined,
     "data-status": S.statusOf.get(id) || "open",
-  }, el("img", { src: `/api/v1/items/${id}/thumbnail`, alt: `item ${from + k + 1}`,
-                 loading: "lazy", width: 64, height: 48 }))));
+  }, el("a", { href: `?item=${id}`, "data-item-id": id,
+               title: `Item ${from + k + 1} (${S.statusOf.get(id) || "open"})`,
+               onclick: (e) => { e.preventDefault(); go(id); } },
+    el("img", { src: `/api/v1/items/${id}/thumbnail`, alt: `item ${from + k + 1}`,
+                loading: "lazy", width: 64, height: 48 })))));
 }
 
 function when(iso) {

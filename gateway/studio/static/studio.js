@@ -54,7 +54,19 @@ async function show(id) {
   requestAnimationFrame(() => performance.mark(`painted:${id}`));  // the frame it is painted in
   renderPosition();
   // an item walked past at once (a key held down the queue) is never read
-  setTimeout(() => { if (S.current === id) refreshItem(id); }, SETTLE_MS);
+  setTimeout(() => {
+    if (S.current !== id) return;
+    history.replaceState(null, "", `?item=${encodeURIComponent(id)}`);  // a reload comes back here
+    refreshItem(id);
+  }, SETTLE_MS);
+}
+
+/** Open an item of the task (a thumbnail, the task browser's `?item=`): moving on from it
+ * goes to the open item after it in work order. */
+async function goTo(id) {
+  clearToast();
+  S.changing = null; S.pending = null;
+  await show(id);
 }
 
 async function freshImage(id) {
@@ -100,7 +112,7 @@ async function loadOrder() {
 
 // --- rendering (gateway/studio/static/render.js) ------------------------------------------
 
-const renderPosition = () => view.renderPosition(S);
+const renderPosition = () => view.renderPosition(S, (id) => run(() => goTo(id)));
 const renderAnnotations = (annotations) => view.renderAnnotations(S, annotations, {
   change: startChange, remove: (a) => run(() => remove(a)) });
 const renderStatuses = () => view.renderStatuses(S, (action) => run(() => setStatus(action)));
@@ -419,7 +431,9 @@ async function main() {
   renderStatuses();
   const where = await peek();
   await loadOrder();
-  if (where.currentItemId) await show(where.currentItemId);
+  const asked = new URLSearchParams(location.search).get("item");
+  if (asked) await show(asked);
+  else if (where.currentItemId) await show(where.currentItemId);
   else if (where.nextItemId) await move("next");
   else await show(null);
   listen();
