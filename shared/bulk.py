@@ -128,6 +128,8 @@ class BulkPreviewed(Envelope):
     already_classified: int
     status_overwritten: int
     held_by_others: dict[str, Any] = Field(default_factory=dict)
+    # the items whose status would change, counted by their status before ("none": none)
+    statuses_before: dict[str, int] = Field(default_factory=dict)
 
 
 class BulkProgressed(Envelope):

@@ -138,7 +138,8 @@ def render_completed(outcome: Any, api: str) -> dict[str, Any]:
 def render_preview(outcome: Any) -> dict[str, Any]:
     return {"total": outcome.total, "wouldChange": outcome.would_change,
             "alreadyClassified": outcome.already_classified,
-            "statusOverwritten": outcome.status_overwritten, "heldByOthers": outcome.held_by_others}
+            "statusOverwritten": outcome.status_overwritten, "heldByOthers": outcome.held_by_others,
+            "statusesBefore": outcome.statuses_before}
 
 
 def render_undone(outcome: Any) -> dict[str, Any]:

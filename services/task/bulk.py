@@ -8,7 +8,7 @@ every write in it is idempotent on the bulk id."""
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,7 +171,8 @@ class BulkHandlers:
             would_change=len([i for i in items if i not in carrying or i in changing]),
             already_classified=len(carrying),
             status_overwritten=len([c for c in changes if c.previous is not None]),
-            held_by_others=rules.held_by_others(items, holders, cmd.actor.email)))
+            held_by_others=rules.held_by_others(items, holders, cmd.actor.email),
+            statuses_before=dict(Counter(c.previous or "none" for c in changes))))
 
     async def _apply(self, cmd: BulkClassify, record: dict[str, Any]) -> None:
         """Hand the classes to the annotation service; the statuses are written once the

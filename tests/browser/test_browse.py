@@ -317,6 +317,7 @@ async def test_classify_and_set_status_with_a_custom_status_preview_progress_and
     assert await preview.get_attribute("data-would-change") == "5"
     said = await preview.inner_text()
     assert "3 items get men's clothes › polo shirts; 2 items already hold it" in said
+    assert "Statuses that change to Needs review: no status (4), Discard (1)." in said
     await shot(page, "browse-bulk")
     keep("browse-bulk")
     await page.get_by_role("button", name="Classify & Set Status").click()

@@ -146,6 +146,7 @@ async def test_preview_counts_what_would_change_and_changes_nothing(platform, te
     body = r.json()
     assert body["total"] == 10 and body["alreadyClassified"] == 2 and body["statusOverwritten"] == 1
     assert body["wouldChange"] == 10
+    assert body["statusesBefore"] == {"discard": 1, "none": 9}  # which statuses change
     assert body["heldByOthers"]["count"] == 10  # the owner holds none of them
     assert body["heldByOthers"]["byAnnotator"]["ann2@example.com"] == len(theirs)
     assert await platform.catalog.db.annotations.count_documents({}) == 2

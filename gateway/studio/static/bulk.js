@@ -114,7 +114,7 @@ export class BulkDialog {
       const answer = await api("POST", `/tasks/${this.taskId}/bulk-classify/preview`, body);
       if (gen !== this.gen) return;
       const status = this.task.availableActions.find((a) => a.action === body.status);
-      box.replaceChildren(...previewView(answer, this.label, status));
+      box.replaceChildren(...previewView(answer, this.label, status, (s) => this.statusName(s)));
       Object.assign(box.dataset, { state: "ready", total: answer.total, wouldChange: answer.wouldChange,
                                    already: answer.alreadyClassified, overwritten: answer.statusOverwritten });
       this.errors = (this.errors || 0) + 1;
@@ -180,14 +180,19 @@ export class BulkDialog {
     }
   }
 
+  /** A status's display name in this task. */
+  statusName(s) {
+    const a = this.task.availableActions.find((x) => x.action === s);
+    return a ? a.displayName || s : s;
+  }
+
   finish(summary) {
     if (!this.running || (this.running.id && this.running.id !== summary.id)) return;
     this.running = null;
     this.last = summary;
     this.progress(summary.total, summary.total);
     this.busy(false);
-    const named = (s) => { const a = this.task.availableActions.find((x) => x.action === s); return a ? a.displayName || s : s; };
-    $("bulk-result").replaceChildren(...resultView(summary, this.label, named));
+    $("bulk-result").replaceChildren(...resultView(summary, this.label, (s) => this.statusName(s)));
     Object.assign($("bulk-result").dataset, { state: "completed", bulkId: summary.id });
     $("bulk-undo").hidden = false;
     $("bulk-undo").disabled = false;

@@ -6,7 +6,7 @@ const n = (x) => (x ?? 0).toLocaleString("en");
 const items = (k) => `${n(k)} item${k === 1 ? "" : "s"}`;
 const SHOWN = 10;
 
-export function previewView(p, label, status) {
+export function previewView(p, label, status, statusName = (s) => s) {
   const tag = label.path.replaceAll(".", " › ");
   const lines = [
     el("li", { "data-k": "classify" }, el("strong", {}, "Classify: "),
@@ -15,6 +15,11 @@ export function previewView(p, label, status) {
     const name = status.displayName || status.action;
     lines.push(el("li", { "data-k": "status" }, el("strong", {}, `Classify & Set Status (${name}): `),
       `${items(p.wouldChange)} change; ${items(p.statusOverwritten)} holding another status ${p.statusOverwritten === 1 ? "gets" : "get"} ${name} instead.`));
+    const before = Object.entries(p.statusesBefore || {}).sort((a, b) => b[1] - a[1]);
+    if (before.length) {
+      lines.push(el("li", { "data-k": "statuses-before" }, `Statuses that change to ${name}: `,
+        before.map(([s, k]) => `${s === "none" ? "no status" : statusName(s)} (${n(k)})`).join(", "), "."));
+    }
   }
   const held = p.heldByOthers || {};
   if (held.count) {
