@@ -36,6 +36,9 @@ function renderStatuses(task) {
 }
 
 async function main() {
+  // the gateway builds a task's browse index on first use (seconds for a large task): start
+  // it now, so "Browse task" finds it ready; the answer itself is not needed
+  api("GET", `/tasks/${taskId}/items?pageSize=1`).catch(() => {});
   const task = await api("GET", `/tasks/${taskId}`);
   const assignments = await api("GET", `/tasks/${taskId}/assignments`);
   document.title = `${task.name} · Classifier studio`;
