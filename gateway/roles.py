@@ -136,13 +136,14 @@ RULES: dict[str, Rule] = {
     "get_annotation": read("annotator"),
     "update_annotation": write("annotator"),  # outside a task the handler asks for manager
     "delete_annotation": write("annotator"),
-    # video scenes (annotations over frame ranges): like annotations outside tasks
-    "start_scene": write("manager"),
-    "paint_scenes": write("manager"),
-    "change_scene": write("manager"),
-    "hide_frames": write("manager"),
-    "unhide_frames": write("manager"),
-    "delete_scene": write("manager"),
+    # video scenes (annotations over frame ranges): like classify, manager work outside a
+    # task (the handler asks for it); with taskId the task service limits annotators
+    "start_scene": write("annotator"),
+    "paint_scenes": write("annotator"),
+    "change_scene": write("annotator"),
+    "hide_frames": write("annotator"),
+    "unhide_frames": write("annotator"),
+    "delete_scene": write("annotator"),
     "frame_state": read("annotator"),
     "next_item": read("annotator"),
     "workflow_settings": read("annotator"),

@@ -9,6 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from shared.commands import Classify, DeleteAnnotation, UpdateAnnotation
+from shared.scene_commands import (
+    ChangeSceneLabel, DeleteScene, HideFrames, MoveSceneStart, PaintScenes, SetSceneEnd, StartScene,
+    UnhideFrames,
+)
 from shared.envelope import Contract, Envelope
 
 
@@ -142,14 +146,18 @@ class SetStatus(Envelope):
 
 
 class CheckInTask(Envelope):
-    """A command made in a task's context (a classify, or a change or removal of an
-    annotation), to be checked against the task's rules and, if allowed, forwarded to its
-    own stream. Stream `tasks`."""
+    """A command made in a task's context (a classify, a change or removal of an
+    annotation, or a video scene command), to be checked against the task's rules and, if
+    allowed, forwarded to its own stream (`classify`, or `scene` for scene commands).
+    Stream `tasks`."""
 
     type: Literal["CheckInTask"] = "CheckInTask"
     task_id: str
     project_id: str
-    command: Annotated[Classify | UpdateAnnotation | DeleteAnnotation, Field(discriminator="type")]
+    command: Annotated[
+        Classify | UpdateAnnotation | DeleteAnnotation | StartScene | SetSceneEnd | MoveSceneStart
+        | ChangeSceneLabel | HideFrames | UnhideFrames | DeleteScene | PaintScenes,
+        Field(discriminator="type")]
 
 
 TaskCommand = Annotated[

@@ -1,17 +1,21 @@
 """Video scenes: class annotations over a range of frames. Commands travel on the `scene`
-stream like classify does; the frame query reads the stored scenes."""
+stream like classify does; the frame query reads the stored scenes. Outside a task scene
+work is manager work; with `?taskId=` the task service checks the task's rules first (an
+annotator works only on items of their own assignment) and forwards the command."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
 from gateway.guards import role_here
+from gateway.roles import at_least
 from gateway.repository import new_id
 from gateway.scene_schemas import FrameRange, PaintIn, SceneIn, ScenePatch
 from gateway.video import video_of
@@ -31,12 +35,36 @@ from shared.scene_commands import (
     UnhideFrames,
 )
 from shared.scenes import Scene, Video, from_annotation, is_scene, refused, start_scene
+from shared.tasks import CheckInTask
+
+TaskId = Annotated[str | None, QueryParameter(
+    name="taskId", description="the task the scene work is done in: its rules apply (annotators must send it)")]
 
 ONE_CHANGE = "must change exactly one of: endFrame, frame, label (with fromFrame)"
 
 
 def _painted(outcome: Any) -> dict[str, Any]:
     return {"annotations": outcome.annotations}
+
+
+async def _send(request: Request, state: State, command: Any, dataset: dict[str, Any],
+                task_id: str | None, body: Any, success: int, render: Any = None) -> Response[Any]:
+    """Outside a task, manager work sent as it is; in a task, checked by the task service
+    against the task's rules and forwarded (answered with the forwarded command's outcome)."""
+    project_id = dataset["projectId"]
+    extra = {"render": render} if render else {}
+    if task_id is None:
+        if not at_least(role_here(request), "manager"):
+            raise PermissionDeniedException(
+                "scene work outside a task needs the manager role; annotators do it in a task "
+                "(send taskId)")
+        return await dispatch(request, streams.SCENE, command, project_id, body, success, **extra)
+    task = await state.gw.tasks.task(task_id)
+    if task is None or task["projectId"] != project_id:
+        raise NotFoundException(f"no task {task_id}")
+    check = CheckInTask(actor=command.actor, task_id=task_id, project_id=project_id, command=command)
+    return await dispatch(request, streams.TASKS, check, project_id, body, success,
+                          wait_for=command.id, **extra)
 
 
 class SceneController(Controller):
@@ -70,17 +98,18 @@ class SceneController(Controller):
                 "dataset_id": dataset["id"], "project_id": dataset["projectId"],
                 "recipe_id": dataset.get("recipeId"), "video": video}
 
-    async def _change(self, request: Request, dataset: dict, scene: Scene, command: OnScene,
-                      body: Any) -> Response[Any]:
+    async def _change(self, request: Request, state: State, dataset: dict, scene: Scene,
+                      command: OnScene, body: Any, task_id: str | None) -> Response[Any]:
         """Check the change against the scene as stored now (the service checks again
-        against the scene as it is when the command is applied), then dispatch it."""
+        against the scene as it is when the command is applied), then send it."""
         if refused(outcome := command.apply(scene)):
             raise unprocessable(outcome, "the change does not fit the scene")
-        return await dispatch(request, streams.SCENE, command, dataset["projectId"], body, 200)
+        return await _send(request, state, command, dataset, task_id, body, 200)
 
     @post("/items/{item_id:str}/scenes")
     async def start_scene(
-        self, item_id: FromPath[str], data: JSONBody[SceneIn], request: Request, state: State
+        self, item_id: FromPath[str], data: JSONBody[SceneIn], request: Request, state: State,
+        task_id: TaskId = None,
     ) -> Response[Any]:
         """Start a scene at `frame` with `label`; it lasts to the end of the video until an
         end is set. 201 with the annotation (Dataloop JSON)."""
@@ -93,12 +122,12 @@ class SceneController(Controller):
             frame=data.frame, end_frame=data.end_frame, label=data.label,
             attributes=data.attributes, description=data.description, source=data.source,
         )
-        return await dispatch(request, streams.SCENE, command, dataset["projectId"],
-                              data.model_dump(), 201)
+        return await _send(request, state, command, dataset, task_id, data.model_dump(), 201)
 
     @post("/items/{item_id:str}/scenes/paint")
     async def paint_scenes(
-        self, item_id: FromPath[str], data: JSONBody[PaintIn], request: Request, state: State
+        self, item_id: FromPath[str], data: JSONBody[PaintIn], request: Request, state: State,
+        task_id: TaskId = None,
     ) -> Response[Any]:
         """Play-to-paint: label switches recorded while the video played become scenes in
         one command. 201 with `annotations`, every scene made, in frame order."""
@@ -114,12 +143,13 @@ class SceneController(Controller):
             switches=[SwitchIn(frame=s.frame, label=s.label) for s in switches],
             attributes=data.attributes, source=data.source,
         )
-        return await dispatch(request, streams.SCENE, command, dataset["projectId"],
-                              data.model_dump(), 201, render=_painted)
+        return await _send(request, state, command, dataset, task_id, data.model_dump(), 201,
+                           render=_painted)
 
     @patch("/scenes/{annotation_id:str}")
     async def change_scene(
-        self, annotation_id: FromPath[str], data: JSONBody[ScenePatch], request: Request, state: State
+        self, annotation_id: FromPath[str], data: JSONBody[ScenePatch], request: Request, state: State,
+        task_id: TaskId = None,
     ) -> Response[Any]:
         """One change: `endFrame` (null: open again), `frame` (move the start), or `label`
         from `fromFrame` until the scene's next label change."""
@@ -142,35 +172,38 @@ class SceneController(Controller):
                                    doc["metadata"]["system"].get("attributes") or {})
             frame = scene.start if data.from_frame is None else data.from_frame
             command = ChangeSceneLabel(**common, frame=frame, label=data.label)
-        return await self._change(request, dataset, scene, command, data.model_dump())
+        return await self._change(request, state, dataset, scene, command, data.model_dump(), task_id)
 
     @post("/scenes/{annotation_id:str}/hide")
     async def hide_frames(
-        self, annotation_id: FromPath[str], data: JSONBody[FrameRange], request: Request, state: State
+        self, annotation_id: FromPath[str], data: JSONBody[FrameRange], request: Request, state: State,
+        task_id: TaskId = None,
     ) -> Response[Any]:
         """Hide frames `from`..`to` of the scene (joined with hidden ranges they touch)."""
-        return await self._frames(HideFrames, annotation_id, data, request, state)
+        return await self._frames(HideFrames, annotation_id, data, request, state, task_id)
 
     @post("/scenes/{annotation_id:str}/unhide")
     async def unhide_frames(
-        self, annotation_id: FromPath[str], data: JSONBody[FrameRange], request: Request, state: State
+        self, annotation_id: FromPath[str], data: JSONBody[FrameRange], request: Request, state: State,
+        task_id: TaskId = None,
     ) -> Response[Any]:
         """Show frames `from`..`to` of the scene again (a hidden range around them splits)."""
-        return await self._frames(UnhideFrames, annotation_id, data, request, state)
+        return await self._frames(UnhideFrames, annotation_id, data, request, state, task_id)
 
     async def _frames(self, kind: type, annotation_id: str, data: FrameRange, request: Request,
-                      state: State) -> Response[Any]:
+                      state: State, task_id: str | None) -> Response[Any]:
         _, item, dataset, scene = await self._scene(annotation_id, request, state)
         command = kind(**self._common(request, item, dataset, scene.video),
                        annotation_id=annotation_id, first=data.first, last=data.last)
-        return await self._change(request, dataset, scene, command, data.model_dump())
+        return await self._change(request, state, dataset, scene, command, data.model_dump(), task_id)
 
     @delete("/scenes/{annotation_id:str}", status_code=200)
-    async def delete_scene(self, annotation_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+    async def delete_scene(self, annotation_id: FromPath[str], request: Request, state: State,
+                           task_id: TaskId = None) -> Response[Any]:
         _, item, dataset, scene = await self._scene(annotation_id, request, state)
         command = DeleteScene(**self._common(request, item, dataset, scene.video),
                               annotation_id=annotation_id)
-        return await dispatch(request, streams.SCENE, command, dataset["projectId"], annotation_id, 204)
+        return await _send(request, state, command, dataset, task_id, annotation_id, 204)
 
     @get("/items/{item_id:str}/frames/{frame:int}")
     async def frame_state(

@@ -23,6 +23,7 @@ from shared.messaging import (
     publish_all, stream_publisher,
 )
 from shared.runtime import service_app
+from shared.scene_commands import SceneCommand, SceneStreamCommand
 from shared.settings import Settings
 from shared.tasks import TASK_COMMAND, TaskEvent
 
@@ -50,8 +51,13 @@ def build(settings: Settings) -> TaskService:
                                 "ClassifyItems and UnclassifyItems of accepted bulk classifications.",
                                 writer="task-svc")
 
+    scene = stream_publisher(broker, settings, streams.SCENE, schema=SceneStreamCommand,
+                             description="Task-context scene commands the task's rules accepted.",
+                             writer="task-svc")
+
     async def forward(command: Envelope) -> None:
-        await classify.publish(command.wire(), correlation_id=command.id)
+        to = scene if isinstance(command, SceneCommand) else classify
+        await to.publish(command.wire(), correlation_id=command.id)
 
     task_handlers = TaskHandlers(repo, lambda evs: publish_all(redis, events, evs), forward)
     dead_letters = DeadLetters(redis, settings.namespace)

@@ -15,6 +15,7 @@ from services.task.holders import HolderCache
 from services.task.repository import UNREAD, MongoTaskRepository
 from shared.commands import Classify
 from shared.envelope import Envelope, derived_id, utcnow
+from shared.scene_commands import SceneCommand
 from shared.events import CommandRejected, parse_event
 from shared.tasks import (
     ChangeTaskItems, CheckInTask, CreateTask, EditTask, ItemFilter, ItemsPulled,
@@ -430,6 +431,10 @@ class TaskHandlers:
 
     @staticmethod
     def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool) -> Envelope:
+        if isinstance(cmd.command, SceneCommand):
+            # A video's scenes are many classes by nature (one per stretch): single-class
+            # replacement does not apply; the scene records the task and assignment.
+            return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id})
         if not isinstance(cmd.command, Classify):  # a change or removal: forwarded as it is
             return cmd.command
         return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,

@@ -214,6 +214,7 @@ CASES: dict[str, Case] = {
     "preview_bulk_classify": case("200 200 200 404", json=_bulk_body),
     "get_bulk": case("200 200 200 404", fresh=_bulk),
     "undo_bulk": case("200 200 403 404", fresh=_bulk),
+    # scene work without taskId: manager work (annotators in their own task: test_scene_access.py)
     "start_scene": case("201 201 403 404", fresh=_video, json={"label": POLO, "frame": 5}),
     "paint_scenes": case("201 201 403 404", fresh=_video,
                          json={"switches": [{"frame": 0, "label": POLO}, {"frame": 20, "label": None}]}),
