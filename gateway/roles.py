@@ -116,6 +116,7 @@ RULES: dict[str, Rule] = {
     "create_recipe": write("manager"),
     "list_recipes": read("annotator"),
     "get_recipe": read("annotator"),
+    "recipe_label_usage": read("manager"),  # what a label change would orphan (the recipe editor)
     "replace_ontology": write("manager"),
     # datasets
     "create_dataset": write("manager"),

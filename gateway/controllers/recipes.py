@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.datastructures import State
 
 from gateway.controllers.common import Page, PageSize, now_iso, paged
@@ -87,6 +87,23 @@ class RecipeController(Controller):
     @get("/recipes/{recipe_id:str}")
     async def get_recipe(self, recipe_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
         return await state.gw.access.recipe(request.user, recipe_id)
+
+    @get("/recipes/{recipe_id:str}/label-usage")
+    async def recipe_label_usage(
+        self, recipe_id: FromPath[str], request: Request, state: State,
+        labels: FromQuery[list[str] | None] = None,
+    ) -> dict[str, Any]:
+        """How many annotations (in the datasets of this recipe) hold each of `labels` (full
+        paths): what replacing the ontology without them would orphan. The ontology PUT does
+        not check it; the studio's recipe editor asks here first and has the change confirmed."""
+        recipe = await state.gw.access.recipe(request.user, recipe_id)
+        datasets = [d["id"] async for d in state.gw.catalog.iterate(
+            "datasets", {"recipeId": recipe["id"]})]
+        counts = {}
+        for label in (labels or [])[:500]:
+            counts[label] = await state.gw.catalog.db.annotations.count_documents(
+                {"datasetId": {"$in": datasets}, "label": label, "_deleted": {"$exists": False}})
+        return {"datasets": len(datasets), "labels": counts}
 
     @put("/recipes/{recipe_id:str}/ontology")
     async def replace_ontology(

@@ -52,6 +52,13 @@ async def keep(page: Any, name: str, full: bool = False) -> None:
     shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
 
 
+async def api(page: Any, path: str) -> Any:
+    """A read through the page's own session (the owner's project is not the seed token's)."""
+    r = await page.request.get(f"/api/v1{path}")
+    assert r.ok, await r.text()
+    return await r.json()
+
+
 async def ready(page: Any, selector: str) -> None:
     await page.wait_for_selector(f"{selector}[data-ready=true]")
 
@@ -164,5 +171,64 @@ async def test_the_owner_uploads_ten_images_and_a_video_by_the_page_and_a_refuse
     assert "video" in await page.locator(".upload[data-file='clip.mp4'] .result").inner_text()
     assert await page.locator("#grid [role=option]").count() == 11
     await keep(page, "manage-dataset", full=True)
+    assert not page.errors
+    await page.context.close()
+
+
+async def add_label(page: Any, tag: str, child: bool = False, color: str | None = None,
+                    hotkey: str | None = None) -> None:
+    await page.get_by_role("button", name="Add child" if child else "Add label").click()
+    await page.get_by_label("Tag (a name without dots)").fill(tag)
+    await page.get_by_label("Tag (a name without dots)").press("Tab")
+    if color:
+        await page.get_by_label("Colour").fill(color)
+    if hotkey:
+        await page.get_by_label("Hotkey").fill(hotkey)
+        await page.get_by_label("Hotkey").press("Tab")
+
+
+async def attribute(page: Any, key: str, kind: str, required: bool = False, **more: str) -> None:
+    await page.get_by_role("button", name="Add attribute").click()
+    row = page.locator(".attr-row").last
+    await row.get_by_label("Key").fill(key)
+    await row.get_by_label("Type").select_option(kind)
+    for name, value in more.items():
+        await row.get_by_label(name, exact=False).fill(value)
+    if required:
+        await row.get_by_label("required").check()
+
+
+async def test_the_owner_builds_a_recipe_with_a_hierarchy_colours_hotkeys_and_attributes(browser, live, story):
+    page = await owner_page(browser, live, story)
+    await page.goto(f"/datasets/{story['dataset']}")
+    await ready(page, "#dataset-page")
+    await page.get_by_role("link", name="Edit the recipe").click()
+    await ready(page, "#recipe-page")
+    story["recipe"] = page.url.rsplit("/", 1)[1]
+    await add_label(page, "tops", color="#e15759", hotkey="t")
+    await add_label(page, "shirts", child=True, color="#f28e2b")
+    await page.locator("#ltree [data-path=tops]").click()
+    await add_label(page, "jumpers", child=True)
+    await add_label(page, "shoes", color="#4e79a7", hotkey="s")
+    await add_label(page, "hats")
+    await page.get_by_role("button", name="Delete").first.click()  # hats, selected: gone
+    await page.locator("#ltree [data-path='tops.jumpers']").click()
+    await page.locator("#ltree").press("Alt+ArrowUp")  # jumpers before shirts
+    await attribute(page, "colour", "options", required=True, **{"Values (comma-separated)": "red, blue, green"})
+    await attribute(page, "sleeve", "range", **{"Minimum": "0", "Maximum": "100"})
+    await attribute(page, "branded", "boolean")
+    await attribute(page, "notes", "freeText")
+    await page.get_by_role("button", name="Save the recipe").click()
+    await page.wait_for_selector("#recipe-page[data-saved='1']")
+    recipe = (await api(page, f"/recipes/{story['recipe']}"))["ontology"]
+    tops = recipe["roots"][0]
+    assert [n["value"]["tag"] for n in recipe["roots"]] == ["tops", "shoes"]
+    assert [c["value"]["tag"] for c in tops["children"]] == ["jumpers", "shirts"]
+    assert tops["value"]["color"] == "#e15759" and tops["value"]["displayData"]["hotkey"] == "t"
+    attrs = {a["key"]: a for a in recipe["metadata"]["attributes"]}
+    assert attrs["colour"]["values"] == ["red", "blue", "green"] and attrs["colour"]["optional"] is False
+    assert attrs["sleeve"]["range"]["max"] == 100 and attrs["branded"]["type"] == "boolean"
+    await page.locator("#ltree [data-path='tops.shirts']").click()
+    await keep(page, "manage-recipe", full=True)
     assert not page.errors
     await page.context.close()
