@@ -1,14 +1,16 @@
 """The studio's pages: the signed-in user's tasks (`/`), a task (`/tasks/{id}`), its browser
-(`/tasks/{id}/browse`: thumbnails, filters, selection, bulk classify) and its studio. A page
+(`/tasks/{id}/browse`: thumbnails, filters, selection, bulk classify), its studio, and a video
+item's studio (`/items/{id}/studio?taskId=`: scenes on a timeline). A page
 is a shell; its module reads everything through the JSON API with the session cookie, so
 the API's access rules are the pages' too. Without a session a page redirects to sign in."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
 from litestar import Controller, Request, get
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from gateway.auth import session_principal
@@ -61,3 +63,15 @@ class StudioPages(Controller):
             return _to_sign_in(request)
         return Template("browse.html", context={"email": email, "task_id": task_id},
                         headers=HEADERS)
+
+    # A video item's studio (scenes on a timeline), in a task (`taskId`: its rules apply) or,
+    # for a manager, outside one; the task's studio opens it for the task's video items.
+    @get("/items/{item_id:str}/studio", media_type="text/html", opt={"permission": "studio_page"})
+    async def video_page(self, item_id: FromPath[str], request: Request,
+                         task_id: Annotated[str | None, QueryParameter(name="taskId")] = None) -> Template | Redirect:
+        email = _signed_in(request)
+        if email is None:  # back to this very video (and task) once signed in
+            there = request.url.path + (f"?taskId={task_id}" if task_id else "")
+            return Redirect(f"/sign-in?next={quote(there)}", status_code=303)
+        return Template("video.html", context={"email": email, "item_id": item_id,
+                                               "task_id": task_id or ""}, headers=HEADERS)

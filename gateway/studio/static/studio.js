@@ -46,6 +46,7 @@ async function show(id) {
   }
   const img = images.now(id) || await images.get(id);
   if (S.current !== id) return;
+  if (!img.naturalWidth && await isVideo(id)) return openVideo(id);
   viewer.show(img.parentNode ? (await freshImage(id)) : img, `item ${id}`);
   $("stage").dataset.painted = id;
   S.visited.add(id);
@@ -59,6 +60,16 @@ async function show(id) {
     history.replaceState(null, "", `?item=${encodeURIComponent(id)}`);  // a reload comes back here
     refreshItem(id);
   }, SETTLE_MS);
+}
+
+/** A video item has its own studio (video.js): an image that did not decode may be one. */
+async function isVideo(id) {
+  const item = await api("GET", `/items/${id}`).catch(() => null);
+  return !!item && String(item.metadata.system.mimetype || "").startsWith("video/");
+}
+
+function openVideo(id) {
+  location.assign(`/items/${encodeURIComponent(id)}/studio?taskId=${encodeURIComponent(taskId)}`);
 }
 
 /** Open an item of the task (a thumbnail, the task browser's `?item=`): moving on from it
