@@ -174,10 +174,21 @@ async def test_an_annotator_edits_a_scene_by_keys_and_by_dragging_its_end(page, 
     assert await page.locator(".tl-tip").inner_text() == "End: frame 60"
     await page.mouse.up()
     await page.wait_for_selector(".tl-scene[data-start='10'][data-end='60']")
+    # zoom: the timeline twice as wide, the bar too, the playhead kept in view
+    width = (await bar.bounding_box())["width"]
+    await page.locator("#stage").focus()
+    await page.keyboard.press("+")
+    await page.wait_for_selector("#timeline[data-zoom='2']")
+    assert abs((await bar.bounding_box())["width"] - 2 * width) < 2
     final = await stored(live, item)
     assert ranges(final) == [(JEANS, 10, 60)]
     assert final[0]["metadata"]["system"]["taskId"] == task
     assert_dtlpy_reads_every_frame(final)
+    if kind == "mp4":  # done with this video: completed, and on to the next item of the task
+        await page.locator("#done").click()
+        await page.wait_for_url(lambda url: "/studio?taskId=" in url and item not in url)
+        await ready(page)
+        assert (await live.statuses(task))[item] == "completed"
     assert not page.errors
 
 
