@@ -206,6 +206,8 @@ async def paint_by_keys(page, speed: str) -> list[tuple[str, int]]:
     for frame, key in ((10, "2"), (35, "3"), (55, "0"), (70, "2"), (85, " ")):
         await page.wait_for_function(f"Number(document.getElementById('stage').dataset.frame) >= {frame}")
         await page.keyboard.press("Space" if key == " " else key)
+        if key == "3":  # the stretches painted so far show on the timeline as it plays
+            await page.wait_for_selector(f".tl-preview .tl-painting[data-label=\"{JEANS}\"]")
     await page.wait_for_selector("#studio[data-playing=false]")
     return [(k, f) for k, f in await page.evaluate("pressed")][1:]  # after the Space that played
 

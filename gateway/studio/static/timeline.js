@@ -156,6 +156,20 @@ export class Timeline {
     handle.addEventListener("pointerup", up);
   }
 
+  /** While painting: the stretches painted so far, up to `frame`, in a lane of their own. */
+  preview(switches, frame) {
+    this.previewLane ||= el("div", { class: "tl-lane tl-preview", "aria-hidden": "true" });
+    if (!switches.length) return this.previewLane.remove();
+    if (!this.previewLane.isConnected) this.lanes.prepend(this.previewLane);
+    const ppf = this.ppf;
+    this.previewLane.replaceChildren(...switches.map((s, i) => {
+      const last = i + 1 < switches.length ? switches[i + 1].frame - 1 : frame;
+      return s.label === null || last < s.frame ? null : el("div", {
+        class: "tl-seg tl-painting", "data-label": s.label,
+        style: `left:${s.frame * ppf}px;width:${(last - s.frame + 1) * ppf}px;--c:${this.colourOf(s.label)}` });
+    }));
+  }
+
   setFrame(frame) {
     this.frame = frame;
     this.head.style.left = `${this.x(frame) + this.ppf / 2}px`;

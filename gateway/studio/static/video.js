@@ -7,6 +7,7 @@ import { AttributeForm, LabelTree, flatten } from "/studio/static/labels.js";
 import { byKey, keyOf, loadKeymap } from "/studio/static/keys.js";
 import { Painter } from "/studio/static/paint.js";
 import { Player } from "/studio/static/player.js";
+import * as view from "/studio/static/scenelist.js";
 import { Timeline, partAt, sceneOf } from "/studio/static/timeline.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,7 +27,7 @@ function run(action) {
 
 const tag = (path) => path.split(".").pop();
 const colourOf = (path) => S.colours.get(path) || "#999999";
-const selected = () => S.scenes.find((s) => s.id === S.selected) || null;
+const selected = () => view.selectedOf(S);
 
 // --- reading and showing the scenes ---------------------------------------------------------
 
@@ -46,39 +47,10 @@ function render() {
   renderChips(player.frame);
 }
 
-function renderChips(frame) {
-  const shown = S.scenes.map((s) => [s, partAt(s, frame)]).filter(([, p]) => p && !p.hidden);
-  $("chips").replaceChildren(...shown.map(([s, p]) => el("li", {
-    class: "chip", style: `--c:${colourOf(p.label)}`, "data-label": p.label, "data-id": s.id,
-    "aria-current": s.id === S.selected ? "true" : undefined,
-  }, el("span", {}, tag(p.label)))));
-}
-
-function range(s) {
-  const hidden = s.parts.filter((p) => p.hidden).map((p) => `${p.first}–${p.last}`);
-  return `frames ${s.start}–${s.end}${s.open ? " (to the end)" : ""}` +
-    (hidden.length ? ` · hidden ${hidden.join(", ")}` : "");
-}
-
-function renderList() {
-  $("annotations").replaceChildren(...S.scenes.map((s) => el("li", {
-    class: "annotation scene-entry", style: `--c:${colourOf(s.label)}`, "data-id": s.id,
-    "data-label": s.label, "aria-current": s.id === S.selected ? "true" : undefined,
-  }, el("span", { class: "swatch", "aria-hidden": "true" }),
-     el("div", {}, el("button", { type: "button", class: "link-like", onclick: () => select(s, true) },
-                      el("strong", {}, s.label.replaceAll(".", " › "))),
-        el("div", { class: "muted range" }, range(s)), el("div", { class: "muted" }, s.creator)),
-     el("button", { type: "button", class: "remove", title: "Delete", "aria-label": `Delete ${tag(s.label)} scene`,
-                    onclick: () => run(() => removeScene(s)) }, "×"))));
-  if (!S.scenes.length) $("annotations").append(el("li", { class: "muted" }, "None yet."));
-}
-
-function renderSelected() {
-  const s = selected();
-  $("selected").textContent = s ? `${s.label.replaceAll(".", " › ")}: ${range(s)}` : "None: click a bar or a scene below.";
-  for (const id of ["set-end", "move-start", "change-label", "delete-scene", "hide", "unhide"]) $(id).disabled = !s;
-  root.dataset.selected = S.selected || "";
-}
+const renderChips = (frame) => view.renderChips(S, frame, colourOf);
+const renderList = () => view.renderList(S, colourOf, { select: (s) => select(s, true),
+                                                        remove: (s) => run(() => removeScene(s)) });
+const renderSelected = () => view.renderSelected(S);
 
 function select(s, seek = false) {
   S.selected = s ? s.id : null;
@@ -92,6 +64,7 @@ function onFrame(frame) {
   $("stage").dataset.frame = String(frame);
   timeline.setFrame(frame);
   if (player.playing) timeline.follow();
+  if (painter.active) timeline.preview(painter.switches, frame);
   renderChips(frame);
 }
 
@@ -163,6 +136,7 @@ function onPainting(p) {
   box.hidden = !p.active;
   box.textContent = p.active ? (p.current ? `Painting ${tag(p.current)} from frame ${p.switches.at(-1).frame}` : "Painting none") : "";
   root.dataset.painting = p.active ? (p.current || "none") : "";
+  timeline.preview(p.switches, player.frame);
 }
 
 // --- keys -------------------------------------------------------------------------------------
