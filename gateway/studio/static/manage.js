@@ -82,3 +82,17 @@ export function crumbs(project) {
     link.href = `/projects/${project.id}`;
   }
 }
+
+/** A command through the API: its answer, or, when it was answered 202, the operation's
+ * result once it ends (a rejection thrown with the service's words). */
+export async function command(method, path, body) {
+  let answer = await api(method, path, body);
+  while (answer && answer.url && answer.url.includes("/operations/") && answer.status !== "succeeded") {
+    const op = await api("GET", answer.url.replace(/^.*\/api\/v1/, ""));
+    if (op.status === "rejected") throw new Error(op.error?.message || "The command was refused.");
+    if (op.status !== "pending") return op.result?.task ? { ...op.result.task, summary: op.result.summary } : op.result;
+    await new Promise((r) => setTimeout(r, 300));
+    answer = { url: answer.url };
+  }
+  return answer;
+}
