@@ -232,3 +232,108 @@ async def test_the_owner_builds_a_recipe_with_a_hierarchy_colours_hotkeys_and_at
     await keep(page, "manage-recipe", full=True)
     assert not page.errors
     await page.context.close()
+
+
+async def test_a_refused_task_definition_shows_the_reason_then_an_allocation_task_with_a_custom_status(
+        browser, live, story):
+    page = await owner_page(browser, live, story)
+    await page.goto(f"/datasets/{story['dataset']}")
+    await ready(page, "#dataset-page")
+    await page.get_by_role("link", name="New task from this dataset").click()
+    await ready(page, "#wizard-page")
+    await page.get_by_label("Task name").fill("Spring shoot, first pass")
+    await page.get_by_label("allocation: items split by percentages").check()
+    await page.get_by_label(f"Percentage of {ANN1}").fill("60")
+    await page.get_by_label(f"Percentage of {ANN2}").fill("30")
+    await page.get_by_role("button", name="Add a status").click()
+    row = page.locator(".status-row").last
+    await row.get_by_label("Status key").fill("needs-review")
+    await row.get_by_label("Shown as").fill("Needs review")
+    await row.get_by_label("Colour").fill("#9467bd")
+    await page.get_by_label("allow moving to the next item only once the item is done").check()
+    await page.get_by_label("Due date (optional)").fill("2031-05-01")
+    await page.get_by_role("button", name="Create the task").click()
+    error = page.locator("#wizard-error")
+    await page.wait_for_selector("#wizard-error:has-text('loads must sum to 100')")
+    assert "workload" in await error.inner_text()
+    await keep(page, "manage-task-refused", full=True)
+    await page.get_by_label(f"Percentage of {ANN2}").fill("40")
+    await page.get_by_role("button", name="Create the task").click()
+    await ready(page, "#manage-page")
+    story["task"] = page.url.split("/")[-2]
+    task = await api(page, f"/tasks/{story['task']}")
+    assert task["totalItems"] == 11 and task["singleClass"] and task["allowNextOnlyOnDone"]
+    assert [s["action"] for s in task["availableActions"]] == ["completed", "discard", "needs-review"]
+    loads = {a["annotator"]: a["totalItems"] for a in await api(page, f"/tasks/{story['task']}/assignments")}
+    assert loads == {ANN1: 7, ANN2: 4} or sum(loads.values()) == 11, loads
+    await page.wait_for_selector("#feed li[data-event=snapshot]")
+    assert not page.errors
+    await page.context.close()
+
+
+async def test_an_invited_annotator_signs_up_and_classifies_while_the_owner_sees_progress_move_live(
+        browser, live, story):
+    owner = await owner_page(browser, live, story)
+    context = await browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 800})
+    ada = await context.new_page()
+    try:
+        await classify_and_watch(owner, ada, live, story)
+    except BaseException:
+        await owner.screenshot(path=str(ARTIFACTS / "FAILED-manage-owner.png"), full_page=True)
+        await ada.screenshot(path=str(ARTIFACTS / "FAILED-manage-ada.png"))
+        raise
+    finally:  # an open page keeps its live feed open, and the server waits for it
+        await context.close()
+        await owner.context.close()
+
+
+async def classify_and_watch(owner: Any, ada: Any, live: Live, story: dict[str, Any]) -> None:
+    await owner.goto(f"/tasks/{story['task']}/manage")
+    await ready(owner, "#manage-page")
+    await owner.wait_for_selector("#feed li[data-event=snapshot]")
+    assert await owner.locator("#by-status").get_attribute("data-done") == "0"
+    ada.context.set_default_timeout(15_000)
+    ada.errors = []
+    ada.on("pageerror", lambda e: ada.errors.append(str(e)))
+    await ada.goto(urlparse(story["invites"][ANN1]).path)
+    await ada.get_by_label("Display name").fill("Ada")
+    await ada.get_by_label("New password").fill(PASSWORD)
+    await ada.get_by_role("button", name="Accept and sign in").click()
+    await ada.wait_for_url(lambda u: urlparse(u).path == "/")
+    await ada.get_by_role("link", name="Studio: Spring shoot, first pass").click()
+    await ada.wait_for_selector("#studio[data-ready=true]")
+    for done in (1, 2):
+        await ada.wait_for_selector("#stage[data-painted]")
+        await ada.locator("#stage").focus()
+        await ada.keyboard.press("1")  # tops: its colour is required, asked for first
+        await ada.get_by_label("colour (required)").select_option("blue")
+        await ada.keyboard.press("Enter")
+        await ada.wait_for_selector("#chips .chip[data-label=tops]")
+        await ada.locator("#stage").focus()
+        await ada.keyboard.press("c")  # completed
+        # the owner's page follows without a reload
+        await owner.wait_for_selector(f"#by-status[data-done='{done}']")
+        if done == 1:
+            await ada.keyboard.press("ArrowRight")
+            await ada.wait_for_function("document.querySelector('#chips .chip') === null")
+    row = owner.locator(f"#by-assignee tr[data-assignee='{ANN1}']")
+    await owner.wait_for_function(
+        f"document.querySelector(\"#by-assignee tr[data-assignee='{ANN1}'] td[data-rate]\").textContent === '2'")
+    assert await row.locator("td[data-status=completed]").inner_text() == "2"
+    assert int(await owner.locator("#chart path").get_attribute("data-points")) == 2
+    await keep(owner, "manage-progress", full=True)
+    await keep(ada, "manage-annotator-studio")
+    assert not ada.errors and not owner.errors
+    await ada.context.close()
+    # a recipe change that would orphan Ada's annotations is shown first and needs confirming
+    await owner.goto(f"/recipes/{story['recipe']}")
+    await ready(owner, "#recipe-page")
+    await owner.locator("#ltree [data-path=tops]").click()
+    await owner.get_by_label("Tag (a name without dots)").fill("upper body")
+    await owner.get_by_label("Tag (a name without dots)").press("Tab")
+    await owner.get_by_role("button", name="Save the recipe").click()
+    await owner.wait_for_selector("#orphans:not([hidden]) li[data-path=tops]:has-text('2 annotations')")
+    await keep(owner, "manage-recipe-orphans", full=True)
+    await owner.get_by_role("button", name="Cancel").click()
+    assert (await api(owner, f"/recipes/{story['recipe']}"))["ontology"]["roots"][0]["value"]["tag"] == "tops"
+    assert not owner.errors
