@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, patch, post
+from litestar.response import Stream
+from litestar.serialization import encode_json
 from litestar.params import FromPath, JSONBody, FromQuery
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
@@ -20,6 +23,45 @@ from gateway.repository import new_id
 from gateway.schemas import DatasetIn, DatasetPatch, RecipeIn
 
 EXPORT_CHUNK = 500
+
+
+async def json_list(pairs: AsyncIterator[tuple[dict[str, Any], Any]]) -> AsyncIterator[bytes]:
+    """One JSON list, an item at a time."""
+    first = True
+    yield b"["
+    async for _, body in pairs:
+        yield (b"" if first else b",") + encode_json(body)
+        first = False
+    yield b"]"
+
+
+class _Sink(io.RawIOBase):
+    """What zipfile writes, drained after each entry (not seekable: zipfile then writes data
+    descriptors, so nothing has to be rewritten at the start)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
+
+
+async def zipped(pairs: AsyncIterator[tuple[dict[str, Any], Any]]) -> AsyncIterator[bytes]:
+    """A zip with one `json/<dir>/<name>.json` per item, an entry at a time."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        async for item, body in pairs:
+            archive.writestr(export_path(item), json.dumps(body, indent=2))
+            yield sink.drain()
+    yield sink.drain()
 
 
 class DatasetController(Controller):
@@ -80,24 +122,29 @@ class DatasetController(Controller):
         zip with one `json/<dir>/<name>.json` file per item (export V2 naming)."""
         gw = state.gw
         dataset = await gw.access.dataset(request.user, dataset_id)
-        exported = []
-        chunk: list[dict[str, Any]] = []
         holders = await gw.tasks.memberships(dataset_id=dataset_id)
+        total = await gw.catalog.db.items.count_documents({"datasetId": dataset_id})
+        count = {"X-Item-Count": str(total)}  # a page shows the download's progress by it
+        if format == "json":
+            return Stream(json_list(self._exported(gw, dataset_id, holders)), media_type="application/json",
+                          headers=count)
+        name = f"{dataset['name']}-export.zip".replace('"', "")
+        return Stream(zipped(self._exported(gw, dataset_id, holders)), media_type="application/zip",
+                      headers=count | {"Content-Disposition": f'attachment; filename="{name}"'})
+
+    async def _exported(self, gw: Any, dataset_id: str,
+                        holders: dict[str, list[tuple[str, str]]]) -> AsyncIterator[tuple[dict[str, Any], Any]]:
+        """The dataset's items with their annotations, EXPORT_CHUNK at a time (streamed, never
+        the whole export in memory)."""
+        chunk: list[dict[str, Any]] = []
         async for item in gw.catalog.iterate("items", {"datasetId": dataset_id}):
             chunk.append(item)
             if len(chunk) >= EXPORT_CHUNK:
-                exported += await self._export_chunk(gw, chunk, holders)
+                for pair in await self._export_chunk(gw, chunk, holders):
+                    yield pair
                 chunk = []
-        exported += await self._export_chunk(gw, chunk, holders)
-        if format == "json":
-            return Response([body for _, body in exported])
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for item, body in exported:
-                archive.writestr(export_path(item), json.dumps(body, indent=2))
-        name = f"{dataset['name']}-export.zip".replace('"', "")
-        return Response(buffer.getvalue(), media_type="application/zip",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        for pair in await self._export_chunk(gw, chunk, holders):
+            yield pair
 
     async def _export_chunk(self, gw: Any, items: list[dict[str, Any]],
                             holders: dict[str, list[tuple[str, str]]]) -> list[Any]:

@@ -337,3 +337,55 @@ async def classify_and_watch(owner: Any, ada: Any, live: Live, story: dict[str, 
     await owner.get_by_role("button", name="Cancel").click()
     assert (await api(owner, f"/recipes/{story['recipe']}"))["ontology"]["roots"][0]["value"]["tag"] == "tops"
     assert not owner.errors
+
+
+async def test_the_task_refusals_the_audit_log_with_filters_and_the_exports(browser, live, story):
+    page = await owner_page(browser, live, story)
+    try:
+        await page.goto(f"/tasks/{story['task']}/manage")
+        await ready(page, "#manage-page")
+        # a redistribution the API refuses: its words shown
+        row = page.locator(f"#assignment-table tr[data-assignment='{ANN2}']")
+        await row.get_by_role("textbox").fill(f"{ANN1}=70")
+        await row.get_by_role("button", name="Redistribute").click()
+        await page.wait_for_selector("#assign-error:has-text('loads must sum to 100')")
+        await page.get_by_label("Name starts with").fill("photo0")
+        await page.get_by_role("button", name="Remove matching items").click()
+        await page.wait_for_selector("#items-form .ok:has-text('kept because they hold a status')")
+        await page.get_by_role("button", name="Add matching items").click()
+        await page.wait_for_selector("#items-form .ok:has-text('items added')")
+        async with page.expect_download() as task_download:
+            await page.get_by_role("button", name="Download the task's items (JSON)").click()
+        exported = json.loads((await (await task_download.value).path()).read_text())
+        assert len(exported) == (await api(page, f"/tasks/{story['task']}"))["totalItems"]
+        assert sum(len(e["annotations"]) for e in exported) == 2
+        await keep(page, "manage-task", full=True)
+        page.context.set_default_timeout(15_000)
+    finally:
+        await page.context.close()  # its live feed too
+    page = await owner_page(browser, live, story)
+    await page.goto(f"/projects/{story['project']}/audit")
+    await ready(page, "#audit-page")
+    await page.get_by_label("Actor (email)").fill(ANN1)
+    await page.get_by_label("Action").fill("set_status")
+    await page.get_by_role("button", name="Filter").click()
+    await page.wait_for_function("document.querySelectorAll('#audit-table tbody tr').length === 2")
+    assert "2 entries" in await page.locator("#audit-total").inner_text()
+    await keep(page, "manage-audit")
+    await page.goto(f"/datasets/{story['dataset']}")
+    await ready(page, "#dataset-page")
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download JSON").click()
+    await page.wait_for_selector("#export-progress[data-done=true]")
+    items = json.loads((await (await download.value).path()).read_text())
+    assert len(items) == 11 and sum(i["annotationsCount"] for i in items) == 2
+    assert "11 items" in await page.locator("#export-text").inner_text()
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download zip (one file per item)").click()
+    assert (await download.value).suggested_filename == "Spring shoot-export.zip"
+    await page.goto(f"/projects/{story['project']}")
+    await ready(page, "#project-page")
+    await page.wait_for_selector("#activity li code")
+    await keep(page, "manage-project", full=True)
+    assert not page.errors
+    await page.context.close()

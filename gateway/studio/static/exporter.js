@@ -1,8 +1,9 @@
-// Export downloads: the answer read as it streams in (bytes received, and items counted in a
-// JSON export as they arrive), then saved as a file; a refusal shown as the API words it.
+// Export downloads: the answer read as it streams in (the server streams it; bytes received,
+// and a JSON export's items counted as they arrive against its X-Item-Count), then saved as a
+// file; a refusal shown as the API words it.
 import { $ } from "/studio/static/manage.js";
 
-const mb = (n) => `${(n / 1e6).toFixed(n > 1e7 ? 0 : 1)} MB`;
+const mb = (n) => n >= 1e6 ? `${(n / 1e6).toFixed(n > 1e7 ? 0 : 1)} MB` : `${Math.max(1, Math.round(n / 1e3))} kB`;
 
 /** Download `path` (under /api/v1) as `name`; `expected` items show the progress of a JSON export. */
 export async function exportTo(path, name, expected = 0, prefix = "export") {
@@ -18,6 +19,7 @@ export async function exportTo(path, name, expected = 0, prefix = "export") {
       throw new Error(answer.detail || `The server answered ${r.status}.`);
     }
     const total = Number(r.headers.get("Content-Length")) || 0;
+    expected = Number(r.headers.get("X-Item-Count")) || expected;
     const reader = r.body.getReader(), chunks = [], decoder = new TextDecoder();
     let got = 0, items = 0;
     const json = name.endsWith(".json");
