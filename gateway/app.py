@@ -21,6 +21,8 @@ from gateway.container import Gateway
 from gateway.controllers.annotations import AnnotationController
 from gateway.controllers.bulk import BulkController
 from gateway.controllers.datasets import DatasetController
+from gateway.controllers.dtlpy import DtlpyController
+from gateway.controllers.dtlpy_tasks import DtlpyTaskController
 from gateway.controllers.items import ItemController
 from gateway.controllers.keymap import KeymapController
 from gateway.controllers.preferences import PreferencesController
@@ -53,6 +55,7 @@ ROUTES = [
     SignInController, InvitationController, PageController,
     OrganizationController, MemberController, TokenController, OidcController,
     KeymapController, PreferencesController,
+    DtlpyController, DtlpyTaskController,  # Dataloop's SDK: /dtlpy/api/v1 (docs/dtlpy.md)
 ]
 
 ROUTES += STUDIO_ROUTES  # the studio's pages and their modules (gateway.studio)

@@ -1,5 +1,11 @@
 """Bearer-token authentication: personal API tokens, stored as SHA-256 digests.
 
+A token is JWT-shaped (`header.claims.signature`, HS256) so that Dataloop's SDK accepts it:
+`dtlpy` decodes the claims without checking the signature and reads `exp` (and `email`).
+The signature is made with a random key nobody keeps: it is the token's secret part, and
+the whole string is what the digest is taken of, so a token stays opaque, revocable and
+hashed at rest like before; its claims are a courtesy to clients, never trusted here.
+
 A token has scopes (`read`, or `read` and `write`) and may expire. The resolver caches a
 token's principal for two seconds; revocation does not wait for that: every request also
 asks Redis whether its token was revoked (gateway.ratelimit, in the same round trip as the
@@ -8,7 +14,10 @@ rate limit), so a revoked token stops at once on every replica.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,8 +33,8 @@ from gateway.cache import read_through
 from gateway.repository import Catalog, new_id
 from shared.envelope import Actor, utcnow
 
-TOKEN_PREFIX = "clf_"
 SCOPES = ("read", "write")
+NEVER = 253402300799  # `exp` of a token without an end: 9999-12-31T23:59:59Z
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,23 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def jwt_shaped_secret(user: dict[str, Any], token_id: str, scopes: Sequence[str],
+                      expires_at: datetime | None) -> str:
+    """A new secret in JWT form: claims dtlpy reads, signed with a random throw-away key."""
+    header = {"alg": "HS256", "typ": "JWT"}
+    claims = {"iss": "clf", "sub": user["id"], "email": user.get("email", ""), "jti": token_id,
+              "scope": " ".join(scopes), "iat": int(utcnow().timestamp()),
+              "exp": int(expires_at.timestamp()) if expires_at else NEVER}
+    signing_input = ".".join(_b64(json.dumps(part, separators=(",", ":")).encode())
+                             for part in (header, claims))
+    signature = hmac.new(secrets.token_bytes(32), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
 async def issue_token(
     catalog: Catalog,
     user: dict[str, Any],
@@ -55,13 +81,14 @@ async def issue_token(
     expires_at: datetime | None = None,
 ) -> tuple[str, dict]:
     """Create a token for `user`; the secret is returned once and only its digest is kept."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id, scopes = new_id(), [s for s in SCOPES if s in scopes]
+    secret = jwt_shaped_secret(user, token_id, scopes, expires_at)
     doc = {
         "_id": digest(secret),
-        "tokenId": new_id(),
+        "tokenId": token_id,
         "userId": user["id"],
         "name": name,
-        "scopes": [s for s in SCOPES if s in scopes],
+        "scopes": scopes,
         "createdAt": utcnow(),
         "expiresAt": expires_at,
         "revokedAt": None,

@@ -178,6 +178,19 @@ RULES: dict[str, Rule] = {
     "preview_bulk_classify": write("annotator"),  # changes nothing, but publishes a command
     "get_bulk": read("annotator"),
     "undo_bulk": write("annotator"),
+    # Dataloop's SDK (gateway.controllers.dtlpy): as their native counterparts
+    "dtlpy_me": SIGNED_IN,
+    "dtlpy_project_by_name": SIGNED_IN,  # the caller's own projects of that name
+    "dtlpy_project": read("annotator"),
+    "dtlpy_datasets": SIGNED_IN,  # datasets of the caller's own projects
+    "dtlpy_dataset": read("annotator"),
+    "dtlpy_query": read("annotator"),
+    "dtlpy_item": read("annotator"),
+    "dtlpy_upload": write("annotator"),  # the handler asks for manager (no task here)
+    "dtlpy_tasks": SIGNED_IN,  # tasks of the caller's own projects
+    "dtlpy_task": read("annotator"),
+    "dtlpy_task_status": write("annotator"),  # the task service limits annotators
+    "dtlpy_assignment_status": write("annotator"),
     # no data behind these
     "live": PUBLIC,
     "ready": PUBLIC,

@@ -41,6 +41,7 @@ class Case:
     public: bool = False
     query: dict[str, Any] | None = None
     page: bool = False  # a studio page: 200 in a live browser session, else 303 to /sign-in
+    post_read: bool = False  # a read sent as POST (dtlpy's queries): read-only tokens may
 
     def expect(self, actor: str, method: str) -> int:
         if self.page:
@@ -51,6 +52,8 @@ class Case:
         if actor in ("revoked", "no token", "ended session"):
             return 401
         if actor == "session":
+            return codes["owner"]
+        if actor == "read-only" and self.post_read:
             return codes["owner"]
         if actor in ("read-only", "session without CSRF"):
             return codes["owner"] if method == "GET" else 403
@@ -127,6 +130,14 @@ def _task_body(ids: dict[str, str]) -> dict[str, Any]:
             "assignees": [EMAILS["annotator"]]}
 
 
+async def _project_name(w: World) -> dict[str, str]:
+    return {"project_name": (await w.ok("GET", f"/api/v1/projects/{w.ids['project_id']}"))["name"]}
+
+
+def _dtlpy_query(resource: str, codes: str = "200 200 200 404") -> Case:
+    return case(codes, json={"filter": {"$and": []}, "resource": resource}, post_read=True)
+
+
 CASES: dict[str, Case] = {
     "me": ANYONE,
     "create_token": case("201 201 201 201", json={"name": "ci"}),
@@ -174,6 +185,7 @@ CASES: dict[str, Case] = {
     "create_recipe": case("201 201 403 404", json=RECIPE),
     "list_recipes": READ,
     "get_recipe": READ,
+    "recipe_label_usage": case("200 200 403 404"),
     "replace_ontology": case("200 200 403 404", json=RECIPE["ontology"]),
     "create_dataset": case("201 201 403 404", json={"name": "more"}),
     "list_datasets": READ,
@@ -233,6 +245,20 @@ CASES: dict[str, Case] = {
     "heartbeat": case("404 404 200 404"),
     "leave_task": case("404 404 200 404"),
     "workflow_feed": case("200 200 200 404", query={"maxEvents": 1, "seconds": 1}),
+    # Dataloop's SDK (gateway.controllers.dtlpy): as the native routes
+    "dtlpy_me": ANYONE,
+    "dtlpy_project_by_name": case("200 200 200 404", fresh=_project_name),
+    "dtlpy_project": READ,
+    "dtlpy_datasets": _dtlpy_query("datasets", "200 200 200 200"),  # a stranger's: none
+    "dtlpy_dataset": READ,
+    "dtlpy_query": _dtlpy_query("items"),
+    "dtlpy_item": READ,
+    "dtlpy_upload": case("201 201 403 404", json=[{"type": "class", "label": POLO}]),
+    "dtlpy_tasks": _dtlpy_query("tasks", "200 200 200 200"),
+    "dtlpy_task": READ,
+    "dtlpy_task_status": case("200 200 200 404", json=lambda ids: {
+        "itemIds": [ids["item_id"]], "statusPayload": {"operation": "create", "status": "completed"}}),
+    "dtlpy_assignment_status": case("200 200 200 404", json={"operation": "create", "status": "completed"}),
     "live": PUBLIC,
     "ready": PUBLIC,
     "asyncapi": PUBLIC,

@@ -1,0 +1,163 @@
+"""Dataloop's SDK against this platform: the routes `dtlpy` calls for classification work,
+under `/dtlpy/api/v1` (the environment URL a script gives `dl.add_environment`).
+
+Reads come from the same catalog as the native API; annotation uploads become the same
+`Classify` commands the studio sends (checked against the recipe first, events on the
+streams as for any other work). What each call sends and expects: docs/dtlpy.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, JSONBody
+
+from gateway.controllers.common import paged
+from gateway.dtlpy_compat import FilterRefused, dataset_json, mongo_query, paging, project_json, user_json
+from gateway.errors import REJECTION_STATUS, unprocessable
+from gateway.exports import item_json, public_annotation
+from gateway.guards import role_here
+from gateway.repository import NOT_DELETED, new_id
+from gateway.roles import at_least
+from gateway.task_reads import with_refs
+from shared import streams
+from shared.commands import Classify
+from shared.events import CommandRejected
+from shared.labels import Problem, check_classification
+
+PREFIX = "/dtlpy/api/v1"
+MAX_UPLOAD = 1000  # annotations in one upload
+
+
+def query_of(resource: str, body: Any) -> tuple[dict[str, Any], int, int]:
+    if not isinstance(body, dict):
+        raise unprocessable([Problem("body", "must be a dtlpy Filters object")])
+    try:
+        return mongo_query(resource, body), *paging(body)
+    except FilterRefused as refused:
+        raise unprocessable([refused.problem], "the filter is not supported here") from None
+
+
+def _classification(k: int, raw: Any) -> tuple[str, dict[str, Any], str | None]:
+    """Label, attributes and description of one uploaded annotation (both attribute layouts)."""
+    if not isinstance(raw, dict) or raw.get("type") != "class":
+        raise unprocessable([Problem(f"[{k}].type", 'must be "class": only classifications are '
+                                     "supported")])
+    label = raw.get("label")
+    if not isinstance(label, str) or not label:
+        raise unprocessable([Problem(f"[{k}].label", "must be a non-empty string")])
+    system = (raw.get("metadata") or {}).get("system") or {}
+    attributes = system.get("attributes")
+    if attributes is None and isinstance(raw.get("attributes"), dict):
+        attributes = raw["attributes"]  # attributes 2.0 written at the top level
+    return label, attributes or {}, raw.get("description")
+
+
+class DtlpyController(Controller):
+    path = PREFIX
+    tags = ["dtlpy"]
+
+    @get("/users/me")
+    async def dtlpy_me(self, request: Request) -> dict[str, Any]:
+        """`dl.login_token` asks this to check the token."""
+        return user_json(request.user.user_id, request.user.email)
+
+    @get("/projects/{project_name:str}/name")
+    async def dtlpy_project_by_name(self, project_name: FromPath[str], request: Request,
+                                    state: State) -> list[dict[str, Any]]:
+        """`dl.projects.get(project_name=…)`: the caller's projects of that name (a list)."""
+        query = {"members.userId": request.user.user_id, "name": project_name}
+        found, _ = await state.gw.catalog.page("projects", query, 0, 10)
+        if not found:
+            raise NotFoundException(f"no project named {project_name!r}")
+        return [project_json(p) for p in found]
+
+    @get("/projects/{project_id:str}")
+    async def dtlpy_project(self, project_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        return project_json(await state.gw.access.project(request.user, project_id))
+
+    @post("/datasets/query", status_code=200)
+    async def dtlpy_datasets(self, data: JSONBody[Any], request: Request, state: State) -> dict[str, Any]:
+        """`project.datasets.list/get(dataset_name=…)`: the context's projects' datasets."""
+        query, page, size = query_of("datasets", data)
+        projects = (data.get("context") or {}).get("projects") or []
+        mine, _ = await state.gw.catalog.page(
+            "projects", {"members.userId": request.user.user_id} |
+            ({"_id": {"$in": projects}} if projects else {}), 0, 10_000)
+        query["projectId"] = {"$in": [p["id"] for p in mine]}
+        found, total = await state.gw.catalog.page("datasets", query, page * size, size)
+        return paged([dataset_json(d, state.gw.api) for d in found], total, page, size)
+
+    @get("/datasets/{dataset_id:str}")
+    async def dtlpy_dataset(self, dataset_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        return dataset_json(await state.gw.access.dataset(request.user, dataset_id), state.gw.api)
+
+    @post("/datasets/{dataset_id:str}/query", status_code=200)
+    async def dtlpy_query(self, dataset_id: FromPath[str], data: JSONBody[Any], request: Request,
+                          state: State) -> dict[str, Any]:
+        """`dataset.items.list()` and `item.annotations.list()`: one page of items or
+        annotations (`resource` in the body), Dataloop's paged shape."""
+        await state.gw.access.dataset(request.user, dataset_id)
+        resource = data.get("resource", "items") if isinstance(data, dict) else "items"
+        query, page, size = query_of(resource, data)
+        catalog, api = state.gw.catalog, state.gw.api
+        if resource == "annotations":
+            query |= {"datasetId": dataset_id} | NOT_DELETED
+            found, total = await catalog.page("annotations", query, page * size, size)
+            return paged([public_annotation(a) for a in found], total, page, size)
+        found, total = await catalog.page("items", query | {"datasetId": dataset_id}, page * size, size)
+        holders = await state.gw.tasks.memberships([i["id"] for i in found])
+        statuses = await state.gw.tasks.statuses_of_items(holders)
+        # with their task refs: `item.update_status(...)` finds its task there
+        return paged([item_json(with_refs(i, holders.get(i["id"], []), statuses.get(i["id"], [])), api)
+                      for i in found], total, page, size)
+
+    @get("/items/{item_id:str}")
+    async def dtlpy_item(self, item_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+        item, _ = await state.gw.access.item(request.user, item_id)
+        holders = await state.gw.tasks.memberships([item_id])
+        statuses = await state.gw.tasks.statuses_of_items(holders)
+        return item_json(with_refs(item, holders.get(item_id, []), statuses.get(item_id, [])),
+                         state.gw.api)
+
+    @post("/items/{item_id:str}/annotations", status_code=201)
+    async def dtlpy_upload(self, item_id: FromPath[str], data: JSONBody[Any], request: Request,
+                           state: State) -> Response[Any]:
+        """`item.annotations.upload(builder)`: a list of class annotations, each one a
+        `Classify` command; answered with the stored annotations (a list)."""
+        gw, user = state.gw, request.user
+        item, dataset = await gw.access.item(user, item_id)
+        role = role_here(request)
+        if not at_least(role, "manager"):
+            raise PermissionDeniedException("uploading annotations outside a task needs the manager role")
+        raws = data if isinstance(data, list) else [data]
+        if not 1 <= len(raws) <= MAX_UPLOAD:
+            raise unprocessable([Problem("body", f"must hold 1 to {MAX_UPLOAD} annotations")])
+        ontology = await gw.access.ontology(dataset["recipeId"])
+        parsed = [_classification(k, raw) for k, raw in enumerate(raws)]
+        for k, (label, attributes, _) in enumerate(parsed):
+            if problems := check_classification(ontology, label, attributes):
+                raise unprocessable([Problem(f"[{k}].{p.field}", p.rule) for p in problems],
+                                    "the annotation does not fit the recipe")
+        stored = []
+        for label, attributes, description in parsed:
+            command = Classify(
+                actor=user.actor(role), annotation_id=new_id(), item_id=item_id,
+                dataset_id=dataset["id"], project_id=dataset["projectId"],
+                recipe_id=dataset["recipeId"], label=label, attributes=attributes,
+                source="sdk", description=description)
+            outcome = await gw.bus.send(streams.CLASSIFY, command, dataset["projectId"])
+            if outcome is None:
+                outcome = await gw.bus.await_existing(command.id)
+            if isinstance(outcome, CommandRejected):
+                status = REJECTION_STATUS[outcome.reason]
+                return Response({"status_code": status, "detail": outcome.message,
+                                 "reason": outcome.reason, "stored": stored}, status_code=status)
+            if outcome is None:
+                return Response({"status": "pending", "operationId": command.id, "stored": stored},
+                                status_code=202)
+            stored.append(public_annotation(outcome.annotation))
+        return Response(stored, status_code=201)

@@ -1,0 +1,109 @@
+"""Dataloop's SDK and tasks: `dataset.tasks.list/get` and item statuses
+(`item.update_status`, `task.set_status`, `assignment.set_status`), under `/dtlpy/api/v1`.
+A status change is the same `SetStatus` command the studio's Done button sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
+
+from gateway.controllers.common import paged
+from gateway.controllers.dtlpy import PREFIX, query_of
+from gateway.errors import REJECTION_STATUS, unprocessable
+from gateway.guards import role_here
+from shared import streams
+from shared.events import CommandRejected
+from shared.labels import Problem
+from shared.tasks import SetStatus, task_view
+
+MAX_ITEMS = 1000
+
+
+def _status_of(payload: Any, where: str) -> str | None:
+    """The status to set (None: clear it) from dtlpy's `{operation, status}`."""
+    if not isinstance(payload, dict) or payload.get("operation") not in ("create", "created", "delete"):
+        raise unprocessable([Problem(f"{where}.operation", 'must be "create" or "delete"')])
+    status = payload.get("status")
+    if not isinstance(status, str) or not 1 <= len(status) <= 50:
+        raise unprocessable([Problem(f"{where}.status", "must be a status name of 1 to 50 characters")])
+    return None if payload["operation"] == "delete" else status
+
+
+class DtlpyTaskController(Controller):
+    path = PREFIX
+    tags = ["dtlpy"]
+
+    async def _view(self, state: State, task: dict[str, Any]) -> dict[str, Any]:
+        assignments = await state.gw.tasks.assignments(task["_id"])
+        return task_view(task, [a["_id"] for a in assignments], await state.gw.tasks.status_counts(task["_id"]))
+
+    @post("/annotationtasks/query", status_code=200)
+    async def dtlpy_tasks(self, data: JSONBody[Any], request: Request, state: State) -> dict[str, Any]:
+        """`dataset.tasks.list()` / `project.tasks.list()`: tasks of the caller's projects."""
+        query, page, size = query_of("tasks", data)
+        wanted = (data.get("context") or {}).get("projectIds") or []
+        mine, _ = await state.gw.catalog.page(
+            "projects", {"members.userId": request.user.user_id} |
+            ({"_id": {"$in": wanted}} if wanted else {}), 0, 10_000)
+        allowed = [p["id"] for p in mine]
+        if "projectId" in query and query["projectId"] not in allowed:
+            allowed = []
+        query["projectId"] = {"$in": allowed}
+        docs, total = await state.gw.tasks.tasks(query, page * size, size)
+        return paged([await self._view(state, d) for d in docs], total, page, size)
+
+    @get("/annotationtasks/{task_id:str}")
+    async def dtlpy_task(self, task_id: FromPath[str], state: State) -> dict[str, Any]:
+        task = await state.gw.tasks.fresh_task(task_id)
+        if task is None:
+            raise NotFoundException(f"no task {task_id}")
+        return await self._view(state, task)
+
+    @post("/assignments/items/tasks/{task_id:str}/status", status_code=200)
+    async def dtlpy_task_status(self, task_id: FromPath[str], data: JSONBody[Any], request: Request,
+                                state: State) -> Response[Any]:
+        """`task.set_status(...)`, `item.update_status(...)`: `{itemIds, statusPayload}`;
+        answered with the items whose status changed, by id (dtlpy reads the keys)."""
+        if not isinstance(data, dict) or not isinstance(data.get("itemIds"), list) or \
+                not 1 <= len(data["itemIds"]) <= MAX_ITEMS:
+            raise unprocessable([Problem("itemIds", f"must be a list of 1 to {MAX_ITEMS} item ids")])
+        status = _status_of(data.get("statusPayload"), "statusPayload")
+        return await self._set(request, state, task_id, [str(i) for i in data["itemIds"]], status)
+
+    @post("/assignments/{assignment_id:str}/items/{item_id:str}/status", status_code=200)
+    async def dtlpy_assignment_status(self, assignment_id: FromPath[str], item_id: FromPath[str],
+                                      data: JSONBody[Any], request: Request, state: State) -> Response[Any]:
+        """`assignment.set_status(...)`: `{operation, status}` for one item."""
+        assignment = await state.gw.tasks.assignment(assignment_id)
+        if assignment is None:
+            raise NotFoundException(f"no assignment {assignment_id}")
+        return await self._set(request, state, assignment["taskId"], [item_id], _status_of(data, "body"))
+
+    @staticmethod
+    async def _set(request: Request, state: State, task_id: str, item_ids: list[str],
+                   status: str | None) -> Response[Any]:
+        gw = state.gw
+        task = await gw.tasks.task(task_id)
+        if task is None:
+            raise NotFoundException(f"no task {task_id}")
+        done: dict[str, Any] = {}
+        refused: CommandRejected | None = None
+        for item_id in item_ids:
+            command = SetStatus(actor=request.user.actor(role_here(request)), task_id=task_id,
+                                project_id=task["projectId"], item_id=item_id, status=status)
+            outcome = await gw.bus.send(streams.STATUS, command, task["projectId"])
+            if outcome is None:
+                outcome = await gw.bus.await_existing(command.id)
+            if isinstance(outcome, CommandRejected):
+                refused = outcome
+            elif outcome is not None:
+                done[item_id] = {"status": outcome.status, "previous": outcome.previous}
+        if refused is not None and not done:
+            status_code = REJECTION_STATUS[refused.reason]
+            return Response({"status_code": status_code, "detail": refused.message,
+                             "reason": refused.reason}, status_code=status_code)
+        return Response(done, status_code=200)
