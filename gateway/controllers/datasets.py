@@ -19,7 +19,8 @@ from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.controllers.recipes import recipe_doc
 from gateway.task_reads import with_refs
 from gateway.exports import export_path, item_export
-from gateway.repository import new_id
+from gateway.export_formats import coco, image_csv, scene_csv
+from gateway.repository import NOT_DELETED, new_id
 from gateway.schemas import DatasetIn, DatasetPatch, RecipeIn
 
 EXPORT_CHUNK = 500
@@ -116,21 +117,43 @@ class DatasetController(Controller):
 
     @get("/datasets/{dataset_id:str}/export")
     async def export_dataset(
-        self, dataset_id: FromPath[str], request: Request, state: State, format: FromQuery[Literal["json", "zip"]] = "json"
+        self, dataset_id: FromPath[str], request: Request, state: State,
+        format: FromQuery[Literal["json", "zip", "csv", "scenes", "coco"]] = "json"
     ) -> Response[Any]:
         """Every item with its annotations in Dataloop JSON (layout 1): one JSON list, or a
-        zip with one `json/<dir>/<name>.json` file per item (export V2 naming)."""
+        zip with one `json/<dir>/<name>.json` file per item (export V2 naming). Or `csv`
+        (images: `filename,label,status,annotator,updatedAt`), `scenes` (videos:
+        `video,label,startFrame,endFrame,startTime,endTime,hidden ranges`), `coco`
+        (COCO-style `categories`, `images` and image-level label `annotations`)."""
         gw = state.gw
         dataset = await gw.access.dataset(request.user, dataset_id)
         holders = await gw.tasks.memberships(dataset_id=dataset_id)
         total = await gw.catalog.db.items.count_documents({"datasetId": dataset_id})
         count = {"X-Item-Count": str(total)}  # a page shows the download's progress by it
+        if format in ("csv", "scenes", "coco"):
+            return await self._other_format(gw, dataset, holders, format, count)
         if format == "json":
             return Stream(json_list(self._exported(gw, dataset_id, holders)), media_type="application/json",
                           headers=count)
         name = f"{dataset['name']}-export.zip".replace('"', "")
         return Stream(zipped(self._exported(gw, dataset_id, holders)), media_type="application/zip",
                       headers=count | {"Content-Disposition": f'attachment; filename="{name}"'})
+
+    async def _other_format(self, gw: Any, dataset: dict[str, Any], holders: dict[str, list[tuple[str, str]]],
+                            format: str, count: dict[str, str]) -> Response[Any]:
+        stem = dataset["name"].replace('"', "")
+        if format == "coco":
+            labels = list((await gw.access.ontology(dataset["recipeId"])).labels())
+            used = await gw.catalog.db.annotations.distinct(
+                "label", {"datasetId": dataset["id"]} | NOT_DELETED)
+            labels += sorted(set(used) - set(labels))  # labels since removed from the recipe
+            body = coco(labels, lambda: self._exported(gw, dataset["id"], holders))
+            return Stream(body, media_type="application/json", headers=count | {
+                "Content-Disposition": f'attachment; filename="{stem}-coco.json"'})
+        pairs = self._exported(gw, dataset["id"], holders)
+        body = image_csv(pairs) if format == "csv" else scene_csv(pairs)
+        return Stream(body, media_type="text/csv; charset=utf-8", headers=count | {
+            "Content-Disposition": f'attachment; filename="{stem}-{format}.csv"'})
 
     async def _exported(self, gw: Any, dataset_id: str,
                         holders: dict[str, list[tuple[str, str]]]) -> AsyncIterator[tuple[dict[str, Any], Any]]:
