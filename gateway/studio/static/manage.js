@@ -4,6 +4,14 @@ import { api, el } from "/studio/static/api.js";
 
 export const $ = (id) => document.getElementById(id);
 
+/** The project last opened, in the header: one click back to it from any of these pages. */
+function currentProject() {
+  const nav = document.querySelector(".main-nav"), known = JSON.parse(localStorage.getItem("clf.project") || "null");
+  if (!nav || !known) return;
+  nav.append(el("a", { href: `/projects/${known.id}`, id: "current-project", title: "The project you opened last" }, `Project: ${known.name}`));
+}
+currentProject();
+
 /** Every item of a paged list (`?page=&pageSize=`). */
 export async function allPages(path, max = 10_000) {
   const out = [];

@@ -50,7 +50,8 @@ function renderProgress() {
 }
 
 function renderAssignments() {
-  const others = S.members.filter((m) => m.role !== "owner" || true).map((m) => m.email);
+  const rank = { annotator: 0, manager: 1, owner: 2 };  // annotators offered first
+  const others = [...S.members].sort((a, b) => rank[a.role] - rank[b.role]).map((m) => m.email);
   const rows = S.assignments.filter((a) => a.annotator && a.status !== "removed").map((a) => {
     const to = el("select", { "aria-label": `Reassign ${a.annotator}'s assignment to` },
       ...others.filter((e) => e !== a.annotator).map((e) => el("option", { value: e }, e)));
