@@ -242,6 +242,10 @@ async def test_a_refused_task_definition_shows_the_reason_then_an_allocation_tas
     await page.get_by_role("link", name="New task from this dataset").click()
     await ready(page, "#wizard-page")
     await page.get_by_label("Task name").fill("Spring shoot, first pass")
+    await page.get_by_label("pulling: annotators pull batches from a queue").check()
+    await page.get_by_label("Batch size (3–100)").fill("2")
+    await page.get_by_role("button", name="Create the task").click()
+    await page.wait_for_selector("#wizard-error:has-text('batchSize must be between 3 and 100')")
     await page.get_by_label("allocation: items split by percentages").check()
     await page.get_by_label(f"Percentage of {ANN1}").fill("60")
     await page.get_by_label(f"Percentage of {ANN2}").fill("30")
@@ -374,12 +378,26 @@ async def test_the_task_refusals_the_audit_log_with_filters_and_the_exports(brow
     await keep(page, "manage-audit")
     await page.goto(f"/datasets/{story['dataset']}")
     await ready(page, "#dataset-page")
+    # one more, registered by URL in a folder of its own; the folder filters the grid
+    await page.get_by_label("Item name").fill("remote.jpg")
+    await page.get_by_label("URL", exact=True).fill("https://example.com/remote.jpg")
+    await page.locator("#url-dir").fill("/remote")
+    await page.get_by_role("button", name="Register").click()
+    await page.wait_for_selector("#by-url .ok:has-text('remote.jpg registered in /remote')")
+    await page.locator("#folders button[data-dir='/remote']").click()
+    await page.wait_for_function("document.querySelectorAll('#grid [role=option]').length === 1")
+    await page.locator("#grid [role=option]").first.click()
+    await page.get_by_role("button", name="New task from the selection").click()
+    await ready(page, "#wizard-page")
+    assert "the 1 items selected" in await page.locator("#selection-text").inner_text()
+    await page.goto(f"/datasets/{story['dataset']}")
+    await ready(page, "#dataset-page")
     async with page.expect_download() as download:
         await page.get_by_role("button", name="Download JSON").click()
     await page.wait_for_selector("#export-progress[data-done=true]")
     items = json.loads((await (await download.value).path()).read_text())
-    assert len(items) == 11 and sum(i["annotationsCount"] for i in items) == 2
-    assert "11 items" in await page.locator("#export-text").inner_text()
+    assert len(items) == 12 and sum(i["annotationsCount"] for i in items) == 2
+    assert "12 items" in await page.locator("#export-text").inner_text()
     async with page.expect_download() as download:
         await page.get_by_role("button", name="Download zip (one file per item)").click()
     assert (await download.value).suggested_filename == "Spring shoot-export.zip"
@@ -388,4 +406,11 @@ async def test_the_task_refusals_the_audit_log_with_filters_and_the_exports(brow
     await page.wait_for_selector("#activity li code")
     await keep(page, "manage-project", full=True)
     assert not page.errors
+    # signing out everywhere ends this session too
+    await page.goto("/account")
+    await ready(page, "#account-page")
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Sign out everywhere").click()
+    await page.wait_for_url(lambda u: urlparse(u).path == "/sign-in")
+    assert (await page.request.get("/api/v1/users/me")).status == 401
     await page.context.close()
