@@ -62,6 +62,7 @@ async def world(live):
     await live.member("other@example.com", "annotator")
     mine = {k: await upload(live, k, f"clip-{k}") for k in ("webm", "mp4")}
     mine |= {f"paint-{k}": await upload(live, k, f"paint-{k}") for k in ("webm", "mp4")}
+    mine["to-the-end"] = await upload(live, "webm", "to-the-end")
     theirs = await upload(live, "webm", "theirs")
     task = await live.task(list(mine.values()), ["vid@example.com"], singleClass=False, name="Runs")
     other = await live.task([theirs], ["other@example.com"], name="Their runs")
@@ -230,6 +231,22 @@ async def test_play_to_paint_stores_the_stretches_the_keys_painted(page, live, w
     assert c1 == frame  # the frame the page stopped on is the frame stored
     await shot(page, f"video-studio-painted-{kind}")
     assert_dtlpy_reads_every_frame(await stored(live, item))
+    assert not page.errors
+
+
+async def test_painting_at_8x_until_the_video_ends_leaves_the_last_scene_open(page, live, world):
+    item, task = world["items"]["to-the-end"], world["task"]
+    await sign_in(page, "vid@example.com", then=f"/items/{item}/studio?taskId={task}")
+    await ready(page)
+    await page.locator("#speed").select_option("8")
+    await page.locator("#stage").focus()
+    await page.keyboard.press("Space")
+    await page.wait_for_function("Number(document.getElementById('stage').dataset.frame) >= 5")
+    await page.keyboard.press("4")  # women's clothes, to the end
+    await page.wait_for_selector("#studio[data-scenes='1']")
+    (label, first, last), = ranges(await stored(live, item))
+    assert label == "women's clothes" and 5 <= first < 99 and last == 99
+    await page.wait_for_selector(f".tl-scene[data-start='{first}'][data-open=true]")
     assert not page.errors
 
 

@@ -7,7 +7,7 @@ export class Player {
   /**
    * @param {HTMLVideoElement} video
    * @param {{fps: number, frames: number, onFrame: (frame: number) => void,
-   *          onState?: (playing: boolean) => void}} o
+   *          onState?: (playing: boolean, stoppedAt?: number, ended?: boolean) => void}} o
    */
   constructor(video, { fps, frames, onFrame, onState = () => {} }) {
     Object.assign(this, { video, fps, frames, onFrame, onState, frame: 0, presented: -1 });
@@ -52,7 +52,10 @@ export class Player {
   /** Show `frame` (clamped): the middle of its time, so rounding never lands on a neighbour. */
   seek(frame) {
     const f = Math.min(this.last, Math.max(0, Math.round(frame)));
-    if (this.playing) this.video.pause();
+    if (this.playing) {
+      this.stoppedAt = this.presented;  // where playing stopped, not where it seeks to
+      this.video.pause();
+    }
     this.seeking = f;
     this.video.currentTime = (f + 0.5) / this.fps;
     this.set(f);
@@ -80,11 +83,14 @@ export class Player {
     this.video.playbackRate = rate;
   }
 
-  /** Paused (or ended): settle on the frame last presented, exactly. */
+  /** Paused (or ended): settle on the frame last presented, exactly; `onState` is told the
+   * frame playing stopped on, and whether it was the end. */
   paused() {
-    const at = this.presented >= 0 ? this.presented : this.frame;
+    const at = this.stoppedAt ?? (this.presented >= 0 ? this.presented : this.frame);
+    const ended = this.video.ended;
+    this.stoppedAt = undefined;
     if (this.seeking === undefined) this.seek(at);
-    this.onState(false);
+    this.onState(false, at, ended);
   }
 
   time(frame = this.frame) {

@@ -239,10 +239,10 @@ async function main() {
 
   const video = $("video");
   const frames = system.nb_frames || Math.round(system.duration * system.fps);
-  player = new Player(video, { fps: system.fps, frames, onFrame, onState: (playing) => {
+  player = new Player(video, { fps: system.fps, frames, onFrame, onState: (playing, stoppedAt, ended) => {
     $("play").textContent = playing ? "❚❚ Pause" : "▶ Play";
     root.dataset.playing = String(playing);
-    if (!playing) run(() => painter.stop(player.frame, player.frame >= player.last));
+    if (!playing) run(() => painter.stop(stoppedAt, ended || stoppedAt >= player.last));
   } });
   painter = new Painter(paintSwitches, onPainting);
   timeline = new Timeline($("timeline"), {
