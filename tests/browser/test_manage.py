@@ -159,10 +159,16 @@ async def test_the_owner_uploads_ten_images_and_a_video_by_the_page_and_a_refuse
         path.write_bytes(png(k))
         files.append(str(path))
     (tmp_path / "clip.mp4").write_bytes(video())
-    (tmp_path / "notes.txt").write_text("not an image")
-    files += [str(tmp_path / "clip.mp4"), str(tmp_path / "notes.txt")]
+    files.append(str(tmp_path / "clip.mp4"))
     await page.get_by_label("Choose files to upload").set_input_files(files)
     await page.wait_for_selector("#dataset-page[data-uploaded='1']")
+    # a file dropped on the page (a drop event carrying it, as a drag from the desktop does)
+    drop = await page.evaluate_handle("""() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["not an image"], "notes.txt", {type: "text/plain"}));
+        return data; }""")
+    await page.dispatch_event("#drop", "drop", {"dataTransfer": drop})
+    await page.wait_for_selector("#dataset-page[data-uploaded='2']")
     refused = page.locator(".upload[data-state=refused]")
     assert await refused.count() == 1
     assert "notes.txt" in await refused.get_attribute("data-file")
@@ -170,6 +176,7 @@ async def test_the_owner_uploads_ten_images_and_a_video_by_the_page_and_a_refuse
     assert await page.locator(".upload[data-state=done]").count() == 11
     assert "video" in await page.locator(".upload[data-file='clip.mp4'] .result").inner_text()
     assert await page.locator("#grid [role=option]").count() == 11
+    await page.locator("#uploads").evaluate("list => { list.scrollTop = list.scrollHeight; }")
     await keep(page, "manage-dataset", full=True)
     assert not page.errors
     await page.context.close()
@@ -363,8 +370,14 @@ async def test_the_task_refusals_the_audit_log_with_filters_and_the_exports(brow
         exported = json.loads((await (await task_download.value).path()).read_text())
         assert len(exported) == (await api(page, f"/tasks/{story['task']}"))["totalItems"]
         assert sum(len(e["annotations"]) for e in exported) == 2
+        await page.get_by_label(f"Reassign {ANN2}'s assignment to").select_option(ANN1)
+        await page.locator(f"#assignment-table tr[data-assignment='{ANN2}']").get_by_role(
+            "button", name="Reassign").click()
+        await page.wait_for_selector(f"#assign-ok:has-text('given to {ANN1}')")
+        await page.get_by_label("Task name").fill("Spring shoot, first pass (Ada)")
+        await page.get_by_role("button", name="Rename").click()
+        await page.wait_for_selector("#task-title:has-text('(Ada)')")
         await keep(page, "manage-task", full=True)
-        page.context.set_default_timeout(15_000)
     finally:
         await page.context.close()  # its live feed too
     page = await owner_page(browser, live, story)

@@ -10,7 +10,7 @@ import { uploadAll } from "/studio/static/upload.js";
 
 const datasetId = $("dataset-page").dataset.datasetId;
 const PAGE = 50;
-const S = { dataset: null, items: [], dir: "", page: 0, focus: 0 };
+const S = { dataset: null, items: [], dir: "", page: 0, focus: 0, uploads: { sent: 0, stored: 0, refused: 0 } };
 const sel = new Selection(async () => shown().map((i) => i.id), renderSelection);
 const NO_COLOURS = new Map();
 
@@ -98,8 +98,13 @@ function wireUpload() {
   const start = (files) => {
     if (!files.length) return;
     $("upload-summary").textContent = `Uploading ${files.length} file${files.length === 1 ? "" : "s"}…`;
+    let seen = { stored: 0, refused: 0 };  // this batch's counts so far (batches may overlap)
+    S.uploads.sent += files.length;
     uploadAll(datasetId, files, $("upload-dir").value || "/", $("uploads"), (c) => {
-      $("upload-summary").textContent = `${c.stored} stored, ${c.refused} refused of ${files.length}.`;
+      S.uploads.stored += c.stored - seen.stored;
+      S.uploads.refused += c.refused - seen.refused;
+      seen = { ...c };
+      $("upload-summary").textContent = `${S.uploads.stored} stored, ${S.uploads.refused} refused of ${S.uploads.sent}.`;
     }).then(() => load()).then(() => { $("dataset-page").dataset.uploaded = String(Number($("dataset-page").dataset.uploaded || 0) + 1); })
       .catch((e) => toast(e.message));
   };
