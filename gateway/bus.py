@@ -81,6 +81,24 @@ class CommandBus:
         finally:
             self.hub.forget(waited)
 
+    async def send_many(self, stream: str, commands: list[Envelope],
+                        wait_s: float | None = None) -> list[Any | None]:
+        """Publish `commands` in one round trip (an import's batch path) and wait for each
+        outcome up to `wait_s` (default: the client's wait); None for those not yet done."""
+        futures = [self.hub.expect(c.id) for c in commands]
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    await self.publishers[stream].publish(command.wire(), correlation_id=command.id,
+                                                          pipeline=pipe)
+                await pipe.execute()
+            await asyncio.wait([asyncio.shield(f) for f in futures],
+                               timeout=self.wait_s if wait_s is None else wait_s)
+            return [f.result() if f.done() and not f.cancelled() else None for f in futures]
+        finally:
+            for command in commands:
+                self.hub.forget(command.id)
+
     async def await_existing(self, command_id: str) -> Any | None:
         """The outcome of a command published earlier (an idempotent retry)."""
         future = self.hub.expect(command_id)

@@ -124,6 +124,8 @@ RULES: dict[str, Rule] = {
     "get_dataset": read("annotator"),
     "update_dataset": write("manager"),
     "export_dataset": read("manager"),  # a bulk read of every annotation
+    "import_dataset": write("manager"),  # Dataloop JSON, CSV, class folders (a job)
+    "get_import": read("manager"),
     # items
     "register_item": write("manager"),
     "upload_item": write("manager"),

@@ -38,6 +38,7 @@ class Case:
     json: Any = None  # a body, or a function of the request's ids
     fresh: Fresh | None = None  # ids made anew for each caller (the request uses them up)
     files: bool = False
+    csv_file: bool = False  # an import: a CSV classifying the world's item
     public: bool = False
     query: dict[str, Any] | None = None
     page: bool = False  # a studio page: 200 in a live browser session, else 303 to /sign-in
@@ -130,6 +131,17 @@ def _task_body(ids: dict[str, str]) -> dict[str, Any]:
             "assignees": [EMAILS["annotator"]]}
 
 
+def _import_csv() -> bytes:
+    return f'filename,label\n/shirt.png,"{POLO}"\n'.encode()
+
+
+async def _import(w: World) -> dict[str, str]:
+    r = await w.p.client.post(f"/api/v1/datasets/{w.ids['dataset_id']}/import", headers=w.p.auth(),
+                              files={"file": ("labels.csv", _import_csv(), "text/csv")})
+    assert r.status_code == 202, r.text
+    return {"import_id": r.json()["id"]}
+
+
 async def _project_name(w: World) -> dict[str, str]:
     return {"project_name": (await w.ok("GET", f"/api/v1/projects/{w.ids['project_id']}"))["name"]}
 
@@ -192,6 +204,8 @@ CASES: dict[str, Case] = {
     "get_dataset": READ,
     "update_dataset": case("200 200 403 404", json={"name": "renamed"}),
     "export_dataset": case("200 200 403 404"),
+    "import_dataset": case("202 202 403 404", csv_file=True),
+    "get_import": case("200 200 403 404", fresh=_import),
     "register_item": case("201 201 403 404", json={"name": "a.jpg", "url": "http://example.com/a.jpg",
                                                    "mimetype": "image/jpeg"}),
     "upload_item": case("201 201 403 404", files=True),
@@ -320,6 +334,8 @@ async def _send(w: World, method: str, path: str, actor: str, c: Case) -> Any:
     kw: dict[str, Any] = {}
     if c.files:
         kw["files"] = {"file": (unique("up") + ".png", png(), "image/png")}
+    elif c.csv_file:
+        kw["files"] = {"file": ("labels.csv", _import_csv(), "text/csv")}
     elif c.json is not None:
         kw["json"] = c.json(ids) if callable(c.json) else c.json
     headers = await _credentials(w, actor)

@@ -1,0 +1,77 @@
+"""Import into a dataset: Dataloop JSON (a file, or Dataloop's export zip), CSV or class
+folders; answered 202 with the job's URL, which shows its progress and per-file report."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, MultipartBody
+
+from gateway.controllers.common import now_iso
+from gateway.errors import unprocessable
+from gateway.guards import role_here
+from gateway.import_formats import read_upload
+from gateway.import_jobs import run_import
+from gateway.repository import new_id
+from shared.labels import Problem
+
+MAX_IMPORT = 500 * 1024 * 1024
+RUNNING: set[asyncio.Task[None]] = set()  # strong references: a job is not collected mid-run
+
+
+@dataclass
+class ImportForm:
+    file: UploadFile
+
+
+def job_json(doc: dict[str, Any], api: str) -> dict[str, Any]:
+    body = {k: v for k, v in doc.items() if k != "_id"}
+    return {"id": doc["_id"]} | body | {"url": f"{api}/datasets/{doc['datasetId']}/imports/{doc['_id']}"}
+
+
+class ImportController(Controller):
+    path = "/api/v1/datasets/{dataset_id:str}"
+    tags = ["datasets"]
+
+    @post("/import", status_code=202, request_max_body_size=MAX_IMPORT)
+    async def import_dataset(self, dataset_id: FromPath[str], data: MultipartBody[ImportForm],
+                             request: Request, state: State) -> Response[Any]:
+        """Import `file` (multipart): `.json` (Dataloop item export or annotation list),
+        `.zip` (Dataloop export with `json/` and `items/`, JSON or CSV files, or class
+        folders `<label>/<image>`), `.csv` (`filename,label[,status][,attribute columns]`).
+        202 with the job (`url`: its progress and per-file report)."""
+        gw = state.gw
+        dataset = await gw.access.dataset(request.user, dataset_id)
+        name, content = data.file.filename or "", await data.file.read()
+        if not content:
+            raise unprocessable([Problem("file", "must be a non-empty file")])
+        ontology = await gw.access.ontology(dataset["recipeId"])
+        upload = await asyncio.to_thread(read_upload, name, content, ontology)
+        if len(upload.files) == 1 and upload.files[0].refused:
+            raise unprocessable([Problem("file", upload.files[0].refused)], "the file cannot be imported")
+        if not any(f.entries or f.refusals for f in upload.files):
+            raise unprocessable([Problem("file", "holds no annotation to import")])
+        doc = {"_id": new_id(), "datasetId": dataset_id, "projectId": dataset["projectId"],
+               "file": name, "creator": request.user.email, "status": "running", "total": None,
+               "processed": 0, "createdAt": now_iso(), "updatedAt": now_iso()}
+        await gw.catalog.db.imports.insert_one(doc)
+        actor = request.user.actor(role_here(request))
+        task = asyncio.create_task(run_import(gw, doc["_id"], dataset, actor, upload, ontology))
+        RUNNING.add(task)
+        task.add_done_callback(RUNNING.discard)
+        body = job_json(doc, gw.api)
+        return Response(body, status_code=202, headers={"Location": body["url"]})
+
+    @get("/imports/{import_id:str}")
+    async def get_import(self, dataset_id: FromPath[str], import_id: FromPath[str], state: State) -> dict[str, Any]:
+        """An import's progress (`status` running, completed or failed; `processed` of
+        `total`) and, per file, what was imported, skipped as duplicate or refused and why."""
+        doc = await state.gw.catalog.db.imports.find_one({"_id": import_id, "datasetId": dataset_id})
+        if doc is None:
+            raise NotFoundException(f"no import {import_id}")
+        return job_json(doc, state.gw.api)
