@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.controllers.common import now_iso
 from gateway.import_formats import Entry, Upload
+from gateway.import_scenes import scene_refusal, send_scene
 from gateway.media import UnsupportedMedia, probe
 from gateway.repository import NOT_DELETED
 from shared import streams
@@ -50,7 +51,7 @@ async def _items(gw: Any, dataset: dict[str, Any], upload: Upload, creator: str,
     keys = {e.item for f in upload.files for e in f.entries}
     found: dict[str, dict] = {}
     # one scan of the dataset, matched here: a 10,000-name `$in` is slow on some servers
-    fields = {"filename": 1, "name": 1, "metadata.system.mimetype": 1}
+    fields = {"filename": 1, "name": 1, "metadata": 1}
     async for item in gw.catalog.db.items.find({"datasetId": dataset["id"]}, fields):
         item["id"] = item["_id"]
         found.setdefault(item["filename"], item)
@@ -96,7 +97,7 @@ async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, uplo
                ontology: Ontology) -> None:
     jobs = gw.catalog.db.imports
     fits = _Fits(ontology)
-    wanted = {e.item for f in upload.files for e in f.entries if e.frame is None and fits(e) is None}
+    wanted = {e.item for f in upload.files for e in f.entries if fits(e) is None}
     items = await _items(gw, dataset, upload, actor.email or actor.user_id, wanted)
     seen = set()
     fields = {"itemId": 1, "label": 1, "metadata.system.frame": 1, "metadata.system.endFrame": 1}
@@ -106,6 +107,7 @@ async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, uplo
     reports = [{"file": f.name, "imported": 0, "duplicates": 0, "refused": list(f.refusals),
                 **({"error": f.refused} if f.refused else {})} for f in upload.files]
     todo: list[tuple[int, Classify]] = []
+    scenes: list[tuple[int, dict, Entry]] = []
     for n, f in enumerate(upload.files):
         for entry in f.entries:
             item = items.get(entry.item)
@@ -118,6 +120,9 @@ async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, uplo
                 reports[n]["duplicates"] += 1
                 continue
             seen.add(key)
+            if entry.frame is not None:
+                scenes.append((n, item, entry))
+                continue
             todo.append((n, Classify(
                 actor=actor, annotation_id=annotation_id(dataset["id"], item["id"], entry),
                 item_id=item["id"], dataset_id=dataset["id"], project_id=dataset["projectId"],
@@ -125,7 +130,7 @@ async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, uplo
                 source="import")))
     known = ontology.labels()
     unknown = sorted({e.label for f in upload.files for e in f.entries if e.label not in known})
-    await jobs.update_one({"_id": job_id}, {"$set": {"total": len(todo), "files": reports,
+    await jobs.update_one({"_id": job_id}, {"$set": {"total": len(todo) + len(scenes), "files": reports,
                                                      "labelsNotInRecipe": unknown}})
     gate, done = asyncio.Semaphore(BATCHES_IN_FLIGHT), 0
 
@@ -147,8 +152,15 @@ async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, uplo
         await jobs.update_one({"_id": job_id}, {"$set": {"processed": done, "updatedAt": now_iso()}})
 
     await asyncio.gather(*(send(todo[k:k + BATCH]) for k in range(0, len(todo), BATCH)))
+    for n, item, entry in scenes:
+        reason = await send_scene(gw, actor, dataset, item, entry,
+                                  annotation_id(dataset["id"], item["id"], entry))
+        if reason:
+            reports[n]["refused"].append({"item": entry.item, "label": entry.label, "reason": reason})
+        else:
+            reports[n]["imported"] += 1
     await jobs.update_one({"_id": job_id}, {"$set": {
-        "status": "completed", "processed": done, "files": reports, "updatedAt": now_iso(),
+        "status": "completed", "processed": done + len(scenes), "files": reports, "updatedAt": now_iso(),
         "imported": sum(r["imported"] for r in reports),
         "duplicates": sum(r["duplicates"] for r in reports),
         "refused": sum(len(r["refused"]) for r in reports)}})
@@ -173,8 +185,8 @@ def _refusal(entry: Entry, item: dict | None, fits: _Fits) -> str | None:
     if item is None:
         return f"no item {entry.item!r} in the dataset (nor its file in the upload)"
     if entry.frame is not None:
-        return "video class scenes are not imported yet: import them with the scene routes"
+        return fits(entry) or scene_refusal(entry, item)
     if not item["metadata"]["system"].get("mimetype", "").startswith("image/"):
-        return "a class on a non-image item needs frames"
+        return "a class on a non-image item needs frames (a video's scenes)"
     return fits(entry)
 

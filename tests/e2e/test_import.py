@@ -128,3 +128,36 @@ async def test_an_export_imported_into_a_fresh_project_gives_the_same_annotation
     job = await run(p, {"file": ("export.zip", archive)})
     assert job["imported"] == 2
     assert await labels_of(p, p.ids["item"]) == before
+
+
+async def _frames(p, item_id: str, count: int) -> list[tuple[list[str], list[str]]]:
+    states = []
+    for frame in range(count):
+        body = (await p.get(f"/api/v1/items/{item_id}/frames/{frame}")).json()
+        states.append((body["labels"], body["hiddenLabels"]))
+    return states
+
+
+async def _clip(p) -> str:
+    r = await p.post(f"/api/v1/datasets/{p.ids['dataset']}/items", {
+        "name": "clip.mp4", "url": "http://example.com/c.mp4", "mimetype": "video/mp4", "fps": 25, "frameCount": 75})
+    return r.json()["id"]
+
+
+async def test_video_scenes_round_trip_frame_for_frame(platform):
+    p = platform
+    clip = await _clip(p)
+    dress = (await p.post(f"/api/v1/items/{clip}/scenes", {"label": DRESSES, "frame": 10, "endFrame": 60})).json()
+    assert (await p.post(f"/api/v1/scenes/{dress['id']}/hide", {"from": 20, "to": 30})).status_code == 200
+    assert (await p.post(f"/api/v1/items/{clip}/scenes", {"label": POLO, "frame": 0, "endFrame": 5})).status_code == 201
+    assert (await p.post(f"/api/v1/items/{clip}/scenes", {"label": JEANS, "frame": 65})).status_code == 201
+    before = await _frames(p, clip, 75)
+    assert before[25] == ([], [DRESSES]) and before[70] == ([JEANS], [])
+    archive = (await p.get(f"/api/v1/datasets/{p.ids['dataset']}/export?format=zip")).content
+    await p.seed()  # a fresh project, the same video registered there
+    fresh = await _clip(p)
+    job = await run(p, {"file": ("export.zip", archive)})
+    assert job["imported"] == 3, job
+    assert await _frames(p, fresh, 75) == before
+    again = await run(p, {"file": ("export.zip", archive)})
+    assert (again["imported"], again["duplicates"]) == (0, 3)

@@ -1,0 +1,45 @@
+"""Video class scenes of an import: each a `StartScene` on the scene stream, then a
+`HideFrames` per hidden range, as the video studio sends them. Few per file (a video's
+scenes), so sent one by one; a scene refused by the video's rules is reported, not raised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.import_formats import Entry
+from gateway.video import video_of
+from shared import streams
+from shared.envelope import Actor
+from shared.events import CommandRejected
+from shared.labels import Problem
+from shared.scene_commands import HideFrames, StartScene
+from shared.scenes import refused, start_scene
+
+
+def scene_refusal(entry: Entry, item: dict[str, Any]) -> str | None:
+    video = video_of(item)
+    if isinstance(video, list):
+        return "; ".join(f"{p.field}: {p.rule}" for p in video)
+    outcome = start_scene(video, entry.frame or 0, entry.label, entry.end_frame)
+    if refused(outcome):
+        return "; ".join(f"{p.field}: {p.rule}" for p in outcome if isinstance(p, Problem))
+    return None
+
+
+async def send_scene(gw: Any, actor: Actor, dataset: dict[str, Any], item: dict[str, Any],
+                     entry: Entry, annotation_id: str) -> str | None:
+    """Start the scene and hide its ranges; None when stored, else why not."""
+    video = video_of(item)
+    common = {"actor": actor, "item_id": item["id"], "dataset_id": dataset["id"],
+              "project_id": dataset["projectId"], "recipe_id": dataset.get("recipeId"),
+              "video": video, "annotation_id": annotation_id}
+    commands: list[Any] = [StartScene(**common, frame=entry.frame or 0, end_frame=entry.end_frame,
+                                      label=entry.label, attributes=entry.attributes, source="import")]
+    commands += [HideFrames(**common, first=a, last=b) for a, b in entry.hidden]
+    for command in commands:
+        outcome = await gw.bus.send(streams.SCENE, command, dataset["projectId"], wait_s=60.0)
+        if isinstance(outcome, CommandRejected):
+            return outcome.message
+        if outcome is None:
+            return f"not stored within 60 s (command {command.id} may still apply)"
+    return None
