@@ -197,3 +197,22 @@ def read_upload(name: str, data: bytes, ontology: Ontology) -> Upload:
     if lower.endswith(".json"):
         return Upload([read_dataloop_json(name, data, ontology)], {})
     return Upload([ImportFile(name, refused="must be .json, .csv or .zip")], {})
+
+
+def labels_of(upload: Upload) -> set[str]:
+    return {e.label for f in upload.files for e in f.entries}
+
+
+def with_labels(ontology: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    """The stored ontology with `labels` (dot-joined paths) added to its tree, as children
+    of the labels their paths name (created as needed)."""
+    added = json.loads(json.dumps(ontology))
+    for path in labels:
+        nodes = added.setdefault("roots", [])
+        for tag in path.split("."):
+            node = next((n for n in nodes if n["value"]["tag"] == tag), None)
+            if node is None:
+                node = {"value": {"tag": tag}, "children": []}
+                nodes.append(node)
+            nodes = node.setdefault("children", [])
+    return added

@@ -15,9 +15,12 @@ from litestar.params import FromPath, MultipartBody
 from gateway.controllers.common import now_iso
 from gateway.errors import unprocessable
 from gateway.guards import role_here
-from gateway.import_formats import read_upload
+from gateway.import_formats import labels_of, read_upload, with_labels
 from gateway.import_jobs import run_import
 from gateway.repository import new_id
+from pydantic import ValidationError
+
+from shared.dataloop import Ontology
 from shared.labels import Problem
 
 MAX_IMPORT = 500 * 1024 * 1024
@@ -27,6 +30,7 @@ RUNNING: set[asyncio.Task[None]] = set()  # strong references: a job is not coll
 @dataclass
 class ImportForm:
     file: UploadFile
+    addLabels: bool = False  # noqa: N815  (the form field's name)
 
 
 def job_json(doc: dict[str, Any], api: str) -> dict[str, Any]:
@@ -44,7 +48,8 @@ class ImportController(Controller):
         """Import `file` (multipart): `.json` (Dataloop item export or annotation list),
         `.zip` (Dataloop export with `json/` and `items/`, JSON or CSV files, or class
         folders `<label>/<image>`), `.csv` (`filename,label[,status][,attribute columns]`).
-        202 with the job (`url`: its progress and per-file report)."""
+        Labels not in the recipe are refused and listed; with `addLabels=true` they are
+        added to the recipe first. 202 with the job (`url`: its progress and per-file report)."""
         gw = state.gw
         dataset = await gw.access.dataset(request.user, dataset_id)
         name, content = data.file.filename or "", await data.file.read()
@@ -56,6 +61,9 @@ class ImportController(Controller):
             raise unprocessable([Problem("file", upload.files[0].refused)], "the file cannot be imported")
         if not any(f.entries or f.refusals for f in upload.files):
             raise unprocessable([Problem("file", "holds no annotation to import")])
+        missing = sorted(labels_of(upload) - set(ontology.labels()))
+        if missing and data.addLabels:
+            ontology = await self._add_labels(state, dataset["recipeId"], missing)
         doc = {"_id": new_id(), "datasetId": dataset_id, "projectId": dataset["projectId"],
                "file": name, "creator": request.user.email, "status": "running", "total": None,
                "processed": 0, "createdAt": now_iso(), "updatedAt": now_iso()}
@@ -66,6 +74,19 @@ class ImportController(Controller):
         task.add_done_callback(RUNNING.discard)
         body = job_json(doc, gw.api)
         return Response(body, status_code=202, headers={"Location": body["url"]})
+
+    @staticmethod
+    async def _add_labels(state: State, recipe_id: str, labels: list[str]) -> Any:
+        gw = state.gw
+        recipe = await gw.catalog.get("recipes", recipe_id)
+        try:
+            ontology = Ontology.model_validate(with_labels(recipe["ontology"], labels))
+        except ValidationError as exc:
+            raise unprocessable([Problem("addLabels", f"a label cannot be added: {exc.errors()[0]['msg']}")]) from None
+        await gw.catalog.update("recipes", recipe_id, {"ontology": with_labels(recipe["ontology"], labels)})
+        gw.access.forget("recipes", recipe_id)
+        gw.access.cache.pop(("ontology", recipe_id), None)
+        return ontology
 
     @get("/imports/{import_id:str}")
     async def get_import(self, dataset_id: FromPath[str], import_id: FromPath[str], state: State) -> dict[str, Any]:

@@ -161,3 +161,15 @@ async def test_video_scenes_round_trip_frame_for_frame(platform):
     assert await _frames(p, fresh, 75) == before
     again = await run(p, {"file": ("export.zip", archive)})
     assert (again["imported"], again["duplicates"]) == (0, 3)
+
+
+async def test_labels_not_in_the_recipe_are_listed_or_added_when_asked(platform):
+    p = platform
+    csv = b'filename,label\n/shirt.jpg,"hats.caps"\n/shirt.jpg,"men\'s clothes.shorts"\n'
+    job = await run(p, {"file": ("new.csv", csv)})
+    assert job["imported"] == 0 and job["labelsNotInRecipe"] == ["hats.caps", "men's clothes.shorts"]
+    job = await run(p, {"file": ("new.csv", csv), "addLabels": (None, "true")})
+    assert job["imported"] == 2 and job["labelsNotInRecipe"] == []
+    recipe = (await p.get(f"/api/v1/recipes/{p.ids['recipe']}")).json()
+    assert "hats" in json.dumps(recipe) and "shorts" in json.dumps(recipe)
+    assert [label for label, _ in await labels_of(p, p.ids["item"])] == ["hats.caps", "men's clothes.shorts"]
