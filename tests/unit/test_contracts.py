@@ -20,6 +20,8 @@ from services.annotation.rules import (
 from shared import commands, events, tasks
 from shared.commands import CLASSIFY_STREAM_COMMAND, Classify, DeleteAnnotation, UpdateAnnotation
 from shared.envelope import SCHEMA_VERSION, Actor, Envelope, derived_id
+from shared.scene_commands import StartScene
+from shared.scenes import Video
 from shared.events import (
     ANNOTATION_EVENT,
     AnnotationDeleted,
@@ -67,6 +69,10 @@ TASK_SAMPLES: list[Envelope] = [
     tasks.SetStatus(**TASK, item_id="i1", status="completed"),
     tasks.SetStatus(**TASK, item_id="i1", status=None),
     tasks.CheckInTask(**TASK, command=classify()),
+    tasks.CheckInTask(**TASK, command=StartScene(
+        actor=ACTOR, occurred_at=AT, annotation_id="65a1b2c3d4e5f6a7b8c9d0e2", item_id="i1",
+        dataset_id="d1", project_id="p1", video=Video(fps=25, frame_count=100, duration=4),
+        frame=10, label="men's clothes")),
     tasks.TaskChanged(**TASK, change="created", task={"id": "t1"}, summary={"added": 2}),
     tasks.ItemsPulled(**TASK, assignment_id="as1", item_ids=["i1", "i2", "i3"], open_items=3),
     tasks.ItemStatusChanged(**TASK, assignment_id="as1", item_id="i1", previous=None, status="completed"),
