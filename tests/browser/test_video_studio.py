@@ -2,7 +2,7 @@
 PyAV (WebM VP9 and MP4 H.264; Debian's chromium-headless-shell plays both): an annotator in
 their own task opens a video from the task's studio, starts a scene at frame 10 with a
 hotkey (the bar runs to the end), sets its end at frame 40, hides 20-25 (a gap) and unhides
-it, changes its label and drags its end; play-to-paint at 1x and 2x stores the stretches the
+it, changes its label, drags its end, moves its start and zooms the timeline; play-to-paint at 1x and 2x stores the stretches the
 keys painted, to within a frame of the frame on screen at each key; on another annotator's
 video they are refused with the reason. What the API stores reads frame by frame the same in
 dtlpy. Every wait is for a condition, never a fixed time."""
@@ -175,6 +175,11 @@ async def test_an_annotator_edits_a_scene_by_keys_and_by_dragging_its_end(page, 
     assert await page.locator(".tl-tip").inner_text() == "End: frame 60"
     await page.mouse.up()
     await page.wait_for_selector(".tl-scene[data-start='10'][data-end='60']")
+    await jump(page, 12)  # move the start here by key
+    await page.locator("#stage").focus()
+    await page.keyboard.press("s")
+    await page.wait_for_selector(".tl-scene[data-start='12'][data-end='60']")
+    bar = page.locator(".tl-scene[data-start='12']")
     # zoom: the timeline twice as wide, the bar too, the playhead kept in view
     width = (await bar.bounding_box())["width"]
     await page.locator("#stage").focus()
@@ -182,7 +187,7 @@ async def test_an_annotator_edits_a_scene_by_keys_and_by_dragging_its_end(page, 
     await page.wait_for_selector("#timeline[data-zoom='2']")
     assert abs((await bar.bounding_box())["width"] - 2 * width) < 2
     final = await stored(live, item)
-    assert ranges(final) == [(JEANS, 10, 60)]
+    assert ranges(final) == [(JEANS, 12, 60)]
     assert final[0]["metadata"]["system"]["taskId"] == task
     assert_dtlpy_reads_every_frame(final)
     if kind == "mp4":  # done with this video: completed, and on to the next item of the task
