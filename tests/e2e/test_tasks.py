@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.waiting import eventually
+
 pytestmark = pytest.mark.e2e
 
 POLO = "men's clothes.polo shirts"
@@ -103,6 +105,10 @@ async def test_only_managers_create_tasks(platform, team):
     assert (await create_task(platform, token=tokens["mgr"])).status_code == 201
 
 
+async def item_status_is(platform, task_id: str, expected: dict) -> bool:
+    return (await platform.get(f"/api/v1/tasks/{task_id}")).json()["itemStatus"] == expected
+
+
 async def test_statuses_are_set_and_cleared_including_custom_ones(platform, team):
     tokens, _ = team
     task = (await create_task(platform, availableActions=[
@@ -115,8 +121,9 @@ async def test_statuses_are_set_and_cleared_including_custom_ones(platform, team
     assert r.json()["status"] == "needs-review" and r.json()["previous"] is None
     r = await platform.client.put(path, json={"status": "completed"}, headers=platform.auth(tokens["ann1"]))
     assert r.json()["previous"] == "needs-review"
-    progress = (await platform.get(f"/api/v1/tasks/{task['id']}")).json()["itemStatus"]
-    assert progress == {"completed": 1, "remaining": 9, "actions": {"completed": 1}}
+    # the task's counts are written while the status's event goes out: they follow it closely
+    assert await eventually(lambda: item_status_is(platform, task["id"], {
+        "completed": 1, "remaining": 9, "actions": {"completed": 1}}))
     item = (await platform.get(f"/api/v1/items/{mine[0]}")).json()
     refs = item["metadata"]["system"]["refs"]
     assert [(r["type"], r["id"], r["metadata"]["status"]) for r in refs] == [
@@ -125,7 +132,8 @@ async def test_statuses_are_set_and_cleared_including_custom_ones(platform, team
         "needs-review", "completed"]
     r = await platform.client.delete(path, headers=platform.auth(tokens["ann1"]))
     assert r.status_code == 200 and r.json()["status"] is None
-    assert (await platform.get(f"/api/v1/tasks/{task['id']}")).json()["itemStatus"]["remaining"] == 10
+    assert await eventually(lambda: item_status_is(platform, task["id"], {
+        "completed": 0, "remaining": 10, "actions": {}}))
     exported = {e["id"]: e for e in (await platform.get(f"/api/v1/datasets/{platform.ids['dataset']}/export")).json()}
     assert [r["metadata"] for r in exported[mine[0]]["metadata"]["system"]["refs"]] == [{}, {}]
     assert len(exported[mine[0]]["metadata"]["system"]["taskStatusLog"]) == 3
