@@ -374,6 +374,8 @@ async def test_the_task_refusals_the_audit_log_with_filters_and_the_exports(brow
         await page.locator(f"#assignment-table tr[data-assignment='{ANN2}']").get_by_role(
             "button", name="Reassign").click()
         await page.wait_for_selector(f"#assign-ok:has-text('given to {ANN1}')")
+        await page.wait_for_selector(f"#assignment-table tr[data-assignment='{ANN2}']", state="detached")
+        await page.wait_for_selector(f"#by-assignee tr[data-assignee='{ANN2}']:has-text('(removed)')")
         await page.get_by_label("Task name").fill("Spring shoot, first pass (Ada)")
         await page.get_by_role("button", name="Rename").click()
         await page.wait_for_selector("#task-title:has-text('(Ada)')")

@@ -49,6 +49,16 @@ function renderProgress() {
   $("chart").replaceChildren(cumulative(S.audit.map((e) => Date.parse(e.at)), t.totalItems, now, "Items worked over time"));
 }
 
+const openOf = (a) => `${a.itemStatus.remaining} open of ${a.totalItems}`;
+
+/** The open counts follow each refresh; the rows (and what is typed in them) stay. */
+function refreshOpenCounts() {
+  for (const a of S.assignments) {
+    const cell = document.querySelector(`[data-open-of="${a.id}"]`);
+    if (cell) cell.textContent = openOf(a);
+  }
+}
+
 function renderAssignments() {
   const rank = { annotator: 0, manager: 1, owner: 2 };  // annotators offered first
   const others = [...S.members].sort((a, b) => rank[a.role] - rank[b.role]).map((m) => m.email);
@@ -60,7 +70,7 @@ function renderAssignments() {
         `${e}=${k === all.length - 1 ? 100 - Math.floor(100 / all.length) * (all.length - 1) : Math.floor(100 / all.length)}`).join(", "),
       size: 26 });
     return el("tr", { "data-assignment": a.annotator },
-      el("th", { scope: "row" }, a.annotator), el("td", {}, `${a.itemStatus.remaining} open of ${a.totalItems}`),
+      el("th", { scope: "row" }, a.annotator), el("td", { "data-open-of": a.id }, openOf(a)),
       el("td", {}, spread, el("button", { type: "button", onclick: () => tryIn($("assign-error"), async () => {
         const workload = spread.value.split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
           const [assigneeId, load] = p.split("=");
@@ -68,12 +78,12 @@ function renderAssignments() {
         });
         await command("POST", `/assignments/${a.id}/redistribute`, { workload });
         $("assign-ok").textContent = `${a.annotator}'s open items redistributed.`;
-        await refresh();
+        await refresh(true);
       }) }, "Redistribute")),
       el("td", {}, to, el("button", { type: "button", onclick: () => tryIn($("assign-error"), async () => {
         await command("POST", `/assignments/${a.id}/reassign`, { annotator: to.value });
         $("assign-ok").textContent = `${a.annotator}'s assignment given to ${to.value}.`;
-        await refresh();
+        await refresh(true);
       }) }, "Reassign")));
   });
   $("assignments").replaceChildren(rows.length ? table("Assignments", ["Assignee", "Open", "Redistribute (email=percent, …)", "Reassign to"], rows, "assignment-table")
@@ -91,7 +101,9 @@ async function refresh(full = false) {
   if (full || !S.itemIds.size) S.itemIds = new Set((await api("GET", `/tasks/${taskId}/items/ids`)).ids);
   S.audit = await decisions(task);
   renderProgress();
-  if (full) { renderAssignments(); renderEdit(); }
+  const key = assignments.filter((a) => a.annotator && a.status !== "removed").map((a) => a.id).join();
+  if (full || key !== S.assignmentKey) { renderAssignments(); renderEdit(); } else refreshOpenCounts();
+  S.assignmentKey = key;
   $("manage-page").dataset.refreshes = String(++S.refreshes);
 }
 
