@@ -316,7 +316,8 @@ async def classify_and_watch(owner: Any, ada: Any, live: Live, story: dict[str, 
     for done in (1, 2):
         await ada.wait_for_selector("#stage[data-painted]")
         await ada.locator("#stage").focus()
-        await ada.keyboard.press("1")  # tops: its colour is required, asked for first
+        await ada.keyboard.press("1" if done == 1 else "t")  # tops, by its place or its recipe hotkey;
+        # its colour is required: asked for first
         await ada.get_by_label("colour (required)").select_option("blue")
         await ada.keyboard.press("Enter")
         await ada.wait_for_selector("#chips .chip[data-label=tops]")

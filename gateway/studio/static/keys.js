@@ -48,3 +48,16 @@ export function byKey(map) {
   for (const [action, key] of Object.entries(map)) if (key) out.set(String(key).toLowerCase(), action);
   return out;
 }
+
+/** The recipe's own label hotkeys (`displayData.hotkey`, set in the recipe editor) added to
+ * `map` as `label:<path>` bindings, each where its key is still free and the user has not
+ * bound that label. */
+export function withRecipeHotkeys(map, roots, parent = "") {
+  for (const node of roots || []) {
+    const path = parent ? `${parent}.${node.value.tag}` : node.value.tag;
+    const key = node.value.displayData?.hotkey;
+    if (key && !map[`label:${path}`] && !byKey(map).has(String(key).toLowerCase())) map[`label:${path}`] = key;
+    withRecipeHotkeys(map, node.children, path);
+  }
+  return map;
+}

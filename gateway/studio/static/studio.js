@@ -3,7 +3,7 @@
 // the next item is preloaded and decoded, shown at once, and the server's answer confirms.
 import { api, clearToast, el, toast } from "/studio/static/api.js";
 import { AttributeForm, LabelTree, flatten } from "/studio/static/labels.js";
-import { byKey, keyOf, loadKeymap } from "/studio/static/keys.js";
+import { byKey, keyOf, loadKeymap, withRecipeHotkeys } from "/studio/static/keys.js";
 import * as view from "/studio/static/render.js";
 import { Preloader, Viewer } from "/studio/static/viewer.js";
 
@@ -414,6 +414,7 @@ async function main() {
     api("GET", `/recipes/${S.task.recipeId}`), api("GET", `/tasks/${taskId}/workflow-settings`),
     loadKeymap(S.task.availableActions)]);
   S.settings = settings;
+  withRecipeHotkeys(keymap, recipe.ontology.roots);
   S.keymap = keymap;
   S.keys = byKey(keymap);
   S.labels = flatten(recipe.ontology.roots);
