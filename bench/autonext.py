@@ -2,7 +2,7 @@
 moving on without think time, in a single-class task with Auto next item and Auto complete on.
 
     python bench/autonext.py                 # starts the platform with the embedded servers
-    python bench/autonext.py --url http://127.0.0.1:8000 --token clf_...
+    python bench/autonext.py --url http://127.0.0.1:8000 --token <an API token>
 
 Prints: next-item latency at a steady rate (target p99 <= 10 ms) and the classify-and-advance
 loop for one annotator (target >= 200 items/s). When the gateway's classify answers with the

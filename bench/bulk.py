@@ -1,7 +1,7 @@
 """Bulk classification figure over HTTP against the running platform.
 
     python bench/bulk.py                  # starts the platform with the embedded servers
-    python bench/bulk.py --url http://127.0.0.1:8000 --token clf_... -n 10000
+    python bench/bulk.py --url http://127.0.0.1:8000 --token <an API token> -n 10000
 
 Prints the time from the bulk request (Classify & Set Status over N items, one request) to
 every annotation and status being durable: the answer (or, past the gateway's wait, the

@@ -1,7 +1,7 @@
 """Classify throughput and latency over HTTP against the running platform.
 
     python bench/classify.py                 # starts the platform with embedded servers
-    python bench/classify.py --url http://127.0.0.1:8000 --token clf_...
+    python bench/classify.py --url http://127.0.0.1:8000 --token <an API token>
 
 Prints: closed-loop throughput at concurrency C (target >= 1,000/s at C=16) and the latency
 percentiles at a steady rate (target p99 <= 15 ms at 100/s).

@@ -1,7 +1,7 @@
 """Scene command latency over HTTP against the running platform, beside image classify.
 
     python bench/scenes.py                 # starts the platform with the embedded servers
-    python bench/scenes.py --url http://127.0.0.1:8000 --token clf_...
+    python bench/scenes.py --url http://127.0.0.1:8000 --token <an API token>
 
 Prints the latency at a steady rate of: starting scenes, and a mix of scene changes (set
 the end, hide and unhide a range) on existing scenes (target p99 <= 15 ms at 100/s, as for

@@ -1,7 +1,7 @@
 """The task browser's item list over HTTP: pages of 200 of a 100,000-item task, filtered.
 
     python bench/task_items.py            # starts the platform with the embedded servers
-    python bench/task_items.py --url http://127.0.0.1:8000 --token clf_... \\
+    python bench/task_items.py --url http://127.0.0.1:8000 --token <an API token> \\
         --mongodb-url mongodb://127.0.0.1:27017 --mongodb-db classifier
 
 Builds the world fast: the items are inserted into the catalog directly (motor bulk inserts),

@@ -1,7 +1,7 @@
 """Task figures over HTTP against the running platform.
 
     python bench/tasks.py                 # starts the platform with the embedded servers
-    python bench/tasks.py --url http://127.0.0.1:8000 --token clf_...
+    python bench/tasks.py --url http://127.0.0.1:8000 --token <an API token>
 
 Prints: the time to create and allocate a task over N items (target: 100,000 items in
 under 10 s), and status set/clear latency at a steady rate (target p99 <= 10 ms at 100/s),
