@@ -4,6 +4,7 @@ import { api, el, toast } from "/studio/static/api.js";
 import { $, allPages, onSubmit, table, when } from "/studio/static/manage.js";
 
 const S = { orgs: [], projects: [], me: null };
+const plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 function roleIn(members) {
   return (members || []).find((m) => m.userId === S.me.id || m.email === S.me.email)?.role || "—";
@@ -26,7 +27,7 @@ function render() {
     : el("p", { class: "muted" }, org ? "No project of yours in this organisation yet." : "No project yet: create one."));
   $("orgs").replaceChildren(...S.orgs.map((o) => el("li", { "data-org-id": o.id },
     el("strong", { class: "grow" }, o.name), el("span", { class: "badge" }, roleIn(o.members)),
-    el("span", { class: "muted" }, `${S.projects.filter((p) => p.organizationId === o.id).length} projects`))));
+    el("span", { class: "muted" }, plural(S.projects.filter((p) => p.organizationId === o.id).length, "project")))));
   $("projects-status").textContent = `${S.projects.length} project${S.projects.length === 1 ? "" : "s"}, ${S.orgs.length} organisation${S.orgs.length === 1 ? "" : "s"}.`;
 }
 
