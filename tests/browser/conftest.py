@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import io
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from shared.settings import Settings
 from tests.platform import Platform, running_platform
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+DOCS = Path(__file__).parents[2] / "docs"
 PASSWORD = "a long enough password"
 CANDIDATES = ("/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium-headless-shell")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -128,6 +130,13 @@ class Live(Platform):
 
 COLOURS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
            "#ff9da7", "#9c755f", "#bab0ac"]
+
+
+def to_docs(png: Path, name: str) -> None:
+    """Copy a screenshot the tests took to `docs/<name>.png` when asked (`make screenshots`),
+    so that an ordinary test run leaves the tree as it found it."""
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+        shutil.copy(png, DOCS / f"{name}.png")
 
 
 def png(k: int) -> bytes:

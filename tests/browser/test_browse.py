@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, Live, shot, sign_in
+from tests.browser.conftest import ARTIFACTS, Live, shot, sign_in, to_docs
 
 POLO = "men's clothes.polo shirts"
-DOCS = Path(__file__).parents[2] / "docs"
 MGR, ANN1, ANN2 = "boss@example.com", "ann1@example.com", "ann2@example.com"
 REVIEW = {"action": "needs-review", "displayName": "Needs review", "color": "#9467bd"}
 STATUSES = [{"action": "completed", "displayName": "Completed", "color": "#2ca02c"},
@@ -107,7 +104,7 @@ async def pick_label(page: Any, path: str) -> None:
 
 
 def keep(name: str) -> None:
-    shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
+    to_docs(ARTIFACTS / f"{name}.png", name)
 
 
 async def test_the_tasks_page_lists_every_task_and_a_double_click_opens_it_then_browse(

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,11 +19,10 @@ import pytest
 from PIL import Image
 
 from gateway.admin import create_owner
-from tests.browser.conftest import ARTIFACTS, PASSWORD, Live, png
+from tests.browser.conftest import ARTIFACTS, PASSWORD, Live, png, to_docs
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).parents[2] / "docs"
 OWNER, ANN1, ANN2 = "founder@example.com", "ada@example.com", "grace@example.com"
 
 
@@ -49,7 +46,7 @@ async def owner_page(browser: Any, live: Live, story: dict[str, Any]) -> Any:
 async def keep(page: Any, name: str, full: bool = False) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
-    shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
+    to_docs(ARTIFACTS / f"{name}.png", name)
 
 
 async def api(page: Any, path: str) -> Any:

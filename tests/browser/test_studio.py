@@ -5,8 +5,6 @@ taken meanwhile skipped. Every wait is for a condition, never a fixed time."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,6 @@ from tests.waiting import eventually
 
 POLO = "men's clothes.polo shirts"
 MENS = "men's clothes"
-DOCS = Path(__file__).parents[2] / "docs"
 
 
 async def open_studio(page, task_id: str) -> None:

@@ -10,8 +10,6 @@ dtlpy. Every wait is for a condition, never a fixed time."""
 from __future__ import annotations
 
 import io
-import shutil
-from pathlib import Path
 
 import av
 import pytest
@@ -19,12 +17,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from shared import scenes
 from shared.scenes import Scene, Video
-from tests.browser.conftest import ARTIFACTS, shot, sign_in
+from tests.browser.conftest import ARTIFACTS, shot, sign_in, to_docs
 
 FPS, FRAMES = 25, 100  # 4 seconds
 MENS, POLO, JEANS, DRESSES = "men's clothes", "men's clothes.polo shirts", "men's clothes.jeans", \
     "women's clothes.dresses"
-DOCS = Path(__file__).parents[2] / "docs"
 CODECS = {"webm": ("webm", "libvpx-vp9", "video/webm"), "mp4": ("mp4", "libx264", "video/mp4")}
 
 
@@ -150,7 +147,7 @@ async def test_an_annotator_edits_a_scene_by_keys_and_by_dragging_its_end(page, 
         await bar.click()
         await jump(page, 30)
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(await shot(page, "video-studio"), DOCS / "video-studio.png")
+        to_docs(await shot(page, "video-studio"), "video-studio")
         await page.locator(".tl-scene[data-start='50']").click()
         await page.locator("#stage").focus()
         await page.keyboard.press("Delete")
