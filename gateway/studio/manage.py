@@ -7,23 +7,14 @@ page's. Without a session a page redirects to sign in."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Request, get
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from gateway.studio.pages import HEADERS, _signed_in, _to_sign_in
+from gateway.studio.pages import page
 
 # every page here follows the studio pages' public rule (gateway.roles): the data is the API's
 OPT = {"permission": "studio_page"}
-
-
-def _page(request: Request, template: str, **context: Any) -> Template | Redirect:
-    email = _signed_in(request)
-    if email is None:
-        return _to_sign_in(request)
-    return Template(template, context={"email": email, **context}, headers=HEADERS)
 
 
 class ManagePages(Controller):
@@ -32,36 +23,36 @@ class ManagePages(Controller):
 
     @get("/projects", media_type="text/html", opt=OPT)
     async def projects_page(self, request: Request) -> Template | Redirect:
-        return _page(request, "projects.html")
+        return page(request, "projects.html")
 
     @get("/projects/{project_id:str}", media_type="text/html", opt=OPT)
     async def project_page(self, project_id: FromPath[str], request: Request) -> Template | Redirect:
-        return _page(request, "project.html", project_id=project_id)
+        return page(request, "project.html", project_id=project_id)
 
     @get("/projects/{project_id:str}/members", media_type="text/html", opt=OPT)
     async def members_page(self, project_id: FromPath[str], request: Request) -> Template | Redirect:
-        return _page(request, "members.html", project_id=project_id)
+        return page(request, "members.html", project_id=project_id)
 
     @get("/projects/{project_id:str}/audit", media_type="text/html", opt=OPT)
     async def audit_page(self, project_id: FromPath[str], request: Request) -> Template | Redirect:
-        return _page(request, "audit.html", project_id=project_id)
+        return page(request, "audit.html", project_id=project_id)
 
     @get("/projects/{project_id:str}/tasks/new", media_type="text/html", opt=OPT)
     async def new_task_page(self, project_id: FromPath[str], request: Request) -> Template | Redirect:
-        return _page(request, "new_task.html", project_id=project_id)
+        return page(request, "new_task.html", project_id=project_id)
 
     @get("/account", media_type="text/html", opt=OPT)
     async def account_page(self, request: Request) -> Template | Redirect:
-        return _page(request, "account.html")
+        return page(request, "account.html")
 
     @get("/datasets/{dataset_id:str}", media_type="text/html", opt=OPT)
     async def dataset_page(self, dataset_id: FromPath[str], request: Request) -> Template | Redirect:
-        return _page(request, "dataset.html", dataset_id=dataset_id)
+        return page(request, "dataset.html", dataset_id=dataset_id)
 
     @get("/recipes/{recipe_id:str}", media_type="text/html", opt=OPT)
     async def recipe_page(self, recipe_id: FromPath[str], request: Request) -> Template | Redirect:
-        return _page(request, "recipe.html", recipe_id=recipe_id)
+        return page(request, "recipe.html", recipe_id=recipe_id)
 
     @get("/tasks/{task_id:str}/manage", media_type="text/html", opt=OPT)
     async def task_manage_page(self, task_id: FromPath[str], request: Request) -> Template | Redirect:
-        return _page(request, "task_manage.html", task_id=task_id)
+        return page(request, "task_manage.html", task_id=task_id)

@@ -6,7 +6,7 @@ the API's access rules are the pages' too. Without a session a page redirects to
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, get
@@ -26,7 +26,17 @@ def _signed_in(request: Request) -> str | None:
 
 
 def _to_sign_in(request: Request) -> Redirect:
-    return Redirect(f"/sign-in?next={quote(request.url.path)}", status_code=303)
+    """To sign in, then back to this very page (its query too: the item, the task)."""
+    there = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/sign-in?next={quote(there)}", status_code=303)
+
+
+def page(request: Request, template: str, **context: Any) -> Template | Redirect:
+    """The page's shell for the signed-in user, or the way to sign in."""
+    email = _signed_in(request)
+    if email is None:
+        return _to_sign_in(request)
+    return Template(template, context={"email": email, **context}, headers=HEADERS)
 
 
 class StudioPages(Controller):
@@ -35,43 +45,24 @@ class StudioPages(Controller):
 
     @get("/", media_type="text/html")
     async def home_page(self, request: Request) -> Template | Redirect:
-        email = _signed_in(request)
-        if email is None:
-            return _to_sign_in(request)
-        return Template("home.html", context={"email": email}, headers=HEADERS)
+        return page(request, "home.html")
 
     @get("/tasks/{task_id:str}/studio", media_type="text/html")
     async def studio_page(self, task_id: FromPath[str], request: Request) -> Template | Redirect:
-        email = _signed_in(request)
-        if email is None:
-            return _to_sign_in(request)
-        return Template("studio.html", context={"email": email, "task_id": task_id},
-                        headers=HEADERS)
+        return page(request, "studio.html", task_id=task_id)
 
     # the same public rule as the studio page (gateway.roles): a page is a shell, its data the API's
     @get("/tasks/{task_id:str}", media_type="text/html", opt={"permission": "studio_page"})
     async def task_page(self, task_id: FromPath[str], request: Request) -> Template | Redirect:
-        email = _signed_in(request)
-        if email is None:
-            return _to_sign_in(request)
-        return Template("task.html", context={"email": email, "task_id": task_id}, headers=HEADERS)
+        return page(request, "task.html", task_id=task_id)
 
     @get("/tasks/{task_id:str}/browse", media_type="text/html", opt={"permission": "studio_page"})
     async def browse_page(self, task_id: FromPath[str], request: Request) -> Template | Redirect:
-        email = _signed_in(request)
-        if email is None:
-            return _to_sign_in(request)
-        return Template("browse.html", context={"email": email, "task_id": task_id},
-                        headers=HEADERS)
+        return page(request, "browse.html", task_id=task_id)
 
     # A video item's studio (scenes on a timeline), in a task (`taskId`: its rules apply) or,
     # for a manager, outside one; the task's studio opens it for the task's video items.
     @get("/items/{item_id:str}/studio", media_type="text/html", opt={"permission": "studio_page"})
     async def video_page(self, item_id: FromPath[str], request: Request,
                          task_id: Annotated[str | None, QueryParameter(name="taskId")] = None) -> Template | Redirect:
-        email = _signed_in(request)
-        if email is None:  # back to this very video (and task) once signed in
-            there = request.url.path + (f"?taskId={task_id}" if task_id else "")
-            return Redirect(f"/sign-in?next={quote(there)}", status_code=303)
-        return Template("video.html", context={"email": email, "item_id": item_id,
-                                               "task_id": task_id or ""}, headers=HEADERS)
+        return page(request, "video.html", item_id=item_id, task_id=task_id or "")
