@@ -3,12 +3,15 @@ apps), in this process but talking only through real Redis and MongoDB-wire serv
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import uvicorn
 
 from gateway.app import create_app
 from gateway.auth import issue_token
@@ -122,3 +125,22 @@ async def gateway_replica(settings: Settings) -> AsyncIterator[httpx.AsyncClient
             yield client
     finally:
         await app.state.gw.stop()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, sock: socket.socket) -> AsyncIterator[None]:
+    """The app behind a real uvicorn server on `sock`, in this event loop (the gateway is
+    already started: no lifespan)."""
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
+                                           access_log=False))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task

@@ -7,8 +7,6 @@ and are skipped elsewhere, saying why."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import os
 import shutil
@@ -19,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from PIL import Image, ImageDraw
 
 from shared.settings import Settings
-from tests.platform import Platform, running_platform
+from tests.platform import Platform, running_platform, serving  # noqa: F401 - serving: bench/studio.py
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 DOCS = Path(__file__).parents[2] / "docs"
@@ -66,25 +63,6 @@ async def browser() -> AsyncIterator[Any]:
         chromium = await playwright.chromium.launch(executable_path=path, args=ARGS)
         yield chromium
         await chromium.close()
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Any, sock: socket.socket) -> AsyncIterator[None]:
-    """The app behind a real uvicorn server on `sock`, in this event loop (the gateway is
-    already started: no lifespan)."""
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
-                                           access_log=False))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 class Live(Platform):

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from tests.platform import RECIPE, Platform, running_platform
+from tests.platform import serving as served
 
 SCRIPT = Path(__file__).with_name("dtlpy_script.py")
 TASKS_SCRIPT = Path(__file__).with_name("dtlpy_tasks_script.py")
@@ -27,18 +27,8 @@ async def serving(app: Any) -> AsyncIterator[str]:
     """The started app behind uvicorn on a free loopback port; its origin."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with served(app, sock):
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def demo_shop(p: Platform, items: int) -> list[str]:
