@@ -41,6 +41,13 @@ def query_of(resource: str, body: Any) -> tuple[dict[str, Any], int, int]:
         raise unprocessable([refused.problem], "the filter is not supported here") from None
 
 
+async def callers_projects(state: State, user: Any, wanted: list[str]) -> list[str]:
+    """The ids of the caller's projects, among `wanted` when it names any."""
+    query = {"members.userId": user.user_id} | ({"_id": {"$in": wanted}} if wanted else {})
+    mine, _ = await state.gw.catalog.page("projects", query, 0, 10_000)
+    return [p["id"] for p in mine]
+
+
 def _classification(k: int, raw: Any) -> tuple[str, dict[str, Any], str | None]:
     """Label, attributes and description of one uploaded annotation (both attribute layouts)."""
     if not isinstance(raw, dict) or raw.get("type") != "class":
@@ -84,10 +91,7 @@ class DtlpyController(Controller):
         """`project.datasets.list/get(dataset_name=…)`: the context's projects' datasets."""
         query, page, size = query_of("datasets", data)
         projects = (data.get("context") or {}).get("projects") or []
-        mine, _ = await state.gw.catalog.page(
-            "projects", {"members.userId": request.user.user_id} |
-            ({"_id": {"$in": projects}} if projects else {}), 0, 10_000)
-        query["projectId"] = {"$in": [p["id"] for p in mine]}
+        query["projectId"] = {"$in": await callers_projects(state, request.user, projects)}
         found, total = await state.gw.catalog.page("datasets", query, page * size, size)
         return paged([dataset_json(d, state.gw.api) for d in found], total, page, size)
 

@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from gateway.controllers.common import paged
-from gateway.controllers.dtlpy import PREFIX, query_of
+from gateway.controllers.dtlpy import PREFIX, callers_projects, query_of
 from gateway.errors import REJECTION_STATUS, unprocessable
 from gateway.guards import role_here
 from shared import streams
@@ -46,10 +46,7 @@ class DtlpyTaskController(Controller):
         """`dataset.tasks.list()` / `project.tasks.list()`: tasks of the caller's projects."""
         query, page, size = query_of("tasks", data)
         wanted = (data.get("context") or {}).get("projectIds") or []
-        mine, _ = await state.gw.catalog.page(
-            "projects", {"members.userId": request.user.user_id} |
-            ({"_id": {"$in": wanted}} if wanted else {}), 0, 10_000)
-        allowed = [p["id"] for p in mine]
+        allowed = await callers_projects(state, request.user, wanted)
         if "projectId" in query and query["projectId"] not in allowed:
             allowed = []
         query["projectId"] = {"$in": allowed}
