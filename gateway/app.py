@@ -23,11 +23,13 @@ from gateway.controllers.bulk import BulkController
 from gateway.controllers.datasets import DatasetController
 from gateway.controllers.dtlpy import DtlpyController
 from gateway.controllers.dtlpy_tasks import DtlpyTaskController
+from gateway.controllers.exports import ExportController
 from gateway.controllers.imports import ImportController
 from gateway.controllers.items import ItemController
 from gateway.controllers.keymap import KeymapController
 from gateway.controllers.preferences import PreferencesController
 from gateway.controllers.accounts import SignInController
+from gateway.controllers.activity import TaskActivityController
 from gateway.controllers.invitations import InvitationController
 from gateway.controllers.members import MemberController
 from gateway.controllers.oidc import OidcController
@@ -51,12 +53,13 @@ from shared.settings import Settings
 
 ROUTES = [
     TaskController, AssignmentController, BulkController, SceneController, WorkflowController,
+    TaskActivityController,
     ProjectController, RecipeController, DatasetController, ItemController,
     AnnotationController, OperationController, UserController, live, ready, asyncapi,
     SignInController, InvitationController, PageController,
     OrganizationController, MemberController, TokenController, OidcController,
     KeymapController, PreferencesController,
-    ImportController,
+    ImportController, ExportController,
     DtlpyController, DtlpyTaskController,  # Dataloop's SDK: /dtlpy/api/v1 (docs/dtlpy.md)
 ]
 

@@ -10,7 +10,10 @@ from gateway.audit import AuditLog
 from gateway.auth import TokenResolver
 from gateway.browse import Browser
 from gateway.bus import CommandBus
+from gateway.export_jobs import resume_export
+from gateway.import_jobs import resume_import
 from gateway.invalidation import Invalidation
+from gateway.jobs import Jobs
 from gateway.oidc import SingleSignOn
 from gateway.outcomes import OutcomeHub
 from gateway.ratelimit import RequestGate
@@ -19,6 +22,7 @@ from gateway.accounts import Accounts
 from gateway.links import Links
 from gateway.passwords import SignInThrottle
 from gateway.sessions import Sessions
+from gateway.task_activity import TaskActivity
 from gateway.task_reads import TaskReads
 from shared import streams
 from shared.bulk import BulkClassify, UndoBulk
@@ -60,6 +64,7 @@ class Gateway:
             self.broker, s, streams.WORKFLOW, schema=WorkflowCommand,
             description="Annotators' workflow commands; read by the workflow service.")
         self.workflow = WorkflowReads(self.broker, s, self.hub)
+        self.activity = TaskActivity()  # managers' task-wide live feed
         self.publishers[streams.BULK_CLASSIFY] = stream_publisher(
             self.broker, s, streams.BULK_CLASSIFY, schema=BulkClassify | UndoBulk,
             description="BulkClassify and UndoBulk; read by the task service.")
@@ -77,6 +82,7 @@ class Gateway:
             self.browse.deliver(bodies)  # first: a request answered below sees its change listed
             self.hub.deliver(bodies)
             self.workflow.deliver_task_facts(bodies)
+            self.activity.deliver(bodies)
 
     async def start(self) -> None:
         s = self.settings
@@ -106,8 +112,13 @@ class Gateway:
         await self.broker.start()
         await self.invalidation.start()
         await self.audit.start()
+        self.jobs = Jobs(self, s.job_lease_s)  # imports and exports, taken over if a gateway dies
+        self.jobs.kind("imports", resume_import)
+        self.jobs.kind("exports", resume_export)
+        await self.jobs.start()
 
     async def stop(self) -> None:
+        await self.jobs.stop()  # first: its jobs are let go while MongoDB is still there
         await self.audit.stop()  # before the MongoDB client closes: no entry is lost
         await self.invalidation.stop()
         await self.broker.stop()

@@ -126,6 +126,14 @@ RULES: dict[str, Rule] = {
     "export_dataset": read("manager"),  # a bulk read of every annotation
     "import_dataset": write("manager"),  # Dataloop JSON, CSV, class folders (a job)
     "get_import": read("manager"),
+    "import_feed": read("manager"),  # the import's progress, live (SSE)
+    # exports as jobs (a read: no change to the project's data; the file is the caller's)
+    "create_dataset_export": read("manager"),
+    "create_task_export": read("manager"),
+    "get_export": read("manager"),
+    "export_feed": read("manager"),
+    "export_file": read("manager"),
+    "export_task": read("manager"),  # a task's items, streamed like a dataset's export
     # items
     "register_item": write("manager"),
     "upload_item": write("manager"),
@@ -161,6 +169,7 @@ RULES: dict[str, Rule] = {
     "create_task": write("manager"),
     "list_tasks": read("annotator"),
     "get_task": read("annotator"),
+    "task_activity": read("manager"),  # every annotator's work in the task, live (SSE)
     "edit_task": write("manager"),
     "add_items": write("manager"),
     "remove_items": write("manager"),
