@@ -320,8 +320,10 @@ async def classify_and_watch(owner: Any, ada: Any, live: Live, story: dict[str, 
         await ada.wait_for_selector("#chips .chip[data-label=tops]")
         await ada.locator("#stage").focus()
         await ada.keyboard.press("c")  # completed
-        # the owner's page follows without a reload
+        # the owner's page follows without a reload: the task's activity moves the count
         await owner.wait_for_selector(f"#by-status[data-done='{done}']")
+        assert int(await owner.locator("#by-status").get_attribute("data-applied")) >= done
+        await owner.wait_for_selector(f"#feed li[data-event=ItemStatusChanged]:has-text('{ANN1} set completed')")
         if done == 1:
             await ada.keyboard.press("ArrowRight")
             await ada.wait_for_function("document.querySelector('#chips .chip') === null")

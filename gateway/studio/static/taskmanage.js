@@ -1,19 +1,22 @@
 // `/tasks/{id}/manage`: a task for its managers. Progress by status and by assignee with
-// items per hour, a chart of statuses set over time (inline SVG, from the audit log), the live
-// feed's events as they come (SSE) and a refresh every few seconds; rename, statuses added and
-// removed, items added and removed, assignments redistributed or reassigned (the API's
-// refusals shown in its words); the task's items exported as Dataloop JSON with progress.
+// items per hour, a chart of items worked over time (inline SVG), and the task's live activity
+// (`/tasks/{id}/activity`, SSE): each annotator's status change moves the counts as it comes,
+// classifications the items per hour and the chart; a burst (a bulk), a change of the task's
+// items or assignments, a reconnection or a slow safety refresh re-read the task. Rename,
+// statuses added and removed, items added and removed, assignments redistributed or reassigned
+// (the API's refusals shown in its words); the task's items exported as Dataloop JSON.
 import { api, el, toast } from "/studio/static/api.js";
 import { cumulative } from "/studio/static/chart.js";
 import { $, command, onSubmit, table, tryIn, when } from "/studio/static/manage.js";
 import { BUILT_IN, classesOf, dueOf, progress, typeOf } from "/studio/static/progress.js";
 
 const taskId = $("manage-page").dataset.taskId;
-const S = { task: null, assignments: [], members: [], audit: [], refreshes: 0, itemIds: new Set() };
-const HOUR = 3_600_000;
+const S = { task: null, assignments: [], members: [], worked: new Map(), refreshes: 0, applied: 0, itemIds: new Set() };
+const HOUR = 3_600_000, SAFETY_REFRESH_MS = 30_000;
 
 /** The task's items worked on, from the audit log: each item's first classify or status
- * set in this task, with who and when (at most the latest 1,000 of each since the task began). */
+ * set in this task, with who and when (at most the latest 1,000 of each since the task began).
+ * The live activity adds the items worked since (`worked`), which the log may not hold yet. */
 async function decisions(task) {
   const since = encodeURIComponent(task.createdAt);
   const read = (action) => api("GET", `/projects/${task.projectId}/audit?action=${action}&since=${since}&pageSize=1000`)
@@ -28,11 +31,18 @@ async function decisions(task) {
   return [...first.values()];
 }
 
+/** An item first worked on by `email` at `at` (ms), unless it was worked on before. */
+function worked(itemId, email, at) {
+  const known = S.worked.get(itemId);
+  if (!known || at < known.at) S.worked.set(itemId, { email, at });
+}
+
 function renderProgress() {
   const t = S.task;
   $("by-status").replaceChildren(progress(t.availableActions, t.itemStatus, t.totalItems));
   const now = Date.now();
-  const perHour = (email) => S.audit.filter((e) => e.actor?.email === email && now - Date.parse(e.at) < HOUR).length;
+  const work = [...S.worked].filter(([item]) => S.itemIds.has(item)).map(([, w]) => w);
+  const perHour = (email) => work.filter((w) => w.email === email && now - w.at < HOUR).length;
   const people = S.assignments.filter((a) => a.annotator);
   $("by-assignee").replaceChildren(
     el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Assignee"), el("th", { scope: "col" }, "Items"),
@@ -46,7 +56,8 @@ function renderProgress() {
       el("td", { "data-rate": "" }, String(perHour(a.annotator)))))));
   const done = t.totalItems - t.itemStatus.remaining;
   $("by-status").dataset.done = String(done);
-  $("chart").replaceChildren(cumulative(S.audit.map((e) => Date.parse(e.at)), t.totalItems, now, "Items worked over time"));
+  $("by-status").dataset.applied = String(S.applied);
+  $("chart").replaceChildren(cumulative(work.map((w) => w.at).sort((a, b) => a - b), t.totalItems, now, "Items worked over time"));
 }
 
 const openOf = (a) => `${a.itemStatus.remaining} open of ${a.totalItems}`;
@@ -99,7 +110,10 @@ async function refresh(full = false) {
   const [task, assignments] = await Promise.all([api("GET", `/tasks/${taskId}`), api("GET", `/tasks/${taskId}/assignments`)]);
   Object.assign(S, { task, assignments });
   if (full || !S.itemIds.size) S.itemIds = new Set((await api("GET", `/tasks/${taskId}/items/ids`)).ids);
-  S.audit = await decisions(task);
+  for (const e of await decisions(task)) {
+    const m = e.path.match(/\/items\/([^/]+)\/(?:status|annotations)$/);
+    worked(m[1], e.actor?.email, Date.parse(e.at));
+  }
   renderProgress();
   const key = assignments.filter((a) => a.annotator && a.status !== "removed").map((a) => a.id).join();
   if (full || key !== S.assignmentKey) { renderAssignments(); renderEdit(); } else refreshOpenCounts();
@@ -107,30 +121,94 @@ async function refresh(full = false) {
   $("manage-page").dataset.refreshes = String(++S.refreshes);
 }
 
-function feed() {
-  const source = new EventSource(`/api/v1/tasks/${taskId}/feed`, { withCredentials: true });
-  const show = (type, body) => {
-    const li = el("li", { "data-event": type }, el("span", { class: "muted" }, new Date().toLocaleTimeString()), " ",
-      el("code", {}, type), " ", describe(type, body));
-    $("feed").prepend(li);
-    while ($("feed").children.length > 50) $("feed").lastChild.remove();
-  };
-  for (const type of ["snapshot", "MovedOn", "QueueChanged", "LeasesGranted", "ItemsReturned", "BulkProgressed", "BulkCompleted", "BulkUndone"]) {
+/** One re-read at a time; asked again meanwhile, one more after it. Status changes that came
+ * while a read was out may or may not be in its answer (the counts are written as the event
+ * goes out): one more read a moment later settles them. */
+let reading = null, again = false, changedMeanwhile = false;
+function reread(full = false) {
+  if (reading) { again = true; return reading; }
+  reading = refresh(full).catch(() => null).finally(() => {
+    reading = null;
+    if (again) { again = false; reread(); } else if (changedMeanwhile) { changedMeanwhile = false; setTimeout(reread, 1000); }
+  });
+  return reading;
+}
+
+/** A status change moves the task's and its assignment's counts: `previous` (none: open) loses
+ * an item, `status` (none: open) gains it. */
+function applyStatus(b) {
+  if (reading) changedMeanwhile = true;
+  const counts = [S.task.itemStatus, S.assignments.find((a) => a.id === b.assignmentId)?.itemStatus].filter(Boolean);
+  for (const c of counts) {
+    c.actions = c.actions || {};
+    if (b.previous) c.actions[b.previous] = Math.max(0, (c.actions[b.previous] || 0) - 1); else c.remaining -= 1;
+    if (b.status) c.actions[b.status] = (c.actions[b.status] || 0) + 1; else c.remaining += 1;
+  }
+  S.task.itemStatus.completed = S.task.itemStatus.actions.completed || 0;
+  if (b.status) worked(b.itemId, b.actor?.email, Date.parse(b.occurredAt));
+  S.applied += 1;
+  renderProgress();
+  refreshOpenCounts();
+}
+
+const NAMES = new Map();
+/** An item's name, read once (the facts carry its id). */
+function nameOf(itemId, into) {
+  if (!NAMES.has(itemId)) NAMES.set(itemId, api("GET", `/items/${itemId}`).then((i) => i.name).catch(() => itemId));
+  into.textContent = itemId;
+  NAMES.get(itemId).then((name) => { into.textContent = name; });
+  return into;
+}
+
+const TYPES = ["snapshot", "ItemStatusChanged", "ItemClassified", "AnnotationUpdated", "TaskChanged", "ItemsPulled",
+  "BulkProgressed", "BulkCompleted", "BulkUndone", "Resync"];
+
+function activity() {
+  const source = new EventSource(`/api/v1/tasks/${taskId}/activity`, { withCredentials: true });
+  for (const type of TYPES) {
     source.addEventListener(type, (e) => {
       const body = JSON.parse(e.data || "{}");
       show(type, body);
-      if (type !== "snapshot") refresh().catch(() => null);
+      if (type === "ItemStatusChanged") applyStatus(body);
+      else if (type === "ItemClassified" || type === "AnnotationUpdated") {
+        worked(body.itemId, body.actor?.email, Date.parse(body.occurredAt));
+        renderProgress();
+      } else if (type === "TaskChanged") reread(true);
+      else if (type !== "BulkProgressed") reread();  // snapshot, a pull, a bulk's end, a burst
     });
   }
   source.onopen = () => { $("live").textContent = "· live"; };
   source.onerror = () => { $("live").textContent = "· reconnecting…"; };
 }
 
-function describe(type, b) {
-  if (type === "snapshot") return "connected: the task's progress refreshes as work is done";
-  if (type.startsWith("Bulk")) return `bulk ${b.bulkId || ""} ${b.done ?? ""}${b.total ? "/" + b.total : ""}`;
-  return b.annotator ? `for ${b.annotator}` : "";
+/** The activity list, newest first: one line per fact, a bulk's progress on one line. */
+function show(type, b) {
+  const key = type.startsWith("Bulk") ? `bulk-${b.bulkId}` : null;
+  const old = key && $("feed").querySelector(`[data-key="${key}"]`);
+  const li = el("li", { "data-event": type, "data-key": key || "" },
+    el("span", { class: "muted" }, new Date(b.occurredAt || Date.now()).toLocaleTimeString()), " ",
+    el("code", {}, type), " ", ...describe(type, b));
+  if (old) old.replaceWith(li); else $("feed").prepend(li);
+  while ($("feed").children.length > 50) $("feed").lastChild.remove();
 }
+
+function describe(type, b) {
+  const who = b.actor?.email || "";
+  const item = () => nameOf(b.itemId, el("span", { class: "item-name" }));
+  switch (type) {
+    case "snapshot": return ["connected: progress moves as the task's annotators work"];
+    case "ItemStatusChanged": return b.status ? [`${who} set `, el("strong", {}, b.status), " on ", item()]
+      : [`${who} cleared ${b.previous || "the status"} on `, item()];
+    case "ItemClassified": return [`${who} classified `, item(), " as ", el("strong", {}, b.annotation?.label || "?")];
+    case "AnnotationUpdated": return [`${who} changed a class on `, item(), " to ", el("strong", {}, b.annotation?.label || "?")];
+    case "TaskChanged": return [`${who}: ${b.change}${b.summary && Object.keys(b.summary).length ? " " + summary(b.summary) : ""}`];
+    case "ItemsPulled": return [`${who} pulled ${b.itemIds?.length ?? 0} items`];
+    case "Resync": return [`${b.facts} changes at once (a bulk?): progress re-read`];
+    default: return [`bulk by ${who}: ${b.done ?? b.total ?? ""}${b.done !== undefined && b.total ? " of " + b.total : ""}${type === "BulkCompleted" ? " done" : ""}${type === "BulkUndone" ? " undone" : ""}`];
+  }
+}
+
+const summary = (s) => Object.entries(s).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k} ${v}`).join(", ");
 
 async function exportTask() {
   const box = $("export-progress"), bar = $("export-bar"), text = $("export-text");
@@ -207,8 +285,8 @@ async function main() {
       : `${s.removed ?? "?"} items removed${s.notRemovedCount ? `; ${s.notRemovedCount} kept because they hold a status` : ""}.`;
   });
   $("export-task").onclick = exportTask;
-  feed();
-  setInterval(() => { if (!document.hidden) refresh().catch(() => null); }, 2500);
+  activity();
+  setInterval(() => { if (!document.hidden) reread(); }, SAFETY_REFRESH_MS);
   $("manage-page").dataset.ready = "true";
 }
 
