@@ -9,6 +9,13 @@ from pydantic import Field, TypeAdapter
 from shared.envelope import Envelope
 
 
+TRIMMED = Field(default_factory=list, description=(
+    "single-class task, video: the item's other scenes this one cut to make room (shortened; a "
+    "piece split off is a new scene), as they are now (shared.scene_overlaps)"))
+REPLACED_SCENES = Field(default_factory=list, description=(
+    "single-class task, video: ids of the item's scenes this one covered whole (deleted)"))
+
+
 class ItemClassified(Envelope):
     """A class annotation was stored on an item.
 
@@ -27,6 +34,7 @@ class ItemClassified(Envelope):
     annotation: dict[str, Any]
     replaced: list[str] = Field(default_factory=list)
     annotations: list[dict[str, Any]] = Field(default_factory=list)
+    trimmed: list[dict[str, Any]] = TRIMMED
 
 
 class AnnotationUpdated(Envelope):
@@ -42,6 +50,8 @@ class AnnotationUpdated(Envelope):
     project_id: str
     annotation: dict[str, Any]
     previous: dict[str, Any] = Field(default_factory=dict)
+    replaced: list[str] = REPLACED_SCENES
+    trimmed: list[dict[str, Any]] = TRIMMED
 
 
 class AnnotationDeleted(Envelope):

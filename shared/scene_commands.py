@@ -29,6 +29,10 @@ class SceneCommand(Envelope):
     video: Video
     task_id: str | None = None
     assignment_id: str | None = None
+    single_class: bool = Field(False, description=(
+        "set by the task service in a single-class task: the video's scenes never share a "
+        "frame, so this scene takes its frames from the scenes that held them "
+        "(shared.scene_overlaps)"))
 
 
 class OnScene(SceneCommand):

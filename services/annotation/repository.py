@@ -23,6 +23,7 @@ class AnnotationRepository(Protocol):
     async def replace_classes(self, item_id: str, keep: str, before: str, tombstone: dict) -> list[str]: ...
     async def next_object_ids(self, counts: dict[str, int]) -> dict[str, int]: ...
     async def replace_unless_changed(self, writes: list[tuple[dict[str, Any], str | None]]) -> set[str]: ...
+    async def live_scenes(self, item_id: str) -> dict[str, dict[str, Any]]: ...
     async def ping(self) -> bool: ...
 
 
@@ -74,6 +75,12 @@ class MongoAnnotationRepository:
         if ids:
             await self.annotations.update_many({"_id": {"$in": ids}}, {"$set": {"_deleted": tombstone}})
         return ids
+
+    async def live_scenes(self, item_id: str) -> dict[str, dict[str, Any]]:
+        """The item's scenes that are not deleted, by id."""
+        query = {"itemId": item_id, "type": "class", "_deleted": {"$exists": False},
+                 "metadata.system.frame": {"$exists": True}}
+        return {d["_id"]: d async for d in self.annotations.find(query)}
 
     async def replace_unless_changed(self, writes: list[tuple[dict[str, Any], str | None]]) -> set[str]:
         """Replace each scene only if its revision (`_scene.rev`) is still the one it was read

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from services.annotation import rules
 from shared import scenes
 from shared.commands import Classify
 from shared.labels import Problem
-from shared.scene_commands import OnScene, PaintScenes, StartScene
+from shared.scene_commands import OnScene, PaintScenes, SceneCommand, StartScene
 from shared.scenes import SCENE_FIELD, Outcome, Scene
 
 VIDEO_KEYS = ("frame", "endFrame", "startTime", "endTime", "snapshots_")
@@ -72,7 +73,7 @@ def previous_of(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def updated_scene(
-    doc: dict[str, Any], cmd: OnScene
+    doc: dict[str, Any], cmd: OnScene, adjust: Callable[[Scene], Scene] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]] | list[Problem]:
     """The document after `cmd` and what it replaced; or the problems that refuse it.
 
@@ -89,6 +90,8 @@ def updated_scene(
     after = cmd.apply(scene)
     if isinstance(after, list):
         return after
+    if adjust is not None:
+        after = adjust(after)
     previous = previous_of(doc)
     new = json.loads(json.dumps(doc, default=str))
     new["updatedBy"] = cmd.actor.email
@@ -97,6 +100,32 @@ def updated_scene(
     new[SCENE_FIELD] |= {"applied": [*state.get("applied", ()), cmd.id][-APPLIED_KEPT:],
                          "last": {"id": cmd.id, "previous": previous}}
     return new, previous
+
+
+def reshaped_scene(doc: dict[str, Any], scene: Scene, cmd: SceneCommand) -> dict[str, Any]:
+    """Another scene `cmd` cut to make room in a single-class task, as it is now."""
+    new = json.loads(json.dumps(doc, default=str))
+    new["updatedBy"] = cmd.actor.email
+    new["updatedAt"] = rules.dataloop_time(cmd.occurred_at)
+    state = {k: v for k, v in (doc.get(SCENE_FIELD) or {}).items() if k in ("applied", "last")}
+    new = _apply(new, scene, cmd.id)
+    new[SCENE_FIELD] |= state
+    return new
+
+
+def split_scene(doc: dict[str, Any], scene: Scene, cmd: SceneCommand, annotation_id: str,
+                object_id: int, base_url: str) -> dict[str, Any]:
+    """A piece split off another scene by `cmd`: a new scene with the same label, attributes
+    and description (its own annotation id and video object id)."""
+    system = doc["metadata"]["system"]
+    as_start = StartScene(
+        id=cmd.id, actor=cmd.actor, occurred_at=cmd.occurred_at, annotation_id=annotation_id,
+        item_id=cmd.item_id, dataset_id=cmd.dataset_id, project_id=cmd.project_id,
+        recipe_id=system.get("recipeId"), video=cmd.video, frame=scene.start, label=scene.label,
+        attributes=system.get("attributes") or {}, source=doc.get("source") or "ui",
+        description=doc.get("description"), task_id=system.get("taskId"),
+        assignment_id=system.get("assignmentId"))
+    return new_scene_annotation(as_start, scene, annotation_id, object_id, base_url)
 
 
 def deleted_scene(doc: dict[str, Any], cmd: OnScene) -> dict[str, Any]:

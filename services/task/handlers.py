@@ -432,9 +432,10 @@ class TaskHandlers:
     @staticmethod
     def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool) -> Envelope:
         if isinstance(cmd.command, SceneCommand):
-            # A video's scenes are many classes by nature (one per stretch): single-class
-            # replacement does not apply; the scene records the task and assignment.
-            return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id})
+            # A video holds many scenes; in a single-class task they never share a frame
+            # (shared.scene_overlaps, applied by the annotation service, which holds them).
+            return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,
+                                                  "single_class": single_class})
         if not isinstance(cmd.command, Classify):  # a change or removal: forwarded as it is
             return cmd.command
         return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,

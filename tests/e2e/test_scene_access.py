@@ -101,3 +101,49 @@ async def test_a_task_of_another_project_is_not_found(platform, video_task):
     r = await platform.post(f"/api/v1/items/{mine}/scenes?taskId=nothing", {"label": POLO, "frame": 10},
                             token=tokens["ann1"])
     assert r.status_code == 404, r.text
+
+
+def _spans(annotations: list[dict]) -> list[tuple[int, int, str]]:
+    rows = [(a["metadata"]["system"]["frame"], a["metadata"]["system"]["endFrame"], a["label"])
+            for a in annotations]
+    return sorted(rows)
+
+
+async def test_in_a_single_class_task_a_videos_scenes_never_share_a_frame(platform, video_task):
+    """shared.scene_overlaps: a scene takes its frames from the scenes that held them (cut,
+    split or deleted there); a scene started with no end runs up to the next one."""
+    tokens, task, mine, _ = video_task
+    ann, q = tokens["ann1"], f"?taskId={task}"
+
+    async def call(method: str, path: str, body: dict | None, code: int) -> dict:
+        r = await platform.request(method, f"/api/v1{path}{q}", token=ann, json=body)
+        assert r.status_code == code, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json()
+
+    first = await call("POST", f"/items/{mine}/scenes", {"label": POLO, "frame": 10}, 201)
+    second = await call("POST", f"/items/{mine}/scenes", {"label": JEANS, "frame": 50}, 201)
+    assert second["metadata"]["system"]["endFrame"] == 99  # nothing after it: to the end
+    inserted = await call("POST", f"/items/{mine}/scenes", {"label": POLO, "frame": 30}, 201)
+    assert inserted["metadata"]["system"]["endFrame"] == 49  # gives way to the scene at 50
+    await call("PATCH", f"/scenes/{second['id']}", {"frame": 40}, 200)  # takes 40..49
+    await call("PATCH", f"/scenes/{inserted['id']}", {"endFrame": 60}, 200)  # takes 40..60 back
+    await call("POST", f"/items/{mine}/scenes/paint",  # splits the first scene; none keeps
+               {"switches": [{"frame": 20, "label": JEANS}, {"frame": 25, "label": None}],
+                "stopFrame": 35}, 201)
+    stored = (await platform.get(f"/api/v1/items/{mine}/annotations", token=ann)).json()["annotations"]
+    assert _spans(stored) == [(10, 19, POLO), (20, 24, JEANS), (25, 29, POLO), (30, 60, POLO),
+                              (61, 99, JEANS)]
+    assert first["id"] in {a["id"] for a in stored} and len({a["id"] for a in stored}) == 5
+    frame = (await platform.get(f"/api/v1/items/{mine}/frames/27", token=ann)).json()
+    assert [s["label"] for s in frame["scenes"]] == [POLO]
+
+    # a multi-class task leaves scenes overlapping, as outside a task
+    clip = (await _videos(platform, 1))[0]
+    multi = (await create_task(platform, name="multi", singleClass=False, itemIds=[clip],
+                               assignees=["ann1@example.com"])).json()["id"]
+    for frame in (10, 50):
+        r = await platform.post(f"/api/v1/items/{clip}/scenes?taskId={multi}",
+                                {"label": POLO, "frame": frame}, token=ann)
+        assert r.status_code == 201, r.text
+    stored = (await platform.get(f"/api/v1/items/{clip}/annotations", token=ann)).json()["annotations"]
+    assert _spans(stored) == [(10, 99, POLO), (50, 99, POLO)]

@@ -1,6 +1,7 @@
 """Scene commands made in a task: the task service forwards an accepted one with the task and
-assignment it was made in, and never marks it to replace the item's classes (a video's
-scenes are many classes by nature); a classify in a single-class task still is."""
+assignment it was made in, and whether the task is single-class (then the video's scenes
+never share a frame: shared.scene_overlaps); it never marks it to replace the item's classes
+(a video holds many scenes); a classify in a single-class task still is."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def test_an_accepted_scene_command_is_forwarded_with_its_task_and_assignment(com
     forwarded = TaskHandlers._forwardable(check(command), "as1", single_class=True)
     assert type(forwarded) is type(command) and forwarded.id == command.id
     assert (forwarded.task_id, forwarded.assignment_id) == ("t1", "as1")
-    assert not hasattr(forwarded, "replace_classes")
+    assert not hasattr(forwarded, "replace_classes") and forwarded.single_class
+    assert not TaskHandlers._forwardable(check(command), "as1", single_class=False).single_class
 
 
 def test_a_classify_in_a_single_class_task_still_replaces_the_items_class():
