@@ -49,7 +49,7 @@ def test_env_files_are_never_committed():
 
 
 def test_every_kubernetes_deployment_takes_credentialed_urls_from_the_optional_secret():
-    deployments = [d for f in sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+    deployments = [d for f in sorted((ROOT / "deploy" / "k8s" / "base").glob("*.yaml"))
                    for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "Deployment"]
     assert len(deployments) == 4
     for d in deployments:
@@ -59,5 +59,5 @@ def test_every_kubernetes_deployment_takes_credentialed_urls_from_the_optional_s
             assert sources[-1] == {"secretRef": {"name": "classifier-secrets", "optional": True}}
             assert {"configMapRef": {"name": "classifier-config"}} in sources[:-1]
             assert not any(e.get("name", "").endswith("_URL") for e in container.get("env", []))
-    config = yaml.safe_load((ROOT / "deploy" / "k8s" / "configmap.yaml").read_text())
+    config = yaml.safe_load((ROOT / "deploy" / "k8s" / "base" / "configmap.yaml").read_text())
     assert all("@" not in v for k, v in config["data"].items() if k.endswith("_URL")), "no credentials"
