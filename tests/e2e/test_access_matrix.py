@@ -259,6 +259,8 @@ CASES: dict[str, Case] = {
     "heartbeat": case("404 404 200 404"),
     "leave_task": case("404 404 200 404"),
     "workflow_feed": case("200 200 200 404", query={"maxEvents": 1, "seconds": 1}),
+    # every annotator's work in the task, for its managers only
+    "task_activity": case("200 200 403 404", query={"maxEvents": 1, "seconds": 1}),
     # Dataloop's SDK (gateway.controllers.dtlpy): as the native routes
     "dtlpy_me": ANYONE,
     "dtlpy_project_by_name": case("200 200 200 404", fresh=_project_name),

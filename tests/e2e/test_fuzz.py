@@ -160,6 +160,7 @@ async def test_a_task_due_after_year_9999_in_utc_is_refused_naming_the_field(pla
 # The fuzz: every operation of the OpenAPI document, a few examples of each ------------------
 
 ANSWER_S = 15
+SSE_ROUTES = ("/feed", "/activity")  # Server-Sent Events: they close after ?seconds=
 # Per operation and generation mode (fitting the schema, and not): 6 make ~900 requests, the
 # same ones each run. FUZZ_EXAMPLES=50 draws that many anew each run, to hunt.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
@@ -170,7 +171,7 @@ def draw(operation: Any, mode: GenerationMode, ids: dict[str, str]) -> list[Any]
     """Examples of one operation, with the path's ids those of real things when known, so
     the requests get past the 404 to the validation and the handler behind it."""
     known = {p.name: ids[p.name] for p in operation.path_parameters if p.name in ids}
-    fixed = {"seconds": 0.2} if operation.path.endswith("/feed") else None  # an SSE stream
+    fixed = {"seconds": 0.2} if operation.path.endswith(SSE_ROUTES) else None  # an SSE stream
     cases: list[Any] = []
 
     @settings(max_examples=EXAMPLES, phases=[Phase.generate], database=None, deadline=None,
