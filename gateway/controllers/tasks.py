@@ -3,6 +3,7 @@ which owns the rules; reads come from its collections."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
@@ -20,6 +21,7 @@ from gateway.task_schemas import (
 )
 from shared import streams
 from shared.labels import Problem
+from shared.mongo import find_in
 from shared.task_limits import pulling_problems, workload_problems
 from shared.tasks import (
     ChangeTaskItems, CreateTask, EditTask, ItemFilter, PullItems, Reassign, Redistribute,
@@ -238,11 +240,15 @@ class AssignmentController(Controller):
     @get("/{assignment_id:str}/items")
     async def assignment_items(self, assignment_id: FromPath[str], request: Request, state: State,
                                page: Page = 0, page_size: PageSize = 100) -> dict[str, Any]:
-        """The assignment's items in work order, each with its status in the task."""
+        """The assignment's items in work order, each with its status in the task and its
+        mimetype (the studio opens a video in the video studio, and preloads only images)."""
         assignment, task, _ = await self._assignment(state, request, assignment_id, with_items=True)
         ids = assignment["itemIds"][page * page_size:(page + 1) * page_size]
-        statuses = await state.gw.tasks.statuses(task["_id"], ids)
-        rows = [{"itemId": i, "status": (statuses.get(i) or {}).get("status")} for i in ids]
+        statuses, items = await asyncio.gather(state.gw.tasks.statuses(task["_id"], ids), find_in(
+            state.gw.catalog.db.items, "_id", ids, projection={"metadata.system.mimetype": 1}))
+        mimetypes = {d["_id"]: ((d.get("metadata") or {}).get("system") or {}).get("mimetype") for d in items}
+        rows = [{"itemId": i, "status": (statuses.get(i) or {}).get("status"), "mimetype": mimetypes.get(i)}
+                for i in ids]
         return paged(rows, len(assignment["itemIds"]), page, page_size)
 
     @post("/{assignment_id:str}/redistribute", status_code=200)

@@ -18,8 +18,10 @@ const S = {
   task: null, settings: null, labels: [], colours: new Map(), keymap: {}, keys: new Map(),
   current: null, nextId: null, order: [], statusOf: new Map(), annotations: [], status: null,
   changing: null, pending: null, undo: [], chain: Promise.resolve(), assignmentId: null, gen: 0,
+  resume: false,  // the page shows no item (an unknown ?item=): Next returns to the queue's
   leaving: new Set(),  // items left with Auto complete whose status may not have landed yet
   visited: new Set(),  // items shown in this page
+  mimetypes: new Map(),  // item -> mimetype, from the queue: videos open in the video studio
 };
 let tree, form;
 
@@ -32,26 +34,30 @@ function run(action) {
 // --- showing an item ------------------------------------------------------------------
 
 async function show(id) {
+  if (id && isVideo(id)) return openVideo(id);  // never fetched as an image
   S.current = id;
   S.loading = !!id;  // label keys wait for the image: no deciding on an item not yet seen
   S.changing = null;
   $("stage").dataset.itemId = id || "";
   $("empty").hidden = !!id;
-  if (!id) {
-    viewer.clear();
-    $("empty").textContent = "No open items left in this task for you. Well done.";
-    $("stage").dataset.painted = "";
-    renderAnnotations([]);
-    return;
-  }
+  if (!id) return showNothing("No open items left in this task for you. Well done.");
   const img = images.now(id) || await images.get(id);
   if (S.current !== id) return;
-  if (!img.naturalWidth && await isVideo(id)) return openVideo(id);
+  if (!img.naturalWidth) {
+    const item = await api("GET", `/items/${id}`).catch(() => null);
+    if (S.current !== id) return;
+    if (item && isVideo(id, item.metadata.system.mimetype)) return openVideo(id);
+    S.current = null;  // nothing to decide on: Next goes back to where the queue is
+    S.resume = true;
+    images.take(id);
+    return showNothing(item ? `${item.name} cannot be shown here (${item.metadata.system.mimetype || "no type"}).`
+                            : "This item does not exist or is not in this task. Press Next ▶ to go on.");
+  }
   viewer.show(img.parentNode ? (await freshImage(id)) : img, `item ${id}`);
   $("stage").dataset.painted = id;
   S.visited.add(id);
   S.loading = false;
-  openAfter(id, AHEAD).forEach((ahead, k) => images.get(ahead, k < 2 ? "high" : "low"));
+  openAfter(id, AHEAD).forEach((ahead, k) => preload(ahead, k < 2 ? "high" : "low"));
   requestAnimationFrame(() => performance.mark(`painted:${id}`));  // the frame it is painted in
   renderPosition();
   // an item walked past at once (a key held down the queue) is never read
@@ -62,10 +68,28 @@ async function show(id) {
   }, SETTLE_MS);
 }
 
-/** A video item has its own studio (video.js): an image that did not decode may be one. */
-async function isVideo(id) {
-  const item = await api("GET", `/items/${id}`).catch(() => null);
-  return !!item && String(item.metadata.system.mimetype || "").startsWith("video/");
+function showNothing(message) {
+  viewer.clear();
+  $("empty").hidden = false;
+  $("empty").textContent = message;
+  $("stage").dataset.painted = "";
+  renderAnnotations([]);
+}
+
+/** A video item has its own studio (video.js); the queue says which items are videos. */
+function isVideo(id, mimetype) {
+  if (mimetype) S.mimetypes.set(id, mimetype);
+  return String(S.mimetypes.get(id) || "").startsWith("video/");
+}
+
+/** Preload an upcoming item, unless it is a video (fetched by its own studio, as a stream). */
+function preload(id, priority = "auto") {
+  if (id && !isVideo(id)) images.get(id, priority);
+}
+
+/** What the server says of an item it hands out (its mimetype among the rest). */
+function learn(item) {
+  if (item && item.id && item.metadata) isVideo(item.id, item.metadata.system.mimetype);
 }
 
 function openVideo(id) {
@@ -107,9 +131,10 @@ async function peek() {
   S.nextId = answer.nextItemId || null;
   $("stage").dataset.next = S.nextId || "";
   S.assignmentId = answer.assignmentId || S.assignmentId;
-  if (S.nextId) images.get(S.nextId);
+  learn(answer.nextItem);
+  preload(S.nextId);
   const at = S.order.indexOf(S.nextId);
-  if (at >= 0) S.order.slice(at + 1, at + 3).forEach((id) => images.get(id));
+  if (at >= 0) S.order.slice(at + 1, at + 3).forEach((id) => preload(id));
   return answer;
 }
 
@@ -117,7 +142,10 @@ async function loadOrder() {
   if (!S.assignmentId) return;
   const page = await api("GET", `/assignments/${S.assignmentId}/items?pageSize=1000`);
   S.order = page.items.map((r) => r.itemId);
-  for (const r of page.items) S.statusOf.set(r.itemId, r.status);
+  for (const r of page.items) {
+    S.statusOf.set(r.itemId, r.status);
+    if (r.mimetype) S.mimetypes.set(r.itemId, r.mimetype);
+  }
   renderPosition();
 }
 
@@ -149,9 +177,10 @@ function pick(label) {
   // Auto next: the next item is shown now, at the key press; the server's answer confirms
   const gen = S.gen, prev = S.status;
   if (S.settings.autoComplete) S.leaving.add(from);  // completed as it is left
-  const predicted = predictNext(from);
-  if (predicted) show(predicted);  // at once when preloaded, else as soon as it is decoded
-  return run(() => classifyAndGo(from, label, values, gen, prev, predicted));
+  // (a video opens its own page: only once the server has the decision, or it may be lost)
+  const predicted = predictNext(from), shown = predicted && !isVideo(predicted) ? predicted : null;
+  if (shown) show(shown);  // at once when preloaded, else as soon as it is decoded
+  return run(() => classifyAndGo(from, label, values, gen, prev, shown));
 }
 
 /** The first open item after `from` in work order (wrapping round), as the queue moves on. */
@@ -193,7 +222,8 @@ async function classifyAndGo(from, label, attributes, gen, prev, shown) {
   S.undo.push({ kind: "classify", item: from, prev, left: true, annotation: answer.id });
   const workflow = answer.workflow || {};
   const next = answer.nextItem ? answer.nextItem.id : null;
-  if (workflow.thenItemId) images.get(workflow.thenItemId);
+  learn(answer.nextItem);
+  preload(workflow.thenItemId);
   if (!workflow.refused && S.current !== from &&
       (next === shown || (workflow.status === "pending" && shown))) {
     S.nextId = workflow.thenItemId || predictNext(S.current);
@@ -233,8 +263,17 @@ async function move(direction) {
   clearToast();
   if (direction === "previous") {
     const back = await api("POST", `/tasks/${taskId}/previous-item`);
+    learn(back.item);
     await show(back.itemId);
     return peek();
+  }
+  if (!from && S.resume) {  // after an address naming no item: the item the queue is at
+    S.resume = false;
+    const where = await api("GET", `/tasks/${taskId}/next-item`);
+    if (where.currentItemId) {
+      await show(where.currentItemId);
+      return peek();
+    }
   }
   const optimistic = S.nextId && images.now(S.nextId) ? S.nextId : null;
   if (optimistic) show(optimistic);
@@ -246,6 +285,7 @@ async function move(direction) {
     throw e;
   }
   if (S.settings.autoComplete && from) S.undo.push({ kind: "left", item: from, prev: S.status });
+  learn(answer.nextItem);
   await arrived(answer.nextItem ? answer.nextItem.id : null, answer, from);
 }
 
@@ -306,6 +346,7 @@ async function undo() {
   if (!d) return toast("Nothing to undo.", "info");
   if (d.item !== S.current) {
     const back = await api("POST", `/tasks/${taskId}/previous-item`);
+    learn(back.item);
     await show(back.itemId);
   }
   if (d.kind === "classify") await api("DELETE", `/annotations/${d.annotation}?taskId=${taskId}`);

@@ -203,9 +203,13 @@ function help() {
 
 async function moveOn(complete) {
   if (complete) await api("PUT", `/tasks/${taskId}/items/${itemId}/status`, { status: "completed" });
-  const answer = await api("POST", `/tasks/${taskId}/next-item`, { itemId }).catch(() => ({}));
-  const next = answer.nextItem ? answer.nextItem.id : null;
-  location.assign(`/tasks/${encodeURIComponent(taskId)}/studio${next ? `?item=${encodeURIComponent(next)}` : ""}`);
+  const answer = await api("POST", `/tasks/${taskId}/next-item`, { itemId });
+  if (answer.workflow && answer.workflow.refused) throw new Error(answer.workflow.refused.message || answer.workflow.refused.reason);
+  const next = answer.nextItem, task = encodeURIComponent(taskId);
+  if (next && String(next.metadata?.system?.mimetype || "").startsWith("video/")) {
+    return location.assign(`/items/${encodeURIComponent(next.id)}/studio?taskId=${task}`);  // straight to it
+  }
+  location.assign(`/tasks/${task}/studio${next ? `?item=${encodeURIComponent(next.id)}` : ""}`);
 }
 
 // --- start ----------------------------------------------------------------------------------------
