@@ -10,7 +10,9 @@ from gateway.audit import AuditLog
 from gateway.auth import TokenResolver
 from gateway.browse import Browser
 from gateway.bus import CommandBus
+from gateway.import_jobs import resume_import
 from gateway.invalidation import Invalidation
+from gateway.jobs import Jobs
 from gateway.oidc import SingleSignOn
 from gateway.outcomes import OutcomeHub
 from gateway.ratelimit import RequestGate
@@ -109,8 +111,12 @@ class Gateway:
         await self.broker.start()
         await self.invalidation.start()
         await self.audit.start()
+        self.jobs = Jobs(self, s.job_lease_s)  # imports and exports, taken over if a gateway dies
+        self.jobs.kind("imports", resume_import)
+        await self.jobs.start()
 
     async def stop(self) -> None:
+        await self.jobs.stop()  # first: its jobs are let go while MongoDB is still there
         await self.audit.stop()  # before the MongoDB client closes: no entry is lost
         await self.invalidation.stop()
         await self.broker.stop()

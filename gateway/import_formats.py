@@ -3,7 +3,8 @@ Pure, no I/O. Read: Dataloop JSON (one item's export with its `annotations`, or 
 annotations for the item the file is named after; 2021 and current layouts, `_id` or `id`,
 unknown fields ignored), a zip of them (`json/…`, with the item files under `items/…`),
 CSV (`filename,label[,status][,attribute columns]`) and a zip of class folders
-(`<label>/<image>`, ImageNet style)."""
+(`<label>/<image>`, ImageNet style). Item statuses come from an item export's
+`metadata.system.refs` (a task ref with a status) or a CSV's `status` column."""
 
 from __future__ import annotations
 
@@ -31,9 +32,20 @@ class Entry:
 
 
 @dataclass
+class StatusEntry:
+    """An item's status in a task: from a ref (`task` the ref's task id, `task_name` its name
+    when the export wrote one) or a CSV row (no task: the import's `taskId` says which)."""
+    item: str
+    status: str
+    task: str | None = None
+    task_name: str | None = None
+
+
+@dataclass
 class ImportFile:
     name: str
     entries: list[Entry] = field(default_factory=list)
+    statuses: list[StatusEntry] = field(default_factory=list)
     refused: str | None = None  # why the whole file was refused
     refusals: list[dict[str, Any]] = field(default_factory=list)  # entries refused while reading
 
@@ -118,7 +130,26 @@ def read_dataloop_json(name: str, data: bytes, ontology: Ontology) -> ImportFile
             out.refusals.append({"annotation": k, "reason": found})
         else:
             out.entries.append(found)
+    if isinstance(doc, dict):
+        out.statuses = statuses_from_refs(doc, item)
     return out
+
+
+def statuses_from_refs(doc: dict[str, Any], item: str) -> list[StatusEntry]:
+    """The statuses in an item export's task refs (`metadata.system.refs`, or the 2021
+    layout's `itemMetadata`); an assignment ref repeats its task's status, a ref without a
+    status is open work: neither is an entry."""
+    found = []
+    for key in ("metadata", "itemMetadata"):
+        system = (doc.get(key) or {}).get("system") if isinstance(doc.get(key), dict) else None
+        refs = (system or {}).get("refs") if isinstance(system, dict) else None
+        for ref in refs if isinstance(refs, list) else []:
+            meta = ref.get("metadata") if isinstance(ref, dict) else None
+            status = meta.get("status") if isinstance(meta, dict) else None
+            if ref.get("type") == "task" and isinstance(status, str) and status and ref.get("id"):
+                name = ref.get("name") or meta.get("taskName")
+                found.append(StatusEntry(item, status, str(ref["id"]), name if isinstance(name, str) else None))
+    return found
 
 
 def read_csv(name: str, data: bytes, ontology: Ontology) -> ImportFile:
@@ -133,6 +164,10 @@ def read_csv(name: str, data: bytes, ontology: Ontology) -> ImportFile:
         return out
     definitions = {d.key: d for d in ontology.metadata.attributes}
     for k, row in enumerate(rows, start=2):
+        if row.get("filename") and (row.get("status") or "").strip():
+            out.statuses.append(StatusEntry(row["filename"], row["status"].strip()))
+        if row.get("filename") and not row.get("label") and (row.get("status") or "").strip():
+            continue  # a status alone (an image exported without a class)
         if not row.get("filename") or not row.get("label"):
             out.refusals.append({"line": k, "reason": "filename and label must not be empty"})
             continue

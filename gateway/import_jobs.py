@@ -1,12 +1,16 @@
 """An import as a job: entries matched to items (items in the upload created when missing),
 checked against the recipe, duplicates skipped, the rest sent as the same `Classify`
-commands the studio sends, many in flight at once. Progress and the per-file report are
-kept in the `imports` collection, which `GET /datasets/{id}/imports/{importId}` reads.
+commands the studio sends, many in flight at once; item statuses as `SetStatus`
+(gateway/import_statuses.py). Progress (running totals after each batch) and the per-file
+report are kept in the `imports` collection, which `GET /datasets/{id}/imports/{importId}`
+and its `/feed` read; the job runs under a lease (gateway/jobs.py).
 
 Re-running an import doubles nothing: an annotation's id is derived from the dataset, item,
 label and frames, and an entry whose label (and frames) the item already has is skipped as
 a duplicate; a run cut short (a service or the gateway killed) is finished by running the
-same import again."""
+same import again, which a gateway does by itself when the job's lease runs out. Command ids
+are derived from the job, so a second run of one job tells what its first run stored
+(counted as imported, not as duplicates) and the services deduplicate a resent command."""
 
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ import logging
 from typing import Any
 
 from gateway.controllers.common import now_iso
-from gateway.import_formats import Entry, Upload
-from gateway.import_scenes import scene_refusal, send_scene
+from gateway.import_formats import Entry, Upload, read_upload
+from gateway.import_scenes import scene_refusal, send_scene, start_id
+from gateway.import_statuses import plan_statuses, send_statuses
 from gateway.media import UnsupportedMedia, probe
 from gateway.repository import NOT_DELETED
 from shared import streams
 from shared.commands import Classify
 from shared.dataloop import Ontology
-from shared.envelope import Actor
+from shared.envelope import Actor, derived_id
 from shared.events import CommandRejected
 from shared.labels import check_classification
 
@@ -83,29 +88,70 @@ async def _store(gw: Any, dataset: dict[str, Any], path: str, content: bytes, cr
 
 
 async def run_import(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, upload: Upload,
-                     ontology: Ontology) -> None:
+                     ontology: Ontology, task_id: str | None = None) -> None:
     jobs = gw.catalog.db.imports
     try:
-        await _run(gw, job_id, dataset, actor, upload, ontology)
+        await _run(gw, job_id, dataset, actor, upload, ontology, task_id)
+    except asyncio.CancelledError:
+        raise  # this gateway stops or lost the lease: the job stays running for a takeover
     except Exception as exc:  # reported on the job, not lost in a background task
         log.exception("import %s failed", job_id)
         await jobs.update_one({"_id": job_id}, {"$set": {"status": "failed", "error": str(exc),
                                                          "updatedAt": now_iso()}})
 
 
+async def resume_import(gw: Any, job: dict[str, Any]) -> None:
+    """Run a job again from its stored upload (its gateway died midway)."""
+    dataset = await gw.catalog.get("datasets", job["datasetId"])
+    stored = await gw.catalog.open_file(job["fileId"])
+    if dataset is None or stored is None:
+        await gw.catalog.db.imports.update_one({"_id": job["_id"]}, {"$set": {
+            "status": "failed", "error": "its dataset or its stored upload is gone", "updatedAt": now_iso()}})
+        return
+    content = b"".join([part async for part in stored.read(0, stored.length)])
+    ontology = await gw.access.ontology(dataset["recipeId"])
+    upload = await asyncio.to_thread(read_upload, job["file"], content, ontology)
+    await run_import(gw, job["_id"], dataset, Actor.model_validate(job["actor"]), upload, ontology,
+                     job.get("taskId"))
+
+
+class _Report:
+    """Per-file counts and refusals, and the running totals the job shows as it goes."""
+
+    def __init__(self, files: list[Any]) -> None:
+        self.files = [{"file": f.name, "imported": 0, "duplicates": 0, "refused": list(f.refusals),
+                       "statuses": 0, "skipped": [], **({"error": f.refused} if f.refused else {})}
+                      for f in files]
+
+    def totals(self) -> dict[str, int]:
+        return {"imported": sum(r["imported"] for r in self.files),
+                "duplicates": sum(r["duplicates"] for r in self.files),
+                "refused": sum(len(r["refused"]) for r in self.files),
+                "statuses": sum(r["statuses"] for r in self.files),
+                "skipped": sum(len(r["skipped"]) for r in self.files)}
+
+
+async def _seen(gw: Any, dataset_id: str) -> dict[tuple, str]:
+    """(item, label, frame, end frame) -> the command id that made it, of the dataset's
+    live annotations."""
+    seen = {}
+    fields = {"itemId": 1, "label": 1, "metadata.system.frame": 1, "metadata.system.endFrame": 1,
+              "_commandId": 1}
+    async for a in gw.catalog.db.annotations.find({"datasetId": dataset_id} | NOT_DELETED, fields):
+        system = a["metadata"]["system"]
+        seen[(a["itemId"], a["label"], system.get("frame"), system.get("endFrame"))] = a.get("_commandId", "")
+    return seen
+
+
 async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, upload: Upload,
-               ontology: Ontology) -> None:
+               ontology: Ontology, task_id: str | None) -> None:
     jobs = gw.catalog.db.imports
     fits = _Fits(ontology)
     wanted = {e.item for f in upload.files for e in f.entries if fits(e) is None}
     items = await _items(gw, dataset, upload, actor.email or actor.user_id, wanted)
-    seen = set()
-    fields = {"itemId": 1, "label": 1, "metadata.system.frame": 1, "metadata.system.endFrame": 1}
-    async for a in gw.catalog.db.annotations.find({"datasetId": dataset["id"]} | NOT_DELETED, fields):
-        system = a["metadata"]["system"]
-        seen.add((a["itemId"], a["label"], system.get("frame"), system.get("endFrame")))
-    reports = [{"file": f.name, "imported": 0, "duplicates": 0, "refused": list(f.refusals),
-                **({"error": f.refused} if f.refused else {})} for f in upload.files]
+    seen = await _seen(gw, dataset["id"])
+    report = _Report(upload.files)
+    reports = report.files
     todo: list[tuple[int, Classify]] = []
     scenes: list[tuple[int, dict, Entry]] = []
     for n, f in enumerate(upload.files):
@@ -116,26 +162,45 @@ async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, uplo
                 reports[n]["refused"].append({"item": entry.item, "label": entry.label, "reason": reason})
                 continue
             key = (item["id"], entry.label, entry.frame, entry.end_frame)
-            if key in seen:
+            made = annotation_id(dataset["id"], item["id"], entry)
+            mine = {derived_id(job_id, made), start_id(job_id, made)}  # a run of this job stored it
+            if key in seen and seen[key] not in mine:
                 reports[n]["duplicates"] += 1
                 continue
-            seen.add(key)
+            if key in seen and entry.frame is None:
+                reports[n]["imported"] += 1
+                continue
+            seen[key] = ""
             if entry.frame is not None:
                 scenes.append((n, item, entry))
                 continue
             todo.append((n, Classify(
-                actor=actor, annotation_id=annotation_id(dataset["id"], item["id"], entry),
+                id=derived_id(job_id, made), actor=actor, annotation_id=made,
                 item_id=item["id"], dataset_id=dataset["id"], project_id=dataset["projectId"],
                 recipe_id=dataset["recipeId"], label=entry.label, attributes=entry.attributes,
                 source="import")))
+    statuses = [(n, s) for n, f in enumerate(upload.files) for s in f.statuses]
+    plan = await plan_statuses(gw, job_id, dataset, actor, statuses, items, task_id)
+    for n, why in plan.skipped:
+        reports[n]["skipped"].append(why)
+    for n in plan.duplicates:
+        reports[n]["duplicates"] += 1
+    for n in plan.already:
+        reports[n]["statuses"] += 1
     known = ontology.labels()
     unknown = sorted({e.label for f in upload.files for e in f.entries if e.label not in known})
-    await jobs.update_one({"_id": job_id}, {"$set": {"total": len(todo) + len(scenes), "files": reports,
-                                                     "labelsNotInRecipe": unknown}})
+    total = len(todo) + len(scenes) + len(plan.commands)
+    await jobs.update_one({"_id": job_id}, {"$set": {"total": total, "processed": 0, "files": reports,
+                                                     "labelsNotInRecipe": unknown} | report.totals()})
     gate, done = asyncio.Semaphore(BATCHES_IN_FLIGHT), 0
 
-    async def send(batch: list[tuple[int, Classify]]) -> None:
+    async def progressed(k: int) -> None:
         nonlocal done
+        done += k
+        await jobs.update_one({"_id": job_id}, {"$set": {"processed": done, "updatedAt": now_iso()}
+                                                | report.totals()})
+
+    async def send(batch: list[tuple[int, Classify]]) -> None:
         async with gate:
             outcomes = await gw.bus.send_many(streams.CLASSIFY, [c for _, c in batch], wait_s=OUTCOME_WAIT_S)
         for (n, command), outcome in zip(batch, outcomes, strict=True):
@@ -148,22 +213,27 @@ async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, uplo
                 reports[n].setdefault("pending", []).append(command.id)
             else:
                 reports[n]["imported"] += 1
-        done += len(batch)
-        await jobs.update_one({"_id": job_id}, {"$set": {"processed": done, "updatedAt": now_iso()}})
+        await progressed(len(batch))
 
     await asyncio.gather(*(send(todo[k:k + BATCH]) for k in range(0, len(todo), BATCH)))
-    for n, item, entry in scenes:
+    for k, (n, item, entry) in enumerate(scenes, start=1):
         reason = await send_scene(gw, actor, dataset, item, entry,
-                                  annotation_id(dataset["id"], item["id"], entry))
+                                  annotation_id(dataset["id"], item["id"], entry), job_id)
         if reason:
             reports[n]["refused"].append({"item": entry.item, "label": entry.label, "reason": reason})
         else:
             reports[n]["imported"] += 1
+        if k % 10 == 0 or k == len(scenes):
+            await progressed(10 if k % 10 == 0 else k % 10)
+    for (n, command), (_, why) in zip(plan.commands, await send_statuses(gw, plan), strict=True):
+        if why:
+            reports[n]["skipped"].append({"item": command.item_id, "task": command.task_id,
+                                          "status": command.status, "reason": why})
+        else:
+            reports[n]["statuses"] += 1
     await jobs.update_one({"_id": job_id}, {"$set": {
-        "status": "completed", "processed": done + len(scenes), "files": reports, "updatedAt": now_iso(),
-        "imported": sum(r["imported"] for r in reports),
-        "duplicates": sum(r["duplicates"] for r in reports),
-        "refused": sum(len(r["refused"]) for r in reports)}})
+        "status": "completed", "processed": total, "files": reports, "updatedAt": now_iso()}
+        | report.totals()})
 
 
 class _Fits:

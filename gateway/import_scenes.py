@@ -9,7 +9,7 @@ from typing import Any
 from gateway.import_formats import Entry
 from gateway.video import video_of
 from shared import streams
-from shared.envelope import Actor
+from shared.envelope import Actor, derived_id
 from shared.events import CommandRejected
 from shared.labels import Problem
 from shared.scene_commands import HideFrames, StartScene
@@ -26,16 +26,24 @@ def scene_refusal(entry: Entry, item: dict[str, Any]) -> str | None:
     return None
 
 
+def start_id(job_id: str, annotation_id: str) -> str:
+    """The command id of a scene's `StartScene` in an import job: the same in every run of
+    the job, so a run after a crash is recognised (and deduplicated by the service)."""
+    return derived_id(job_id, f"scene:{annotation_id}:0")
+
+
 async def send_scene(gw: Any, actor: Actor, dataset: dict[str, Any], item: dict[str, Any],
-                     entry: Entry, annotation_id: str) -> str | None:
+                     entry: Entry, annotation_id: str, job_id: str) -> str | None:
     """Start the scene and hide its ranges; None when stored, else why not."""
     video = video_of(item)
     common = {"actor": actor, "item_id": item["id"], "dataset_id": dataset["id"],
               "project_id": dataset["projectId"], "recipe_id": dataset.get("recipeId"),
               "video": video, "annotation_id": annotation_id}
-    commands: list[Any] = [StartScene(**common, frame=entry.frame or 0, end_frame=entry.end_frame,
-                                      label=entry.label, attributes=entry.attributes, source="import")]
-    commands += [HideFrames(**common, first=a, last=b) for a, b in entry.hidden]
+    commands: list[Any] = [StartScene(**common, id=start_id(job_id, annotation_id), frame=entry.frame or 0,
+                                      end_frame=entry.end_frame, label=entry.label,
+                                      attributes=entry.attributes, source="import")]
+    commands += [HideFrames(**common, id=derived_id(job_id, f"scene:{annotation_id}:{k}"), first=a, last=b)
+                 for k, (a, b) in enumerate(entry.hidden, start=1)]
     for command in commands:
         outcome = await gw.bus.send(streams.SCENE, command, dataset["projectId"], wait_s=60.0)
         if isinstance(outcome, CommandRejected):

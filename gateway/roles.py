@@ -126,6 +126,7 @@ RULES: dict[str, Rule] = {
     "export_dataset": read("manager"),  # a bulk read of every annotation
     "import_dataset": write("manager"),  # Dataloop JSON, CSV, class folders (a job)
     "get_import": read("manager"),
+    "import_feed": read("manager"),  # the import's progress, live (SSE)
     # items
     "register_item": write("manager"),
     "upload_item": write("manager"),

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # The task browser's in-memory index of a task is rebuilt past this age (gateway.browse).
     browse_max_age_s: float = Field(300.0, validation_alias="BROWSE_INDEX_MAX_AGE_SECONDS")
     consumer_name: str = Field("", validation_alias="CONSUMER_NAME")
+    # A gateway's import and export jobs: a job whose lease is not renewed within this (its
+    # gateway died) is taken over by another gateway and run again (gateway/jobs.py).
+    job_lease_s: float = Field(30.0, gt=0, validation_alias="JOB_LEASE_SECONDS")
     # Requests per token per minute, counted in Redis so the limit holds across replicas;
     # 0 turns the limit off. Generous by default: one busy annotator client is far below it.
     rate_limit_per_minute: int = Field(60_000, ge=0, validation_alias="RATE_LIMIT_PER_MINUTE")

@@ -1,5 +1,7 @@
 """Import into a dataset: Dataloop JSON (a file, or Dataloop's export zip), CSV or class
-folders; answered 202 with the job's URL, which shows its progress and per-file report."""
+folders; answered 202 with the job's URL, which shows its progress and per-file report, and
+its `/feed` (Server-Sent Events). The upload is stored with the job, so another gateway can
+run it again if this one dies (gateway/jobs.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, MultipartBody
+from litestar.response import ServerSentEvent
 
 from gateway.controllers.common import now_iso
 from gateway.errors import unprocessable
 from gateway.guards import role_here
 from gateway.import_formats import labels_of, read_upload, with_labels
 from gateway.import_jobs import run_import
+from gateway.jobs import FeedSeconds, job_feed
 from gateway.repository import new_id
 from pydantic import ValidationError
 
@@ -24,18 +28,22 @@ from shared.dataloop import Ontology
 from shared.labels import Problem
 
 MAX_IMPORT = 500 * 1024 * 1024
-RUNNING: set[asyncio.Task[None]] = set()  # strong references: a job is not collected mid-run
 
 
 @dataclass
 class ImportForm:
     file: UploadFile
     addLabels: bool = False  # noqa: N815  (the form field's name)
+    taskId: str | None = None  # noqa: N815  the task for statuses whose own task is not here
+
+
+HIDDEN = ("_id", "fileId", "actor", "owner", "leaseUntil")  # the job's machinery, not its report
 
 
 def job_json(doc: dict[str, Any], api: str) -> dict[str, Any]:
-    body = {k: v for k, v in doc.items() if k != "_id"}
-    return {"id": doc["_id"]} | body | {"url": f"{api}/datasets/{doc['datasetId']}/imports/{doc['_id']}"}
+    body = {k: v for k, v in doc.items() if k not in HIDDEN}
+    url = f"{api}/datasets/{doc['datasetId']}/imports/{doc['_id']}"
+    return {"id": doc["_id"]} | body | {"url": url, "feed": url + "/feed"}
 
 
 class ImportController(Controller):
@@ -59,21 +67,30 @@ class ImportController(Controller):
         upload = await asyncio.to_thread(read_upload, name, content, ontology)
         if len(upload.files) == 1 and upload.files[0].refused:
             raise unprocessable([Problem("file", upload.files[0].refused)], "the file cannot be imported")
-        if not any(f.entries or f.refusals for f in upload.files):
-            raise unprocessable([Problem("file", "holds no annotation to import")])
+        if not any(f.entries or f.refusals or f.statuses for f in upload.files):
+            raise unprocessable([Problem("file", "holds no annotation or item status to import")])
+        if data.taskId:
+            await self._task_of(state, data.taskId, dataset)
         missing = sorted(labels_of(upload) - set(ontology.labels()))
         if missing and data.addLabels:
             ontology = await self._add_labels(state, dataset["recipeId"], missing)
+        actor = request.user.actor(role_here(request))
         doc = {"_id": new_id(), "datasetId": dataset_id, "projectId": dataset["projectId"],
                "file": name, "creator": request.user.email, "status": "running", "total": None,
-               "processed": 0, "createdAt": now_iso(), "updatedAt": now_iso()}
+               "processed": 0, "createdAt": now_iso(), "updatedAt": now_iso(),
+               "fileId": await gw.catalog.put_file(name, content, "application/octet-stream"),
+               "actor": actor.model_dump(mode="json"), "taskId": data.taskId} | gw.jobs.lease()
         await gw.catalog.db.imports.insert_one(doc)
-        actor = request.user.actor(role_here(request))
-        task = asyncio.create_task(run_import(gw, doc["_id"], dataset, actor, upload, ontology))
-        RUNNING.add(task)
-        task.add_done_callback(RUNNING.discard)
+        gw.jobs.run("imports", doc["_id"], run_import(gw, doc["_id"], dataset, actor, upload, ontology,
+                                                      data.taskId))
         body = job_json(doc, gw.api)
         return Response(body, status_code=202, headers={"Location": body["url"]})
+
+    @staticmethod
+    async def _task_of(state: State, task_id: str, dataset: dict[str, Any]) -> None:
+        task = await state.gw.tasks.task(task_id)
+        if task is None or task["datasetId"] != dataset["id"]:
+            raise unprocessable([Problem("taskId", "must be a task of this dataset")])
 
     @staticmethod
     async def _add_labels(state: State, recipe_id: str, labels: list[str]) -> Any:
@@ -96,3 +113,17 @@ class ImportController(Controller):
         if doc is None:
             raise NotFoundException(f"no import {import_id}")
         return job_json(doc, state.gw.api)
+
+    @get("/imports/{import_id:str}/feed")
+    async def import_feed(self, dataset_id: FromPath[str], import_id: FromPath[str],
+                          state: State, seconds: FeedSeconds = None) -> ServerSentEvent:
+        """Server-Sent Events: `progress` (status, processed of total, imported, duplicates,
+        refused, statuses set, skipped) at each change while the import runs, then
+        `completed` or `failed` with the whole job (its per-file report), and the stream
+        ends (or after `seconds`). Read from the stored job: any gateway answers, whichever
+        runs the import."""
+        jobs = state.gw.catalog.db.imports
+        if await jobs.find_one({"_id": import_id, "datasetId": dataset_id}, {"_id": 1}) is None:
+            raise NotFoundException(f"no import {import_id}")
+        return ServerSentEvent(job_feed(jobs, import_id, lambda d: job_json(d, state.gw.api),
+                                        seconds))

@@ -206,6 +206,7 @@ CASES: dict[str, Case] = {
     "export_dataset": case("200 200 403 404"),
     "import_dataset": case("202 202 403 404", csv_file=True),
     "get_import": case("200 200 403 404", fresh=_import),
+    "import_feed": case("200 200 403 404", fresh=_import),
     "register_item": case("201 201 403 404", json={"name": "a.jpg", "url": "http://example.com/a.jpg",
                                                    "mimetype": "image/jpeg"}),
     "upload_item": case("201 201 403 404", files=True),

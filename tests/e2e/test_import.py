@@ -173,3 +173,55 @@ async def test_labels_not_in_the_recipe_are_listed_or_added_when_asked(platform)
     recipe = (await p.get(f"/api/v1/recipes/{p.ids['recipe']}")).json()
     assert "hats" in json.dumps(recipe) and "shorts" in json.dumps(recipe)
     assert [label for label, _ in await labels_of(p, p.ids["item"])] == ["hats.caps", "men's clothes.shorts"]
+
+
+def with_refs(name: str, refs: list[dict]) -> bytes:
+    return json.dumps({"id": "x", "name": name, "dir": "/", "filename": f"/{name}", "annotations": [],
+                       "metadata": {"system": {"mimetype": "image/jpeg", "refs": refs}}}).encode()
+
+
+def task_ref(task_id: str, status: str, **more: Any) -> dict:
+    return {"type": "task", "id": task_id, "metadata": {"status": status}} | more
+
+
+async def test_item_statuses_from_refs_and_csv_are_set_in_the_task_or_skipped_with_the_reason(platform):
+    p = platform
+    await p.add_member("ann@example.com", "annotator")
+    shirt, b, c = p.ids["item"], await item(p, "b.jpg"), await item(p, "c.jpg")
+    r = await p.post(f"/api/v1/projects/{p.ids['project']}/tasks", {
+        "name": "review", "datasetId": p.ids["dataset"], "itemIds": [shirt, b, c], "assignees": ["ann@example.com"]})
+    task = r.json()["id"]
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("json/shirt.jpg.json", with_refs("shirt.jpg", [  # this platform's task, by id
+            task_ref(task, "completed"), {"type": "assignment", "id": "a", "metadata": {"status": "completed"}}]))
+        z.writestr("json/b.jpg.json", with_refs("b.jpg", [  # Dataloop's task id; a task of that name here
+            task_ref("5f0c0ffee0000000000000aa", "discard", name="review")]))
+        z.writestr("json/c.jpg.json", with_refs("c.jpg", [
+            task_ref("5f0c0ffee0000000000000bb", "completed"),  # no such task here
+            task_ref(task, "approved")]))  # not one of the task's statuses
+    job = await run(p, {"file": ("export.zip", zipped.getvalue())})
+    assert (job["statuses"], job["skipped"]) == (2, 2), job
+    reasons = [s["reason"] for f in job["files"] for s in f["skipped"]]
+    assert "is not a task of this project" in reasons[0] and "'approved' is not one of" in reasons[1]
+
+    csv = b"filename,label,status\n/c.jpg,,completed\n"  # a CSV's status: into the task named by taskId
+    job = await run(p, {"file": ("statuses.csv", csv), "taskId": (None, task)})
+    assert job["statuses"] == 1, job
+    exported = (await p.get(f"/api/v1/tasks/{task}/export?format=json")).json()
+    statuses = {i["name"]: [(ref["name"], ref["metadata"].get("status")) for ref in i["metadata"]["system"]["refs"]
+                            if ref["type"] == "task"] for i in exported}
+    assert statuses == {"shirt.jpg": [("review", "completed")], "b.jpg": [("review", "discard")],
+                        "c.jpg": [("review", "completed")]}
+    for _ in range(200):  # counted by the task service as the status's event goes out (the answer may come first)
+        counts = (await p.get(f"/api/v1/tasks/{task}")).json()["itemStatus"]["actions"]
+        if counts == {"completed": 2, "discard": 1}:
+            break
+        await asyncio.sleep(0.02)
+    assert counts == {"completed": 2, "discard": 1}
+
+    again = await run(p, {"file": ("export.zip", zipped.getvalue())})
+    assert (again["statuses"], again["duplicates"]) == (0, 2)
+    r = await p.client.post(f"/api/v1/datasets/{p.ids['dataset']}/import", headers=p.auth(),
+                            files={"file": ("statuses.csv", csv), "taskId": (None, "no-such-task")})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "taskId"

@@ -1,5 +1,6 @@
 """Issue 22: an import whose annotation service is killed (SIGKILL) midway still finishes
-after it restarts, every annotation exactly once; running the import again adds nothing."""
+after it restarts, every annotation exactly once; running the import again adds nothing.
+An import whose gateway is killed is taken over by another gateway and finishes once."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import asyncio
 import time
 from collections import Counter
 
+import httpx
 import pytest
 
-from tests.e2e.processes import service
+from deploy.embedded import free_port
+from tests.e2e.processes import kill, service, spawn, wait_ready
+from tests.platform import running_platform
 from tests.e2e.test_bulk_crash import kill_midway, register_many
 
 pytestmark = pytest.mark.e2e
@@ -20,8 +24,6 @@ POLO = "men's clothes.polo shirts"
 
 @pytest.fixture
 async def bare_platform(settings):
-    from tests.platform import running_platform
-
     async with running_platform(settings, services=False) as p:
         await p.seed()
         yield p
@@ -58,3 +60,35 @@ async def test_an_import_finishes_once_per_annotation_after_the_annotation_servi
         again = await _job(platform, r.json()["url"].removeprefix("http://testserver"))
     assert (again["imported"], again["duplicates"]) == (0, N)
     assert await db.annotations.count_documents({}) == N
+
+
+async def test_an_import_whose_gateway_is_killed_is_taken_over_by_another_and_finishes_once(settings):
+    """The job's lease runs out when its gateway dies (SIGKILL); another gateway takes the
+    job over and runs it again from its stored upload: every annotation once, the report
+    counting what the first run stored as imported."""
+    settings = settings.model_copy(update={"job_lease_s": 1.0})
+    n = 3_000
+    async with running_platform(settings) as p:  # the services, and the gateway that takes over
+        await p.seed()
+        db = p.catalog.db
+        await register_many(p, n)
+        names = ["/shirt.jpg"] + [f"/img{i:05d}.jpg" for i in range(1, n)]
+        body = ("filename,label\n" + "".join(f'{x},"{POLO}"\n' for x in names)).encode()
+        port = free_port()
+        doomed = spawn("gateway", settings, port, JOB_LEASE_SECONDS="1")
+        try:
+            await asyncio.to_thread(wait_ready, doomed, port, "gateway")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                r = await client.post(f"/api/v1/datasets/{p.ids['dataset']}/import",
+                                      files={"file": ("labels.csv", body)}, headers=p.auth())
+            assert r.status_code == 202, r.text
+            then = await kill_midway(doomed, lambda: db.annotations.count_documents({}), "annotation")
+        finally:
+            kill(doomed)
+        assert 0 < then < n, "the gateway was not killed midway"
+        job = await _job(p, f"/api/v1/datasets/{p.ids['dataset']}/imports/{r.json()['id']}")
+        live = Counter([a["itemId"] async for a in db.annotations.find(
+            {"_deleted": {"$exists": False}}, {"itemId": 1})])
+    assert job["status"] == "completed" and job["attempts"] == 2, job
+    assert (job["imported"], job["duplicates"], job["refused"]) == (n, 0, 0)
+    assert len(live) == n and set(live.values()) == {1}
