@@ -23,6 +23,7 @@ from gateway.controllers.bulk import BulkController
 from gateway.controllers.datasets import DatasetController
 from gateway.controllers.dtlpy import DtlpyController
 from gateway.controllers.dtlpy_tasks import DtlpyTaskController
+from gateway.controllers.exports import ExportController
 from gateway.controllers.imports import ImportController
 from gateway.controllers.items import ItemController
 from gateway.controllers.keymap import KeymapController
@@ -58,7 +59,7 @@ ROUTES = [
     SignInController, InvitationController, PageController,
     OrganizationController, MemberController, TokenController, OidcController,
     KeymapController, PreferencesController,
-    ImportController,
+    ImportController, ExportController,
     DtlpyController, DtlpyTaskController,  # Dataloop's SDK: /dtlpy/api/v1 (docs/dtlpy.md)
 ]
 

@@ -10,6 +10,7 @@ from gateway.audit import AuditLog
 from gateway.auth import TokenResolver
 from gateway.browse import Browser
 from gateway.bus import CommandBus
+from gateway.export_jobs import resume_export
 from gateway.import_jobs import resume_import
 from gateway.invalidation import Invalidation
 from gateway.jobs import Jobs
@@ -113,6 +114,7 @@ class Gateway:
         await self.audit.start()
         self.jobs = Jobs(self, s.job_lease_s)  # imports and exports, taken over if a gateway dies
         self.jobs.kind("imports", resume_import)
+        self.jobs.kind("exports", resume_export)
         await self.jobs.start()
 
     async def stop(self) -> None:

@@ -1,10 +1,28 @@
-"""Dataloop item JSON (export layout 1) from the catalog's item and its annotations."""
+"""Exports: Dataloop item JSON (export layout 1) from the catalog's item and its annotations,
+and what an export reads (`Source`: a dataset's items, or a task's), a chunk of items at a
+time, into any of the formats (`export_body`). Nothing holds the whole export: the same
+bodies answer `GET …/export` as a stream and are written to a stored file by an export job."""
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from litestar.serialization import encode_json
+
+from gateway.export_formats import coco, image_csv, scene_csv
+from gateway.repository import NOT_DELETED
+from gateway.task_reads import with_refs
 from shared.dataloop import ItemExport
+from shared.mongo import find_in
+
+EXPORT_CHUNK = 500
+Format = Literal["json", "zip", "csv", "scenes", "coco"]
+Pairs = AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]
 
 INTERNAL = ("_id", "_projectId", "_deleted", "_lastCommand", "_commandId", "_scene")
 
@@ -45,3 +63,152 @@ def item_export(item: dict[str, Any], annotations: list[dict[str, Any]], api: st
 def export_path(item: dict[str, Any]) -> str:
     """Export V2 file name: `json/<dir>/<name>.json`, extension kept."""
     return "json" + item["filename"] + ".json"
+
+
+@dataclass
+class Source:
+    """The items an export reads: a dataset's (`item_ids` None: every item, in id order) or
+    a task's (its items, in id order), with the tasks that hold them (`holders`: item ->
+    [(task, assignment)]) for their statuses, and those tasks' names."""
+
+    gw: Any
+    dataset: dict[str, Any]
+    stem: str  # the download's file name, without the format's suffix
+    holders: dict[str, list[tuple[str, str]]]
+    task_names: dict[str, str]
+    item_ids: list[str] | None = None
+    counted: list[int] = field(default_factory=lambda: [0])  # items read so far (a job's progress)
+
+    async def count(self) -> int:
+        if self.item_ids is not None:
+            return len(self.item_ids)
+        return await self.gw.catalog.db.items.count_documents({"datasetId": self.dataset["id"]})
+
+    async def _items(self) -> AsyncIterator[list[dict[str, Any]]]:
+        if self.item_ids is not None:
+            for k in range(0, len(self.item_ids), EXPORT_CHUNK):
+                docs = await find_in(self.gw.catalog.db.items, "_id", self.item_ids[k:k + EXPORT_CHUNK])
+                yield sorted(({**d, "id": d.pop("_id")} for d in docs), key=lambda d: d["id"])
+            return
+        chunk: list[dict[str, Any]] = []
+        async for item in self.gw.catalog.iterate("items", {"datasetId": self.dataset["id"]}):
+            chunk.append(item)
+            if len(chunk) >= EXPORT_CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    async def pairs(self) -> Pairs:
+        """(item, its export JSON), EXPORT_CHUNK items read at a time."""
+        async for chunk in self._items():
+            for pair in await self._export_chunk(chunk):
+                self.counted[0] += 1
+                yield pair
+
+    async def _export_chunk(self, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Any]]:
+        gw = self.gw
+        ids = [i["id"] for i in items]
+        annotations = await gw.catalog.annotations_of_items(ids)
+        held = {i: self.holders.get(i, []) for i in ids}
+        statuses = await gw.tasks.statuses_of_items(held)
+        return [(i, item_export(self._named(with_refs(i, held[i["id"]], statuses.get(i["id"], []))),
+                                annotations[i["id"]], gw.api)) for i in items]
+
+    def _named(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Each task ref with its task's name: an import into another project finds a task of
+        the same name there (Dataloop's refs name only the id)."""
+        for ref in item["metadata"]["system"]["refs"]:
+            if ref["type"] == "task" and ref["id"] in self.task_names:
+                ref["name"] = self.task_names[ref["id"]]
+        return item
+
+
+async def dataset_source(gw: Any, dataset: dict[str, Any]) -> Source:
+    names = {t["_id"]: t["name"] async for t in gw.catalog.db.tasks.find({"datasetId": dataset["id"]},
+                                                                          {"name": 1})}
+    return Source(gw, dataset, dataset["name"], await gw.tasks.memberships(dataset_id=dataset["id"]), names)
+
+
+async def task_source(gw: Any, task: dict[str, Any], dataset: dict[str, Any]) -> Source:
+    """The task's items (those of its annotators' assignments and of its queue), each with
+    its status in this task."""
+    ids: set[str] = set()
+    holders: dict[str, list[tuple[str, str]]] = {}
+    async for a in gw.catalog.db.assignments.find({"taskId": task["_id"], "active": True},
+                                                  {"itemIds": 1, "queue": 1, "next": 1}):
+        if a.get("queue"):
+            ids.update(a["itemIds"][a.get("next", 0):])
+            continue
+        ids.update(a["itemIds"])
+        for item in a["itemIds"]:
+            holders.setdefault(item, []).append((task["_id"], a["_id"]))
+    return Source(gw, dataset, task["name"], holders, {task["_id"]: task["name"]}, sorted(ids))
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return encode_json(body)
+
+
+async def json_list(pairs: Pairs) -> AsyncIterator[bytes]:
+    """One JSON list, an item at a time."""
+    first = True
+    yield b"["
+    async for _, body in pairs:
+        yield (b"" if first else b",") + _json(body)
+        first = False
+    yield b"]"
+
+
+class _Sink(io.RawIOBase):
+    """What zipfile writes, drained after each entry (not seekable: zipfile then writes data
+    descriptors, so nothing has to be rewritten at the start)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
+
+
+async def zipped(pairs: Pairs) -> AsyncIterator[bytes]:
+    """A zip with one `json/<dir>/<name>.json` per item, an entry at a time."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        async for item, body in pairs:
+            archive.writestr(export_path(item), json.dumps(body, indent=2))
+            yield sink.drain()
+    yield sink.drain()
+
+
+@dataclass
+class Body:
+    chunks: AsyncIterator[bytes]
+    media_type: str
+    filename: str
+    passes: int = 1  # how many times the export reads its items (COCO: twice)
+
+
+async def export_body(source: Source, format: Format) -> Body:
+    """The export in `format`, as chunks of bytes."""
+    stem = source.stem.replace('"', "").replace("/", "-")
+    if format == "json":
+        return Body(json_list(source.pairs()), "application/json", f"{stem}-export.json")
+    if format == "zip":
+        return Body(zipped(source.pairs()), "application/zip", f"{stem}-export.zip")
+    if format == "coco":
+        gw, dataset = source.gw, source.dataset
+        labels = list((await gw.access.ontology(dataset["recipeId"])).labels())
+        used = await gw.catalog.db.annotations.distinct("label", {"datasetId": dataset["id"]} | NOT_DELETED)
+        labels += sorted(set(used) - set(labels))  # labels since removed from the recipe
+        return Body(coco(labels, source.pairs), "application/json", f"{stem}-coco.json", passes=2)
+    rows = image_csv(source.pairs()) if format == "csv" else scene_csv(source.pairs())
+    return Body(rows, "text/csv; charset=utf-8", f"{stem}-{format}.csv")

@@ -201,6 +201,28 @@ class Catalog:
         file_id = await self.files.upload_from_stream(name, data, metadata={"mimetype": mimetype})
         return str(file_id)
 
+    async def write_file(self, file_id: str, name: str, chunks: AsyncIterator[bytes], mimetype: str) -> int:
+        """Store what `chunks` yields as the file `file_id`, a GridFS chunk at a time (an
+        export job's result: never whole in memory); its size. Chunks of an earlier, unfinished
+        write of the same id are dropped first."""
+        await self.discard_file(file_id)
+        size = 0
+        stream = self.files.open_upload_stream_with_id(ObjectId(file_id), name, metadata={"mimetype": mimetype})
+        try:
+            async for data in chunks:
+                await stream.write(data)
+                size += len(data)
+        except BaseException:
+            await stream.abort()
+            raise
+        await stream.close()
+        return size
+
+    async def discard_file(self, file_id: str) -> None:
+        oid = ObjectId(file_id)
+        await self.db["files.files"].delete_many({"_id": oid})
+        await self.db["files.chunks"].delete_many({"files_id": oid})
+
     async def open_file(self, file_id: str) -> StoredFile | None:
         """A stored file to read in parts (for Range requests); None when there is none."""
         if not ObjectId.is_valid(file_id):

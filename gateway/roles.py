@@ -127,6 +127,13 @@ RULES: dict[str, Rule] = {
     "import_dataset": write("manager"),  # Dataloop JSON, CSV, class folders (a job)
     "get_import": read("manager"),
     "import_feed": read("manager"),  # the import's progress, live (SSE)
+    # exports as jobs (a read: no change to the project's data; the file is the caller's)
+    "create_dataset_export": read("manager"),
+    "create_task_export": read("manager"),
+    "get_export": read("manager"),
+    "export_feed": read("manager"),
+    "export_file": read("manager"),
+    "export_task": read("manager"),  # a task's items, streamed like a dataset's export
     # items
     "register_item": write("manager"),
     "upload_item": write("manager"),

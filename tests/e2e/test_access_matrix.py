@@ -142,6 +142,14 @@ async def _import(w: World) -> dict[str, str]:
     return {"import_id": r.json()["id"]}
 
 
+async def _export(w: World) -> dict[str, str]:
+    """An export job of the world's dataset, finished (its feed ends, its file is there)."""
+    job = await w.ok("POST", f"/api/v1/datasets/{w.ids['dataset_id']}/exports", json={"format": "json"})
+    while job["status"] == "running":
+        job = await w.ok("GET", job["url"].removeprefix("http://testserver"))
+    return {"export_id": job["id"]}
+
+
 async def _project_name(w: World) -> dict[str, str]:
     return {"project_name": (await w.ok("GET", f"/api/v1/projects/{w.ids['project_id']}"))["name"]}
 
@@ -207,6 +215,12 @@ CASES: dict[str, Case] = {
     "import_dataset": case("202 202 403 404", csv_file=True),
     "get_import": case("200 200 403 404", fresh=_import),
     "import_feed": case("200 200 403 404", fresh=_import),
+    "create_dataset_export": case("202 202 403 404", json={"format": "csv"}, post_read=True),
+    "create_task_export": case("202 202 403 404", json={"format": "csv"}, post_read=True),
+    "get_export": case("200 200 403 404", fresh=_export),
+    "export_feed": case("200 200 403 404", fresh=_export),
+    "export_file": case("200 200 403 404", fresh=_export),
+    "export_task": case("200 200 403 404"),
     "register_item": case("201 201 403 404", json={"name": "a.jpg", "url": "http://example.com/a.jpg",
                                                    "mimetype": "image/jpeg"}),
     "upload_item": case("201 201 403 404", files=True),

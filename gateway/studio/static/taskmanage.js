@@ -4,9 +4,11 @@
 // classifications the items per hour and the chart; a burst (a bulk), a change of the task's
 // items or assignments, a reconnection or a slow safety refresh re-read the task. Rename,
 // statuses added and removed, items added and removed, assignments redistributed or reassigned
-// (the API's refusals shown in its words); the task's items exported as Dataloop JSON.
+// (the API's refusals shown in its words); the task's items exported as Dataloop JSON, which
+// the server streams.
 import { api, el, toast } from "/studio/static/api.js";
 import { cumulative } from "/studio/static/chart.js";
+import { exportTo } from "/studio/static/exporter.js";
 import { $, command, onSubmit, table, tryIn, when } from "/studio/static/manage.js";
 import { BUILT_IN, classesOf, dueOf, progress, typeOf } from "/studio/static/progress.js";
 
@@ -210,37 +212,10 @@ function describe(type, b) {
 
 const summary = (s) => Object.entries(s).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k} ${v}`).join(", ");
 
-async function exportTask() {
-  const box = $("export-progress"), bar = $("export-bar"), text = $("export-text");
-  $("export-error").textContent = "";
-  box.hidden = false;
-  try {
-    const { ids } = await api("GET", `/tasks/${taskId}/items/ids`);
-    bar.max = ids.length || 1;
-    bar.value = 0;
-    const out = new Array(ids.length);
-    let next = 0, done = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const k = next++;
-        out[k] = await api("GET", `/items/${ids[k]}/annotations`);
-        bar.value = ++done;
-        text.textContent = `${done} of ${ids.length} items`;
-      }
-    };
-    await Promise.all(Array.from({ length: 6 }, worker));
-    const name = `${S.task.name}-export.json`;
-    const link = Object.assign(document.createElement("a"), {
-      href: URL.createObjectURL(new Blob([JSON.stringify(out, null, 2)], { type: "application/json" })), download: name });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    text.textContent = `Done: ${name}, ${ids.length} items.`;
-    box.dataset.done = "true";
-  } catch (e) {
-    box.hidden = true;
-    $("export-error").textContent = e.message;
-  }
+/** The task's items from the server, streamed (`GET /tasks/{id}/export`): Dataloop JSON with each
+ * item's annotations and its status in this task, counted as they arrive against X-Item-Count. */
+function exportTask() {
+  return exportTo(`/tasks/${taskId}/export?format=json`, `${S.task.name}-export.json`, S.task.totalItems);
 }
 
 async function main() {
