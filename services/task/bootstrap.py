@@ -19,8 +19,8 @@ from shared.commands import ClassifyStreamCommand
 from shared.envelope import Envelope
 from shared.events import CommandRejected
 from shared.messaging import (
-    Consumer, DeadLetters, attach, best_effort, ensure_groups, make_broker, make_redis, prepare_all,
-    publish_all, stream_publisher,
+    Consumer, DeadLetters, attach, best_effort, decoded_object, ensure_groups, make_broker, make_redis,
+    prepare_all, publish_all, stream_publisher,
 )
 from shared.runtime import service_app
 from shared.scene_commands import SceneCommand, SceneStreamCommand
@@ -28,6 +28,24 @@ from shared.settings import Settings
 from shared.tasks import TASK_COMMAND, TaskEvent
 
 NAME = "task"
+
+
+def positions(broker: RedisBroker) -> dict[str, str]:
+    """Command id -> its entry id in the stream, as a sortable string, for the entries being
+    handled (the live reader's batch or the reclaimer's one entry): an item's place in the
+    log, which orders its status commands whichever replica reads them."""
+    message = broker.context.get_local("message")
+    if message is None:
+        return {}
+    bodies = message.body if isinstance(message.body, list) else [message.body]
+    found = {}
+    for raw_id, body in zip(message.raw_message["message_ids"], bodies, strict=False):
+        entry = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        command = body if isinstance(body, dict) else decoded_object(body)
+        if command and isinstance(command.get("id"), str):
+            ms, _, seq = entry.partition("-")
+            found[command["id"]] = f"{int(ms):015d}-{int(seq or 0):010d}"
+    return found
 
 
 @dataclass
@@ -65,9 +83,12 @@ def build(settings: Settings) -> TaskService:
     async def on_task_commands(commands: list[Any]) -> None:
         await task_handlers.handle(commands)
 
-    for stream in (streams.TASKS, streams.STATUS):
+    async def on_status_commands(commands: list[Any]) -> None:
+        await task_handlers.handle(commands, positions(broker))
+
+    for stream, handle in ((streams.TASKS, on_task_commands), (streams.STATUS, on_status_commands)):
         attach(broker, Consumer(stream, streams.TASK_GROUP, TASK_COMMAND.validate_python,
-                                on_task_commands, stream,
+                                handle, stream,
                                 f"{stream} commands, checked against the task's allocation rules."),
                settings=settings, service=NAME, dead_letters=dead_letters)
 

@@ -94,11 +94,16 @@ class TaskHandlers:
         self.holders = HolderCache(repo)
         self._background: set[asyncio.Future[None]] = set()
         self._before: dict[str, dict[str, Any] | None] = {}  # SetStatus id -> status read ahead
+        self._positions: dict[str, str] = {}  # SetStatus id -> its place in the status stream
 
-    async def handle(self, commands: list[Envelope]) -> None:
+    async def handle(self, commands: list[Envelope], positions: dict[str, str] | None = None) -> None:
         """Apply a batch in order; consecutive commands on different single items (statuses,
-        task-context checks) run concurrently, since they cannot affect each other."""
+        task-context checks) run concurrently, since they cannot affect each other.
+        `positions` (command id -> sortable place in the status stream) keeps one item's
+        statuses in stream order across replicas: a command older than the item's last
+        written one is superseded, not applied."""
         commands = list(dict((c.id, c) for c in commands).values())
+        self._positions.update(positions or {})
         # A task-context check changes nothing and forwards a command the annotation service
         # dedupes, so it needs no stored outcome; a status command's current status is read
         # at the same time as the outcomes (one round trip less on the path of a status).
@@ -113,6 +118,8 @@ class TaskHandlers:
         finally:
             for cid in ahead:
                 self._before.pop(cid, None)
+            for cid in positions or {}:
+                self._positions.pop(cid, None)
 
     async def _handle(self, commands: list[Envelope], done: dict[str, Any]) -> None:
         group: list[Envelope] = []
@@ -401,16 +408,35 @@ class TaskHandlers:
         doc = {"_id": f"{task['_id']}:{cmd.item_id}", "taskId": task["_id"], "itemId": cmd.item_id,
                "assignmentId": assignment_id, "status": cmd.status, "creator": cmd.actor.email,
                "timestamp": at, "lastCommandId": cmd.id}
+        if position := self._positions.get(cmd.id):
+            doc["position"] = position
         log = {"action": "created" if cmd.status else "deleted",
                "status": {"taskId": task["_id"], "assignmentId": assignment_id,
                           "status": cmd.status, "creator": cmd.actor.email, "timestamp": at}}
-        previous, counted_under = await self.repo.write_status(doc, log, before)
+        written = await self.repo.write_status(doc, log, before)
+        if written is None:
+            return await self._superseded(cmd, task, assignment_id)
         count = self.repo.count(task["_id"], cmd.id, status_deltas(
-            [(counted_under, previous, None), (assignment_id, None, cmd.status)]))
+            [(written.counted_under, written.previous, None), (assignment_id, None, cmd.status)]))
+        if not written.current:  # written, then the process died, then a later command won
+            return await self._superseded(cmd, task, assignment_id, count)
         await self._finish(cmd, [event(cmd, ItemStatusChanged, task_id=task["_id"], project_id=task["projectId"],
                                        assignment_id=assignment_id, item_id=cmd.item_id,
-                                       previous=previous, status=cmd.status)], before_outcome=count)
+                                       previous=written.previous, status=cmd.status)], before_outcome=count)
         self.repo.counted(task["_id"], cmd.id)
+
+    async def _superseded(self, cmd: SetStatus, task: dict, assignment_id: str,
+                          count: Awaitable[None] | None = None) -> None:
+        """A later status command on the item is written already (another replica took it
+        first, or this one was redelivered late): this one succeeded and was overwritten at
+        once. Its answer says what it set; no fact is published, so readers of the events
+        see the item's statuses in stream order. `count`: it was written before it was
+        overwritten, and its change to the counts is made now (once: see `repo.count`)."""
+        said = event(cmd, ItemStatusChanged, task_id=task["_id"], project_id=task["projectId"],
+                     assignment_id=assignment_id, item_id=cmd.item_id, previous=None, status=cmd.status)
+        await self._finish(cmd, [], before_outcome=count, event=said.wire(), superseded=True)
+        if count is not None:
+            self.repo.counted(task["_id"], cmd.id)
 
     async def on_CheckInTask(self, cmd: CheckInTask) -> None:
         inner = cmd.command

@@ -9,6 +9,7 @@ gateway's catalog (`items`), never written."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from cachetools import TTLCache
@@ -22,7 +23,36 @@ from shared.mongo import find_in, update_in
 
 DUPLICATE_KEY = 11000
 UNREAD = object()  # write_status: the status document was not read ahead
-BEFORE = {"status": 1, "lastCommandId": 1, "assignmentId": 1, "log": {"$slice": -2}}
+# Per status document, its last writes by single commands (command id, the status it
+# replaced, the assignment that was counted under): a command redelivered after its write,
+# even once later ones overwrote it, still counts what it changed.
+WRITTEN = 8
+BEFORE = {"status": 1, "lastCommandId": 1, "assignmentId": 1, "position": 1, "log": {"$slice": -2},
+          "written": {"$slice": -1}}
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a status write replaced; `current` False: a later command overwrote it since."""
+
+    previous: str | None
+    counted_under: str
+    current: bool = True
+
+
+def _was_written(before: dict[str, Any], doc: dict[str, Any]) -> Written:
+    """A redelivered command whose write is the document's last: what it replaced, from its
+    `written` entry, else (a document written before those were kept) from the log, where
+    a cleared status's entry names the status it removed."""
+    last = (before.get("written") or [{}])[-1]
+    if last.get("c") == doc["lastCommandId"]:
+        return Written(last.get("p"), last["u"])
+    log = before.get("log", [])
+    if len(log) < 2:
+        return Written(None, doc["assignmentId"])
+    earlier = log[-2]
+    status = earlier["status"].get("status") if earlier.get("action") != "deleted" else None
+    return Written(status, earlier["status"].get("assignmentId", doc["assignmentId"]))
 
 
 class MongoTaskRepository:
@@ -201,25 +231,53 @@ class MongoTaskRepository:
         return {d["_id"]: d for d in await find_in(self.db.item_statuses, "_id", ids, projection=BEFORE)}
 
     async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any],
-                           before: Any = UNREAD) -> tuple[str | None, str]:
-        """Write the status and its log entry; the status it replaced and the assignment it
-        was counted under. A redelivered command (the stored `lastCommandId` is its own)
-        changes nothing and reports the same. A cleared status's log entry names the status
-        removed, as Dataloop's log does. `before` is the document read ahead (None: there
-        was none), else it is read here. (A read, then an update by `_id`: the embedded
-        server answers findAndModify on an existing document with a collection scan.)"""
+                           before: Any = UNREAD) -> Written | None:
+        """Write the status and its log entry, as a compare-and-set on what was read, so two
+        replicas writing one item's status at once cannot both count from the same previous
+        status (the loser reads again). Returns the status it replaced and the assignment
+        that was counted under; None when a later command on the item (a greater
+        `position`, its place in the status stream) is written already and this one never
+        was: it is superseded. A redelivered command that was written (its outcome not
+        stored: the process died in between) changes nothing and reports what it replaced,
+        kept in the document's last `WRITTEN` writes, so its count can still be made once;
+        `current` is False when a later command has overwritten it since. A cleared
+        status's log entry names the status removed, as Dataloop's log does. `before` is the
+        document read ahead (None: there was none), else it is read here. (A read, then an
+        update by `_id`: the embedded server answers findAndModify on an existing document
+        with a collection scan.)"""
         coll = self.db.item_statuses
-        if before is UNREAD:
-            before = await coll.find_one({"_id": doc["_id"]}, BEFORE)
-        if before and before.get("lastCommandId") == doc["lastCommandId"]:
-            log = before.get("log", [])
-            earlier = log[-2]["status"] if len(log) >= 2 else {}
-            return earlier.get("status"), earlier.get("assignmentId", doc["assignmentId"])
-        previous = (before or {}).get("status")
-        if log_entry["action"] == "deleted":
-            log_entry = log_entry | {"status": log_entry["status"] | {"status": previous}}
-        await coll.update_one({"_id": doc["_id"]}, {"$set": doc, "$push": {"log": log_entry}}, upsert=True)
-        return previous, (before or {}).get("assignmentId", doc["assignmentId"])
+        while True:
+            if before is UNREAD:
+                before = await coll.find_one({"_id": doc["_id"]}, BEFORE)
+            if before and before.get("lastCommandId") == doc["lastCommandId"]:
+                return _was_written(before, doc)
+            if before and doc.get("position") and before.get("position", "") > doc["position"]:
+                later = await coll.find_one({"_id": doc["_id"]}, {"written": 1})
+                mine = [w for w in (later or {}).get("written", []) if w.get("c") == doc["lastCommandId"]]
+                return Written(mine[-1].get("p"), mine[-1]["u"], current=False) if mine else None
+            previous = (before or {}).get("status")
+            counted_under = (before or {}).get("assignmentId", doc["assignmentId"])
+            entry = log_entry
+            if log_entry["action"] == "deleted":
+                entry = log_entry | {"status": log_entry["status"] | {"status": previous}}
+            if await self._swap(doc, entry, {"c": doc["lastCommandId"], "p": previous, "u": counted_under}, before):
+                return Written(previous, counted_under)
+            before = UNREAD  # someone wrote in between: read again
+
+    async def _swap(self, doc: dict[str, Any], log_entry: dict[str, Any], written: dict[str, Any],
+                    before: dict[str, Any] | None) -> bool:
+        """Write the status only if the document is still as read (absent: still absent)."""
+        coll = self.db.item_statuses
+        if before is None:
+            try:
+                await coll.insert_one(doc | {"log": [log_entry], "written": [written]})
+            except DuplicateKeyError:
+                return False
+            return True
+        as_read = {k: before.get(k) for k in ("lastCommandId", "status", "assignmentId", "position")}
+        result = await coll.update_one({"_id": doc["_id"]} | as_read, {
+            "$set": doc, "$push": {"log": log_entry, "written": {"$each": [written], "$slice": -WRITTEN}}})
+        return result.matched_count == 1
 
     # progress: status counts per task, kept as statuses change --------------------------------
 
