@@ -310,31 +310,42 @@ class WorkflowHandlers:
 
     async def sync_task(self, cause: Envelope, task_id: str, produced: Produced) -> TaskMeta | None:
         """Rebuild a task's read model from the task service's collections."""
+        read_ms = self.now_ms()
         task = await self.data.task(task_id)
         if task is None:
             return None
-        meta = TaskMeta.of_task(task)
+        meta, version = TaskMeta.of_task(task), int(task.get("allocationVersion", 0))
         assignments = await self.data.assignments(task_id)
         done = await self.data.done_items(task_id, (i for a in assignments for i in a["itemIds"]))
         before = await self.queues.write_task(task_id, meta, {a["_id"]: a["annotator"] for a in assignments})
         current = {a["annotator"] for a in assignments}
         for a in assignments:
-            await self._sync(cause, meta, task_id, a["annotator"], a["_id"], a["itemIds"], done, produced)
+            await self._sync(cause, meta, task_id, a["annotator"], a["_id"], a["itemIds"], done, produced,
+                             version=version, read_ms=read_ms)
         for assignment_id, email in before.items():  # annotators who lost their assignment
             if email not in current:
-                await self._sync(cause, meta, task_id, email, assignment_id, [], set(), produced)
+                await self._sync(cause, meta, task_id, email, assignment_id, [], set(), produced,
+                                 version=version, read_ms=read_ms)
         return meta
 
     async def sync_annotator(self, cause: Envelope, meta: TaskMeta, task_id: str, email: str,
                              assignment_id: str, produced: Produced) -> None:
+        """Re-seed one annotator's queue. The task's allocation version is read before the
+        assignment: the task service bumps it after each change of an assignment, so a
+        reading made by another replica meanwhile can be told older or newer (queue.SYNC)."""
+        read_ms = self.now_ms()
+        version = await self.data.allocation_version(task_id)
         assignment = await self.data.assignment(assignment_id)
         items = assignment["itemIds"] if assignment and assignment.get("active") else []
         done = await self.data.done_items(task_id, items)
-        await self._sync(cause, meta, task_id, email, assignment_id, items, done, produced)
+        await self._sync(cause, meta, task_id, email, assignment_id, items, done, produced,
+                         version=version, read_ms=read_ms)
 
     async def _sync(self, cause: Envelope, meta: TaskMeta, task_id: str, email: str, assignment_id: str,
-                    items: list[str], done: set[str], produced: Produced, reason: str = "synced") -> None:
-        synced = await self.queues.sync(task_id, email, assignment_id, items, done, meta.pulling, self.now_ms())
+                    items: list[str], done: set[str], produced: Produced, reason: str = "synced",
+                    version: int | None = None, read_ms: int | None = None) -> None:
+        synced = await self.queues.sync(task_id, email, assignment_id, items, done, meta.pulling, self.now_ms(),
+                                        version=version, read_ms=read_ms)
         fact = lambda kind, **f: self._fact(cause, kind, meta, task_id, email, assignment_id, **f)
         if synced.granted:
             produced.events.append(fact(LeasesGranted, item_ids=synced.granted, expires_at=at(synced.expires_ms)))

@@ -151,8 +151,40 @@ return {item, refresh()[2], redis.call('ZCARD', open)}
 """
 
 # KEYS[10]: candidate open items (work order scores) read from the task service's data.
+# ARGV[5] the assignment's id, ARGV[6] the task's allocation version the items were read at
+# and ARGV[7] when that reading began (ms) ('' and '': no check). Two replicas may seed one
+# queue at once from readings of different ages: one older than the queue's last seeding (a
+# lower version) is dropped, and an item whose status fact was applied after the reading
+# began (or about then) keeps what that fact said.
 SYNC = PRELUDE + """
-local fresh, seen = KEYS[10], KEYS[11]
+local fresh, seen, fresh_order = KEYS[10], KEYS[11], KEYS[12]
+if ARGV[6] ~= '' and tonumber(ARGV[6]) < tonumber(redis.call('HGET', state, 'version') or '-1') then
+  redis.call('UNLINK', fresh, fresh_order)
+  local here = refresh()
+  return {{}, {}, 0, redis.call('ZCARD', open), here[1], here[2]}
+end
+if ARGV[6] ~= '' then redis.call('HSET', state, 'version', ARGV[6]) end
+redis.call('HSET', state, 'assignment', ARGV[5])
+redis.call('UNLINK', order)  -- freed in the background
+if redis.call('EXISTS', fresh_order) == 1 then
+  redis.call('RENAME', fresh_order, order)
+  redis.call('PERSIST', order)
+end
+if ARGV[7] ~= '' then
+  local since = tonumber(ARGV[7]) - """ + str(FACT_GUARD_MS) + """
+  local facts = redis.call('HGETALL', seen)
+  for i = 1, #facts, 2 do
+    local item = facts[i]
+    if tonumber(facts[i + 1]) >= since then
+      local pos = redis.call('HGET', order, item)
+      if pos and redis.call('ZSCORE', open, item) then
+        redis.call('ZADD', fresh, pos, item)
+      else
+        redis.call('ZREM', fresh, item)
+      end
+    end
+  end
+end
 redis.call('HSET', state, 'synced', now)  -- facts made before this were read: STATUS checks them
 redis.call('UNLINK', seen)
 redis.call('ZREMRANGEBYSCORE', closing, '-inf', now - """ + str(CLOSING_GRACE_MS) + """)

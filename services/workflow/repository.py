@@ -94,16 +94,20 @@ class RedisQueues:
                               mapping=settings.to_hash() | {"movesFreely": "1" if moves_freely else "0"})
 
     async def sync(self, task_id: str, email: str, assignment_id: str, items: Sequence[str],
-                   done: set[str], pulling: bool, now_ms: int) -> queue.Synced:
+                   done: set[str], pulling: bool, now_ms: int, *, version: int | None = None,
+                   read_ms: int | None = None) -> queue.Synced:
         """Replace the annotator's queue with the assignment's items in work order, the open
-        ones (no status) in the open set, and lease the open ones in a pulling task."""
+        ones (no status) in the open set, and lease the open ones in a pulling task.
+        `version`: the task's allocation version read before the items, and `read_ms`
+        when that reading began: a reading older than the queue's last is dropped, and a
+        status fact applied since it began is kept (queue.SYNC)."""
         tag = uuid.uuid4().hex
         fresh = self.rm.annotator(task_id, email, f"fresh:{tag}")
         fresh_order = self.rm.annotator(task_id, email, f"fresh-order:{tag}")
-        order = self.rm.annotator(task_id, email, "order")
         # Built in keys nobody reads, a chunk per command (a 100,000-item queue written in
-        # one transaction held Redis, and every request, ~100 ms), then swapped in at once:
-        # a move running meanwhile sees the old order or the new one, never half of one.
+        # one transaction held Redis, and every request, ~100 ms), then swapped in at once
+        # by the script: a move running meanwhile sees the old order or the new one, never
+        # half of one.
         for start in range(0, len(items), CHUNK):
             chunk = {item: n for n, item in enumerate(items[start:start + CHUNK], start)}
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -113,15 +117,10 @@ class RedisQueues:
                 pipe.pexpire(fresh, 60_000)
                 pipe.pexpire(fresh_order, 60_000)
                 await pipe.execute()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.rm.annotator(task_id, email, "state"), "assignment", assignment_id)
-            pipe.unlink(order)  # freed in the background
-            if items:
-                pipe.rename(fresh_order, order)
-                pipe.persist(order)
-            await pipe.execute()
-        return queue.Synced.of(await self._run("sync", task_id, email, pulling, now_ms,
-                                               extra_keys=[fresh, self._seen(task_id, email)]))
+        return queue.Synced.of(await self._run(
+            "sync", task_id, email, pulling, now_ms, assignment_id,
+            "" if version is None else version, "" if read_ms is None else read_ms,
+            extra_keys=[fresh, self._seen(task_id, email), fresh_order]))
 
     async def look(self, task_id: str, email: str, item_id: str | None, ahead: int, now_ms: int) -> queue.Look:
         extra = [self.rm.task(task_id, "meta"), self.rm.annotator(task_id, email, "settings")]
@@ -250,6 +249,12 @@ class MongoTaskData:
 
     async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
         return await self.db.assignments.find_one({"_id": assignment_id})
+
+    async def allocation_version(self, task_id: str) -> int:
+        """How many times the task service changed who holds what in the task (read before
+        an assignment, it dates the reading: queue.SYNC)."""
+        task = await self.db.tasks.find_one({"_id": task_id}, {"allocationVersion": 1})
+        return int((task or {}).get("allocationVersion", 0))
 
     async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]:
         """Those of the task's `item_ids` that hold a status (read by `_id`, the only index

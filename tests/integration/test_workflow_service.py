@@ -397,3 +397,26 @@ async def test_a_status_fact_is_applied_as_said_only_when_clearly_the_items_newe
     assert await apply("i1", "0", 200_000 + g) == (False, ["i1", "i2"])  # clearly newer
     assert await apply("i2", "1", None, now=300_000) == (False, ["i1"])  # read just now: applied
     assert await apply("i2", "0", 300_000 + g - 1) == (True, ["i1"])  # close to that read
+
+
+async def test_a_queue_seeded_by_two_replicas_at_once_keeps_the_newer_reading(redis, settings):
+    """Two workflow replicas re-seed one annotator's queue from readings of different ages (two
+    pulls' facts handled at once): the older reading, seeded last, is dropped (a lower
+    allocation version), and an item whose status fact was applied after a reading began
+    keeps what the fact said (queue.SYNC). Seen under load: bench/replicas.py."""
+    from services.workflow.repository import RedisQueues
+
+    queues, who = RedisQueues(redis, settings.namespace, 60_000), ("t-two", "a@example.com")
+    open_items = lambda: redis.zrange(queues.rm.annotator(*who, "open"), 0, -1)
+    await queues.sync(*who, "asg", ["i1", "i2", "i3", "i4"], set(), True, 100_000, version=6, read_ms=99_000)
+    await queues.sync(*who, "asg", ["i1", "i2"], set(), True, 100_100, version=5, read_ms=98_000)
+    assert [o.decode() for o in await open_items()] == ["i1", "i2", "i3", "i4"]  # the older reading dropped
+
+    [applied] = await queues.apply_statuses(*who, [("i2", "1", 110_000)], True, 110_000)
+    assert not applied.verify
+    # a reading begun before that fact (i2 still open in it) is seeded after it: i2 stays done
+    await queues.sync(*who, "asg", ["i1", "i2", "i3", "i4"], set(), True, 110_050, version=6, read_ms=109_990)
+    assert [o.decode() for o in await open_items()] == ["i1", "i3", "i4"]
+    # a reading begun well after the fact is the truth
+    await queues.sync(*who, "asg", ["i1", "i2", "i3", "i4"], set(), True, 130_000, version=7, read_ms=129_000)
+    assert [o.decode() for o in await open_items()] == ["i1", "i2", "i3", "i4"]
