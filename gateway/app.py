@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.assets import docs_viewers, vendor_router
+from gateway import observability as obs
 from gateway.audit import AuditMiddleware
 from gateway.auth import BearerAuth
 from gateway.container import Gateway
@@ -49,6 +50,7 @@ from gateway.sessions import SessionCSRF, csrf_config, session_config
 from gateway.studio import ROUTES as STUDIO_ROUTES, template_config
 from gateway.unavailable import HANDLERS as UNAVAILABLE_HANDLERS
 from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
+from shared import observability
 from shared.settings import Settings
 
 ROUTES = [
@@ -67,6 +69,7 @@ ROUTES += STUDIO_ROUTES  # the studio's pages and their modules (gateway.studio)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
+    observability.configure("gateway")  # before the broker is built: its middlewares
     gw = Gateway(settings or Settings())
 
     @asynccontextmanager
@@ -78,12 +81,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await gw.stop()
 
     app = Litestar(
-        route_handlers=[*ROUTES, vendor_router()],  # vendor_router: /static/vendor, no CDN
+        route_handlers=[*ROUTES, vendor_router(), *obs.routes()],  # vendor_router: /static/vendor, no CDN
         lifespan=[lifespan],
         state=State({"gw": gw}),
         template_config=template_config(),
-        middleware=[session_config(gw.settings).middleware,  # loads the cookie's session
-                    DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$"]),
+        middleware=[*obs.middleware(),  # request metrics and log lines (gateway.observability)
+                    session_config(gw.settings).middleware,  # loads the cookie's session
+                    DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$",
+                                                          "^/metrics$"]),
                     DefineMiddleware(SessionCSRF, config=csrf_config(gw.settings)),
                     AuditMiddleware()],
         guards=[authorize],  # every route: the rule of gateway.roles.RULES for its handler
@@ -109,7 +114,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"bearer": []}, {"session": []}],
         ),
         debug=False,
-        logging_config=LoggingConfig(log_exceptions="always", exception_logging_handler=log_exception),
+        plugins=obs.plugins(),  # OpenTelemetry, while tracing
+        logging_config=LoggingConfig(log_exceptions="always", exception_logging_handler=log_exception,
+                                     formatters=obs.log_formatters()),
     )
     check_rules(app)  # a route without an access rule stops the gateway here
     return app
@@ -127,7 +134,7 @@ def main() -> None:
     workers = int(os.environ.get("GATEWAY_WORKERS", "1"))
     uvicorn.run("gateway.app:create_app", factory=True, workers=workers, host="0.0.0.0",
                 port=int(os.environ.get("PORT", "8000")), log_level="warning", loop="auto",
-                http="auto", access_log=False)
+                http="auto", access_log=False, log_config=observability.logging_config())
 
 
 if __name__ == "__main__":

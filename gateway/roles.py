@@ -206,6 +206,7 @@ RULES: dict[str, Rule] = {
     "live": PUBLIC,
     "ready": PUBLIC,
     "asyncapi": PUBLIC,
+    "metrics": PUBLIC,  # Prometheus (gateway.observability): counts and timings, no data
     "vendor_file": PUBLIC,  # /static/vendor: the vendored front-end files (gateway.assets)
     "oidc_login": PUBLIC,  # single sign-on: how a browser without a session gets one
     "oidc_callback": PUBLIC,

@@ -33,8 +33,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared import streams
+from shared import observability, streams
 from shared.envelope import utcnow
+from shared.observability import commands as accounted
+from shared.observability import tracing
 from shared.settings import Settings
 
 log = logging.getLogger("classifier.messaging")
@@ -96,7 +98,8 @@ def make_broker(settings: Settings, **kwargs: Any) -> RedisBroker:
     """A broker whose publishes survive a Redis restart (stack.md 1.13), fail fast while
     Redis is down, and wait for a pooled connection (bounded) under load."""
     return _Broker(settings.redis_url, pool_wait_s=settings.redis_pool_wait_s,
-                   logger=quiet_logger(), **_connection_options(settings) | kwargs)
+                   logger=quiet_logger(), middlewares=observability.instrument(),
+                   **_connection_options(settings) | kwargs)
 
 
 def make_redis(settings: Settings) -> Redis:
@@ -188,8 +191,10 @@ class DeadLetters:
                 )
             pipe.xack(name, consumer.group, *[e[0] for e in entries])
             await pipe.execute()
-        for entry_id, _, reason, _ in entries:
+        for entry_id, body, reason, _ in entries:
             log.error("dead-lettered %s %s: %s", name, entry_id, reason)
+            accounted.record(name, consumer.group, [decoded_object(body) or {}], "dead_lettered",
+                             facts=False, reason=reason)
 
 
 async def entries_as_sent(raw: Any, original: Any) -> RedisBatchStreamMessage:
@@ -204,9 +209,12 @@ async def entries_as_sent(raw: Any, original: Any) -> RedisBatchStreamMessage:
     before: the message carries the subscriber's consumer and group."""
     parser = original.__self__  # FastStream's parser of this subscriber, bound to its group
     unwrap = parser.config.message_format.parse
+    entries = [unwrap(entry.get(bDATA_KEY, entry)) for entry in raw["data"]]
     return RedisBatchStreamMessage(
-        raw_message=raw, body=[unwrap(entry.get(bDATA_KEY, entry))[0] for entry in raw["data"]],
-        headers=JSON_CONTENT, consumer=parser.consumer, group=parser.group)
+        raw_message=raw, body=[body for body, _ in entries], headers=JSON_CONTENT,
+        # each entry's trace context, while tracing (shared.observability.tracing)
+        batch_headers=[headers for _, headers in entries] if tracing.enabled() else None,
+        consumer=parser.consumer, group=parser.group)
 
 
 async def bodies_as_sent(msg: Any, original: Any) -> Any:
@@ -255,6 +263,8 @@ def attach(
     """Register the live (batch) subscriber and the reclaimer for `consumer`."""
     name = streams.stream(consumer.stream, settings.namespace)
     me = settings.consumer(service)
+    facts = consumer.stream in streams.EVENT_STREAMS  # counted, not logged one by one
+    _read_groups.setdefault(broker, (dead_letters.redis, set()))[1].add((name, consumer.group))
 
     @broker.subscriber(
         **batch_reader(name, group=consumer.group, consumer=me,
@@ -264,19 +274,22 @@ def attach(
         description=consumer.description,
     )
     async def live(bodies: list[Any]) -> None:
-        ids = [_entry_id(i) for i in _current(broker).raw_message["message_ids"]]
-        good, poison = [], []
-        for entry_id, body in zip(ids, bodies, strict=False):
+        msg = _current(broker)
+        ids = [_entry_id(i) for i in msg.raw_message["message_ids"]]
+        headers = msg.batch_headers or [{}] * len(ids)
+        good, traced, poison = [], [], []
+        for entry_id, body, entry_headers in zip(ids, bodies, headers, strict=False):
             if consumer.wanted is not None and not consumer.wanted(body):
                 continue
             try:
                 good.append(consumer.parse(decoded(body)))
+                traced.append(entry_headers)
             except (ValidationError, ValueError, TypeError) as exc:
                 poison.append((entry_id, body, f"unparseable: {exc}", 1))
         if poison:
             await dead_letters.send(consumer, poison)
         if good:
-            await consumer.handle(good)
+            await accounted.handle(name, consumer.group, good, traced, consumer.handle, facts=facts)
 
     @broker.subscriber(
         stream=StreamSub(
@@ -296,7 +309,7 @@ def attach(
             await dead_letters.send(consumer, [(entry_id, body, f"unparseable: {exc}", deliveries)])
             return
         try:
-            await consumer.handle([parsed])
+            await accounted.handle(name, consumer.group, [parsed], [], consumer.handle, facts=facts)
         except Exception as exc:
             if deliveries < settings.max_deliveries:
                 raise
@@ -319,6 +332,16 @@ async def read_from_now(broker: RedisBroker, redis: Redis) -> None:
             continue
         last = info.get("last-generated-id") or b"0-0"
         subscriber.last_id = last.decode() if isinstance(last, bytes) else str(last)
+
+
+# The (stream, group) pairs each broker's subscribers read in, with a Redis client to look
+# at them: the stream gauges a service's /metrics reports (shared.runtime).
+_read_groups: weakref.WeakKeyDictionary[RedisBroker, tuple[Redis, set[tuple[str, str]]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def read_groups(broker: RedisBroker) -> tuple[Redis | None, set[tuple[str, str]]]:
+    return _read_groups.get(broker, (None, set()))
 
 
 def subscribers_running(broker: RedisBroker) -> bool:
@@ -395,7 +418,8 @@ async def prepare_all(publisher: Any, messages: Sequence[Any]) -> Prepared | Seq
     if stream is None or fmt is None:
         return messages
     return Prepared([await fmt.encode(message=m.model_dump_json(by_alias=True, exclude_none=True).encode(),
-                                      reply_to=None, headers=JSON_CONTENT, correlation_id=m.id)
+                                      reply_to=None, correlation_id=m.id,
+                                      headers=tracing.headers_for(m.correlation_id, JSON_CONTENT))
                      for m in messages])
 
 

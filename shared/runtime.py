@@ -11,7 +11,8 @@ from typing import Any
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.redis import RedisBroker
 
-from shared.messaging import subscribers_running
+from shared import observability
+from shared.messaging import read_groups, subscribers_running
 
 Check = Callable[[], Awaitable[bool]]
 # Each check's bound; they run together, so readiness answers within about this even when
@@ -74,25 +75,45 @@ def service_app(
     async def ready(scope: Any) -> AsgiResponse:
         return _json(*readiness(name, await run_checks(all_checks)))
 
+    routes = [("/health/live", live), ("/health/ready", ready)]
+    if observability.settings().metrics_enabled:
+        routes.append(("/metrics", metrics_route(broker)))
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health/live", live), ("/health/ready", ready)],
+        asgi_routes=routes,
         on_startup=list(on_startup),
         after_shutdown=list(on_shutdown),
         logger=logging.getLogger(f"classifier.{name}"),
     )
 
 
+def metrics_route(broker: RedisBroker) -> Any:
+    """/metrics: the process's Prometheus metrics, the stream gauges of the groups it reads
+    refreshed first (shared.observability.metrics)."""
+    from shared.observability import metrics
+
+    @get(include_in_schema=False)
+    async def exposition(scope: Any) -> AsgiResponse:
+        redis, groups = read_groups(broker)
+        if redis is not None and groups:
+            await metrics.refresh_streams(redis, groups)
+        return AsgiResponse(metrics.exposition(), 200, {"content-type": metrics.CONTENT_TYPE})
+
+    return exposition
+
+
 def serve(app: Any, port: int) -> None:
     import gc
+    import logging.config
 
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = observability.logging_config()
+    logging.config.dictConfig(config)
     # Everything built so far (modules, models, routes) lives as long as the process: keep
     # it out of the collector's full passes, which otherwise walk it all (~30 ms each, a
     # request's latency tail).
     gc.collect()
     gc.freeze()
     uvicorn.run(app, host="0.0.0.0", port=port, log_level="warning", lifespan="on", loop="auto",
-                http="auto")
+                http="auto", log_config=config)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 
 from services.workflow.bootstrap import build
+from shared import observability
 from shared.runtime import serve
 from shared.settings import Settings
 
 
 def main() -> None:
+    observability.configure("workflow")  # before the broker is built: its middlewares
     serve(build(Settings()).app, int(os.environ.get("PORT", "8103")))
 
 

@@ -293,6 +293,7 @@ CASES: dict[str, Case] = {
     "live": PUBLIC,
     "ready": PUBLIC,
     "asyncapi": PUBLIC,
+    "metrics": PUBLIC,  # Prometheus: counts and timings, no data (gateway.observability)
     "vendor_file": case("404", public=True),  # /static/vendor/nothing: no such file
     # single sign-on is off in this platform (no OIDC_ISSUER); on: tests/e2e/test_oidc.py
     "oidc_login": case("404", public=True),

@@ -1,0 +1,132 @@
+"""The gateway's observability: request metrics by route (Litestar's Prometheus middleware)
+and /metrics, request spans (Litestar's OpenTelemetry plugin, while tracing), and one JSON log
+line per request (route, status, duration, actor, correlation id)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from litestar import Response, get
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared import observability
+from shared.observability import tracing
+from shared.observability.logs import formatter_config, redact
+
+access = logging.getLogger("classifier.requests")
+QUIET = ("/health", "/metrics")  # probes and scrapes: neither counted nor logged
+OPERATION_HEADER = b"operation-id"
+BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+
+
+@get("/metrics", include_in_schema=False, sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    """Prometheus metrics of this gateway process (public: serve the port to the scraper,
+    not the internet, or filter /metrics at the ingress)."""
+    from shared.observability import metrics as process_metrics
+
+    return Response(process_metrics.exposition(), media_type=process_metrics.CONTENT_TYPE)
+
+
+def routes() -> list[Any]:
+    return [metrics] if observability.settings().metrics_enabled else []
+
+
+def middleware() -> list[Any]:
+    """Outermost first: metrics (by route template), the request log, the span's name."""
+    found: list[Any] = []
+    if observability.settings().metrics_enabled:
+        from litestar.plugins.prometheus import PrometheusConfig
+
+        found.append(PrometheusConfig(app_name="gateway", prefix="clf_http", group_path=True,
+                                      buckets=BUCKETS, exclude=[f"^{q}" for q in QUIET]).middleware)
+    found.append(request_log)
+    if tracing.enabled():
+        found.append(route_span)
+    return found
+
+
+def plugins() -> list[Any]:
+    """Litestar's OpenTelemetry plugin while tracing (its span is every request's root)."""
+    if (provider := tracing.provider()) is None:
+        return []
+    from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    return [OpenTelemetryPlugin(OpenTelemetryConfig(
+        tracer_provider=provider, meter_provider=NoOpMeterProvider(),
+        exclude=[f"^{q}" for q in QUIET], exclude_spans=["receive", "send"],
+        scope_span_details_extractor=_span_details, server_request_hook_handler=_scrub))]
+
+
+def log_formatters() -> dict[str, Any]:
+    """Litestar's logging config formatters: its `standard` one in LOG_FORMAT, redacted."""
+    return {"standard": formatter_config(observability.settings().log_format)}
+
+
+def _span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
+    """The request span's name as it starts, before routing: the path, redacted (a one-time
+    link's secret stays out of the trace); `route_span` names it after its route."""
+    path = redact(scope.get("path", ""))
+    return f"{scope.get('method', '')} {path}".strip(), {}
+
+
+def route_span(app: ASGIApp) -> ASGIApp:
+    """Names the request's span after its route template, once routed (Litestar's plugin
+    wraps the whole application, so its span starts before the route is known): one span
+    name per route, as the metrics' `path`, with no id in it."""
+    from opentelemetry import trace
+
+    async def named(scope: Scope, receive: Receive, send: Send) -> None:
+        if route := scope.get("path_template"):
+            span = trace.get_current_span()
+            span.update_name(f"{scope.get('method', '')} {route}".strip())
+            span.set_attribute("http.route", route)
+        await app(scope, receive, send)
+
+    return named
+
+
+def _scrub(span: Any, scope: dict[str, Any]) -> None:
+    """No query string (it may hold a token or an OIDC code) and no secret path in the span."""
+    path = redact(scope.get("path", ""))
+    for key in ("http.target", "url.path"):
+        span.set_attribute(key, path)
+    for key in ("http.url", "url.full"):
+        span.set_attribute(key, path)
+    span.set_attribute("url.query", "")
+
+
+def request_log(app: ASGIApp) -> ASGIApp:
+    """One line per request, after its answer: method, route template, status, duration,
+    actor (user id), correlationId (the Operation-Id of the command it published, if any)."""
+
+    async def logged(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(QUIET) or \
+                not access.isEnabledFor(logging.INFO):
+            await app(scope, receive, send)
+            return
+        started, seen = time.perf_counter(), {"status": 500}
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+                for name, value in message.get("headers", ()):
+                    if name.lower() == OPERATION_HEADER:
+                        seen["operation"] = value.decode()
+            await send(message)
+
+        try:
+            await app(scope, receive, sending)
+        finally:
+            user = scope.get("user")
+            route = scope.get("path_template") or scope["path"]
+            access.info("%s %s %s", scope["method"], route, seen["status"], extra={"clf": {
+                "method": scope["method"], "route": route, "status": seen["status"],
+                "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                "actor": getattr(user, "user_id", None),
+                "correlationId": seen.get("operation")}})
+
+    return logged
