@@ -34,29 +34,44 @@ def arguments(description: str) -> argparse.ArgumentParser:
 def platform(url: str | None, token: str | None,
              found: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
     """Use the given platform, or start `deploy.dev` on fresh data and stop it afterwards
-    (its MongoDB URL, for scripts that write their world directly, goes in `found`)."""
+    (its MongoDB URL, for scripts that write their world directly, and the dev runner's pid
+    go in `found`)."""
     if url and token:
         yield url.rstrip("/"), token
         return
     data = tempfile.mkdtemp(prefix="bench-")
-    proc = subprocess.Popen([sys.executable, "-m", "deploy.dev"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=os.environ | {"DATA_DIR": data, "GATEWAY_PORT": "8780"})
+    # The platform's output (a JSON log line per request and per command) goes to a file:
+    # a pipe read only until the token would fill up and block the processes writing to it,
+    # and reading it here would take CPU from the measuring client.
+    output = Path(data) / "platform.log"
+    with output.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "deploy.dev"], cwd=ROOT, text=True,
+                                stdout=sink, stderr=subprocess.STDOUT,
+                                env=os.environ | {"DATA_DIR": data, "GATEWAY_PORT": "8780"})
+    if found is not None:
+        found["pid"] = str(proc.pid)
     try:
         token = found_url = None
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and not (token and found_url):
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                raise RuntimeError("the platform did not start")
-            if m := re.search(r"export TOKEN=(\S+)", line):
-                token = m.group(1)
-            if m := re.search(r"running at (\S+)", line):
-                found_url = m.group(1)
-            if (m := re.search(r"\[dev\] MongoDB: (\S+)", line)) and found is not None:
-                found["mongodb"] = m.group(1)
+        with output.open() as lines:
+            while time.monotonic() < deadline and not (token and found_url):
+                start = lines.tell()
+                line = lines.readline()
+                if not line.endswith("\n"):  # nothing new, or a line still being written
+                    lines.seek(start)
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"the platform did not start (its output: {output})")
+                    time.sleep(0.05)
+                    continue
+                if m := re.search(r"export TOKEN=(\S+)", line):
+                    token = m.group(1)
+                if m := re.search(r"running at (\S+)", line):
+                    found_url = m.group(1)
+                if (m := re.search(r"\[dev\] MongoDB: (\S+)", line)) and found is not None:
+                    found["mongodb"] = m.group(1)
         if not token or not found_url:
             raise RuntimeError("the platform did not print its token in time")
+        print(f"(the platform's log: {output})", flush=True)
         yield found_url, token
     finally:
         proc.send_signal(signal.SIGINT)
