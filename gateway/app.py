@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
-from litestar.logging import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -115,8 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
         plugins=obs.plugins(),  # OpenTelemetry, while tracing
-        logging_config=LoggingConfig(log_exceptions="always", exception_logging_handler=log_exception,
-                                     formatters=obs.log_formatters()),
+        logging_config=obs.logging_config(log_exceptions="always", exception_logging_handler=log_exception),
     )
     check_rules(app)  # a route without an access rule stops the gateway here
     return app
