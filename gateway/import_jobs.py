@@ -98,12 +98,20 @@ async def run_import(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor
         log.exception("import %s failed", job_id)
         await jobs.update_one({"_id": job_id}, {"$set": {"status": "failed", "error": str(exc),
                                                          "updatedAt": now_iso()}})
+    await _drop_upload(gw, job_id)
+
+
+async def _drop_upload(gw: Any, job_id: str) -> None:
+    """The stored upload, once its job has ended: kept only for a takeover."""
+    doc = await gw.catalog.db.imports.find_one_and_update({"_id": job_id}, {"$unset": {"fileId": ""}})
+    if doc and doc.get("fileId"):
+        await gw.catalog.discard_file(doc["fileId"])
 
 
 async def resume_import(gw: Any, job: dict[str, Any]) -> None:
     """Run a job again from its stored upload (its gateway died midway)."""
     dataset = await gw.catalog.get("datasets", job["datasetId"])
-    stored = await gw.catalog.open_file(job["fileId"])
+    stored = await gw.catalog.open_file(job["fileId"]) if job.get("fileId") else None
     if dataset is None or stored is None:
         await gw.catalog.db.imports.update_one({"_id": job["_id"]}, {"$set": {
             "status": "failed", "error": "its dataset or its stored upload is gone", "updatedAt": now_iso()}})

@@ -3,8 +3,8 @@
 A job is a document in its kind's collection (`imports`, `exports`) with `status`
 running, completed or failed. The gateway running it is its `owner` and renews
 `leaseUntil` while it runs; a gateway that dies stops renewing. Every gateway, at start
-and then every half lease, takes over the running jobs whose lease ran out (one gateway
-wins each, by a conditional update) and runs them again from their stored input: both
+and then every half lease, takes over the running jobs of other gateways whose lease ran
+out (one gateway wins each, by a conditional update; its own are alive, only late) and runs them again from their stored input: both
 kinds are idempotent, so a second run doubles nothing. A job taken over too often is
 failed rather than retried forever. Progress lives on the job document, so any replica
 answers for it (`job_feed` streams it as Server-Sent Events)."""
@@ -74,8 +74,8 @@ class Jobs:
         jobs = self.gw.catalog.db[collection]
         while True:
             await asyncio.sleep(self.lease_s / 3)
-            found = await jobs.update_one(
-                {"_id": job_id, "owner": self.owner, "status": "running"},
+            found = await jobs.update_one(  # not on status: a job that has just ended may still be
+                {"_id": job_id, "owner": self.owner},  # tidying up (an import drops its upload)
                 {"$set": {"leaseUntil": _now() + timedelta(seconds=self.lease_s)}})
             if found.matched_count == 0:  # another gateway took it over (we were too slow)
                 job.cancel()
@@ -87,8 +87,8 @@ class Jobs:
         for collection, resume in self.kinds.items():
             jobs = self.gw.catalog.db[collection]
             while True:
-                doc = await jobs.find_one_and_update(
-                    {"status": "running", "leaseUntil": {"$lt": _now()}},
+                doc = await jobs.find_one_and_update(  # not its own: this gateway is alive, only late
+                    {"status": "running", "leaseUntil": {"$lt": _now()}, "owner": {"$ne": self.owner}},
                     {"$set": {"owner": self.owner, "leaseUntil": _now() + timedelta(seconds=self.lease_s)},
                      "$inc": {"attempts": 1}}, return_document=True)
                 if doc is None:

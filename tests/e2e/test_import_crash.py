@@ -87,8 +87,15 @@ async def test_an_import_whose_gateway_is_killed_is_taken_over_by_another_and_fi
             kill(doomed)
         assert 0 < then < n, "the gateway was not killed midway"
         job = await _job(p, f"/api/v1/datasets/{p.ids['dataset']}/imports/{r.json()['id']}")
+        for _ in range(100):  # the upload, kept for a takeover, is dropped once the job has ended
+            uploads = await db["files.files"].count_documents({"filename": "labels.csv"})
+            if uploads == 0:
+                break
+            await asyncio.sleep(0.05)
+        stored = await db.imports.find_one({"_id": job["id"]})
         live = Counter([a["itemId"] async for a in db.annotations.find(
             {"_deleted": {"$exists": False}}, {"itemId": 1})])
     assert job["status"] == "completed" and job["attempts"] == 2, job
     assert (job["imported"], job["duplicates"], job["refused"]) == (n, 0, 0)
     assert len(live) == n and set(live.values()) == {1}
+    assert "fileId" not in stored and uploads == 0
