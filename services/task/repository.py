@@ -25,10 +25,10 @@ DUPLICATE_KEY = 11000
 UNREAD = object()  # write_status: the status document was not read ahead
 # Per status document, its last writes by single commands (command id, the status it
 # replaced, the assignment that was counted under): a command redelivered after its write,
-# even once later ones overwrote it, still counts what it changed.
+# even once later ones overwrote it, still counts what it changed. Read only then (a
+# superseded command), never ahead: every status read would pay for it.
 WRITTEN = 8
-BEFORE = {"status": 1, "lastCommandId": 1, "assignmentId": 1, "position": 1, "log": {"$slice": -2},
-          "written": {"$slice": -1}}
+BEFORE = {"status": 1, "lastCommandId": 1, "assignmentId": 1, "position": 1, "log": {"$slice": -2}}
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,9 @@ class Written:
 
 
 def _was_written(before: dict[str, Any], doc: dict[str, Any]) -> Written:
-    """A redelivered command whose write is the document's last: what it replaced, from its
-    `written` entry, else (a document written before those were kept) from the log, where
-    a cleared status's entry names the status it removed."""
-    last = (before.get("written") or [{}])[-1]
-    if last.get("c") == doc["lastCommandId"]:
-        return Written(last.get("p"), last["u"])
+    """A redelivered command whose write is the document's last: what it replaced, read from
+    the log entry before its own, where a cleared status's entry names the status it removed
+    (the status after it is none)."""
     log = before.get("log", [])
     if len(log) < 2:
         return Written(None, doc["assignmentId"])
