@@ -200,8 +200,24 @@ def test_network_policies_let_only_the_gateway_be_reached_from_outside():
 def test_the_ingress_passes_the_live_feeds_through_unbuffered_and_keeps_them_open():
     ingress = one(OVERLAY, "Ingress", "gateway")
     notes = ingress["metadata"]["annotations"]
+    assert ingress["spec"]["ingressClassName"] == "nginx"  # the annotations are ingress-nginx's
     assert notes["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
     assert int(notes["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] == "annotate.example.com"
     assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "gateway", "port": {"name": "http"}}
+
+
+def test_the_gateways_metrics_are_closed_to_outside_on_every_host_it_serves():
+    """/metrics is public on the gateway's port (for Prometheus in the cluster): the Ingress
+    must not pass it on from outside."""
+    for docs in (BASE, OVERLAY):
+        hosts = {r.get("host") for r in one(docs, "Ingress", "gateway")["spec"]["rules"]}
+        closed = one(docs, "Ingress", "gateway-metrics-closed")
+        notes = closed["metadata"]["annotations"]
+        assert notes["nginx.ingress.kubernetes.io/allowlist-source-range"] == "127.0.0.1/32"
+        assert notes["nginx.ingress.kubernetes.io/whitelist-source-range"] == "127.0.0.1/32"
+        assert closed["spec"]["ingressClassName"] == "nginx"
+        assert {r.get("host") for r in closed["spec"]["rules"]} == hosts
+        for rule in closed["spec"]["rules"]:
+            assert [(p["path"], p["pathType"]) for p in rule["http"]["paths"]] == [("/metrics", "Exact")]
