@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -91,7 +92,8 @@ class Source:
                 yield sorted(({**d, "id": d.pop("_id")} for d in docs), key=lambda d: d["id"])
             return
         chunk: list[dict[str, Any]] = []
-        async for item in self.gw.catalog.iterate("items", {"datasetId": self.dataset["id"]}):
+        async for item in self.gw.catalog.iterate("items", {"datasetId": self.dataset["id"]},
+                                                  batch_size=EXPORT_CHUNK):  # memory flat
             chunk.append(item)
             if len(chunk) >= EXPORT_CHUNK:
                 yield chunk
@@ -179,12 +181,63 @@ class _Sink(io.RawIOBase):
         return out
 
 
+class _OneEntry:
+    """What `ZipFile._write_end_record` reads, for one entry: it writes that entry's central
+    directory record, then a 22-byte end record (no comment, never ZIP64 for one entry)."""
+
+    def __init__(self, info: zipfile.ZipInfo) -> None:
+        self.filelist, self.fp, self.start_dir = [info], io.BytesIO(), 0
+        self._allowZip64, self._comment, self.mode = True, b"", "w"
+
+    def record(self) -> bytes:
+        zipfile.ZipFile._write_end_record(self)  # type: ignore[arg-type]
+        return self.fp.getvalue()[:-22]
+
+
+class _Counted(list):  # type: ignore[type-arg]
+    """As many entries as the archive holds, to the end record; none to iterate over."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _CompactZip(zipfile.ZipFile):
+    """A zip written forward that keeps each entry's central directory record as its packed
+    bytes (~80 bytes) instead of a `ZipInfo` (~0.5 KB, and its name in `NameToInfo`): the
+    directory names every entry and comes last, so it grows with the export; packed, a
+    100,000-item zip holds ~8 MB for it instead of ~110 MB."""
+
+    def __init__(self, sink: io.RawIOBase) -> None:
+        super().__init__(sink, "w", zipfile.ZIP_DEFLATED)
+        self._directory, self._entries = bytearray(), 0
+        self._when = time.localtime()[:6]
+
+    def add(self, name: str, data: str) -> None:
+        info = zipfile.ZipInfo(name, self._when)
+        info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o600 << 16  # as writestr(name)
+        self.writestr(info, data)
+        self.filelist.pop()
+        self.NameToInfo.pop(info.filename, None)
+        self._directory += _OneEntry(info).record()
+        self._entries += 1
+
+    def _write_end_record(self) -> None:
+        self.fp.write(bytes(self._directory))  # type: ignore[union-attr]
+        self._directory = bytearray()
+        self.filelist = _Counted(self._entries)
+        super()._write_end_record()  # type: ignore[misc]
+
+
 async def zipped(pairs: Pairs) -> AsyncIterator[bytes]:
     """A zip with one `json/<dir>/<name>.json` per item, an entry at a time."""
     sink = _Sink()
-    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+    with _CompactZip(sink) as archive:
         async for item, body in pairs:
-            archive.writestr(export_path(item), json.dumps(body, indent=2))
+            archive.add(export_path(item), json.dumps(body, indent=2))
             yield sink.drain()
     yield sink.drain()
 

@@ -5,6 +5,7 @@ services write (annotations, operations). The only gateway module that imports m
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -15,6 +16,7 @@ from gridfs.errors import CorruptGridFile
 from shared.mongo import find_in
 
 NOT_DELETED = {"_deleted": {"$exists": False}}
+FILE_CHUNK = 255 * 1024  # GridFS's default chunk size, as the driver writes uploads
 
 
 def new_id() -> str:
@@ -191,8 +193,11 @@ class Catalog:
         cursor = self.db[collection].find(query).sort(*sort).skip(skip).limit(limit)
         return [_out(d) async for d in cursor], total
 
-    async def iterate(self, collection: str, query: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        async for doc in self.db[collection].find(query).sort("_id", ASCENDING):
+    async def iterate(self, collection: str, query: dict[str, Any],
+                      batch_size: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """The documents in `_id` order; `batch_size` bounds how many the driver holds at once
+        (0: the server's batches, up to 16 MB of BSON each, several times that once decoded)."""
+        async for doc in self.db[collection].find(query, batch_size=batch_size).sort("_id", ASCENDING):
             yield _out(doc)
 
     # files --------------------------------------------------------------------------------------
@@ -202,20 +207,31 @@ class Catalog:
         return str(file_id)
 
     async def write_file(self, file_id: str, name: str, chunks: AsyncIterator[bytes], mimetype: str) -> int:
-        """Store what `chunks` yields as the file `file_id`, a GridFS chunk at a time (an
-        export job's result: never whole in memory); its size. Chunks of an earlier, unfinished
-        write of the same id are dropped first."""
+        """Store what `chunks` yields as the GridFS file `file_id` (an export job's result); its
+        size. Written a GridFS chunk at a time, each inserted as it fills: the driver's own
+        upload stream buffers 32 MB of chunks before it inserts them. The file's document comes
+        last, so a write cut short leaves no file, only chunks, which the next write of the
+        same id drops first."""
         await self.discard_file(file_id)
-        size = 0
-        stream = self.files.open_upload_stream_with_id(ObjectId(file_id), name, metadata={"mimetype": mimetype})
+        oid, size, n, pending = ObjectId(file_id), 0, 0, bytearray()
+        chunk_size = FILE_CHUNK
         try:
             async for data in chunks:
-                await stream.write(data)
+                pending += data
                 size += len(data)
+                while len(pending) >= chunk_size:
+                    await self.db["files.chunks"].insert_one(
+                        {"files_id": oid, "n": n, "data": bytes(pending[:chunk_size])})
+                    del pending[:chunk_size]
+                    n += 1
+            if pending:
+                await self.db["files.chunks"].insert_one({"files_id": oid, "n": n, "data": bytes(pending)})
         except BaseException:
-            await stream.abort()
+            await self.discard_file(file_id)
             raise
-        await stream.close()
+        await self.db["files.files"].insert_one({
+            "_id": oid, "length": size, "chunkSize": chunk_size, "uploadDate": datetime.now(UTC),
+            "filename": name, "metadata": {"mimetype": mimetype}})
         return size
 
     async def discard_file(self, file_id: str) -> None:
