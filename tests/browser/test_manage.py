@@ -24,6 +24,7 @@ from tests.browser.conftest import ARTIFACTS, PASSWORD, Live, png, to_docs
 pytestmark = pytest.mark.browser
 
 OWNER, ANN1, ANN2 = "founder@example.com", "ada@example.com", "grace@example.com"
+TEMP = "temp@example.com"  # invited, then revoked and removed
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +118,33 @@ async def test_the_owner_invites_two_annotators_is_refused_demoting_the_last_own
     # the last owner's role: the API's 409, shown as it words it
     await page.get_by_label(f"Role of {OWNER}").select_option("manager")
     await page.wait_for_selector("#members-error:has-text('at least one owner')")
-    await keep(page, "manage-members")
     # re-issue one invitation: a new link, the old one revoked
     await page.get_by_role("button", name=f"Re-issue the invitation of {ANN2}").click()
     await page.wait_for_selector("#reissued-url")
     story["invites"][ANN2] = await page.locator("#reissued-url").input_value()
     assert story["invites"][ANN2]
+    # a third invitation: its link copied, then revoked (the link stops working), the member removed
+    await page.get_by_label("Email", exact=True).fill(TEMP)
+    await page.locator("#invite-role").select_option("manager")
+    await page.get_by_role("button", name="Invite").click()
+    await page.wait_for_selector(f"#pending li[data-invitation='{TEMP}']")
+    temp_link = await page.locator("#invite-url").input_value()
+    await page.locator("#invite-link").get_by_role("button", name="Copy").click()
+    await page.wait_for_selector("#invite-link button:has-text('Copied')")
+    await page.get_by_role("button", name=f"Revoke the invitation of {TEMP}").click()
+    await page.wait_for_selector(f"#pending li[data-invitation='{TEMP}']", state="detached")
+    await page.wait_for_selector(f"#invite-link [data-revoked='{TEMP}']")  # its link no longer offered
+    assert await page.locator("#invite-url").count() == 0
+    assert (await live.client.get(f"/api/v1{urlparse(temp_link).path}")).status_code >= 400
+    page.on("dialog", lambda dialog: dialog.accept())  # "Remove … from the project?"
+    await page.get_by_role("button", name=f"Remove {TEMP}").click()
+    await page.wait_for_selector(f"#member-table tr[data-member='{TEMP}']", state="detached")
+    # the last owner cannot leave either: the API's 409, shown
+    await page.get_by_role("button", name=f"Remove {OWNER}").click()
+    await page.wait_for_selector("#members-error:has-text('at least one owner')")
+    members = {m["email"] for m in (await api(page, f"/projects/{story['project']}/members"))["items"]}
+    assert members == {OWNER, ANN1, ANN2}
+    await keep(page, "manage-members")
     await page.goto("/account")
     await ready(page, "#account-page")
     await page.get_by_label("Token name").fill("nightly export")
@@ -379,6 +401,18 @@ async def test_the_task_refusals_the_audit_log_with_filters_and_the_exports(brow
         await page.get_by_label("Task name").fill("Spring shoot, first pass (Ada)")
         await page.get_by_role("button", name="Rename").click()
         await page.wait_for_selector("#task-title:has-text('(Ada)')")
+        # a custom status added (its count shown at once), then removed
+        await page.get_by_label("New status key").fill("recheck")
+        await page.get_by_label("Shown as").fill("Recheck")
+        await page.get_by_role("button", name="Add status").click()
+        await page.wait_for_selector("#add-status .ok:has-text('Status added.')")
+        await page.wait_for_selector("#by-status .count[data-status=recheck]")
+        await page.get_by_label("Status to remove").select_option("recheck")
+        await page.get_by_role("button", name="Remove status").click()
+        await page.wait_for_selector("#remove-status .ok:has-text('Status removed')")
+        await page.wait_for_selector("#by-status .count[data-status=recheck]", state="detached")
+        actions = [a["action"] for a in (await api(page, f"/tasks/{story['task']}"))["availableActions"]]
+        assert actions == ["completed", "discard", "needs-review"]
         await keep(page, "manage-task", full=True)
     finally:
         await page.context.close()  # its live feed too
@@ -405,6 +439,21 @@ async def test_the_task_refusals_the_audit_log_with_filters_and_the_exports(brow
     await page.get_by_role("button", name="New task from the selection").click()
     await ready(page, "#wizard-page")
     assert "the 1 items selected" in await page.locator("#selection-text").inner_text()
+    # a pulling task instead, of the dataset's photos by a filter, multi-class
+    await page.get_by_label("Task name").fill("Spring shoot, second pass")
+    await page.get_by_label("the items matching a filter").check()
+    await page.get_by_label("Name starts with").fill("photo")
+    await page.get_by_label("Type").select_option("image/")
+    await page.get_by_label("pulling: annotators pull batches from a queue").check()
+    await page.get_by_label("Batch size (3–100)").fill("3")
+    await page.get_by_label("Max workload (batch+2 … 2×batch)").fill("6")
+    await page.get_by_label("multi-class: several labels per item").check()
+    await page.get_by_role("button", name="Create the task").click()
+    await ready(page, "#manage-page")
+    pulling = await api(page, f"/tasks/{page.url.split('/')[-2]}")
+    assert pulling["allocation"] == "pulling" and pulling["totalItems"] == 10 and not pulling["singleClass"]
+    assert pulling["metadata"]["system"]["batchSize"] == 3 and pulling["metadata"]["system"]["maxBatchWorkload"] == 6
+    await page.wait_for_selector("#assignments:has-text('A pulling task hands out batches')")
     await page.goto(f"/datasets/{story['dataset']}")
     await ready(page, "#dataset-page")
     async with page.expect_download() as download:

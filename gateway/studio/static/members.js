@@ -36,14 +36,27 @@ function pendingRow(inv) {
     el("button", { type: "button", "aria-label": `Re-issue the invitation of ${inv.email}`, onclick: () =>
       tryIn($("pending-error"), async () => {
         const made = await api("POST", `/projects/${projectId}/invitations/${inv.id}/reissue`);
-        $("reissued").replaceChildren(el("div", { class: "shown-once" },
+        $("reissued").replaceChildren(el("div", { class: "shown-once", "data-email": made.email },
           el("p", {}, `A new link for ${made.email} (the old one no longer works), shown only now:`),
           copyable(`Invitation link for ${made.email}`, made.invitation.url, "reissued-url")));
         await loadPending();
       }) }, "Re-issue"),
     el("button", { type: "button", class: "danger", "aria-label": `Revoke the invitation of ${inv.email}`, onclick: () =>
-      tryIn($("pending-error"), () => api("DELETE", `/projects/${projectId}/invitations/${inv.id}`)).then(loadPending) },
+      tryIn($("pending-error"), async () => {
+        await api("DELETE", `/projects/${projectId}/invitations/${inv.id}`);
+        revoked(inv.email);
+        await loadPending();
+      }) },
     "Revoke"));
+}
+
+/** A link still shown for a revoked invitation would be sent in vain: it says so instead. */
+function revoked(email) {
+  for (const box of document.querySelectorAll(".shown-once[data-email]")) {
+    if (box.dataset.email === email) {
+      box.replaceWith(el("p", { class: "muted", "data-revoked": email }, `The invitation of ${email} is revoked: its link no longer works.`));
+    }
+  }
 }
 
 async function loadPending() {
@@ -66,7 +79,7 @@ async function main() {
     const added = await api("POST", `/projects/${projectId}/members`, { email, role: form.get("role") });
     $("invite").reset();
     $("invite-link").replaceChildren(added.invitation
-      ? el("div", { class: "shown-once" }, el("p", {}, `Send this one-time link to ${email} (shown only now; valid until ${when(added.invitation.expiresAt)}):`),
+      ? el("div", { class: "shown-once", "data-email": email }, el("p", {}, `Send this one-time link to ${email} (shown only now; valid until ${when(added.invitation.expiresAt)}):`),
            copyable(`Invitation link for ${email}`, added.invitation.url, "invite-url"))
       : el("p", { class: "muted" }, `${email} has an account: they see the project now.`));
     await Promise.all([loadMembers(), loadPending()]);

@@ -99,8 +99,11 @@ function renderAssignments() {
         await refresh(true);
       }) }, "Reassign")));
   });
-  $("assignments").replaceChildren(rows.length ? table("Assignments", ["Assignee", "Open", "Redistribute (email=percent, …)", "Reassign to"], rows, "assignment-table")
-    : el("p", { class: "muted" }, S.task.allocation === "pulling" ? "A pulling task hands out batches as annotators pull them." : "No assignment."));
+  const pulling = S.task.allocation === "pulling"
+    ? el("p", { class: "muted" }, "A pulling task hands out batches as annotators pull them: an assignment holds what its annotator pulled.") : null;
+  $("assignments").replaceChildren(...[pulling, rows.length
+    ? table("Assignments", ["Assignee", "Open", "Redistribute (email=percent, …)", "Reassign to"], rows, "assignment-table")
+    : el("p", { class: "muted" }, pulling ? "Nobody has pulled a batch yet." : "No assignment.")].filter(Boolean));
 }
 
 function renderEdit() {
