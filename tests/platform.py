@@ -131,8 +131,10 @@ async def gateway_replica(settings: Settings) -> AsyncIterator[httpx.AsyncClient
 async def serving(app: Any, sock: socket.socket) -> AsyncIterator[None]:
     """The app behind a real uvicorn server on `sock`, in this event loop (the gateway is
     already started: no lifespan)."""
+    # An open Server-Sent Events stream (a page left on a feed by a failed test) would hold
+    # the shutdown forever: connections still open after 3 s are closed.
     server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
-                                           access_log=False))
+                                           access_log=False, timeout_graceful_shutdown=3))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
