@@ -132,7 +132,11 @@ def main() -> None:
     workers = int(os.environ.get("GATEWAY_WORKERS", "1"))
     uvicorn.run("gateway.app:create_app", factory=True, workers=workers, host="0.0.0.0",
                 port=int(os.environ.get("PORT", "8000")), log_level="warning", loop="auto",
-                http="auto", access_log=False, log_config=observability.logging_config())
+                http="auto", access_log=False, log_config=observability.logging_config(),
+                # live feeds (SSE) never end by themselves: closed 10 s into a shutdown, so the
+                # lifespan's own shutdown (jobs let go, audit flushed) runs well before the
+                # orchestrator's SIGKILL (30 s in Compose and Kubernetes)
+                timeout_graceful_shutdown=10)
 
 
 if __name__ == "__main__":
