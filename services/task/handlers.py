@@ -43,7 +43,7 @@ def refused(cmd: Envelope, refusal: rules.Refusal, correlation: str | None = Non
                  message=refusal.message, details=refusal.details)
 
 
-def assignment_doc(task_id: str, n: int, annotator: str | None, item_ids: list[str],
+def assignment_doc(task_id: str, n: int | str, annotator: str | None, item_ids: list[str],
                    queue: bool = False) -> dict[str, Any]:
     suffix = "queue" if queue else f"a{n}"
     doc = {"_id": derived_id(task_id, suffix)[:24], "taskId": task_id, "annotator": annotator,
@@ -313,13 +313,17 @@ class TaskHandlers:
         await self._changed(cmd, task, "redistributed", moved=len(remaining) - len(shares.get(source["annotator"], [])))
 
     async def _assignments_for(self, task: dict[str, Any], annotators: list[str]) -> dict[str, dict]:
-        existing = {a["annotator"]: a for a in await self.repo.assignments(task["_id"])
-                    if not a.get("queue") and not a.get("removed")}
-        n = len(await self.repo.assignments(task["_id"]))
+        """The annotators' working assignments, made (empty) for those who have none. A new
+        one is named after its annotator and how many of theirs the task had, not after the
+        task's count of assignments: two replicas making assignments for two annotators at
+        once counted alike, made one id, and the second annotator's items went to the first
+        (the same annotator twice at once still makes one)."""
+        every = await self.repo.assignments(task["_id"])
+        existing = {a["annotator"]: a for a in every if not a.get("queue") and not a.get("removed")}
         for annotator in annotators:
             if annotator not in existing:
-                n += 1
-                doc = assignment_doc(task["_id"], n, annotator, [])
+                had = sum(1 for a in every if a.get("annotator") == annotator)
+                doc = assignment_doc(task["_id"], f"{annotator}#{had}", annotator, [])
                 await self.repo.insert_assignment(doc)
                 existing[annotator] = doc
         return existing
