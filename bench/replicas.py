@@ -42,6 +42,8 @@ async def main() -> int:
     p.add_argument("--items", type=int, default=100, help="items the pairs are spread over")
     p.add_argument("--moves", type=int, default=1000, help="moves on, all annotators together")
     p.add_argument("--annotators", type=int, default=20)
+    p.add_argument("--task-replicas", type=int, default=1, choices=[1, 2],
+                   help="task-service processes behind the moves (not killed)")
     p.add_argument("--calm", action="store_true", help="no replica killed")
     p.add_argument("--only", choices=["status", "workflow"], help="one scenario")
     args = p.parse_args()
@@ -55,7 +57,8 @@ async def main() -> int:
             broke |= bool(problems)
         if args.only != "status":
             figures, problems = await workflow_moves(settings(redis_url, mongodb_url), moves=args.moves,
-                                                     annotators=args.annotators, chaos=not args.calm)
+                                                     annotators=args.annotators, chaos=not args.calm,
+                                                     task_replicas=args.task_replicas)
             report("moves on, two workflow-service replicas", figures, problems)
             broke |= bool(problems)
     return 1 if broke else 0

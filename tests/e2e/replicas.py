@@ -201,11 +201,11 @@ async def _created(p: Any, response: httpx.Response) -> dict[str, Any]:
 
 
 async def workflow_moves(settings: Settings, *, moves: int, annotators: int = 20, chaos: bool = True,
-                         rate: float | None = None) -> tuple[dict[str, Any], list[str]]:
+                         rate: float | None = None, task_replicas: int = 1) -> tuple[dict[str, Any], list[str]]:
     """`moves` moves on (Auto next and Auto complete on) by `annotators` annotators at once, in
     one pulling task (batches of 3, at most 5 open), served by two workflow-service
     replicas, each killed in turn when `chaos`; at most `rate` moves a second. The task
-    service runs as one more process. No item may be handed twice (to two annotators, or
+    service runs as `task_replicas` more processes (1 or 2), not killed. No item may be handed twice (to two annotators, or
     to one again), every move must end answered once, and afterwards every annotator's
     queue (the read model) must hold exactly the open items of their assignment (the task
     service's data), every item moved on from must be completed, the counts right."""
@@ -213,7 +213,7 @@ async def workflow_moves(settings: Settings, *, moves: int, annotators: int = 20
     replicas, timeline, problems = Replicas("workflow", settings), [], []
     task_service = Replicas("task", settings)
     try:
-        await asyncio.gather(replicas.start_both(), task_service.start("a"))
+        await asyncio.gather(replicas.start_both(), *(task_service.start(w) for w in "ab"[:task_replicas]))
         async with running_platform(settings, services=False) as p:
             await p.seed()
             emails = [f"ann{n:02d}@example.com" for n in range(annotators)]
@@ -325,6 +325,7 @@ async def workflow_moves(settings: Settings, *, moves: int, annotators: int = 20
         replicas.stop()
         task_service.stop()
     figures = {"moves": sum(len(v) for v in handed.values()), "annotators": annotators,
+               "task-service replicas": task_replicas,
                "answers": dict(answers), "MoveOn outcomes": dict(move_outcomes),
                "moved in s": round(moved_s, 1), "moves/s": round(done / moved_s),
                "settled in s": round(settled_s, 1), "timeline": timeline}
