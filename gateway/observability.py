@@ -35,7 +35,8 @@ def routes() -> list[Any]:
 
 
 def middleware() -> list[Any]:
-    """Outermost first: metrics (by route template), the request log, the span's name."""
+    """Outermost first: metrics (by route template), the request log, the refusals of the
+    middleware inside answered, the span's name."""
     found: list[Any] = []
     if observability.settings().metrics_enabled:
         from litestar.plugins.prometheus import PrometheusConfig
@@ -43,9 +44,21 @@ def middleware() -> list[Any]:
         found.append(PrometheusConfig(app_name="gateway", prefix="clf_http", group_path=True,
                                       buckets=BUCKETS, exclude=[f"^{q}" for q in QUIET]).middleware)
     found.append(request_log)
+    found.append(answering_errors)
     if tracing.enabled():
         found.append(route_span)
     return found
+
+
+def answering_errors(app: ASGIApp) -> ASGIApp:
+    """The middleware inside (session, auth, CSRF, audit) raise their refusals; Litestar turns
+    them into answers only outside the whole stack, so the two above saw an exception, not
+    the 401 sent: the request line said 500 and Litestar's Prometheus middleware counted a
+    200. Litestar's own exception middleware (the one it puts between each route and its
+    middleware, with the application's handlers and exception logging) answers them here."""
+    from litestar._asgi.utils import wrap_in_exception_handler
+
+    return wrap_in_exception_handler(app=app)
 
 
 def plugins() -> list[Any]:
@@ -110,9 +123,20 @@ def _scrub(span: Any, scope: dict[str, Any]) -> None:
     span.set_attribute("url.query", "")
 
 
+def outcome_of(status: int) -> str:
+    """A request's outcome in a word: `accepted` is a 202 (its command's outcome comes later,
+    at its operation), `refused` the caller's mistake or lack of rights, `failed` ours."""
+    if status >= 500:
+        return "failed"
+    if status >= 400:
+        return "refused"
+    return "accepted" if status == 202 else "ok"
+
+
 def request_log(app: ASGIApp) -> ASGIApp:
-    """One line per request, after its answer: method, route template, status, duration,
-    actor (user id), correlationId (the Operation-Id of the command it published, if any)."""
+    """One line per request, after its answer: method, route template, status, outcome,
+    duration, actor (user id), correlationId (the Operation-Id of the command it published,
+    if any)."""
 
     async def logged(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(QUIET) or \
@@ -136,6 +160,7 @@ def request_log(app: ASGIApp) -> ASGIApp:
             route = scope.get("path_template") or scope["path"]
             access.info("%s %s %s", scope["method"], route, seen["status"], extra={"clf": {
                 "method": scope["method"], "route": route, "status": seen["status"],
+                "outcome": outcome_of(seen["status"]),
                 "durationMs": round((time.perf_counter() - started) * 1000, 2),
                 "actor": getattr(user, "user_id", None),
                 "correlationId": seen.get("operation")}})

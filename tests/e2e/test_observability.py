@@ -74,6 +74,9 @@ async def test_metrics_carry_requests_commands_stream_gauges_and_mongodb_after_a
     async with platform_with_services(settings) as (platform, services):
         answer = await platform.post(f"/api/v1/items/{platform.ids['item']}/annotations", CLASSIFY)
         assert answer.status_code == 201, answer.text
+        refused = await platform.post(f"/api/v1/items/{platform.ids['item']}/annotations", CLASSIFY,
+                                      token="not-a-token")
+        assert refused.status_code == 401  # refused by the auth middleware, counted as such
         gateway = await platform.client.get("/metrics")  # no token: public, documented
         # a command is counted once its handler returned, which may be after the answer
         assert await eventually(lambda: counted(services["workflow"].app, "ItemClassified"))
@@ -83,6 +86,7 @@ async def test_metrics_carry_requests_commands_stream_gauges_and_mongodb_after_a
     route = "/api/v1/items/{item_id}/annotations"
     assert sum(series(gateway.text, "clf_http_requests_total", path=route, method="POST",
                       status_code="201")) >= 1
+    assert series(gateway.text, "clf_http_requests_total", path=route, status_code="401") == [1.0]
     assert series(gateway.text, "clf_http_request_duration_seconds_count", path=route)
     classify = f"{settings.namespace}.classify"
     assert series(annotation, "clf_commands_total", stream=classify, group="annotation-svc",
@@ -198,10 +202,16 @@ async def test_a_request_and_its_command_log_one_json_line_each_with_the_correla
                 return any(line.get("logger") == "classifier.commands" for line in logged())
 
             assert await eventually(command_logged)
+            refused = await platform.get("/api/v1/projects", token="not-a-token")
+            assert refused.status_code == 401
+    assert {k: line.get(k) for line in logged() if line.get("logger") == "classifier.requests"
+            and line["status"] == 401 for k in ("route", "outcome", "actor")} == {
+        "route": "/api/v1/projects", "outcome": "refused", "actor": None}
     lines = [line for line in logged() if line.get("correlationId") == operation]
     request = next(line for line in lines if line["logger"] == "classifier.requests")
-    assert {k: request.get(k) for k in ("level", "method", "route", "status")} == {
-        "level": "INFO", "method": "POST", "route": "/api/v1/items/{item_id}/annotations", "status": 201}
+    assert {k: request.get(k) for k in ("level", "method", "route", "status", "outcome")} == {
+        "level": "INFO", "method": "POST", "route": "/api/v1/items/{item_id}/annotations", "status": 201,
+        "outcome": "ok"}
     assert request["actor"] and request["durationMs"] > 0  # the caller's user id
     command = next(line for line in lines if line["logger"] == "classifier.commands")
     assert {k: command.get(k) for k in ("type", "outcome", "group", "stream", "actor", "commandId")} == {
