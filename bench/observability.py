@@ -192,6 +192,8 @@ async def main() -> None:
     parser.add_argument("-c", type=int, default=16, help="concurrency")
     parser.add_argument("--rounds", type=int, default=3, help="runs each way, in turns")
     parser.add_argument("--traced", action="store_true", help="also with tracing on")
+    parser.add_argument("--split", action="store_true",
+                        help="also metrics without the log lines, and the log lines without metrics")
     parser.add_argument("--middleware-only", action="store_true",
                         help="only the gateway's request middleware, in this process")
     args = parser.parse_args()
@@ -199,6 +201,9 @@ async def main() -> None:
     if args.middleware_only:
         return
     sink = None
+    if args.split:
+        CONFIGS["metrics only"] = {"LOG_LEVEL": "WARNING"}
+        CONFIGS["log lines only"] = {"METRICS_ENABLED": "false"}
     if args.traced:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
