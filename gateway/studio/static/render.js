@@ -11,6 +11,8 @@ export function renderPosition(S, go) {
   const at = S.order.indexOf(S.current);
   $("position").textContent = S.current && at >= 0 ? `Item ${at + 1} of ${S.order.length}` : "";
   const from = Math.max(0, at - 3);
+  // a thumbnail the keyboard is on stays focused through the redraw (its item's link anew)
+  const focused = document.activeElement?.closest?.("#strip a")?.dataset.itemId;
   $("strip").replaceChildren(...S.order.slice(from, at + 5).map((id, k) => el("li", {
     class: "thumb", "aria-current": id === S.current ? "true" : undefined,
     "data-status": S.statusOf.get(id) || "open",
@@ -19,6 +21,7 @@ export function renderPosition(S, go) {
                onclick: (e) => { e.preventDefault(); go(id); } },
     el("img", { src: `/api/v1/items/${id}/thumbnail`, alt: `item ${from + k + 1}`,
                 loading: "lazy", width: 64, height: 48 })))));
+  if (focused) $("strip").querySelector(`a[data-item-id="${CSS.escape(focused)}"]`)?.focus();
 }
 
 function when(iso) {
