@@ -364,12 +364,25 @@ async function undo() {
 
 // --- settings, keys, live feed -----------------------------------------------------------
 
-async function changeSettings() {
+/** The toggles take effect at once: a label key pressed right after turning Auto next on
+ * moves on (its classify is sent after the setting, which `run` keeps in order); the server's
+ * answer, or the setting as it was if it refuses, follows. */
+function changeSettings() {
+  const before = { autoNext: S.settings.autoNext, autoComplete: S.settings.autoComplete };
   const autoNext = $("auto-next").checked;
   const autoComplete = autoNext && $("auto-complete").checked;
-  const saved = await api("PUT", `/tasks/${taskId}/workflow-settings`, { autoNext, autoComplete });
-  Object.assign(S.settings, saved);
+  Object.assign(S.settings, { autoNext, autoComplete });
   renderToggles(S.settings);
+  return run(async () => {
+    try {
+      Object.assign(S.settings, await api("PUT", `/tasks/${taskId}/workflow-settings`, { autoNext, autoComplete }));
+    } catch (e) {
+      Object.assign(S.settings, before);
+      throw e;
+    } finally {
+      renderToggles(S.settings);
+    }
+  });
 }
 
 /** The label a `label:N` or `label:<path>` action names. */
@@ -474,7 +487,7 @@ async function main() {
     if (e.key === "Enter" && S.pending) { e.preventDefault(); pick(S.pending); }
   });
   renderToggles(settings);
-  $("auto-next").onchange = $("auto-complete").onchange = () => run(changeSettings);
+  $("auto-next").onchange = $("auto-complete").onchange = changeSettings;
   $("done").hidden = S.task.singleClass;
   $("next").onclick = () => run(() => move("next"));
   $("previous").onclick = () => run(() => move("previous"));
