@@ -254,7 +254,9 @@ async def test_pulled_items_are_leased_and_an_idle_annotators_items_go_back_firs
 
 
 async def test_heartbeats_keep_the_leases(settings, redis):
-    async with running(settings, redis, ttl_s=0.6) as stack:
+    # 8 heartbeats 0.3 s apart outlast a 1.5 s lease; a 0.6 s lease was outlived by one
+    # late heartbeat on a loaded machine
+    async with running(settings, redis, ttl_s=1.5) as stack:
         await stack.items(5)
         task = await stack.create_task([ANN1.email], allocation="pulling", batch_size=3, max_batch_workload=5)
         taken = (await stack.pull(ANN1, task))["itemIds"]
@@ -262,7 +264,7 @@ async def test_heartbeats_keep_the_leases(settings, redis):
         for _ in range(8):
             renewed = await stack.heartbeat(ANN1, task)
             assert renewed["type"] == "LeasesRenewed" and sorted(renewed["itemIds"]) == sorted(taken)
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.3)
         assert await stack.facts("LeasesExpired") == []
         assert sorted(await stack.open_items(task, ANN1.email)) == sorted(taken)
 
