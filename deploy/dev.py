@@ -168,8 +168,10 @@ def run() -> None:
             shown = re.sub(r"//[^@/]*@", "//***@", redis_url)  # no password on the terminal
             print(f"[dev] Redis: {shown}\n[dev] MongoDB: {mongodb_url}", flush=True)
             public_url = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{ports['gateway']}")
-            supervisor.env = dict(os.environ) | {"REDIS_URL": redis_url, "MONGODB_URL": mongodb_url,
-                                                 "PUBLIC_URL": public_url, "PYTHONUNBUFFERED": "1"}
+            # a person reads this terminal: plain log lines unless LOG_FORMAT says otherwise
+            supervisor.env = {"LOG_FORMAT": "text"} | dict(os.environ) | {
+                "REDIS_URL": redis_url, "MONGODB_URL": mongodb_url,
+                "PUBLIC_URL": public_url, "PYTHONUNBUFFERED": "1"}
             for name in PROCESSES:
                 supervisor.start(name)
             for name in PROCESSES:
