@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from typing import Any
 from urllib.parse import urlparse
 
@@ -392,6 +393,10 @@ async def test_the_task_refusals_the_audit_log_with_filters_and_the_exports(brow
         exported = json.loads((await (await task_download.value).path()).read_text())
         assert len(exported) == (await api(page, f"/tasks/{story['task']}"))["totalItems"]
         assert sum(len(e["annotations"]) for e in exported) == 2
+        async with page.expect_download() as task_zip:  # or one file per item, zipped
+            await page.locator("#export-task-zip").click()
+        with zipfile.ZipFile(await (await task_zip.value).path()) as archive:
+            assert len(archive.namelist()) == len(exported)
         await page.get_by_label(f"Reassign {ANN2}'s assignment to").select_option(ANN1)
         await page.locator(f"#assignment-table tr[data-assignment='{ANN2}']").get_by_role(
             "button", name="Reassign").click()

@@ -217,8 +217,8 @@ const summary = (s) => Object.entries(s).filter(([, v]) => typeof v !== "object"
 
 /** The task's items from the server, streamed (`GET /tasks/{id}/export`): Dataloop JSON with each
  * item's annotations and its status in this task, counted as they arrive against X-Item-Count. */
-function exportTask() {
-  return exportTo(`/tasks/${taskId}/export?format=json`, `${S.task.name}-export.json`, S.task.totalItems);
+function exportTask(format) {
+  return exportTo(`/tasks/${taskId}/export?format=${format}`, `${S.task.name}-export.${format}`, S.task.totalItems);
 }
 
 async function main() {
@@ -262,7 +262,8 @@ async function main() {
     return how === "add" ? `${s.added ?? "?"} items added.`
       : `${s.removed ?? "?"} items removed${s.notRemovedCount ? `; ${s.notRemovedCount} kept because they hold a status` : ""}.`;
   });
-  $("export-task").onclick = exportTask;
+  $("export-task").onclick = () => exportTask("json");
+  $("export-task-zip").onclick = () => exportTask("zip");
   activity();
   setInterval(() => { if (!document.hidden) reread(); }, SAFETY_REFRESH_MS);
   $("manage-page").dataset.ready = "true";
