@@ -213,7 +213,11 @@ function describe(type, b) {
   }
 }
 
-const summary = (s) => Object.entries(s).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k} ${v}`).join(", ");
+/** A TaskChanged summary in words: an assignment by its annotator, not by its id. */
+const annotatorOf = (id) => S.assignments.find((a) => a.id === id)?.annotator || "an assignment";
+const summary = (s) => Object.entries(s).filter(([, v]) => typeof v !== "object")
+  .map(([k, v]) => /^(from|to)Assignment$/.test(k) ? `${k.slice(0, -"Assignment".length)} ${annotatorOf(v)}`
+    : `${k.replace(/[A-Z]/g, (c) => " " + c.toLowerCase())} ${v}`).join(", ");
 
 /** The task's items from the server, streamed (`GET /tasks/{id}/export`): Dataloop JSON with each
  * item's annotations and its status in this task, counted as they arrive against X-Item-Count. */
