@@ -16,9 +16,8 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import arguments, closed_loop, open_loop, platform, report  # noqa: E402
+from bench.common import arguments, closed_loop, demo_classify, open_loop, platform, report  # noqa: E402
 
-LABELS = ["men's clothes.polo shirts", "men's clothes.jeans", "women's clothes.dresses"]
 
 
 async def main() -> None:
@@ -32,19 +31,7 @@ async def main() -> None:
         headers = {"Authorization": f"Bearer {token}"}
         connector = aiohttp.TCPConnector(limit=256)
         async with aiohttp.ClientSession(url, headers=headers, connector=connector) as http:
-            projects = await (await http.get("/api/v1/projects")).json()
-            project = projects["items"][0]["id"]
-            datasets = await (await http.get(f"/api/v1/projects/{project}/datasets")).json()
-            items = (await (await http.get(
-                f"/api/v1/datasets/{datasets['items'][0]['id']}/items")).json())["items"]
-            paths = [f"/api/v1/items/{i['id']}/annotations" for i in items]
-
-            async def classify(session: aiohttp.ClientSession, i: int) -> int:
-                body = {"label": LABELS[i % len(LABELS)], "attributes": {"condition": "new"}}
-                async with session.post(paths[i % len(paths)], json=body) as r:
-                    await r.read()
-                    return r.status
-
+            classify = await demo_classify(http)
             await closed_loop(http, classify, 300, 8)  # warm-up
             report(f"classify closed loop, concurrency {args.c}", args.n,
                    *await closed_loop(http, classify, args.n, args.c))

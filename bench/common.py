@@ -87,6 +87,26 @@ def api_session(url: str, token: str, **kwargs: Any) -> aiohttp.ClientSession:
                                  timeout=aiohttp.ClientTimeout(total=600), **kwargs)
 
 
+LABELS = ["men's clothes.polo shirts", "men's clothes.jeans", "women's clothes.dresses"]
+
+
+async def demo_classify(http: aiohttp.ClientSession) -> Request:
+    """A classify request over the seeded demo dataset's items, the label cycling through
+    LABELS: what bench/classify.py and bench/observability.py measure."""
+    project = (await (await http.get("/api/v1/projects")).json())["items"][0]["id"]
+    datasets = await (await http.get(f"/api/v1/projects/{project}/datasets")).json()
+    items = (await (await http.get(f"/api/v1/datasets/{datasets['items'][0]['id']}/items")).json())["items"]
+    paths = [f"/api/v1/items/{i['id']}/annotations" for i in items]
+
+    async def classify(session: aiohttp.ClientSession, i: int) -> int:
+        body = {"label": LABELS[i % len(LABELS)], "attributes": {"condition": "new"}}
+        async with session.post(paths[i % len(paths)], json=body) as r:
+            await r.read()
+            return r.status
+
+    return classify
+
+
 def path_of(url: str) -> str:
     """The path of an absolute URL the API answered with (an operation, a bulk)."""
     return "/" + url.split("/", 3)[3]

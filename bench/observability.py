@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import arguments, closed_loop, platform, report  # noqa: E402
+from bench.common import arguments, closed_loop, demo_classify, platform, report  # noqa: E402
 
 CONFIGS = {"off": {"METRICS_ENABLED": "false", "LOG_LEVEL": "WARNING"}, "on": {}}
 # An OTLP/HTTP collector that takes every export and keeps nothing (its own process: its
@@ -45,7 +45,6 @@ class Sink(BaseHTTPRequestHandler):
         pass
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 """
-LABELS = ["men's clothes.polo shirts", "men's clothes.jeans", "women's clothes.dresses"]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -101,17 +100,7 @@ async def run(config: str, n: int, concurrency: int) -> None:
             connector = aiohttp.TCPConnector(limit=256)
             async with aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"},
                                              connector=connector) as http:
-                project = (await (await http.get("/api/v1/projects")).json())["items"][0]["id"]
-                datasets = await (await http.get(f"/api/v1/projects/{project}/datasets")).json()
-                items = (await (await http.get(
-                    f"/api/v1/datasets/{datasets['items'][0]['id']}/items")).json())["items"]
-                paths = [f"/api/v1/items/{i['id']}/annotations" for i in items]
-
-                async def classify(session: aiohttp.ClientSession, i: int) -> int:
-                    body = {"label": LABELS[i % len(LABELS)], "attributes": {"condition": "new"}}
-                    async with session.post(paths[i % len(paths)], json=body) as r:
-                        await r.read()
-                        return r.status
+                classify = await demo_classify(http)
 
                 await closed_loop(http, classify, 300, 8)  # warm-up
                 await asyncio.sleep(1)  # the warm-up's last events read
