@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots bench up docs clean
+.PHONY: run test test-fast screenshots bench up docs clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -28,6 +28,10 @@ run: $(VENV)/.run-deps
 # it with apt-get when run as root.
 test: $(VENV)/.test-deps
 	CHROMIUM_PATH="$$(sh deploy/chromium.sh)" $(BIN)/python -m pytest -q
+
+# The unit layer alone (pure rules, handlers on fake repositories, layers): seconds, no servers.
+test-fast: $(VENV)/.test-deps
+	$(BIN)/python -m pytest -q tests/unit
 
 # The browser tests again, copying their screenshots into docs/ (a plain run leaves docs/ alone).
 screenshots: $(VENV)/.test-deps

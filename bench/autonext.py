@@ -19,7 +19,15 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import api_session, arguments, created_task, open_loop, percentiles, platform, report
+from bench.common import (
+    api_session,
+    arguments,
+    created_task,
+    open_loop,
+    percentiles,
+    platform,
+    report,
+)
 from bench.tasks import register
 
 LABEL = "men's clothes.polo shirts"

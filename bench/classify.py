@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import arguments, closed_loop, demo_classify, open_loop, platform, report  # noqa: E402
 
 
-
 async def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("-n", type=int, default=10_000, help="requests in the throughput run")

@@ -7,7 +7,7 @@ uses them (the loop is one annotator: each item waits for the one before).
 
 Measured, CPU per use summed over every process involved (this one, the server processes,
 the helper process), and latency:
-- a stream hop: a FastStream process reading as every service does (`shared.messaging.attach`:
+- a stream hop: a FastStream process reading as every service does (`shared.platform.messaging.attach`:
   batch read in a group, parse the contract, handle, acknowledge) takes one `SetStatus` and
   publishes one onward (`publish_all`); this process adds the entries and reads the far end;
 - a MongoDB round trip through motor: insert, find by `_id`, update by `_id`;
@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import percentiles
-from shared.envelope import Actor
-from shared.tasks import SetStatus
+from shared.contracts.envelope import Actor
+from shared.contracts.tasks import SetStatus
 
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
@@ -96,7 +96,7 @@ def http_server(port: int) -> None:
     """A Litestar route with a pydantic body, answering a Dataloop-sized class annotation."""
     from litestar import Litestar, post
 
-    from shared.runtime import serve
+    from shared.platform.runtime import serve
 
     @post("/api/v1/items/{item_id:str}/annotations")
     async def classify(item_id: str, data: Body) -> dict[str, Any]:
@@ -132,9 +132,16 @@ def skeleton_service(role: str, redis_url: str, mongo_url: str, port: int, hops:
     The role `relay` is one hop alone: each entry of `in` published onto `out`."""
     from motor.motor_asyncio import AsyncIOMotorClient
 
-    from shared.messaging import Consumer, DeadLetters, attach, make_broker, make_redis, publish_all
-    from shared.runtime import serve, service_app
-    from shared.settings import Settings
+    from shared.platform.messaging import (
+        Consumer,
+        DeadLetters,
+        attach,
+        make_broker,
+        make_redis,
+        publish_all,
+    )
+    from shared.platform.runtime import serve, service_app
+    from shared.platform.settings import Settings
 
     settings = Settings(REDIS_URL=redis_url, STREAM_NAMESPACE="")
     broker, redis = make_broker(settings), make_redis(settings)
@@ -189,9 +196,9 @@ def skeleton_gateway(redis_url: str, port: int, hops: int) -> None:
     from litestar import Litestar, post
 
     from gateway.outcomes import OutcomeHub, correlation_of
-    from shared.messaging import batch_reader, make_broker, make_redis
-    from shared.runtime import serve
-    from shared.settings import Settings
+    from shared.platform.messaging import batch_reader, make_broker, make_redis
+    from shared.platform.runtime import serve
+    from shared.platform.settings import Settings
 
     settings = Settings(REDIS_URL=redis_url, STREAM_NAMESPACE="")
     broker, hub, box = make_broker(settings), OutcomeHub(), {}
@@ -277,7 +284,7 @@ async def hop(redis_url: str, relay_pid: int, valkey_pid: int | None, n: int) ->
     from faststream.redis import RedisBroker
     from redis.asyncio import Redis
 
-    from shared.messaging import prepare_all
+    from shared.platform.messaging import prepare_all
 
     redis = Redis.from_url(redis_url)
     publisher = RedisBroker(redis_url).publisher(stream=SK["in"])

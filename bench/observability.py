@@ -133,7 +133,7 @@ async def middleware_cost(n: int = 20_000) -> None:
     from litestar import Litestar, get
 
     from gateway import observability as gateway_observability
-    from shared.observability.logs import JsonFormatter
+    from shared.platform.observability.logs import JsonFormatter
 
     handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
     handler.setFormatter(JsonFormatter())

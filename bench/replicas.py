@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from shared.settings import Settings  # noqa: E402
+from shared.platform.settings import Settings  # noqa: E402
 from tests.e2e.replicas import status_order, workflow_moves  # noqa: E402
 from tests.servers import mongodb_server, redis_server  # noqa: E402
 

@@ -75,7 +75,7 @@ async def main(n: int) -> None:
     import socket
     import uuid
 
-    from shared.settings import Settings
+    from shared.platform.settings import Settings
 
     with redis_server() as redis_url, mongodb_server() as mongodb_url:
         sock = socket.socket()

@@ -12,7 +12,7 @@ from gateway.container import Gateway
 from services.annotation.bootstrap import build as build_annotation
 from services.task.bootstrap import build as build_task
 from services.workflow.bootstrap import build as build_workflow
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 DESCRIPTION = """Streams of the classification platform. Command streams (`clf.classify`,
 `clf.bulk-classify`, `clf.status`, `clf.scene`) are written by the gateway and read by one

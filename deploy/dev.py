@@ -31,7 +31,7 @@ from pathlib import Path
 
 from deploy.embedded import EmbeddedServer, free_port, secantus_server, valkey_server
 from deploy.seed import banner, seed
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DATA_DIR", ROOT / ".data"))

@@ -13,7 +13,7 @@ from deploy.samples import samples
 from gateway.admin import create_owner
 from gateway.auth import issue_token
 from gateway.repository import connect
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 DEMO_EMAIL = "demo@classifier.local"
 ANNOTATOR_EMAIL = "annotator@classifier.local"

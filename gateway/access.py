@@ -15,7 +15,7 @@ from gateway.auth import Principal
 from gateway.cache import fill, read_through
 from gateway.repository import Catalog
 from gateway.roles import ACTIONS, at_least
-from shared.dataloop import Ontology
+from shared.contracts.dataloop import Ontology
 
 
 class Access:

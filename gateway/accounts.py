@@ -15,8 +15,8 @@ from gateway.errors import Unprocessable
 from gateway.links import Kind, Links
 from gateway.mail import send_link
 from gateway.passwords import hash_password
-from shared.envelope import utcnow
-from shared.settings import Settings
+from shared.contracts.envelope import utcnow
+from shared.platform.settings import Settings
 
 
 class Accounts:

@@ -20,7 +20,7 @@ import sys
 from gateway.accounts import Accounts
 from gateway.links import Links
 from gateway.repository import connect
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 
 async def create_owner(settings: Settings, email: str, name: str = "", *,

@@ -13,11 +13,13 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from gateway.assets import docs_viewers, vendor_router
 from gateway import observability as obs
+from gateway.assets import docs_viewers, vendor_router
 from gateway.audit import AuditMiddleware
 from gateway.auth import BearerAuth
 from gateway.container import Gateway
+from gateway.controllers.accounts import SignInController
+from gateway.controllers.activity import TaskActivityController
 from gateway.controllers.annotations import AnnotationController
 from gateway.controllers.bulk import BulkController
 from gateway.controllers.datasets import DatasetController
@@ -25,32 +27,31 @@ from gateway.controllers.dtlpy import DtlpyController
 from gateway.controllers.dtlpy_tasks import DtlpyTaskController
 from gateway.controllers.exports import ExportController
 from gateway.controllers.imports import ImportController
+from gateway.controllers.invitations import InvitationController
 from gateway.controllers.items import ItemController
 from gateway.controllers.keymap import KeymapController
-from gateway.controllers.preferences import PreferencesController
-from gateway.controllers.accounts import SignInController
-from gateway.controllers.activity import TaskActivityController
-from gateway.controllers.invitations import InvitationController
 from gateway.controllers.members import MemberController
 from gateway.controllers.oidc import OidcController
-from gateway.controllers.pages import PageController
 from gateway.controllers.organizations import OrganizationController
+from gateway.controllers.pages import PageController
+from gateway.controllers.preferences import PreferencesController
 from gateway.controllers.projects import ProjectController
 from gateway.controllers.recipes import RecipeController
 from gateway.controllers.scenes import SceneController
-from gateway.controllers.tasks import AssignmentController, TaskController
-from gateway.controllers.workflow import WorkflowController
 from gateway.controllers.system import OperationController, UserController, asyncapi, live, ready
+from gateway.controllers.tasks import AssignmentController, TaskController
 from gateway.controllers.tokens import TokenController
-from gateway.errors import Unprocessable, log_exception, unprocessable_handler, validation_to_422
+from gateway.controllers.workflow import WorkflowController
 from gateway.dispatch import Replayed, replayed_handler
+from gateway.errors import Unprocessable, log_exception, unprocessable_handler, validation_to_422
 from gateway.guards import authorize, check_rules
-from gateway.sessions import SessionCSRF, csrf_config, session_config
-from gateway.studio import ROUTES as STUDIO_ROUTES, template_config
-from gateway.unavailable import HANDLERS as UNAVAILABLE_HANDLERS
 from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
-from shared import observability
-from shared.settings import Settings
+from gateway.sessions import SessionCSRF, csrf_config, session_config
+from gateway.studio import ROUTES as STUDIO_ROUTES
+from gateway.studio import template_config
+from gateway.unavailable import HANDLERS as UNAVAILABLE_HANDLERS
+from shared.platform import observability
+from shared.platform.settings import Settings
 
 ROUTES = [
     TaskController, AssignmentController, BulkController, SceneController, WorkflowController,

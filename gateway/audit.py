@@ -22,7 +22,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.repository import Catalog, new_id
 from gateway.roles import RULES
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 
 log = logging.getLogger("classifier.gateway")
 MAX_BUFFER = 100_000

@@ -31,7 +31,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from gateway.cache import read_through
 from gateway.repository import Catalog, new_id
-from shared.envelope import Actor, utcnow
+from shared.contracts.envelope import Actor, utcnow
 
 SCOPES = ("read", "write")
 NEVER = 253402300799  # `exp` of a token without an end: 9999-12-31T23:59:59Z

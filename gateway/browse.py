@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.browse_index import Rows, TaskIndex
-from shared.messaging import decoded_object
-from shared.mongo import find_in
+from shared.platform.messaging import decoded_object
+from shared.platform.mongo import find_in
 
 log = logging.getLogger("classifier.gateway")
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.labels import Problem
+from shared.rules.labels import Problem
 
 SORTS = ("name", "-name", "createdAt", "-createdAt")
 NO_STATUS = "none"

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from gateway.schemas import Body
-from shared.bulk import MAX_ITEMS
+from shared.contracts.bulk import MAX_ITEMS
 
 
 class BulkFilterIn(Body):

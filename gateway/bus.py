@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 
 from gateway.outcomes import OutcomeHub
 from gateway.repository import Catalog
-from shared.envelope import Envelope
-from shared.events import parse_event
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import parse_event
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 PENDING_TTL_S = 7 * 24 * 3600

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from gateway.access import Access
+from gateway.accounts import Accounts
 from gateway.audit import AuditLog
 from gateway.auth import TokenResolver
 from gateway.browse import Browser
@@ -14,27 +14,33 @@ from gateway.export_jobs import resume_export
 from gateway.import_jobs import resume_import
 from gateway.invalidation import Invalidation
 from gateway.jobs import Jobs
+from gateway.links import Links
 from gateway.oidc import SingleSignOn
 from gateway.outcomes import OutcomeHub
+from gateway.passwords import SignInThrottle
 from gateway.ratelimit import RequestGate
 from gateway.repository import Catalog, connect
-from gateway.accounts import Accounts
-from gateway.links import Links
-from gateway.passwords import SignInThrottle
 from gateway.sessions import Sessions
 from gateway.task_activity import TaskActivity
 from gateway.task_reads import TaskReads
-from shared import streams
-from shared.bulk import BulkClassify, UndoBulk
-from shared.commands import ClassifyStreamCommand
-from shared.scene_commands import SceneStreamCommand
-from shared.messaging import (batch_reader, ensure_groups, make_broker, make_redis, read_from_now,
-                              stream_publisher, subscribers_running)
-from shared.runtime import run_checks
-from shared.settings import Settings
-from shared.workflow import WorkflowCommand
 from gateway.workflow_reads import WorkflowReads
-from shared.tasks import SetStatus, TaskCommand
+from shared.contracts import streams
+from shared.contracts.bulk import BulkClassify, UndoBulk
+from shared.contracts.commands import ClassifyStreamCommand
+from shared.contracts.scene_commands import SceneStreamCommand
+from shared.contracts.tasks import SetStatus, TaskCommand
+from shared.contracts.workflow import WorkflowCommand
+from shared.platform.messaging import (
+    batch_reader,
+    ensure_groups,
+    make_broker,
+    make_redis,
+    read_from_now,
+    stream_publisher,
+    subscribers_running,
+)
+from shared.platform.runtime import run_checks
+from shared.platform.settings import Settings
 
 
 class Gateway:
@@ -126,7 +132,7 @@ class Gateway:
         self.catalog.client.close()
 
     async def readiness(self) -> dict[str, bool]:
-        """Each dependency's check, all at once and each bounded (shared.runtime)."""
+        """Each dependency's check, all at once and each bounded (shared.platform.runtime)."""
         async def subscribers() -> bool:
             return subscribers_running(self.broker)
 

@@ -11,8 +11,8 @@ from litestar.connection import ASGIConnection
 
 from gateway.bus import IdempotencyConflict
 from gateway.errors import REJECTION_STATUS, Unprocessable
-from shared.envelope import Envelope
-from shared.events import CommandRejected
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import CommandRejected
 
 MAX_KEY = 200
 # Marks the answer to a repeated Idempotency-Key: the first request's outcome, nothing redone.

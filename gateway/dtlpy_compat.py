@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.labels import Problem
+from shared.rules.labels import Problem
 
 # Filter fields dtlpy adds by itself and that hold for every item we have.
 ALWAYS_TRUE = {("hidden", False), ("type", "file")}

@@ -11,7 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Scope
 
-from shared.labels import Problem
+from shared.rules.labels import Problem
 
 REJECTION_STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
 

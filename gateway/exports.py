@@ -18,8 +18,8 @@ from litestar.serialization import encode_json
 from gateway.export_formats import coco, image_csv, scene_csv
 from gateway.repository import NOT_DELETED
 from gateway.task_reads import with_refs
-from shared.dataloop import ItemExport
-from shared.mongo import find_in
+from shared.contracts.dataloop import ItemExport
+from shared.platform.mongo import find_in
 
 EXPORT_CHUNK = 500
 Format = Literal["json", "zip", "csv", "scenes", "coco"]

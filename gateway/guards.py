@@ -24,8 +24,8 @@ from litestar.exceptions import (
 )
 from litestar.handlers import BaseRouteHandler
 
-from gateway.dispatch import Replayed, replayed
 from gateway.auth import Principal
+from gateway.dispatch import Replayed, replayed
 from gateway.roles import PUBLIC, RULES, Rule, at_least, highest
 
 Memberships = list[tuple[dict[str, Any], str]]

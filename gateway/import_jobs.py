@@ -26,12 +26,12 @@ from gateway.import_scenes import scene_refusal, send_scene, start_id
 from gateway.import_statuses import plan_statuses, send_statuses
 from gateway.media import UnsupportedMedia, probe
 from gateway.repository import NOT_DELETED
-from shared import streams
-from shared.commands import Classify
-from shared.dataloop import Ontology
-from shared.envelope import Actor, derived_id
-from shared.events import CommandRejected
-from shared.labels import check_classification
+from shared.contracts import streams
+from shared.contracts.commands import Classify
+from shared.contracts.dataloop import Ontology
+from shared.contracts.envelope import Actor, derived_id
+from shared.contracts.events import CommandRejected
+from shared.rules.labels import check_classification
 
 log = logging.getLogger(__name__)
 BATCH = 500  # commands published in one round trip; progress is written after each

@@ -8,12 +8,12 @@ from typing import Any
 
 from gateway.import_formats import Entry
 from gateway.video import video_of
-from shared import streams
-from shared.envelope import Actor, derived_id
-from shared.events import CommandRejected
-from shared.labels import Problem
-from shared.scene_commands import HideFrames, StartScene
-from shared.scenes import refused, start_scene
+from shared.contracts import streams
+from shared.contracts.envelope import Actor, derived_id
+from shared.contracts.events import CommandRejected
+from shared.contracts.scene_commands import HideFrames, StartScene
+from shared.rules.labels import Problem
+from shared.rules.scenes import refused, start_scene
 
 
 def scene_refusal(entry: Entry, item: dict[str, Any]) -> str | None:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.import_formats import StatusEntry
-from shared import streams
-from shared.envelope import Actor, derived_id
-from shared.events import CommandRejected
-from shared.tasks import SetStatus
+from shared.contracts import streams
+from shared.contracts.envelope import Actor, derived_id
+from shared.contracts.events import CommandRejected
+from shared.contracts.tasks import SetStatus
 
 WAIT_S = 60.0
 BATCH = 500

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from shared.labels import Problem
+from shared.rules.labels import Problem
 
 FIXED_ACTIONS = ("next", "previous", "done", "undo", "help")
 MAX_BINDINGS = 200

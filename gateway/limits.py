@@ -23,7 +23,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import Empty
 
 from gateway.errors import unprocessable
-from shared.labels import Problem
+from shared.rules.labels import Problem
 
 MAX_BODY = 8 * 1024 * 1024  # a task of 200,000 item ids is 5.4 MB; uploads have their own
 MAX_DEPTH = 32  # levels of JSON objects and arrays, the body itself being the first

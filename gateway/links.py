@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pymongo import ASCENDING, ReturnDocument
 
 from gateway.repository import new_id
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 
 Kind = Literal["invitation", "reset", "signin"]
 PAGES: dict[str, str] = {"invitation": "invitations", "reset": "password-resets",

@@ -8,7 +8,7 @@ import smtplib
 from datetime import datetime
 from email.message import EmailMessage
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 log = logging.getLogger("classifier.gateway")
 SUBJECTS = {"invitation": "You are invited to the classifier platform",

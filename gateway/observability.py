@@ -11,9 +11,9 @@ from typing import Any
 from litestar import Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import observability
-from shared.observability import tracing
-from shared.observability.logs import formatter_config, redact
+from shared.platform import observability
+from shared.platform.observability import tracing
+from shared.platform.observability.logs import formatter_config, redact
 
 access = logging.getLogger("classifier.requests")
 QUIET = ("/health", "/metrics")  # probes and scrapes: neither counted nor logged
@@ -25,7 +25,7 @@ BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 def metrics() -> Response[bytes]:
     """Prometheus metrics of this gateway process (public: serve the port to the scraper,
     not the internet, or filter /metrics at the ingress)."""
-    from shared.observability import metrics as process_metrics
+    from shared.platform.observability import metrics as process_metrics
 
     return Response(process_metrics.exposition(), media_type=process_metrics.CONTENT_TYPE)
 

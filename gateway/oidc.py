@@ -30,7 +30,7 @@ from joserfc.jwk import KeySet
 from redis.asyncio import Redis
 
 from gateway.roles import ROLES, highest
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 CALLBACK_PATH = "/api/v1/auth/oidc/callback"
 STATE_TTL_S = 600

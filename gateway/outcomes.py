@@ -12,8 +12,8 @@ import asyncio
 import re
 from typing import Any
 
-from shared.events import parse_event
-from shared.messaging import decoded_object
+from shared.contracts.events import parse_event
+from shared.platform.messaging import decoded_object
 
 # An envelope's correlationId as json.dumps and pydantic write it (with or without a space).
 _CORRELATION = re.compile(rb'"correlationId": ?"([^"]*)"')

@@ -20,7 +20,7 @@ from litestar.exceptions import TooManyRequestsException
 from pwdlib import PasswordHash
 from redis.asyncio import Redis
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 _HASHER = PasswordHash.recommended()  # argon2id with the library's current parameters
 _DUMMY = _HASHER.hash("a password nobody has")

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
+from gridfs.errors import CorruptGridFile
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorGridFSBucket
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
-from gridfs.errors import CorruptGridFile
-from shared.mongo import find_in
+
+from shared.platform.mongo import find_in
 
 NOT_DELETED = {"_deleted": {"$exists": False}}
 FILE_CHUNK = 255 * 1024  # GridFS's default chunk size, as the driver writes uploads

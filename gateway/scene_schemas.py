@@ -50,7 +50,7 @@ class SwitchBody(Body):
 
 class PaintIn(Body):
     """Play-to-paint: the label switches recorded while the video played, in playing order.
-    See shared.painting for how they become scenes."""
+    See shared.rules.painting for how they become scenes."""
 
     switches: list[SwitchBody] = Field(min_length=1, max_length=MAX_SWITCHES)
     stop_frame: int | None = Field(None, ge=0, description="last painted frame; absent: the "

@@ -11,8 +11,8 @@ from pydantic.alias_generators import to_camel
 
 from gateway.limits import DATE_RULE, outside_utc_years
 from gateway.roles import Role
-from shared.dataloop import AttributeDefinition, LabelNode
-from shared.envelope import utcnow
+from shared.contracts.dataloop import AttributeDefinition, LabelNode
+from shared.contracts.envelope import utcnow
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 

@@ -19,25 +19,28 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import (
     CSRF_SECRET_LENGTH,
     CSRFMiddleware,
     generate_csrf_hash,
     generate_csrf_token,
 )
-from litestar.middleware import DefineMiddleware
 from litestar.middleware.session import SessionMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
 from litestar.serialization import encode_json
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.types import Message, Receive, Scope, ScopeSession, Send
-from litestar.exceptions import PermissionDeniedException
 from redis.asyncio import Redis
 
 from gateway.auth import SESSION_AUTH, SESSION_COOKIE
 from gateway.repository import new_id
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 CSRF_COOKIE = "clf_csrf"
 CSRF_HEADER = "x-csrf-token"

@@ -17,7 +17,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from typing import Any
 
-from shared.messaging import decoded_object
+from shared.platform.messaging import decoded_object
 
 BUFFER = 2000  # facts held for a slow connection; past it the oldest go and it re-syncs
 BURST = 50  # per-item facts in one read past which a connection gets one Resync instead

@@ -8,8 +8,8 @@ from typing import Any
 from cachetools import TTLCache
 
 from gateway.cache import read_through
-from shared.tasks import progress_counts, status_count_pipeline
-from shared.mongo import find_in
+from shared.platform.mongo import find_in
+from shared.rules.progress import progress_counts, status_count_pipeline
 
 ASC = 1
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import av
 
-from shared.labels import Problem
-from shared.scenes import Video
+from shared.rules.labels import Problem
+from shared.rules.scenes import Video
 
 THUMBNAIL_PX = 256
 

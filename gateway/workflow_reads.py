@@ -1,5 +1,5 @@
 """The workflow read model as the gateway sees it: annotators' queues in Redis (written only by
-the workflow service; layout shared.workflow.ReadModel), answers to workflow commands, and the
+the workflow service; layout shared.contracts.read_model.ReadModel), answers to workflow commands, and the
 live feed.
 
 One group-less reader of `events.workflow` per gateway replica (XREAD from `$`, like the
@@ -23,11 +23,12 @@ from faststream.redis import RedisBroker
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from shared import streams
-from shared.messaging import batch_reader, decoded_object
-from shared.settings import Settings
-from shared.workflow import WORKFLOW_EVENT, ReadModel
 from gateway.outcomes import correlation_of
+from shared.contracts import streams
+from shared.contracts.read_model import ReadModel
+from shared.contracts.workflow import WORKFLOW_EVENT
+from shared.platform.messaging import batch_reader, decoded_object
+from shared.platform.settings import Settings
 
 FEED_BUFFER = 1000
 

@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("DATALOOP_PATH", tempfile.mkdtemp(prefix="dtlpy-"))
 
-from shared.settings import Settings  # noqa: E402
+from shared.platform.settings import Settings  # noqa: E402
 from tests.servers import mongodb_server, redis_server  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def settings(redis_url: str, mongodb_url: str) -> Settings:
 
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator:
-    from shared.messaging import make_redis
+    from shared.platform.messaging import make_redis
 
     client = make_redis(settings)
     yield client

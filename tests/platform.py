@@ -18,7 +18,7 @@ from gateway.auth import issue_token
 from services.annotation.bootstrap import build as build_annotation
 from services.task.bootstrap import build as build_task
 from services.workflow.bootstrap import build as build_workflow
-from shared.settings import Settings
+from shared.platform.settings import Settings
 from tests.slow_path import transport_for
 
 RECIPE = {

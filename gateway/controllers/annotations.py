@@ -4,9 +4,7 @@ rules first (an annotator changes annotations only on items of their own assignm
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch
 from litestar.datastructures import State
@@ -15,18 +13,18 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
+from gateway.exports import public_annotation
 from gateway.guards import role_here
 from gateway.roles import at_least
-from gateway.exports import public_annotation
 from gateway.schemas import AnnotationPatch
-from shared import streams
-from shared.commands import DeleteAnnotation, UpdateAnnotation
-from shared.envelope import Envelope
-from shared.tasks import CheckInTask
+from shared.contracts import streams
+from shared.contracts.commands import DeleteAnnotation, UpdateAnnotation
+from shared.contracts.envelope import Envelope
+from shared.contracts.tasks import CheckInTask
 
 TaskId = Annotated[str | None, QueryParameter(
     name="taskId", description="the task the change is made in: its rules apply (annotators must send it)")]
-from shared.labels import Problem, check_classification
+from shared.rules.labels import Problem, check_classification
 
 
 class AnnotationController(Controller):

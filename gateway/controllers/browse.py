@@ -14,7 +14,7 @@ from gateway.browse_index import TaskIndex
 from gateway.browse_rules import MAX_IDS, SORTS, BrowseFilter, check_filter
 from gateway.controllers.common import Page, paged
 from gateway.errors import unprocessable
-from shared.labels import Problem
+from shared.rules.labels import Problem
 
 ACCESS = ("Any member of the task's project (annotators too: they read the project's items and "
           "annotations) sees every item of the task.")

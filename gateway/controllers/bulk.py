@@ -16,9 +16,9 @@ from gateway.controllers.common import Page, PageSize, paged
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
 from gateway.guards import role_here
-from shared import streams
-from shared.bulk import MAX_ITEMS, BulkClassify, BulkFilter, UndoBulk, annotation_id
-from shared.labels import Problem, check_classification
+from shared.contracts import streams
+from shared.contracts.bulk import MAX_ITEMS, BulkClassify, BulkFilter, UndoBulk, annotation_id
+from shared.rules.labels import Problem, check_classification
 
 
 def _bulk_answer(response: Response[Any], api: str, task_id: str, bulk_id: str) -> Response[Any]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar.params import QueryParameter
 
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 
 Page = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="page number, from 0")]
 PageSize = Annotated[int, QueryParameter(ge=1, le=1000, name="pageSize", description="items per page")]

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.response import Stream
-from litestar.params import FromPath, JSONBody, FromQuery
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Stream
 
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.controllers.recipes import recipe_doc
 from gateway.exports import Format, Source, dataset_source, export_body
 from gateway.repository import new_id
 from gateway.schemas import DatasetIn, DatasetPatch, RecipeIn
+
 
 class DatasetController(Controller):
     path = "/api/v1"

@@ -16,17 +16,24 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
 from gateway.controllers.common import paged
-from gateway.dtlpy_compat import FilterRefused, dataset_json, mongo_query, paging, project_json, user_json
+from gateway.dtlpy_compat import (
+    FilterRefused,
+    dataset_json,
+    mongo_query,
+    paging,
+    project_json,
+    user_json,
+)
 from gateway.errors import REJECTION_STATUS, unprocessable
 from gateway.exports import item_json, public_annotation
 from gateway.guards import role_here
 from gateway.repository import NOT_DELETED, new_id
 from gateway.roles import at_least
 from gateway.task_reads import with_refs
-from shared import streams
-from shared.commands import Classify
-from shared.events import CommandRejected
-from shared.labels import Problem, check_classification
+from shared.contracts import streams
+from shared.contracts.commands import Classify
+from shared.contracts.events import CommandRejected
+from shared.rules.labels import Problem, check_classification
 
 PREFIX = "/dtlpy/api/v1"
 MAX_UPLOAD = 1000  # annotations in one upload

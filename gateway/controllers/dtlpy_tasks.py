@@ -15,10 +15,11 @@ from gateway.controllers.common import paged
 from gateway.controllers.dtlpy import PREFIX, callers_projects, query_of
 from gateway.errors import REJECTION_STATUS, unprocessable
 from gateway.guards import role_here
-from shared import streams
-from shared.events import CommandRejected
-from shared.labels import Problem
-from shared.tasks import SetStatus, task_view
+from shared.contracts import streams
+from shared.contracts.events import CommandRejected
+from shared.contracts.tasks import SetStatus
+from shared.rules.labels import Problem
+from shared.rules.progress import task_view
 
 MAX_ITEMS = 1000
 

@@ -14,6 +14,7 @@ from litestar.datastructures import State, UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, MultipartBody
 from litestar.response import ServerSentEvent
+from pydantic import ValidationError
 
 from gateway.controllers.common import now_iso
 from gateway.errors import unprocessable
@@ -22,10 +23,8 @@ from gateway.import_formats import labels_of, read_upload, with_labels
 from gateway.import_jobs import run_import
 from gateway.jobs import FeedSeconds, job_feed
 from gateway.repository import new_id
-from pydantic import ValidationError
-
-from shared.dataloop import Ontology
-from shared.labels import Problem
+from shared.contracts.dataloop import Ontology
+from shared.rules.labels import Problem
 
 MAX_IMPORT = 500 * 1024 * 1024
 

@@ -11,8 +11,8 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.params import FromPath
 
 from gateway import membership
-from gateway.membership import MembershipRefused
 from gateway.links import link_json
+from gateway.membership import MembershipRefused
 
 
 class InvitationController(Controller):

@@ -3,35 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.datastructures import State, UploadFile
-
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-
+from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.response import Redirect
 
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.controllers.workflow import look_ahead, with_next_item
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
-from gateway.guards import role_here
 from gateway.exports import item_export, item_json
 from gateway.file_responses import CONTENT_CACHE, THUMBNAIL_CACHE, file_response
+from gateway.guards import role_here
 from gateway.media import UnsupportedMedia, probe
-from gateway.video import UnreadableVideo, declared_video_metadata, probe_video_off_loop, video_metadata
 from gateway.repository import new_id
 from gateway.roles import at_least
 from gateway.schemas import ClassifyIn, ItemIn
 from gateway.task_reads import with_refs
-from shared import streams
-from shared.commands import Classify
-from shared.tasks import CheckInTask
-from shared.labels import Problem, check_classification
+from gateway.video import (
+    UnreadableVideo,
+    declared_video_metadata,
+    probe_video_off_loop,
+    video_metadata,
+)
+from shared.contracts import streams
+from shared.contracts.commands import Classify
+from shared.contracts.tasks import CheckInTask
+from shared.rules.labels import Problem, check_classification
 
 MAX_UPLOAD = 200 * 1024 * 1024
 

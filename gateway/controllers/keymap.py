@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from gateway.errors import unprocessable
 from gateway.keymap import DEFAULTS, MAX_BINDINGS, check_keymap
 from gateway.schemas import Body
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 
 VOCABULARY = (
     "Actions: `label:1`…`label:9` (the n-th label of the open recipe in the picker's order), "

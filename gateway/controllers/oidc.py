@@ -32,8 +32,8 @@ from gateway.errors import Unprocessable, unprocessable
 from gateway.oidc import STATE_TTL_S, SignInRefused, SingleSignOn, safe_next
 from gateway.repository import new_id
 from gateway.sessions import open_session, secure
-from shared.envelope import utcnow
-from shared.labels import Problem
+from shared.contracts.envelope import utcnow
+from shared.rules.labels import Problem
 
 log = logging.getLogger("classifier.gateway")
 BROWSER_COOKIE = "clf_oidc"  # binds a sign-in's state to the browser that started it

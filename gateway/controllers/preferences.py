@@ -11,7 +11,7 @@ from litestar.params import JSONBody
 from pydantic import BaseModel, Field
 
 from gateway.schemas import Body
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 
 ThumbnailSize = Literal[64, 96, 128, 192, 256]
 PageSize = Literal[25, 50, 100, 200]

@@ -6,15 +6,15 @@ from collections import Counter
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.errors import unprocessable
 from gateway.repository import new_id
 from gateway.schemas import OntologyIn, RecipeIn
-from shared.dataloop import Ontology
-from shared.labels import Problem
+from shared.contracts.dataloop import Ontology
+from shared.rules.labels import Problem
 
 
 def ontology_problems(data: OntologyIn) -> list[Problem]:

@@ -15,14 +15,12 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
 from gateway.guards import role_here
-from gateway.roles import at_least
 from gateway.repository import new_id
+from gateway.roles import at_least
 from gateway.scene_schemas import FrameRange, PaintIn, SceneIn, ScenePatch
 from gateway.video import video_of
-from shared import streams
-from shared.labels import Problem, check_classification
-from shared.painting import Switch, paint
-from shared.scene_commands import (
+from shared.contracts import streams
+from shared.contracts.scene_commands import (
     ChangeSceneLabel,
     DeleteScene,
     HideFrames,
@@ -34,8 +32,11 @@ from shared.scene_commands import (
     SwitchIn,
     UnhideFrames,
 )
-from shared.scenes import Scene, Video, from_annotation, is_scene, refused, start_scene
-from shared.tasks import CheckInTask
+from shared.contracts.tasks import CheckInTask
+from shared.rules import scenes as scene_rules
+from shared.rules.labels import Problem, check_classification
+from shared.rules.painting import Switch, paint
+from shared.rules.scenes import Scene, Video, from_annotation, is_scene, refused, start_scene
 
 TaskId = Annotated[str | None, QueryParameter(
     name="taskId", description="the task the scene work is done in: its rules apply (annotators must send it)")]
@@ -102,7 +103,7 @@ class SceneController(Controller):
                       command: OnScene, body: Any, task_id: str | None) -> Response[Any]:
         """Check the change against the scene as stored now (the service checks again
         against the scene as it is when the command is applied), then send it."""
-        if refused(outcome := command.apply(scene)):
+        if refused(outcome := scene_rules.apply(command, scene)):
             raise unprocessable(outcome, "the change does not fit the scene")
         return await _send(request, state, command, dataset, task_id, body, 200)
 

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import FromPath
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
-from shared.events import CommandRejected
-from shared.runtime import readiness
+from shared.contracts.events import CommandRejected
+from shared.platform.runtime import readiness
 
 
 class OperationController(Controller):

@@ -17,16 +17,31 @@ from gateway.dispatch import dispatch
 from gateway.errors import unprocessable
 from gateway.repository import new_id
 from gateway.task_schemas import (
-    ItemStatusIn, ReassignIn, RedistributeIn, Selection, TaskIn, TaskPatch,
+    ItemStatusIn,
+    ReassignIn,
+    RedistributeIn,
+    Selection,
+    TaskIn,
+    TaskPatch,
 )
-from shared import streams
-from shared.labels import Problem
-from shared.mongo import find_in
-from shared.task_limits import pulling_problems, workload_problems
-from shared.tasks import (
-    ChangeTaskItems, CreateTask, EditTask, ItemFilter, PullItems, Reassign, Redistribute,
-    SetStatus, StatusAction, WorkloadUnit, task_view,
+from shared.contracts import streams
+from shared.contracts.tasks import (
+    ChangeTaskItems,
+    CreateTask,
+    EditTask,
+    ItemFilter,
+    PullItems,
+    Reassign,
+    Redistribute,
+    SetStatus,
+    StatusAction,
+    WorkloadUnit,
 )
+from shared.platform.mongo import find_in
+from shared.rules.labels import Problem
+from shared.rules.progress import task_view
+from shared.rules.task_limits import pulling_problems, workload_problems
+
 
 async def member(state: State, request: Request, project_id: str,
                  managers_only: bool = False) -> tuple[dict, str]:

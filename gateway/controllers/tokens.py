@@ -15,7 +15,7 @@ from litestar.params import FromPath, JSONBody
 
 from gateway.auth import issue_token
 from gateway.schemas import TokenIn
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 
 
 def token_json(doc: dict[str, Any]) -> dict[str, Any]:

@@ -26,11 +26,11 @@ from gateway.exports import item_json
 from gateway.guards import role_here
 from gateway.workflow_reads import Snapshot, read_ahead_size
 from gateway.workflow_schemas import HeartbeatIn, MoveOnIn, WorkflowSettingsIn
-from shared import streams
-from shared.envelope import Actor, derived_id, new_id
-from shared.events import CommandRejected
-from shared.tasks import PullItems
-from shared.workflow import (
+from shared.contracts import streams
+from shared.contracts.envelope import Actor, derived_id, new_id
+from shared.contracts.events import CommandRejected
+from shared.contracts.tasks import PullItems
+from shared.contracts.workflow import (
     ChangeWorkflowSettings,
     Heartbeat,
     LeaveTask,

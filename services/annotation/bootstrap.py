@@ -12,12 +12,12 @@ from redis.asyncio import Redis
 from services.annotation import bulk, handlers, scenes
 from services.annotation.bulk_store import BulkAnnotationStore
 from services.annotation.repository import MongoAnnotationRepository, connect
-from shared import streams
-from shared.bulk import ClassesStored, ClassifyItems, UnclassifyItems
-from shared.commands import parse_classify_stream
-from shared.events import AnnotationEvent
-from shared.scene_commands import SCENE_COMMAND
-from shared.messaging import (
+from shared.contracts import streams
+from shared.contracts.bulk import ClassesStored, ClassifyItems, UnclassifyItems
+from shared.contracts.commands import parse_classify_stream
+from shared.contracts.events import AnnotationEvent
+from shared.contracts.scene_commands import SCENE_COMMAND
+from shared.platform.messaging import (
     Consumer,
     DeadLetters,
     attach,
@@ -28,8 +28,8 @@ from shared.messaging import (
     publish_all,
     stream_publisher,
 )
-from shared.runtime import service_app
-from shared.settings import Settings
+from shared.platform.runtime import service_app
+from shared.platform.settings import Settings
 
 NAME = "annotation"
 

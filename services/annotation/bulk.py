@@ -17,13 +17,19 @@ from typing import Any
 
 from services.annotation import rules
 from services.annotation.bulk_store import BulkAnnotationStore
-from shared.bulk import (
-    BulkProgressed, BulkUndone, ClassesStored, ClassifyItems, UnclassifyItems, annotation_id,
-    items_correlation, offenders,
+from shared.contracts.bulk import (
+    BulkProgressed,
+    BulkUndone,
+    ClassesStored,
+    ClassifyItems,
+    UnclassifyItems,
+    annotation_id,
+    items_correlation,
+    offenders,
 )
-from shared.commands import Classify
-from shared.envelope import Envelope, derived_id, utcnow
-from shared.events import AnnotationDeleted, ItemClassified, parse_event
+from shared.contracts.commands import Classify
+from shared.contracts.envelope import Envelope, derived_id, utcnow
+from shared.contracts.events import AnnotationDeleted, ItemClassified, parse_event
 
 CHUNK = 1_000
 IN_FLIGHT = 2  # chunk writes sent ahead

@@ -10,8 +10,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.annotation.repository import _insert_ignoring_duplicates
-from shared.mongo import find_in, update_in
-
+from shared.platform.mongo import find_in, update_in
 
 
 class BulkAnnotationStore:

@@ -9,9 +9,9 @@ from typing import Any
 
 from services.annotation import rules
 from services.annotation.repository import AnnotationRepository
-from shared.commands import Classify, DeleteAnnotation, UpdateAnnotation
-from shared.envelope import derived_id, utcnow
-from shared.events import (
+from shared.contracts.commands import Classify, DeleteAnnotation, UpdateAnnotation
+from shared.contracts.envelope import derived_id, utcnow
+from shared.contracts.events import (
     ANNOTATION_EVENT,
     AnnotationDeleted,
     AnnotationUpdated,

@@ -9,7 +9,8 @@ from typing import Any, Protocol
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError
-from shared.mongo import find_in
+
+from shared.platform.mongo import find_in
 
 DUPLICATE_KEY = 11000
 

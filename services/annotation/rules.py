@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.commands import Classify, UpdateAnnotation
-from shared.dataloop import Annotation
+from shared.contracts.commands import Classify, UpdateAnnotation
+from shared.contracts.dataloop import Annotation
 
 INTERNAL = ("_id", "_projectId", "_deleted", "_lastCommand", "_commandId", "_scene")
 

@@ -9,11 +9,22 @@ from typing import Any
 
 from services.annotation import rules, scene_rules
 from services.annotation.handlers import Event, event_for, not_found
-from shared.events import AnnotationDeleted, AnnotationUpdated, CommandRejected, ItemClassified
-from shared.labels import Problem
-from shared.painting import paint
-from shared.scene_commands import DeleteScene, OnScene, PaintScenes, SceneCommand, StartScene
-from shared.scenes import Scene, refused
+from shared.contracts.events import (
+    AnnotationDeleted,
+    AnnotationUpdated,
+    CommandRejected,
+    ItemClassified,
+)
+from shared.contracts.scene_commands import (
+    DeleteScene,
+    OnScene,
+    PaintScenes,
+    SceneCommand,
+    StartScene,
+)
+from shared.rules.labels import Problem
+from shared.rules.painting import Switch, paint
+from shared.rules.scenes import Scene, refused
 
 Create = StartScene | PaintScenes
 
@@ -37,7 +48,7 @@ def planned(cmd: Create) -> list[Scene] | list[Problem]:
     if isinstance(cmd, StartScene):
         scene = scene_rules.started(cmd)
         return scene if isinstance(scene, list) else [scene]
-    scenes = paint(cmd.video, [s.switch() for s in cmd.switches], cmd.stop_frame)
+    scenes = paint(cmd.video, [Switch(s.frame, s.label) for s in cmd.switches], cmd.stop_frame)
     if not refused(scenes) and len(scenes) != len(cmd.annotation_ids):
         return [Problem("annotationIds", f"must hold one id per painted scene ({len(scenes)})")]
     return scenes

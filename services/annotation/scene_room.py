@@ -1,5 +1,5 @@
 """Use case: a scene command that takes frames in a single-class task (a new scene, a moved
-start or end). The rule is shared.scene_overlaps; this applies it to the item's stored scenes.
+start or end). The rule is shared.rules.scene_overlaps; this applies it to the item's stored scenes.
 
 One command at a time, since each one reads the item's scenes as they are. Crash safety: the
 new documents (the command's scenes, pieces split off others) are inserted first, then the
@@ -18,11 +18,17 @@ from services.annotation import rules, scene_rules
 from services.annotation.handlers import Event, outcome_of
 from services.annotation.repository import AnnotationRepository
 from services.annotation.scene_events import Create, change, classified, ids_of, invalid, planned
-from shared.envelope import derived_id
-from shared.events import ANNOTATION_EVENT, AnnotationUpdated, ItemClassified
-from shared.scene_commands import MoveSceneStart, OnScene, SceneCommand, SetSceneEnd, StartScene
-from shared.scene_overlaps import Room, gives_way, make_room
-from shared.scenes import Scene, from_annotation, refused
+from shared.contracts.envelope import derived_id
+from shared.contracts.events import ANNOTATION_EVENT, AnnotationUpdated, ItemClassified
+from shared.contracts.scene_commands import (
+    MoveSceneStart,
+    OnScene,
+    SceneCommand,
+    SetSceneEnd,
+    StartScene,
+)
+from shared.rules.scene_overlaps import Room, gives_way, make_room
+from shared.rules.scenes import Scene, from_annotation, refused
 
 MAX_ATTEMPTS = 5  # another writer changed a scene meanwhile: read the item again
 

@@ -2,7 +2,7 @@
 (Dataloop JSON plus internal fields) or the problems out. No I/O.
 
 A stored scene is one class annotation whose `metadata.system` holds `frame`, `endFrame`,
-`startTime`, `endTime`, `objectId` and key-frame `snapshots_` (shared.scenes.to_system).
+`startTime`, `endTime`, `objectId` and key-frame `snapshots_` (shared.rules.scenes.to_system).
 The internal `_scene` field keeps whether it is open (lasts to the end of the video; never
 written as `endFrame: null`), the ids of the last change commands applied to it, and what
 the last one replaced."""
@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from services.annotation import rules
-from shared import scenes
-from shared.commands import Classify
-from shared.labels import Problem
-from shared.scene_commands import OnScene, PaintScenes, SceneCommand, StartScene
-from shared.scenes import SCENE_FIELD, Outcome, Scene
+from shared.contracts.commands import Classify
+from shared.contracts.scene_commands import OnScene, PaintScenes, SceneCommand, StartScene
+from shared.rules import scenes
+from shared.rules.labels import Problem
+from shared.rules.scenes import SCENE_FIELD, Outcome, Scene
 
 VIDEO_KEYS = ("frame", "endFrame", "startTime", "endTime", "snapshots_")
 APPLIED_KEPT = 32  # change commands remembered per scene, for redeliveries
@@ -87,7 +87,7 @@ def updated_scene(
     scene = scenes.from_annotation(doc, cmd.video)
     if isinstance(scene, list):
         return scene
-    after = cmd.apply(scene)
+    after = scenes.apply(cmd, scene)
     if isinstance(after, list):
         return after
     if adjust is not None:

@@ -13,9 +13,9 @@ from services.annotation import scene_room, scene_rules
 from services.annotation.handlers import Event, outcome_of, unique
 from services.annotation.repository import AnnotationRepository
 from services.annotation.scene_events import Create, change, classified, ids_of, invalid, planned
-from shared.events import ANNOTATION_EVENT
-from shared.scene_commands import OnScene, SceneCommand
-from shared.scenes import refused
+from shared.contracts.events import ANNOTATION_EVENT
+from shared.contracts.scene_commands import OnScene, SceneCommand
+from shared.rules.scenes import refused
 
 MAX_ATTEMPTS = 5  # conflicting writes to one scene before the batch is left for redelivery
 

@@ -13,19 +13,28 @@ from services.task.bulk import BulkHandlers
 from services.task.bulk_store import BulkStore
 from services.task.handlers import TaskHandlers
 from services.task.repository import MongoTaskRepository, connect
-from shared import streams
-from shared.bulk import BULK_COMMAND, BulkCompleted, BulkPreviewed
-from shared.commands import ClassifyStreamCommand
-from shared.envelope import Envelope
-from shared.events import CommandRejected
-from shared.messaging import (
-    Consumer, DeadLetters, attach, best_effort, decoded_object, ensure_groups, make_broker, make_redis,
-    prepare_all, publish_all, stream_publisher,
+from shared.contracts import streams
+from shared.contracts.bulk import BULK_COMMAND, BulkCompleted, BulkPreviewed
+from shared.contracts.commands import ClassifyStreamCommand
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import CommandRejected
+from shared.contracts.scene_commands import SceneCommand, SceneStreamCommand
+from shared.contracts.tasks import TASK_COMMAND, TaskEvent
+from shared.platform.messaging import (
+    Consumer,
+    DeadLetters,
+    attach,
+    best_effort,
+    decoded_object,
+    ensure_groups,
+    make_broker,
+    make_redis,
+    prepare_all,
+    publish_all,
+    stream_publisher,
 )
-from shared.runtime import service_app
-from shared.scene_commands import SceneCommand, SceneStreamCommand
-from shared.settings import Settings
-from shared.tasks import TASK_COMMAND, TaskEvent
+from shared.platform.runtime import service_app
+from shared.platform.settings import Settings
 
 NAME = "task"
 

@@ -17,14 +17,23 @@ from services.task import bulk_rules as rules
 from services.task.bulk_store import BulkStore
 from services.task.handlers import _now, event, refused
 from services.task.repository import MongoTaskRepository
-from shared.bulk import (
-    BulkClassify, BulkCompleted, BulkItem, BulkPreviewed, ClassesStored, ClassifyItems,
-    UnclassifyItems, UndoBulk, items_correlation, offenders,
+from shared.contracts.bulk import (
+    BulkClassify,
+    BulkCompleted,
+    BulkItem,
+    BulkPreviewed,
+    ClassesStored,
+    ClassifyItems,
+    UnclassifyItems,
+    UndoBulk,
+    items_correlation,
+    offenders,
 )
-from shared.envelope import Actor, Envelope, derived_id, utcnow
-from shared.events import CommandRejected
-from shared.messaging import Prepared
-from shared.tasks import ItemStatusChanged, status_deltas
+from shared.contracts.envelope import Actor, Envelope, derived_id, utcnow
+from shared.contracts.events import CommandRejected
+from shared.contracts.tasks import ItemStatusChanged
+from shared.platform.messaging import Prepared
+from shared.rules.progress import status_deltas
 
 CHUNK = 1_000
 IN_FLIGHT = 2  # status chunk writes sent ahead
@@ -407,6 +416,6 @@ def _log(action: str, task_id: str, assignment: str, status: str | None, email: 
 
 
 def _stored(outcome: dict[str, Any]) -> Any:
-    from shared.events import parse_event
+    from shared.contracts.events import parse_event
 
     return parse_event(outcome["event"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.task.rules import MANAGERS, BulkNeedsAllocation, Refusal  # noqa: F401 - re-exported
-from shared.bulk import offenders
+from shared.contracts.bulk import offenders
 
 DEFAULT_STATUS = "completed"
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.task.repository import insert_many_once, insert_once
-from shared.mongo import find_in, update_in
-
+from shared.platform.mongo import find_in, update_in
 
 PLAN_FIELDS = ("items", "statusChanges")
 

@@ -13,15 +13,26 @@ from typing import Any
 from services.task import rules
 from services.task.holders import HolderCache
 from services.task.repository import UNREAD, MongoTaskRepository
-from shared.commands import Classify
-from shared.envelope import Envelope, derived_id, utcnow
-from shared.scene_commands import SceneCommand
-from shared.events import CommandRejected, parse_event
-from shared.tasks import (
-    ChangeTaskItems, CheckInTask, CreateTask, EditTask, ItemFilter, ItemsPulled,
-    ItemStatusChanged, PullItems, Reassign, Redistribute, ReturnItems, SetStatus, TaskChanged,
-    status_deltas, task_view,
+from shared.contracts.commands import Classify
+from shared.contracts.envelope import Envelope, derived_id, utcnow
+from shared.contracts.events import CommandRejected, parse_event
+from shared.contracts.scene_commands import SceneCommand
+from shared.contracts.tasks import (
+    ChangeTaskItems,
+    CheckInTask,
+    CreateTask,
+    EditTask,
+    ItemFilter,
+    ItemsPulled,
+    ItemStatusChanged,
+    PullItems,
+    Reassign,
+    Redistribute,
+    ReturnItems,
+    SetStatus,
+    TaskChanged,
 )
+from shared.rules.progress import status_deltas, task_view
 
 Publish = Callable[[list[Any]], Awaitable[None]]
 log = logging.getLogger("classifier.task")
@@ -463,7 +474,7 @@ class TaskHandlers:
     def _forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool) -> Envelope:
         if isinstance(cmd.command, SceneCommand):
             # A video holds many scenes; in a single-class task they never share a frame
-            # (shared.scene_overlaps, applied by the annotation service, which holds them).
+            # (shared.rules.scene_overlaps, applied by the annotation service, which holds them).
             return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,
                                                   "single_class": single_class})
         if not isinstance(cmd.command, Classify):  # a change or removal: forwarded as it is

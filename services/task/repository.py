@@ -17,9 +17,9 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.envelope import utcnow
-from shared.tasks import progress_counts, status_count_pipeline, status_key
-from shared.mongo import find_in, update_in
+from shared.contracts.envelope import utcnow
+from shared.platform.mongo import find_in, update_in
+from shared.rules.progress import progress_counts, status_count_pipeline, status_key
 
 DUPLICATE_KEY = 11000
 UNREAD = object()  # write_status: the status document was not read ahead

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shared.task_limits import pulling_problems, workload_problems  # noqa: F401 - re-exported
+from shared.rules.task_limits import pulling_problems, workload_problems  # noqa: F401 - re-exported
 
 MANAGERS = ("owner", "manager")
 Reason = Literal["not_found", "forbidden", "conflict", "invalid"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 from services.workflow.bootstrap import build
-from shared import observability
-from shared.runtime import serve
-from shared.settings import Settings
+from shared.platform import observability
+from shared.platform.runtime import serve
+from shared.platform.settings import Settings
 
 
 def main() -> None:

@@ -18,10 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.workflow.handlers import Outlets, Produced, WorkflowHandlers
 from services.workflow.reactions import Reactions
 from services.workflow.repository import MongoTaskData, RedisQueues, connect
-from shared import streams
-from shared.envelope import Envelope
-from shared.events import ANNOTATION_EVENT
-from shared.messaging import (
+from shared.contracts import streams
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import ANNOTATION_EVENT
+from shared.contracts.tasks import TASK_EVENT, PullItems, ReturnItems, SetStatus
+from shared.contracts.workflow import WORKFLOW_COMMAND, WorkflowEvent
+from shared.platform.messaging import (
     Consumer,
     DeadLetters,
     attach,
@@ -30,10 +32,8 @@ from shared.messaging import (
     make_redis,
     stream_publisher,
 )
-from shared.runtime import service_app
-from shared.settings import Settings
-from shared.tasks import TASK_EVENT, PullItems, ReturnItems, SetStatus
-from shared.workflow import WORKFLOW_COMMAND, WorkflowEvent
+from shared.platform.runtime import service_app
+from shared.platform.settings import Settings
 
 NAME = "workflow"
 log = logging.getLogger("classifier.workflow")

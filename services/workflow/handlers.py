@@ -20,10 +20,10 @@ from typing import Any
 from services.workflow import rules
 from services.workflow.repository import MongoTaskData, Note, RedisQueues
 from services.workflow.rules import Refusal, TaskMeta, WorkflowSettings
-from shared.envelope import Actor, Envelope, derived_id, utcnow
-from shared.events import CommandRejected
-from shared.tasks import PullItems, ReturnItems, SetStatus
-from shared.workflow import (
+from shared.contracts.envelope import Actor, Envelope, derived_id, utcnow
+from shared.contracts.events import CommandRejected
+from shared.contracts.tasks import PullItems, ReturnItems, SetStatus
+from shared.contracts.workflow import (
     WORKFLOW_EVENT,
     ChangeWorkflowSettings,
     Heartbeat,

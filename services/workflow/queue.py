@@ -1,5 +1,5 @@
 """Per-annotator next-item queues: the Redis scripts that change one annotator's queue
-atomically, and what they answer. Layout: shared.workflow.ReadModel. Pure text and data; the
+atomically, and what they answer. Layout: shared.contracts.read_model.ReadModel. Pure text and data; the
 repository runs the scripts.
 
 Every script takes the same keys (`annotator_keys`) and first arguments (due member,
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.workflow import ReadModel
+from shared.contracts.read_model import ReadModel
 
 HISTORY_MAX = 1000
 CLOSING_GRACE_MS = 60_000  # an auto completion whose status never landed is dropped after this

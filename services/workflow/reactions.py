@@ -21,10 +21,10 @@ from services.workflow.handlers import (
     at,
     made,
 )
-from shared.envelope import Envelope, new_id
-from shared.events import CommandRejected, ItemClassified
-from shared.tasks import ItemsPulled, ItemStatusChanged, ReturnItems, TaskChanged
-from shared.workflow import (
+from shared.contracts.envelope import Envelope, new_id
+from shared.contracts.events import CommandRejected, ItemClassified
+from shared.contracts.tasks import ItemsPulled, ItemStatusChanged, ReturnItems, TaskChanged
+from shared.contracts.workflow import (
     AutoCompleteRefused,
     ItemsReturned,
     LeasesExpired,

@@ -1,5 +1,5 @@
 """The workflow service's data access: its Redis read model (per-annotator queues, settings,
-leases; layout shared.workflow.ReadModel, scripts services.workflow.queue) and read-only
+leases; layout shared.contracts.read_model.ReadModel, scripts services.workflow.queue) and read-only
 reads of the task service's MongoDB collections it is seeded from. The only module of the
 service that talks to Redis or MongoDB."""
 
@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 
 from services.workflow import queue
 from services.workflow.rules import TaskMeta, WorkflowSettings, heartbeat_every_s
-from shared.workflow import ReadModel
-from shared.mongo import find_in, update_in
+from shared.contracts.read_model import ReadModel
+from shared.platform.mongo import find_in, update_in
 
 PROCESSED_TTL_S = 24 * 3600
 PULL_IN_FLIGHT_MS = 5_000

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 from tests.platform import Platform, running_platform, serving  # noqa: F401 - serving: bench/studio.py
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -5,7 +5,6 @@ taken meanwhile skipped. Every wait is for a condition, never a fixed time."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, shot, sign_in

@@ -15,8 +15,8 @@ import av
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from shared import scenes
-from shared.scenes import Scene, Video
+from shared.rules import scenes
+from shared.rules.scenes import Scene, Video
 from tests.browser.conftest import ARTIFACTS, shot, sign_in, to_docs
 
 FPS, FRAMES = 25, 100  # 4 seconds

@@ -13,8 +13,8 @@ import pytest
 
 from gateway.exports import item_export
 from services.annotation.rules import new_class_annotation, public, updated_annotation
-from shared.commands import Classify, UpdateAnnotation
-from shared.envelope import Actor
+from shared.contracts.commands import Classify, UpdateAnnotation
+from shared.contracts.envelope import Actor
 
 # tests/conftest.py has pointed DATALOOP_PATH at a temp folder before this import.
 import dtlpy as dl  # noqa: E402  isort: skip

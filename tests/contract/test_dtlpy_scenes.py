@@ -16,10 +16,8 @@ from hypothesis import strategies as st
 from gateway.exports import item_export
 from services.annotation.rules import public
 from services.annotation.scene_rules import new_scene_annotation, updated_scene
-from shared import scenes
-from shared.envelope import Actor
-from shared.painting import Switch, paint
-from shared.scene_commands import (
+from shared.contracts.envelope import Actor
+from shared.contracts.scene_commands import (
     ChangeSceneLabel,
     HideFrames,
     OnScene,
@@ -29,7 +27,9 @@ from shared.scene_commands import (
     SwitchIn,
     UnhideFrames,
 )
-from shared.scenes import Scene, Video
+from shared.rules import scenes
+from shared.rules.painting import Switch, paint
+from shared.rules.scenes import Scene, Video
 
 # tests/conftest.py has pointed DATALOOP_PATH at a temp folder before this import.
 import dtlpy as dl  # noqa: E402  isort: skip

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from deploy.embedded import free_port
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

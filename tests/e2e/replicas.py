@@ -18,9 +18,9 @@ import httpx
 
 from deploy.embedded import free_port
 from services.task.repository import recount
-from shared import streams
-from shared.settings import Settings
-from shared.tasks import progress_counts
+from shared.contracts import streams
+from shared.platform.settings import Settings
+from shared.rules.progress import progress_counts
 from tests.e2e.processes import kill, spawn, wait_ready
 from tests.e2e.test_bulk_crash import register_many
 from tests.e2e.test_tasks import add_member, create_task

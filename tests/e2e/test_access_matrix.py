@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from litestar.middleware.csrf import generate_csrf_token
 
 from gateway.app import create_app

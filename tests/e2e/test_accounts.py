@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.admin import create_owner
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 from tests.platform import gateway_replica, running_platform
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gateway.repository import connect
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 from tests.platform import running_platform
 
 pytestmark = pytest.mark.e2e

@@ -15,8 +15,8 @@ from collections import Counter
 import pytest
 from faststream.redis.parser import BinaryMessageFormatV1
 
-from shared import streams
-from shared.bulk import items_correlation
+from shared.contracts import streams
+from shared.contracts.bulk import items_correlation
 from tests.e2e.processes import service
 from tests.e2e.test_tasks import create_task
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from services.annotation.bootstrap import build as build_annotation
-from shared import streams
+from shared.contracts import streams
 from tests.platform import running_platform
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,6 @@ import zipfile
 from typing import Any
 
 import pytest
-
 from PIL import Image
 
 pytestmark = pytest.mark.e2e

@@ -13,8 +13,8 @@ import pytest
 
 from deploy.embedded import free_port
 from tests.e2e.processes import kill, service, spawn, wait_ready
-from tests.platform import running_platform
 from tests.e2e.test_bulk_crash import kill_midway, register_many
+from tests.platform import running_platform
 
 pytestmark = pytest.mark.e2e
 

@@ -23,8 +23,8 @@ from opentelemetry.trace import SpanKind
 from services.annotation.bootstrap import build as build_annotation
 from services.task.bootstrap import build as build_task
 from services.workflow.bootstrap import build as build_workflow
-from shared.observability import tracing
-from shared.observability.logs import JsonFormatter
+from shared.platform.observability import tracing
+from shared.platform.observability.logs import JsonFormatter
 from tests.platform import running_platform
 from tests.waiting import eventually
 

@@ -110,7 +110,7 @@ def _spans(annotations: list[dict]) -> list[tuple[int, int, str]]:
 
 
 async def test_in_a_single_class_task_a_videos_scenes_never_share_a_frame(platform, video_task):
-    """shared.scene_overlaps: a scene takes its frames from the scenes that held them (cut,
+    """shared.rules.scene_overlaps: a scene takes its frames from the scenes that held them (cut,
     split or deleted there); a scene started with no end runs up to the next one."""
     tokens, task, mine, _ = video_task
     ann, q = tokens["ann1"], f"?taskId={task}"

@@ -11,7 +11,7 @@ import av
 import pytest
 from PIL import Image
 
-from shared import streams
+from shared.contracts import streams
 
 pytestmark = pytest.mark.e2e
 

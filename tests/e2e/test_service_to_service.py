@@ -14,7 +14,7 @@ from faststream.redis import RedisBroker, StreamSub
 from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError, ResponseError
 
-from shared import streams
+from shared.contracts import streams
 
 pytestmark = pytest.mark.e2e
 

@@ -12,10 +12,10 @@ import pytest
 from bson import ObjectId
 from faststream.redis.parser import BinaryMessageFormatV1
 
-from shared import streams
-from shared.commands import Classify
-from shared.envelope import Actor
-from shared.tasks import CheckInTask
+from shared.contracts import streams
+from shared.contracts.commands import Classify
+from shared.contracts.envelope import Actor
+from shared.contracts.tasks import CheckInTask
 from tests.e2e.test_tasks import assignments, create_task, items_of, team  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.e2e

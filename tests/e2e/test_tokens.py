@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from gateway.auth import digest, issue_token
-from shared.envelope import utcnow
+from shared.contracts.envelope import utcnow
 from tests.platform import gateway_replica, running_platform
 
 pytestmark = pytest.mark.e2e

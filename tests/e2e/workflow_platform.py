@@ -21,10 +21,10 @@ from services.annotation.bootstrap import build as build_annotation
 from services.task.bootstrap import build as build_task
 from services.workflow.bootstrap import LeaseSettings
 from services.workflow.bootstrap import build as build_workflow
-from shared import streams
-from shared.messaging import stream_publisher
-from shared.settings import Settings
-from shared.workflow import WorkflowCommand
+from shared.contracts import streams
+from shared.contracts.workflow import WorkflowCommand
+from shared.platform.messaging import stream_publisher
+from shared.platform.settings import Settings
 from tests.platform import Platform
 from tests.slow_path import transport_for
 

@@ -8,9 +8,9 @@ import pytest
 from bson import ObjectId
 
 from services.annotation.bootstrap import build
-from shared import streams
-from shared.commands import Classify
-from shared.envelope import Actor
+from shared.contracts import streams
+from shared.contracts.commands import Classify
+from shared.contracts.envelope import Actor
 
 pytestmark = pytest.mark.integration
 

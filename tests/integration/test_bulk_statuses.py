@@ -11,7 +11,7 @@ import pytest
 from services.task.bulk import BulkHandlers
 from services.task.bulk_store import BulkStore
 from services.task.repository import connect
-from shared.messaging import Prepared
+from shared.platform.messaging import Prepared
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.mail import send_link
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 pytestmark = pytest.mark.integration
 

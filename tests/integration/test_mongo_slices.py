@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from motor.motor_asyncio import AsyncIOMotorClient
 
-from shared.mongo import IN_SLICE, MAX_SLICE, find_in, update_in
+from shared.platform.mongo import IN_SLICE, MAX_SLICE, find_in, update_in
 
 
 async def test_slices_find_everything_once_and_update_everything(settings) -> None:

@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from shared.messaging import batch_reader, make_broker, read_from_now
+from shared.platform.messaging import batch_reader, make_broker, read_from_now
 
 pytestmark = pytest.mark.integration
 

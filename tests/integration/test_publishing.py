@@ -9,10 +9,16 @@ import pytest
 from faststream.redis.message import bDATA_KEY
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 
-from shared import streams
-from shared.envelope import Actor
-from shared.events import ItemClassified
-from shared.messaging import Prepared, make_broker, prepare_all, publish_all, stream_publisher
+from shared.contracts import streams
+from shared.contracts.envelope import Actor
+from shared.contracts.events import ItemClassified
+from shared.platform.messaging import (
+    Prepared,
+    make_broker,
+    prepare_all,
+    publish_all,
+    stream_publisher,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 from bson import ObjectId
 from faststream.redis import RedisBroker
 
 from services.annotation.bootstrap import build
-from shared import streams
-from shared.commands import Classify
-from shared.envelope import Actor
-from shared.messaging import Consumer, DeadLetters, attach, ensure_groups, make_broker
-from shared.runtime import service_app
+from shared.contracts import streams
+from shared.contracts.commands import Classify
+from shared.contracts.envelope import Actor
+from shared.platform.messaging import Consumer, DeadLetters, attach, ensure_groups, make_broker
+from shared.platform.runtime import service_app
 
 pytestmark = pytest.mark.integration
 
@@ -130,7 +131,7 @@ async def test_an_entry_whose_handler_keeps_failing_is_dead_lettered_after_max_d
 
 async def test_publishing_survives_a_redis_restart(tmp_path):
     from deploy.embedded import embedded_valkey, free_port
-    from shared.settings import Settings
+    from shared.platform.settings import Settings
 
     port = free_port()
     settings = Settings(REDIS_URL=f"redis://127.0.0.1:{port}", STREAM_NAMESPACE="restart")

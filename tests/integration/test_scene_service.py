@@ -13,9 +13,9 @@ from faststream.redis.parser import BinaryMessageFormatV1
 
 from services.annotation.bootstrap import build
 from services.annotation.scenes import handle_scene_commands
-from shared import streams
-from shared.envelope import Actor
-from shared.scene_commands import (
+from shared.contracts import streams
+from shared.contracts.envelope import Actor
+from shared.contracts.scene_commands import (
     DeleteScene,
     HideFrames,
     PaintScenes,
@@ -25,7 +25,7 @@ from shared.scene_commands import (
     SwitchIn,
     UnhideFrames,
 )
-from shared.scenes import Video
+from shared.rules.scenes import Video
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from deploy.embedded import free_port
 from services.annotation.bootstrap import build as build_annotation
 from services.task.bootstrap import build as build_task
 from services.workflow.bootstrap import build as build_workflow
-from shared import streams
-from shared.envelope import Actor, Envelope
-from shared.events import ANNOTATION_EVENT, ItemClassified
-from shared.messaging import make_broker
+from shared.contracts import streams
+from shared.contracts.envelope import Actor, Envelope
+from shared.contracts.events import ANNOTATION_EVENT, ItemClassified
+from shared.platform.messaging import make_broker
 from tests.integration.test_reliability import eventually
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from shared.observability import metrics
+from shared.platform.observability import metrics
 
 pytestmark = pytest.mark.integration
 

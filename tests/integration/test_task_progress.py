@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.task.repository import connect
-from shared.tasks import status_deltas
+from shared.rules.progress import status_deltas
 
 pytestmark = pytest.mark.integration
 

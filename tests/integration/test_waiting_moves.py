@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from shared import streams
-from shared.envelope import new_id, utcnow
-from shared.workflow import MoveOn
+from shared.contracts import streams
+from shared.contracts.envelope import new_id, utcnow
+from shared.contracts.workflow import MoveOn
 from tests.integration.workflow_stack import annotator, running
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from services.workflow import rules
 from services.workflow.queue import annotator_keys
-from shared import streams
-from shared.tasks import ReturnItems
-from shared.workflow import ReadModel
+from shared.contracts import streams
+from shared.contracts.read_model import ReadModel
+from shared.contracts.tasks import ReturnItems
 from tests.integration.workflow_stack import MANAGER, annotator, running
 from tests.waiting import eventually
 
@@ -202,7 +202,7 @@ async def test_a_redelivered_move_is_answered_again_and_not_applied_twice(stack)
     task = await stack.create_task([ANN1.email])
     await stack.settings_of(ANN1, task, auto_next=True, auto_complete=True)
     await stack.move_on(ANN1, task)
-    from shared.workflow import MoveOn
+    from shared.contracts.workflow import MoveOn
 
     cmd = MoveOn(actor=ANN1, task_id=task["id"], project_id="p1", from_item_id=items[0])
     first = await stack.workflow_command(cmd)

@@ -15,12 +15,12 @@ from faststream.redis.parser.binary import BinaryMessageFormatV1
 from services.task.bootstrap import build as build_task
 from services.workflow.bootstrap import LeaseSettings
 from services.workflow.bootstrap import build as build_workflow
-from shared import streams
-from shared.envelope import Actor, Envelope, new_id
-from shared.messaging import make_broker
-from shared.settings import Settings
-from shared.tasks import CreateTask, PullItems, SetStatus
-from shared.workflow import ChangeWorkflowSettings, Heartbeat, LeaveTask, MoveOn, StepBack
+from shared.contracts import streams
+from shared.contracts.envelope import Actor, Envelope, new_id
+from shared.contracts.tasks import CreateTask, PullItems, SetStatus
+from shared.contracts.workflow import ChangeWorkflowSettings, Heartbeat, LeaveTask, MoveOn, StepBack
+from shared.platform.messaging import make_broker
+from shared.platform.settings import Settings
 
 MANAGER = Actor(user_id="m", email="mgr@example.com", role="manager")
 

@@ -14,7 +14,7 @@ from gateway.audit import AuditLog
 from gateway.guards import check_rules
 from gateway.membership import MembershipRefused
 from gateway.roles import ACTIONS, ROLES, RULES, at_least, highest
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ import pytest
 
 from services.annotation.bulk import plan_classes
 from services.task import bulk_rules as rules
-from shared.bulk import BulkItem, ClassifyItems, annotation_id
-from shared.envelope import Actor
+from shared.contracts.bulk import BulkItem, ClassifyItems, annotation_id
+from shared.contracts.envelope import Actor
 
 pytestmark = pytest.mark.unit
 

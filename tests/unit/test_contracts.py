@@ -17,18 +17,23 @@ from services.annotation.rules import (
     public,
     updated_annotation,
 )
-from shared import commands, events, tasks
-from shared.commands import CLASSIFY_STREAM_COMMAND, Classify, DeleteAnnotation, UpdateAnnotation
-from shared.envelope import SCHEMA_VERSION, Actor, Envelope, derived_id
-from shared.scene_commands import StartScene
-from shared.scenes import Video
-from shared.events import (
+from shared.contracts import commands, events, tasks
+from shared.contracts.commands import (
+    CLASSIFY_STREAM_COMMAND,
+    Classify,
+    DeleteAnnotation,
+    UpdateAnnotation,
+)
+from shared.contracts.envelope import SCHEMA_VERSION, Actor, Envelope, derived_id
+from shared.contracts.events import (
     ANNOTATION_EVENT,
     AnnotationDeleted,
     AnnotationUpdated,
     CommandRejected,
     ItemClassified,
 )
+from shared.contracts.scene_commands import StartScene
+from shared.rules.scenes import Video
 
 # Pure (no I/O) like every unit test, and the wire contract other teams rely on.
 pytestmark = [pytest.mark.unit, pytest.mark.contract]

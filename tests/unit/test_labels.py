@@ -8,8 +8,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from shared.dataloop import LabelValue, Ontology
-from shared.labels import MAX_FREE_TEXT, Problem, check_classification
+from shared.contracts.dataloop import LabelValue, Ontology
+from shared.rules.labels import MAX_FREE_TEXT, Problem, check_classification
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from shared.observability.logs import REDACTED, JsonFormatter, redact
+from shared.platform.observability.logs import REDACTED, JsonFormatter, redact
 
 pytestmark = pytest.mark.unit
 

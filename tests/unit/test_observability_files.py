@@ -14,7 +14,7 @@ from litestar import Litestar, get
 from litestar.testing import TestClient
 
 from gateway import observability as gateway_observability
-from shared.observability import metrics
+from shared.platform.observability import metrics
 
 pytestmark = pytest.mark.unit
 

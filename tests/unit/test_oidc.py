@@ -12,7 +12,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from gateway import membership
 from gateway.oidc import Identity, SignInRefused, SingleSignOn, parse_group_roles, safe_next
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 pytestmark = pytest.mark.unit
 

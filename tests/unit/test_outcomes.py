@@ -7,8 +7,8 @@ import asyncio
 import json
 
 from gateway.outcomes import OutcomeHub, correlation_of
-from shared.envelope import Actor
-from shared.events import CommandRejected
+from shared.contracts.envelope import Actor
+from shared.contracts.events import CommandRejected
 
 ACTOR = Actor(user_id="u1", email="a@x.io", role="annotator")
 

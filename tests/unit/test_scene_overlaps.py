@@ -1,13 +1,13 @@
-"""Scenes in a single-class task (shared.scene_overlaps): a video's scenes never share a frame.
+"""Scenes in a single-class task (shared.rules.scene_overlaps): a video's scenes never share a frame.
 A scene that takes frames cuts the scenes that held them; an end nobody named gives way."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared import scenes
-from shared.scene_overlaps import cut, gives_way, make_room
-from shared.scenes import Scene, Video
+from shared.rules import scenes
+from shared.rules.scene_overlaps import cut, gives_way, make_room
+from shared.rules.scenes import Scene, Video
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The frame arithmetic of video scenes (shared.scenes, shared.painting): examples that read
+"""The frame arithmetic of video scenes (shared.rules.scenes, shared.rules.painting): examples that read
 as the rules, and property-based runs of random edit sequences against a naive model that
 keeps one (label, hidden) entry per frame."""
 
@@ -11,10 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import scenes
-from shared.envelope import Actor
-from shared.painting import Switch, paint
-from shared.scene_commands import (
+from shared.contracts.envelope import Actor
+from shared.contracts.scene_commands import (
     SCENE_COMMAND,
     ChangeSceneLabel,
     DeleteScene,
@@ -26,7 +24,9 @@ from shared.scene_commands import (
     SwitchIn,
     UnhideFrames,
 )
-from shared.scenes import FrameState, Scene, Video
+from shared.rules import scenes
+from shared.rules.painting import Switch, paint
+from shared.rules.scenes import FrameState, Scene, Video
 
 pytestmark = pytest.mark.unit
 

@@ -1,6 +1,6 @@
 """Scene commands made in a task: the task service forwards an accepted one with the task and
 assignment it was made in, and whether the task is single-class (then the video's scenes
-never share a frame: shared.scene_overlaps); it never marks it to replace the item's classes
+never share a frame: shared.rules.scene_overlaps); it never marks it to replace the item's classes
 (a video holds many scenes); a classify in a single-class task still is."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 
 from services.task.handlers import TaskHandlers
-from shared.commands import Classify
-from shared.envelope import Actor
-from shared.scene_commands import PaintScenes, SetSceneEnd, StartScene, SwitchIn
-from shared.scenes import Video
-from shared.tasks import CheckInTask
+from shared.contracts.commands import Classify
+from shared.contracts.envelope import Actor
+from shared.contracts.scene_commands import PaintScenes, SetSceneEnd, StartScene, SwitchIn
+from shared.contracts.tasks import CheckInTask
+from shared.rules.scenes import Video
 
 pytestmark = pytest.mark.unit
 

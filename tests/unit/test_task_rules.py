@@ -106,7 +106,7 @@ def test_rules_are_checked_in_order_and_the_first_refusal_wins():
 
 
 def test_status_deltas_move_counts_between_statuses_and_assignments():
-    from shared.tasks import status_deltas
+    from shared.rules.progress import status_deltas
 
     assert status_deltas([("a1", None, "completed")]) == {("a1", "completed"): 1}
     assert status_deltas([("a1", "completed", "completed")]) == {}
@@ -116,7 +116,7 @@ def test_status_deltas_move_counts_between_statuses_and_assignments():
 
 
 def test_status_keys_are_field_names_and_read_back():
-    from shared.tasks import progress_counts, status_key
+    from shared.rules.progress import progress_counts, status_key
 
     for status in ("completed", "needs.review", "$x", "ünïcode"):
         key = status_key(status)

@@ -10,9 +10,10 @@ import pytest
 
 from services.workflow import rules
 from services.workflow.rules import TaskMeta, WorkflowSettings
-from shared.envelope import Actor
-from shared.events import CommandRejected
-from shared.workflow import (
+from shared.contracts.envelope import Actor
+from shared.contracts.events import CommandRejected
+from shared.contracts.read_model import ReadModel
+from shared.contracts.workflow import (
     WORKFLOW_COMMAND,
     WORKFLOW_EVENT,
     WORKFLOW_EVENT_TYPES,
@@ -22,7 +23,6 @@ from shared.workflow import (
     LeaveTask,
     MovedOn,
     MoveOn,
-    ReadModel,
     StepBack,
     SyncQueue,
     WorkflowEvent,

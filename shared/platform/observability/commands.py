@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from shared.observability import metrics, settings, tracing
+from shared.platform.observability import metrics, settings, tracing
 
 log = logging.getLogger("classifier.commands")
 

@@ -5,7 +5,7 @@
   tracer provider); off, no middleware is added and no span is made.
 - Logs (`logs`): JSON lines on stderr (LOG_FORMAT=text for people), secrets redacted.
 
-`instrument` is what `shared.messaging.make_broker` asks for: the broker's FastStream
+`instrument` is what `shared.platform.messaging.make_broker` asks for: the broker's FastStream
 middlewares, and the MongoDB command listener, registered once per process before any
 client exists (every process builds its broker before its MongoDB client).
 """
@@ -40,7 +40,7 @@ def settings() -> ObservabilitySettings:
 def configure(service: str) -> None:
     """A process's start: its name on its log lines and broker metrics, and tracing to the
     OTLP endpoint when one is set (idempotent)."""
-    from shared.observability import logs, tracing
+    from shared.platform.observability import logs, tracing
 
     global _service
     _service = logs.SERVICE = service
@@ -53,7 +53,7 @@ _service = ""
 def logging_config() -> dict[str, Any]:
     """The process's `logging.config.dictConfig` (uvicorn's `log_config`), from LOG_FORMAT
     and LOG_LEVEL."""
-    from shared.observability.logs import logging_config as config
+    from shared.platform.observability.logs import logging_config as config
 
     return config(settings().log_format, settings().log_level)
 
@@ -61,7 +61,7 @@ def logging_config() -> dict[str, Any]:
 def instrument() -> list[Any]:
     """FastStream middlewares for a broker (metrics, traces: each only when on); registers
     the MongoDB command listener of this process."""
-    from shared.observability import metrics, mongo, tracing
+    from shared.platform.observability import metrics, mongo, tracing
 
     if settings().metrics_enabled or tracing.enabled():
         mongo.watch(timed=settings().metrics_enabled)

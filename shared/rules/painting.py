@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.labels import Problem
-from shared.scenes import Scene, Video, merge
+from shared.rules.labels import Problem
+from shared.rules.scenes import Scene, Video, merge
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo import monitoring
 
-from shared.observability import metrics, tracing
+from shared.platform.observability import metrics, tracing
 
 _watching = False
 

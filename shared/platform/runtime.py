@@ -11,8 +11,8 @@ from typing import Any
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.redis import RedisBroker
 
-from shared import observability
-from shared.messaging import read_groups, subscribers_running
+from shared.platform import observability
+from shared.platform.messaging import read_groups, subscribers_running
 
 Check = Callable[[], Awaitable[bool]]
 # Each check's bound; they run together, so readiness answers within about this even when
@@ -89,8 +89,8 @@ def service_app(
 
 def metrics_route(broker: RedisBroker) -> Any:
     """/metrics: the process's Prometheus metrics, the stream gauges of the groups it reads
-    refreshed first (shared.observability.metrics)."""
-    from shared.observability import metrics
+    refreshed first (shared.platform.observability.metrics)."""
+    from shared.platform.observability import metrics
 
     @get(include_in_schema=False)
     async def exposition(scope: Any) -> AsgiResponse:

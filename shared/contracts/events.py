@@ -6,12 +6,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from shared.envelope import Envelope
-
+from shared.contracts.envelope import Envelope
 
 TRIMMED = Field(default_factory=list, description=(
     "single-class task, video: the item's other scenes this one cut to make room (shortened; a "
-    "piece split off is a new scene), as they are now (shared.scene_overlaps)"))
+    "piece split off is a new scene), as they are now (shared.rules.scene_overlaps)"))
 REPLACED_SCENES = Field(default_factory=list, description=(
     "single-class task, video: ids of the item's scenes this one covered whole (deleted)"))
 
@@ -94,9 +93,9 @@ ANNOTATION_EVENT: TypeAdapter[
 
 def parse_event(body: dict[str, Any]) -> Any:
     """Any event of the platform, by its `type`."""
-    from shared.bulk import BULK_EVENT, BULK_EVENT_TYPES
-    from shared.tasks import TASK_EVENT
-    from shared.workflow import WORKFLOW_EVENT, WORKFLOW_EVENT_TYPES
+    from shared.contracts.bulk import BULK_EVENT, BULK_EVENT_TYPES
+    from shared.contracts.tasks import TASK_EVENT
+    from shared.contracts.workflow import WORKFLOW_EVENT, WORKFLOW_EVENT_TYPES
 
     if body.get("type") in TASK_EVENT_TYPES:
         return TASK_EVENT.validate_python(body)

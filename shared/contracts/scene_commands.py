@@ -12,10 +12,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from shared.envelope import Contract, Envelope
-from shared.painting import Switch
-from shared import scenes
-from shared.scenes import Outcome, Scene, Video
+from shared.contracts.envelope import Contract, Envelope
+
+
+class Video(Contract):
+    """What scenes need to know of their video: item `metadata.system` fps, nb_frames, duration."""
+
+    fps: float = Field(gt=0)
+    frame_count: int = Field(ge=1)
+    duration: float = Field(ge=0)
+
+    @property
+    def last_frame(self) -> int:
+        return self.frame_count - 1
+
+    def time(self, frame: int) -> float:
+        return frame / self.fps
 
 
 class SceneCommand(Envelope):
@@ -32,17 +44,13 @@ class SceneCommand(Envelope):
     single_class: bool = Field(False, description=(
         "set by the task service in a single-class task: the video's scenes never share a "
         "frame, so this scene takes its frames from the scenes that held them "
-        "(shared.scene_overlaps)"))
+        "(shared.rules.scene_overlaps)"))
 
 
 class OnScene(SceneCommand):
     """A command on one scene annotation."""
 
     annotation_id: str
-
-    def apply(self, scene: Scene) -> Outcome:
-        """The scene after this command, or the problems that refuse it (pure)."""
-        raise NotImplementedError(self.type)
 
 
 class StartScene(OnScene):
@@ -65,18 +73,12 @@ class SetSceneEnd(OnScene):
     type: Literal["SetSceneEnd"] = "SetSceneEnd"
     end_frame: int | None = None
 
-    def apply(self, scene: Scene) -> Outcome:
-        return scenes.set_end(scene, self.end_frame)
-
 
 class MoveSceneStart(OnScene):
     """Move the scene's first frame; it must be a visible frame of the scene, or before it."""
 
     type: Literal["MoveSceneStart"] = "MoveSceneStart"
     frame: int
-
-    def apply(self, scene: Scene) -> Outcome:
-        return scenes.move_start(scene, self.frame)
 
 
 class ChangeSceneLabel(OnScene):
@@ -86,9 +88,6 @@ class ChangeSceneLabel(OnScene):
     frame: int
     label: str
 
-    def apply(self, scene: Scene) -> Outcome:
-        return scenes.change_label(scene, self.frame, self.label)
-
 
 class HideFrames(OnScene):
     """Hide frames `first`..`last` (inclusive) of the scene."""
@@ -97,9 +96,6 @@ class HideFrames(OnScene):
     first: int
     last: int
 
-    def apply(self, scene: Scene) -> Outcome:
-        return scenes.hide(scene, self.first, self.last)
-
 
 class UnhideFrames(OnScene):
     """Show frames `first`..`last` (inclusive) of the scene again."""
@@ -107,9 +103,6 @@ class UnhideFrames(OnScene):
     type: Literal["UnhideFrames"] = "UnhideFrames"
     first: int
     last: int
-
-    def apply(self, scene: Scene) -> Outcome:
-        return scenes.unhide(scene, self.first, self.last)
 
 
 class DeleteScene(OnScene):
@@ -124,12 +117,9 @@ class SwitchIn(Contract):
     frame: int
     label: str | None = None
 
-    def switch(self) -> Switch:
-        return Switch(self.frame, self.label)
-
 
 class PaintScenes(SceneCommand):
-    """Play-to-paint: turn `switches` into scenes (shared.painting), stored at once as
+    """Play-to-paint: turn `switches` into scenes (shared.rules.painting), stored at once as
     `annotation_ids[i]` for the i-th scene. The gateway paints first to know how many ids
     to choose; one ItemClassified answers with every scene in `annotations`."""
 

@@ -16,28 +16,19 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import Field
-
-from shared.envelope import Contract
-from shared.labels import Problem
+from shared.contracts.scene_commands import (
+    ChangeSceneLabel,
+    HideFrames,
+    MoveSceneStart,
+    OnScene,
+    SetSceneEnd,
+    UnhideFrames,
+    Video,
+)
+from shared.rules.labels import Problem
 
 Range = tuple[int, int]
 SCENE_FIELD = "_scene"  # internal field of a stored scene: {"open", "applied", "last"}
-
-
-class Video(Contract):
-    """What scenes need to know of their video: item `metadata.system` fps, nb_frames, duration."""
-
-    fps: float = Field(gt=0)
-    frame_count: int = Field(ge=1)
-    duration: float = Field(ge=0)
-
-    @property
-    def last_frame(self) -> int:
-        return self.frame_count - 1
-
-    def time(self, frame: int) -> float:
-        return frame / self.fps
 
 
 @dataclass(frozen=True)
@@ -298,3 +289,24 @@ def from_annotation(doc: dict[str, Any], video: Video) -> Outcome:
         return [Problem("annotation", "is not a video scene")]
     is_open = bool((doc.get(SCENE_FIELD) or {}).get("open"))
     return from_system(doc["metadata"]["system"], doc["label"], video, is_open)
+
+
+# --- commands on a scene --------------------------------------------------------------------
+
+_ON_SCENE: dict[type, Any] = {
+    SetSceneEnd: lambda c, s: set_end(s, c.end_frame),
+    MoveSceneStart: lambda c, s: move_start(s, c.frame),
+    ChangeSceneLabel: lambda c, s: change_label(s, c.frame, c.label),
+    HideFrames: lambda c, s: hide(s, c.first, c.last),
+    UnhideFrames: lambda c, s: unhide(s, c.first, c.last),
+}
+
+
+def apply(command: OnScene, scene: Scene) -> Outcome:
+    """The scene after a command on it, or the problems that refuse it (pure). Commands
+    that are not edits of a scene (start, delete, paint) have no entry: a caller asking for
+    one is a bug."""
+    rule = _ON_SCENE.get(type(command))
+    if rule is None:
+        raise NotImplementedError(command.type)
+    return rule(command, scene)  # type: ignore[no-any-return]

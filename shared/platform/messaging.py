@@ -33,11 +33,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared import observability, streams
-from shared.envelope import utcnow
-from shared.observability import commands as accounted
-from shared.observability import tracing
-from shared.settings import Settings
+from shared.contracts import streams
+from shared.contracts.envelope import utcnow
+from shared.platform import observability
+from shared.platform.observability import commands as accounted
+from shared.platform.observability import tracing
+from shared.platform.settings import Settings
 
 log = logging.getLogger("classifier.messaging")
 DLQ_MAXLEN = 100_000
@@ -212,7 +213,7 @@ async def entries_as_sent(raw: Any, original: Any) -> RedisBatchStreamMessage:
     entries = [unwrap(entry.get(bDATA_KEY, entry)) for entry in raw["data"]]
     return RedisBatchStreamMessage(
         raw_message=raw, body=[body for body, _ in entries], headers=JSON_CONTENT,
-        # each entry's trace context, while tracing (shared.observability.tracing)
+        # each entry's trace context, while tracing (shared.platform.observability.tracing)
         batch_headers=[headers for _, headers in entries] if tracing.enabled() else None,
         consumer=parser.consumer, group=parser.group)
 
@@ -335,7 +336,7 @@ async def read_from_now(broker: RedisBroker, redis: Redis) -> None:
 
 
 # The (stream, group) pairs each broker's subscribers read in, with a Redis client to look
-# at them: the stream gauges a service's /metrics reports (shared.runtime).
+# at them: the stream gauges a service's /metrics reports (shared.platform.runtime).
 _read_groups: weakref.WeakKeyDictionary[RedisBroker, tuple[Redis, set[tuple[str, str]]]] = \
     weakref.WeakKeyDictionary()
 

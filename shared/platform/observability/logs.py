@@ -1,7 +1,7 @@
 """JSON log lines, one object a line, with secrets redacted from every line written.
 
 A record's `clf` extra (a dict) becomes fields of its line: the request and command lines
-(`gateway.observability`, `shared.messaging`) put their correlationId, actor and outcome
+(`gateway.observability`, `shared.platform.messaging`) put their correlationId, actor and outcome
 there. Redaction is the last step of formatting, so no handler using this formatter can
 write a bearer token, a cookie's value, a token or password field, or a one-time link's
 secret, whoever logged it.

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from shared.envelope import Contract, Envelope, derived_id
+from shared.contracts.envelope import Contract, Envelope, derived_id
 
 MAX_ITEMS = 20_000
 OFFENDERS_SHOWN = 100

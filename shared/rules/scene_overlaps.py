@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from shared import scenes
-from shared.scenes import Scene
+from shared.rules import scenes
+from shared.rules.scenes import Scene
 
 
 @dataclass(frozen=True)

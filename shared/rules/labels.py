@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from shared.dataloop import AttributeDefinition, Ontology
+from shared.contracts.dataloop import AttributeDefinition, Ontology
 
 MAX_FREE_TEXT = 10_000
 

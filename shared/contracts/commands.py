@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from shared.envelope import Envelope
+from shared.contracts.envelope import Envelope
 
 
 class Classify(Envelope):
@@ -62,8 +62,8 @@ CLASSIFY_STREAM_COMMAND: TypeAdapter[Classify | UpdateAnnotation | DeleteAnnotat
 
 
 def parse_classify_stream(body: Any) -> Any:
-    """Any command of the `classify` stream, the bulk ones (shared.bulk) included."""
-    from shared.bulk import ClassifyItems, UnclassifyItems
+    """Any command of the `classify` stream, the bulk ones (shared.contracts.bulk) included."""
+    from shared.contracts.bulk import ClassifyItems, UnclassifyItems
 
     kind = body.get("type") if isinstance(body, dict) else None
     if kind == "ClassifyItems":

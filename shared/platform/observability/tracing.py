@@ -6,7 +6,7 @@ then nothing here is imported from OpenTelemetry's SDK and every hook is one `No
 
 The trace context travels in the message headers (W3C `traceparent`): FastStream's telemetry
 middleware writes it on `publisher.publish`; `headers_for` writes it on the entries that
-`shared.messaging.publish_all` adds with XADD itself. Services read in batches, which
+`shared.platform.messaging.publish_all` adds with XADD itself. Services read in batches, which
 FastStream traces as one span linked to each entry; `handling` then continues each entry's
 own trace: a batch of one (the usual interactive case) is handled inside a span of that
 entry's trace, a larger batch gets a span per entry, and the events a command causes carry
