@@ -1,0 +1,105 @@
+"""Each service owns its data: which modules touch which MongoDB collections, read from the
+source (every `db.<collection>` and `db["<collection>"]`).
+
+OWNERS says whose each collection is. A module touching a collection its service does not
+own fails the test, unless the pair is in STILL_CROSSING: the reads issue 19 has not moved
+behind events or request/reply yet. That list only shrinks: a pair that no longer crosses
+must leave it too, so the test fails both ways.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+OWNERS = {
+    # the gateway's catalog (gateway/repository.py and its helpers)
+    **dict.fromkeys(("users", "tokens", "organizations", "projects", "datasets", "items", "recipes",
+                     "keymaps", "preferences", "audit", "links", "imports", "exports", "files"),
+                    "gateway"),
+    # the task service
+    **dict.fromkeys(("tasks", "assignments", "item_statuses", "task_progress", "bulk_operations",
+                     "bulk_states", "bulk_status_changes"), "task"),
+    # the annotation service
+    **dict.fromkeys(("annotations", "counters", "bulk_classifications", "bulk_progress"), "annotation"),
+    # the platform kit's outcome records: every runner writes its commands' outcomes there,
+    # and the gateway answers /operations/{id} from them
+    "operations": "platform",
+}
+
+# (module, collection) reads that still cross an owner's line.
+STILL_CROSSING = {
+    ("gateway/browse.py", "annotations"), ("gateway/browse.py", "assignments"),
+    ("gateway/browse.py", "item_statuses"), ("gateway/browse.py", "tasks"),
+    ("gateway/controllers/bulk.py", "bulk_classifications"),
+    ("gateway/controllers/bulk.py", "bulk_operations"), ("gateway/controllers/bulk.py", "bulk_progress"),
+    ("gateway/controllers/bulk.py", "bulk_states"), ("gateway/controllers/bulk.py", "bulk_status_changes"),
+    ("gateway/controllers/recipes.py", "annotations"),
+    ("gateway/exports.py", "annotations"), ("gateway/exports.py", "assignments"),
+    ("gateway/exports.py", "tasks"),
+    ("gateway/import_jobs.py", "annotations"),
+    ("gateway/import_statuses.py", "tasks"),
+    ("gateway/repository.py", "annotations"),
+    ("gateway/task_reads.py", "assignments"), ("gateway/task_reads.py", "item_statuses"),
+    ("gateway/task_reads.py", "task_progress"), ("gateway/task_reads.py", "tasks"),
+    ("services/task/bulk_store.py", "annotations"),
+    ("services/task/repository.py", "items"),
+    ("services/workflow/repository.py", "assignments"), ("services/workflow/repository.py", "item_statuses"),
+    ("services/workflow/repository.py", "task_progress"), ("services/workflow/repository.py", "tasks"),
+}
+
+TOUCH = re.compile(r"\b(?:db|database)\s*(?:\.\s*([a-z_]+)\b|\[\s*[\"']([a-z_]+)[\"']\s*\])")
+
+
+def owner_of(module: Path) -> str:
+    parts = module.relative_to(ROOT).parts
+    if parts[0] == "services":
+        return parts[1]
+    if parts[0] == "shared" and parts[1] == "platform":
+        return "platform"
+    return parts[0]
+
+
+def touches() -> set[tuple[str, str]]:
+    found = set()
+    for top in ("gateway", "services", "shared"):
+        for module in (ROOT / top).rglob("*.py"):
+            for match in TOUCH.finditer(module.read_text()):
+                name = match.group(1) or match.group(2)
+                if name in OWNERS:
+                    found.add((module.relative_to(ROOT).as_posix(), name))
+    return found
+
+
+def crossings() -> set[tuple[str, str]]:
+    """(module, collection) pairs where the module's service is not the owner. The platform's
+    outcome records are read by every process through the runner and the gateway's outcome
+    reader, so only modules outside the runner's reach count there."""
+    return {(module, name) for module, name in touches()
+            if OWNERS[name] not in (owner_of(ROOT / module), "platform")}
+
+
+def test_the_scan_sees_the_collections_it_should():
+    seen = {name for _, name in touches()}
+    assert {"annotations", "tasks", "items", "operations"} <= seen
+
+
+def test_no_module_touches_a_collection_its_service_does_not_own():
+    new = crossings() - STILL_CROSSING
+    assert not new, f"modules reading another owner's collections: {sorted(new)}"
+
+
+def test_a_crossing_that_is_gone_leaves_the_list():
+    gone = STILL_CROSSING - crossings()
+    assert not gone, f"no longer crossing, remove from STILL_CROSSING: {sorted(gone)}"
+
+
+def test_every_collection_has_an_owner():
+    for module in ("gateway/repository.py", "services/task/repository.py",
+                   "services/annotation/repository.py"):
+        text = (ROOT / module).read_text()
+        for match in TOUCH.finditer(text):
+            name = match.group(1) or match.group(2)
+            assert name in OWNERS or name in {"command", "client", "name"}, (module, name)
