@@ -1,0 +1,156 @@
+"""The command runner every service uses: a batch of commands read from a stream in, their
+effects durable, their outcomes recorded and their events published.
+
+Contract, for a batch (`Runner.run`):
+- a command id seen twice in the batch runs once (the first copy);
+- the stored outcomes of the whole batch are loaded in one call; a command already done is
+  not run again: the events of its outcome record are published again, with the same ids;
+- every other command goes to the handler its type is registered with, in an explicit table
+  `{CommandType: handler}`; a handler is a plain function (async or not)
+  `handler(command, *, repo, clock) -> list[Event]` that makes its effect durable through
+  `repo` before it returns (settings a handler needs are bound when the table is built);
+- commands on the same key (`key(command)`, e.g. an item id) run one after the other in
+  batch order; commands on different keys run concurrently; a command whose key is None runs
+  alone, after everything before it and before everything after it;
+- once the handlers have returned, the outcome records are stored in one call, and only
+  then are the events published, in batch order (publish-after-durable). A command that
+  raised is not recorded; the commands after it on its key are not run; the others are
+  recorded and published, and then the first error is raised again, so the subscriber
+  leaves the batch unacknowledged (NACK_ON_ERROR) and it is delivered again;
+- the runner never acknowledges: the subscriber does, after `run` returns.
+
+Because the process may die after an effect is durable and before its outcome is, a handler
+must be idempotent on the command id too (derive ids from it; read back what is already
+stored). The outcome record is what the gateway's `/operations/{id}` answers from:
+`_id` (command id), `commandType`, `status` (`rejected` when an event is a CommandRejected),
+`actorId`, `projectId`, `event` (the first event), `events` (all) and `completedAt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.contracts.envelope import utcnow
+from shared.contracts.events import CommandRejected, parse_event
+
+Command = Any  # an envelope-derived contract model with `id`, `type` and `actor`
+Event = Any  # an envelope-derived contract model with `id` and `wire()`
+Handler = Callable[..., "list[Event] | Awaitable[list[Event]]"]
+Publish = Callable[[list[Event]], Awaitable[None]]
+Clock = Callable[[], datetime]
+
+
+class OutcomeStore(Protocol):
+    """Where outcome records live (a service's repository implements it)."""
+
+    async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
+        """Store records; one already stored (a redelivery) stays as it was."""
+
+
+def outcome_record(cmd: Command, events: Sequence[Event], completed_at: datetime) -> dict[str, Any]:
+    """The stored outcome of `cmd`: what the gateway reads to answer its operation."""
+    wired = [e.wire() for e in events]
+    rejected = any(isinstance(e, CommandRejected) for e in events)
+    return {"_id": cmd.id, "commandType": cmd.type, "status": "rejected" if rejected else "succeeded",
+            "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
+            "event": wired[0] if wired else None, "events": wired, "completedAt": completed_at}
+
+
+def stored_events(record: Mapping[str, Any], parse: Callable[[dict[str, Any]], Event] = parse_event) -> list[Event]:
+    """The events of an outcome record, for replay (a record holding only `event` has one)."""
+    bodies = record.get("events")
+    if bodies is None:
+        bodies = [record["event"]] if record.get("event") is not None else []
+    return [parse(b) for b in bodies]
+
+
+def unique(commands: Iterable[Command]) -> list[Command]:
+    """The batch without repeated command ids (the first copy kept), in order."""
+    seen: dict[str, Command] = {}
+    for cmd in commands:
+        seen.setdefault(cmd.id, cmd)
+    return list(seen.values())
+
+
+class Runner:
+    """Runs batches of one stream's commands for one service (see the module's contract)."""
+
+    def __init__(self, handlers: Mapping[type, Handler], *, repo: Any, publish: Publish,
+                 outcomes: OutcomeStore | None = None, clock: Clock = utcnow,
+                 key: Callable[[Command], Hashable | None] = lambda cmd: None,
+                 parse: Callable[[dict[str, Any]], Event] = parse_event) -> None:
+        self.handlers = dict(handlers)
+        self.repo = repo
+        self.outcomes: OutcomeStore = outcomes if outcomes is not None else repo
+        self.publish = publish
+        self.clock = clock
+        self.key = key
+        self.parse = parse
+
+    async def run(self, commands: Iterable[Command]) -> list[Event]:
+        """Run a batch; the events it answers with (replayed and new), in batch order."""
+        batch = unique(commands)
+        if not batch:
+            return []
+        done = await self.outcomes.outcomes([c.id for c in batch])
+        produced: dict[str, list[Event]] = {c.id: stored_events(done[c.id], self.parse)
+                                            for c in batch if c.id in done}
+        failure = await self._apply([c for c in batch if c.id not in done], produced)
+        new = [outcome_record(c, produced[c.id], self.clock())
+               for c in batch if c.id in produced and c.id not in done]
+        if new:
+            await self.outcomes.save_outcomes(new)
+        events = [e for c in batch for e in produced.get(c.id, [])]
+        if events:
+            await self.publish(events)
+        if failure is not None:
+            raise failure
+        return events
+
+    async def _apply(self, todo: list[Command], produced: dict[str, list[Event]]) -> BaseException | None:
+        """Run the handlers, lanes of keys concurrently; the first error, if any."""
+        errors: list[BaseException] = []
+        lanes: dict[Hashable, list[Command]] = {}
+        for cmd in todo:
+            key = self.key(cmd)
+            if key is not None:
+                lanes.setdefault(key, []).append(cmd)
+                continue
+            await self._lanes(lanes, produced, errors)
+            lanes = {}
+            if errors:
+                return errors[0]
+            await self._lane([cmd], produced, errors)
+            if errors:
+                return errors[0]
+        await self._lanes(lanes, produced, errors)
+        return errors[0] if errors else None
+
+    async def _lanes(self, lanes: dict[Hashable, list[Command]], produced: dict[str, list[Event]],
+                     errors: list[BaseException]) -> None:
+        if len(lanes) == 1:
+            await self._lane(next(iter(lanes.values())), produced, errors)
+        elif lanes:
+            await asyncio.gather(*(self._lane(lane, produced, errors) for lane in lanes.values()))
+
+    async def _lane(self, lane: list[Command], produced: dict[str, list[Event]],
+                    errors: list[BaseException]) -> None:
+        for cmd in lane:
+            try:
+                produced[cmd.id] = await self._handle(cmd)
+            except Exception as exc:  # noqa: BLE001 - kept, and raised once the rest is recorded
+                errors.append(exc)
+                return
+
+    async def _handle(self, cmd: Command) -> list[Event]:
+        handler = self.handlers.get(type(cmd))
+        if handler is None:
+            raise LookupError(f"no handler is registered for {type(cmd).__name__}")
+        result = handler(cmd, repo=self.repo, clock=self.clock)
+        return list(await result if inspect.isawaitable(result) else result)
