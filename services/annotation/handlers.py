@@ -1,152 +1,123 @@
-"""Use cases of the annotation service: commands in, events out. Idempotent on command id."""
+"""The annotation service's use cases: one function per command, `(command, *, repo, clock)
+-> list[Event]`, registered in `table`. Each makes its effect durable before it returns; the
+platform runner (shared.platform.runner) dedups on the command id, records the outcome and
+publishes the events after. Every one is idempotent on its command id as well (ids derive
+from it, and what is already stored is read back), since the process may die between the
+effect and its outcome record."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
-from services.annotation import rules
+from services.annotation import rules, scene_rules
+from services.annotation.events import Event, changed, classified
 from services.annotation.repository import AnnotationRepository
+from services.annotation.scene_events import change, ids_of, invalid, planned
+from services.annotation.scene_events import classified as scenes_classified
+from services.annotation.scene_room import make_room_for, takes_frames
 from shared.contracts.commands import Classify, DeleteAnnotation, UpdateAnnotation
-from shared.contracts.envelope import derived_id, utcnow
-from shared.contracts.events import (
-    ANNOTATION_EVENT,
-    AnnotationDeleted,
-    AnnotationUpdated,
-    CommandRejected,
-    ItemClassified,
+from shared.contracts.scene_commands import (
+    ChangeSceneLabel,
+    DeleteScene,
+    HideFrames,
+    MoveSceneStart,
+    OnScene,
+    PaintScenes,
+    SetSceneEnd,
+    StartScene,
+    UnhideFrames,
 )
+from shared.platform.runner import Clock, Handler
+from shared.rules.scenes import refused
 
-Command = Classify | UpdateAnnotation | DeleteAnnotation
-Event = ItemClassified | AnnotationUpdated | AnnotationDeleted | CommandRejected
-
-
-def unique(commands: list[Command]) -> list[Command]:
-    seen: dict[str, Command] = {}
-    for cmd in commands:
-        seen.setdefault(cmd.id, cmd)
-    return list(seen.values())
+MAX_ATTEMPTS = 5  # another writer changed the scene meanwhile: read it again, this many times
 
 
-def event_for(cmd: Command, kind: type[Event], **fields: Any) -> Event:
-    return kind(
-        id=derived_id(cmd.id, kind.__name__),
-        correlation_id=cmd.id,
-        actor=cmd.actor,
-        **fields,
-    )
-
-
-def not_found(cmd: Command) -> CommandRejected:
-    return event_for(
-        cmd,
-        CommandRejected,
-        command_type=cmd.type,
-        reason="not_found",
-        message=f"annotation {cmd.annotation_id} does not exist on item {cmd.item_id}",
-        details={"annotationId": cmd.annotation_id},
-    )
-
-
-def _change(cmd: UpdateAnnotation | DeleteAnnotation, doc: dict[str, Any] | None) -> tuple[Event, dict | None]:
-    """The event for one change command and the document to store (None: store nothing)."""
-    deleted = (doc or {}).get("_deleted")
-    if (
-        doc is None
-        or doc["itemId"] != cmd.item_id
-        or doc.get("_projectId") != cmd.project_id
-        or (deleted and deleted.get("commandId") != cmd.id)
-    ):
-        return not_found(cmd), None
-    if isinstance(cmd, DeleteAnnotation):
-        tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id}
-        event = event_for(
-            cmd, AnnotationDeleted, item_id=cmd.item_id, project_id=cmd.project_id,
-            annotation_id=cmd.annotation_id,
-        )
-        return event, doc | {"_deleted": tombstone}
-    new = rules.updated_annotation(doc, cmd)
-    event = event_for(
-        cmd, AnnotationUpdated, item_id=cmd.item_id, project_id=cmd.project_id,
-        annotation=rules.public(new), previous=new["_lastCommand"]["previous"],
-    )
-    return event, new
-
-
-async def handle_commands(
-    commands: list[Command],
-    *,
-    repo: AnnotationRepository,
-    base_url: str,
-    publish: Callable[[list[Event]], Awaitable[None]],
-) -> list[Event]:
-    """Apply a batch of classify-stream commands and publish the events they produce.
-
-    A command already done (its outcome is stored) is not applied again: its stored event
-    is published again, with the same id. Outcomes are recorded while the events go out:
-    if the process dies in between, the redelivered command re-publishes the same events.
-    """
-    commands = unique(commands)
-    creates = [c for c in commands if isinstance(c, Classify)]
-    changes = [c for c in commands if not isinstance(c, Classify)]
-    # A create whose annotation id is new cannot have been done before, so only the
-    # duplicates and the changes need their stored outcome looked up (one round trip less
-    # on the hot path).
-    new_docs = {c.id: rules.new_class_annotation(c, base_url) for c in creates}
-    # Single-class replacement looks for the item's classes made before this one, so it can
-    # run while the new one is inserted (one round trip less on a task's classify), unless
-    # the batch classifies the item twice: then each must see the other stored.
-    per_item = Counter(c.item_id for c in creates)
-    early = [c for c in creates if c.replace_classes and per_item[c.item_id] == 1]
-    existed, early_replaced = await asyncio.gather(
-        repo.insert_new(list(new_docs.values())),
-        asyncio.gather(*(_replace_classes(repo, c, new_docs[c.id]) for c in early)))
-    replaced_by = dict(zip((c.id for c in early), early_replaced, strict=True))
-    maybe_done = [c for c in creates if c.annotation_id in existed] + changes
-    done = await repo.outcomes(c.id for c in maybe_done) if maybe_done else {}
-    todo = [c for c in commands if c.id not in done]
-    replayed = [ANNOTATION_EVENT.validate_python(done[c.id]["event"]) for c in commands if c.id in done]
-    lookup = {c.annotation_id for c in todo if c.annotation_id in existed or not isinstance(c, Classify)}
-    stored = await repo.get_many(lookup) if lookup else {}
-
-    events: list[Event] = []
-    changed: dict[str, dict[str, Any]] = {}
-    for cmd in todo:
-        if isinstance(cmd, Classify):
-            doc = stored.get(cmd.annotation_id) or new_docs[cmd.id]
-            replaced = replaced_by[cmd.id] if cmd.id in replaced_by else \
-                await _replace_classes(repo, cmd, doc) if cmd.replace_classes else []
-            events.append(event_for(
-                cmd, ItemClassified, item_id=cmd.item_id, dataset_id=cmd.dataset_id,
-                project_id=cmd.project_id, annotation=rules.public(doc), replaced=replaced,
-            ))
-            continue
-        event, new = _change(cmd, changed.get(cmd.annotation_id) or stored.get(cmd.annotation_id))
-        events.append(event)
-        if new is not None:
-            changed[cmd.annotation_id] = new
-    await repo.replace_many(list(changed.values()))
-    outcomes = [outcome_of(cmd, ev) for cmd, ev in zip(todo, events, strict=True)]
-    await asyncio.gather(repo.save_outcomes(outcomes), publish(replayed + events))
-    return replayed + events
+async def classify(cmd: Classify, *, repo: AnnotationRepository, clock: Clock, base_url: str) -> list[Event]:
+    """A new class annotation; in a single-class task it replaces the item's earlier classes
+    (looked for while the new one is inserted: the runner runs one item's commands in order,
+    so an earlier classify of the item is stored already)."""
+    doc = rules.new_class_annotation(cmd, base_url)
+    if cmd.replace_classes:
+        existed, replaced = await asyncio.gather(repo.insert_new([doc]), _replace_classes(repo, cmd, doc))
+    else:
+        existed, replaced = await repo.insert_new([doc]), []
+    if existed:  # inserted by an earlier delivery: answer with the document as stored
+        doc = (await repo.get_many([cmd.annotation_id])).get(cmd.annotation_id) or doc
+    return [classified(cmd, doc, replaced)]
 
 
 async def _replace_classes(repo: AnnotationRepository, cmd: Classify, doc: dict[str, Any]) -> list[str]:
-    """Single-class tasks: the new class replaces the item's earlier class annotations."""
     tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id,
                  "replacedBy": cmd.annotation_id}
     return await repo.replace_classes(cmd.item_id, cmd.annotation_id, doc["createdAt"], tombstone)
 
 
-def outcome_of(cmd: Command, event: Event) -> dict[str, Any]:
+async def change_annotation(cmd: UpdateAnnotation | DeleteAnnotation, *, repo: AnnotationRepository,
+                            clock: Clock) -> list[Event]:
+    """An update (what it replaced is remembered, so a redelivery reports the same) or a
+    delete (a tombstone naming the command)."""
+    doc = (await repo.get_many([cmd.annotation_id])).get(cmd.annotation_id)
+    event, new = changed(cmd, doc)
+    if new is not None:
+        await repo.replace_many([new])
+    return [event]
+
+
+async def create_scenes(cmd: StartScene | PaintScenes, *, repo: AnnotationRepository, clock: Clock,
+                        base_url: str) -> list[Event]:
+    """A started scene, or the scenes a play-to-paint made, each with the next video object id
+    of the item; in a single-class task they make room first (scene_room)."""
+    if takes_frames(cmd):
+        return [await make_room_for(cmd, repo=repo, base_url=base_url)]
+    scenes = planned(cmd)
+    if refused(scenes):
+        return [invalid(cmd, scenes)]  # type: ignore[arg-type]
+    first = (await repo.next_object_ids({cmd.item_id: len(scenes)}))[cmd.item_id]
+    docs = [scene_rules.new_scene_annotation(cmd, scene, annotation_id, first + n, base_url)
+            for n, (annotation_id, scene) in enumerate(zip(ids_of(cmd), scenes, strict=True))]
+    existed = await repo.insert_new(docs)
+    stored = await repo.get_many(existed) if existed else {}
+    return [scenes_classified(cmd, [stored.get(d["_id"]) or d for d in docs])]
+
+
+async def change_scene(cmd: OnScene, *, repo: AnnotationRepository, clock: Clock, base_url: str) -> list[Event]:
+    """A change to one scene (end, start, label, hidden frames, delete). The write is
+    conditional on the scene's revision: a scene another consumer changed meanwhile is read
+    again and the command applied again to it."""
+    if takes_frames(cmd):
+        return [await make_room_for(cmd, repo=repo, base_url=base_url)]
+    for _ in range(MAX_ATTEMPTS):
+        doc = (await repo.get_many([cmd.annotation_id])).get(cmd.annotation_id)
+        event, new = change(cmd, doc)
+        if new is None or doc is None:
+            return [event]
+        if not await repo.replace_unless_changed([(new, scene_rules.revision(doc))]):
+            return [event]
+    raise RuntimeError(f"scene {cmd.annotation_id} kept changing under this consumer; will retry")
+
+
+def table(base_url: str) -> dict[type, Handler]:
+    """Every command the service handles through the runner, and its handler."""
+    with_urls = {"base_url": base_url}
     return {
-        "_id": cmd.id,
-        "commandType": cmd.type,
-        "status": "rejected" if isinstance(event, CommandRejected) else "succeeded",
-        "actorId": cmd.actor.user_id,
-        "projectId": cmd.project_id,
-        "event": event.wire(),
-        "completedAt": utcnow(),
+        Classify: partial(classify, **with_urls),
+        UpdateAnnotation: change_annotation,
+        DeleteAnnotation: change_annotation,
+        StartScene: partial(create_scenes, **with_urls),
+        PaintScenes: partial(create_scenes, **with_urls),
+        SetSceneEnd: partial(change_scene, **with_urls),
+        MoveSceneStart: partial(change_scene, **with_urls),
+        ChangeSceneLabel: partial(change_scene, **with_urls),
+        HideFrames: partial(change_scene, **with_urls),
+        UnhideFrames: partial(change_scene, **with_urls),
+        DeleteScene: partial(change_scene, **with_urls),
     }
+
+
+def item_of(cmd: Any) -> str:
+    """The runner's key: one item's commands run in order; different items' concurrently."""
+    return cmd.item_id
+

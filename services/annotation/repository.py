@@ -1,16 +1,18 @@
-"""Annotation storage in MongoDB (motor). The only module of the service that imports it."""
+"""The annotation service's storage: the Protocol its handlers use and its MongoDB (motor)
+implementation, the only module of the service that imports the driver."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.platform.mongo import find_in
+from shared.platform.mongo import find_in, update_in
 
 DUPLICATE_KEY = 11000
 
@@ -25,18 +27,31 @@ class AnnotationRepository(Protocol):
     async def next_object_ids(self, counts: dict[str, int]) -> dict[str, int]: ...
     async def replace_unless_changed(self, writes: list[tuple[dict[str, Any], str | None]]) -> set[str]: ...
     async def live_scenes(self, item_id: str) -> dict[str, dict[str, Any]]: ...
+    # bulks (services.annotation.bulk)
+    async def bulk_record(self, bulk_id: str) -> dict[str, Any] | None: ...
+    async def save_bulk_record(self, record: dict[str, Any]) -> None: ...
+    async def mark_bulk(self, bulk_id: str, changes: dict[str, Any]) -> None: ...
+    async def bulk_progressed(self, bulk_id: str, done: int) -> None: ...
+    async def live_classes(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]: ...
+    async def tombstone(self, ids: list[str], tombstone: dict[str, Any]) -> None: ...
+    async def revive(self, ids: list[str], command_id: str) -> None: ...
     async def ping(self) -> bool: ...
 
 
 class MongoAnnotationRepository:
-    """`annotations` holds Dataloop JSON (plus `_`-prefixed internal fields);
-    `operations` holds each command's outcome, keyed by command id."""
+    """`annotations` holds Dataloop JSON (plus `_`-prefixed internal fields); `operations`
+    each command's outcome record, keyed by command id (shared.platform.runner); `counters`
+    the video object ids given per item. A bulk's plan is written once to
+    `bulk_classifications` (with 10,000 items ~0.5 MB); its progress, state and undo live in
+    a small `bulk_progress` document, so reporting progress does not rewrite the plan."""
 
     def __init__(self, db: AsyncIOMotorDatabase) -> None:
         self.db = db
         self.annotations = db["annotations"]
         self.operations = db["operations"]
         self.counters = db["counters"]
+        self.bulk_plans = db["bulk_classifications"]
+        self.bulk_states = db["bulk_progress"]
 
     async def create_indexes(self) -> None:
         """Only what reads use: annotations are read by id and by item. Every further index
@@ -109,6 +124,44 @@ class MongoAnnotationRepository:
             return item_id, doc["seq"] - n + 1
 
         return dict(await asyncio.gather(*(reserve(i, n) for i, n in counts.items())))
+
+    async def bulk_record(self, bulk_id: str) -> dict[str, Any] | None:
+        """A bulk's plan with its progress, state and undo; None before it is planned."""
+        plan = await self.bulk_plans.find_one({"_id": bulk_id})
+        if plan is None:
+            return None
+        return plan | (await self.bulk_states.find_one({"_id": bulk_id}) or {})
+
+    async def save_bulk_record(self, record: dict[str, Any]) -> None:
+        """Store a bulk's plan; a plan already stored (a redelivery) stays as it was."""
+        try:
+            await self.bulk_plans.insert_one(record)
+        except DuplicateKeyError:
+            pass
+
+    async def mark_bulk(self, bulk_id: str, changes: dict[str, Any]) -> None:
+        await self.bulk_states.update_one({"_id": bulk_id}, {"$set": changes}, upsert=True)
+
+    async def bulk_progressed(self, bulk_id: str, done: int) -> None:
+        await self.bulk_states.update_one({"_id": bulk_id}, {"$max": {"done": done}}, upsert=True)
+
+    async def live_classes(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """item id -> its live class annotations (`_id`, `itemId`, `label`; images only:
+        video scenes are not classes here)."""
+        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for d in await find_in(self.annotations, "itemId", item_ids, {
+                "type": "class", "_deleted": {"$exists": False},
+                "metadata.system.frame": {"$exists": False}}, {"itemId": 1, "label": 1}):
+            found[d["itemId"]].append(d)
+        return found
+
+    async def tombstone(self, ids: list[str], tombstone: dict[str, Any]) -> None:
+        await update_in(self.annotations, "_id", ids, {"$set": {"_deleted": tombstone}})
+
+    async def revive(self, ids: list[str], command_id: str) -> None:
+        """Undelete annotations `command_id` deleted (and only those)."""
+        await update_in(self.annotations, "_id", ids, {"$unset": {"_deleted": ""}},
+                        {"_deleted.commandId": command_id})
 
     async def ping(self) -> bool:
         try:

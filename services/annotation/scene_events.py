@@ -1,5 +1,5 @@
 """What one scene command makes: the scenes it plans, the documents it changes and the event
-that answers it. Pure; shared by the batch path (scenes.py) and the single-class one
+that answers it. Pure; used by the scene handlers (handlers.py) and the single-class path
 (scene_room.py)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.annotation import rules, scene_rules
-from services.annotation.handlers import Event, event_for, not_found
+from services.annotation.events import Event, event_for, is_gone, not_found
 from shared.contracts.events import (
     AnnotationDeleted,
     AnnotationUpdated,
@@ -64,9 +64,7 @@ def classified(cmd: Create, docs: list[dict[str, Any]], **extra: Any) -> Event:
 def change(cmd: OnScene, doc: dict[str, Any] | None,
            adjust: Callable[[Scene], Scene] | None = None) -> tuple[Event, dict | None]:
     """The event for one change command and the document to store (None: store nothing)."""
-    deleted = (doc or {}).get("_deleted")
-    if (doc is None or doc["itemId"] != cmd.item_id or doc.get("_projectId") != cmd.project_id
-            or (deleted and deleted.get("commandId") != cmd.id)):
+    if doc is None or is_gone(cmd, doc):
         return not_found(cmd), None
     if isinstance(cmd, DeleteScene):
         return event_for(cmd, AnnotationDeleted, item_id=cmd.item_id, project_id=cmd.project_id,

@@ -1,25 +1,24 @@
 """Use case: a scene command that takes frames in a single-class task (a new scene, a moved
 start or end). The rule is shared.rules.scene_overlaps; this applies it to the item's stored scenes.
 
-One command at a time, since each one reads the item's scenes as they are. Crash safety: the
-new documents (the command's scenes, pieces split off others) are inserted first, then the
-conditional replaces (the command's change, the scenes cut or deleted to make room); a
-redelivery reads the item again, finds its own scenes by id and cuts only what still
-overlaps, so nothing is cut twice. Split-off ids are derived from the command."""
+One command at a time per item (the runner's lanes), since each reads the item's scenes as
+they are. Crash safety: the new documents (the command's scenes, pieces split off others) are
+inserted first, then the conditional replaces (the command's change, the scenes cut or
+deleted to make room); a redelivery reads the item again, finds its own scenes by id and
+cuts only what still overlaps, so nothing is cut twice. Split-off ids are derived from the command."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from itertools import count
 from typing import Any
 
 from services.annotation import rules, scene_rules
-from services.annotation.handlers import Event, outcome_of
+from services.annotation.events import Event
 from services.annotation.repository import AnnotationRepository
 from services.annotation.scene_events import Create, change, classified, ids_of, invalid, planned
 from shared.contracts.envelope import derived_id
-from shared.contracts.events import ANNOTATION_EVENT, AnnotationUpdated, ItemClassified
+from shared.contracts.events import AnnotationUpdated, ItemClassified
 from shared.contracts.scene_commands import (
     MoveSceneStart,
     OnScene,
@@ -128,16 +127,9 @@ async def _attempt(cmd: Create | OnScene, repo: AnnotationRepository, base_url: 
     return event
 
 
-async def handle(cmd: SceneCommand, *, repo: AnnotationRepository, base_url: str,
-                 publish: Callable[[list[Event]], Awaitable[None]]) -> Event:
-    """Apply one command that takes frames, publish its event and return it."""
-    done = await repo.outcomes([cmd.id])
-    if cmd.id in done:
-        event = ANNOTATION_EVENT.validate_python(done[cmd.id]["event"])
-        await publish([event])
-        return event
+async def make_room_for(cmd: Create | OnScene, *, repo: AnnotationRepository, base_url: str) -> Event:
+    """Apply one command that takes frames; its event (the runner records and publishes it)."""
     for _ in range(MAX_ATTEMPTS):
-        if (event := await _attempt(cmd, repo, base_url)) is not None:  # type: ignore[arg-type]
-            await asyncio.gather(repo.save_outcomes([outcome_of(cmd, event)]), publish([event]))
+        if (event := await _attempt(cmd, repo, base_url)) is not None:
             return event
     raise RuntimeError(f"the scenes of item {cmd.item_id} kept changing under this consumer; will retry")

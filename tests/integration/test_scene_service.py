@@ -12,7 +12,7 @@ from bson import ObjectId
 from faststream.redis.parser import BinaryMessageFormatV1
 
 from services.annotation.bootstrap import build
-from services.annotation.scenes import handle_scene_commands
+from services.annotation.bootstrap import handle_commands as handle_scene_commands
 from shared.contracts import streams
 from shared.contracts.envelope import Actor
 from shared.contracts.scene_commands import (

@@ -6,7 +6,11 @@ The plan (which items get the class, which earlier classes each replaces) is sto
 derive from the bulk and item ids, so replays insert nothing twice. Each item's change is
 an ordinary per-item event; `BulkProgressed` reports done/total per chunk; `ClassesStored`
 goes back to the task service last, after everything is durable (the task service then
-completes the bulk)."""
+completes the bulk).
+
+These two do not go through the platform runner: a bulk publishes its events chunk by chunk
+while it runs, answers on the bulk stream, and records the undo's outcome under the undo's
+id; until the bulk becomes linear (issue 19), they keep their own replay."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.annotation import rules
-from services.annotation.bulk_store import BulkAnnotationStore
+from services.annotation.bulk import plan
+from services.annotation.repository import AnnotationRepository
 from shared.contracts.bulk import (
     BulkProgressed,
     BulkUndone,
@@ -27,7 +32,6 @@ from shared.contracts.bulk import (
     items_correlation,
     offenders,
 )
-from shared.contracts.commands import Classify
 from shared.contracts.envelope import Envelope, derived_id, utcnow
 from shared.contracts.events import AnnotationDeleted, ItemClassified, parse_event
 
@@ -36,56 +40,18 @@ IN_FLIGHT = 2  # chunk writes sent ahead
 Publish = Callable[[list[Any]], Awaitable[None]]
 
 
-def plan_classes(cmd: ClassifyItems, live: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Per item: unchanged (it already carries the label: single-class, as its only class),
-    else classified, replacing its other classes in single-class tasks."""
-    classified, unchanged, replaced = [], [], {}
-    for item in cmd.items:
-        mine = annotation_id(cmd.bulk_id, item.item_id)
-        others = [a for a in live.get(item.item_id, []) if a["_id"] != mine]
-        labels = {a["label"] for a in others}
-        has_it = cmd.label in labels and (not cmd.replace_classes or labels == {cmd.label})
-        if has_it and len(others) == len(live.get(item.item_id, [])):
-            unchanged.append(item.item_id)
-            continue
-        classified.append([item.item_id, item.assignment_id])
-        if cmd.replace_classes and others:
-            replaced[item.item_id] = [a["_id"] for a in others]
-    return {"classified": classified, "unchanged": unchanged, "replaced": replaced}
-
-
-def _template(cmd: ClassifyItems, base_url: str) -> dict[str, Any]:
-    first = cmd.items[0]
-    return rules.new_class_annotation(Classify(
-        id=cmd.id, correlation_id=cmd.id, actor=cmd.actor, occurred_at=cmd.occurred_at,
-        annotation_id=annotation_id(cmd.bulk_id, first.item_id), item_id=first.item_id,
-        dataset_id=cmd.dataset_id, project_id=cmd.project_id, recipe_id=cmd.recipe_id,
-        label=cmd.label, attributes=cmd.attributes, source="ui", task_id=cmd.task_id,
-        assignment_id=first.assignment_id), base_url)
-
-
-def _doc(template: dict[str, Any], api: str, bulk_id: str, item: str, assignment: str) -> dict[str, Any]:
-    ann = annotation_id(bulk_id, item)
-    doc = template | {"_id": ann, "id": ann, "itemId": item, "url": f"{api}/annotations/{ann}",
-                      "item": f"{api}/items/{item}"}
-    doc["metadata"] = {"system": template["metadata"]["system"] | {"assignmentId": assignment},
-                       "user": {}}
-    doc["hash"] = rules.content_hash(doc)
-    return doc
-
-
-async def classify_items(cmd: ClassifyItems, *, store: BulkAnnotationStore, base_url: str,
+async def classify_items(cmd: ClassifyItems, *, repo: AnnotationRepository, base_url: str,
                          publish: Publish, reply: Callable[[ClassesStored], Awaitable[None]]) -> None:
-    if (stored := await store.outcome(cmd.id)) is not None:
+    if (stored := await _outcome(repo, cmd.id)) is not None:
         return await reply(ClassesStored.model_validate(stored["event"]))
-    record = await store.record(cmd.bulk_id)
+    record = await repo.bulk_record(cmd.bulk_id)
     if record is None:
-        plan = plan_classes(cmd, await store.live_classes([i.item_id for i in cmd.items]))
+        planned = plan.plan_classes(cmd, await repo.live_classes([i.item_id for i in cmd.items]))
         record = {"_id": cmd.bulk_id, "commandId": cmd.id, "taskId": cmd.task_id,
-                  "projectId": cmd.project_id, "total": len(cmd.items), "createdAt": utcnow(), **plan}
-        await store.save_record(record)
+                  "projectId": cmd.project_id, "total": len(cmd.items), "createdAt": utcnow(), **planned}
+        await repo.save_bulk_record(record)
     api = f"{base_url.rstrip('/')}/api/v1"
-    template = _template(cmd, base_url)
+    template = plan.template(cmd, base_url)
     tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id,
                  "bulkId": cmd.bulk_id}
     total, todo = record["total"], record["classified"]
@@ -98,11 +64,11 @@ async def classify_items(cmd: ClassifyItems, *, store: BulkAnnotationStore, base
             annotation=rules.public(d), replaced=record["replaced"].get(d["itemId"], [])) for d in docs]
         events.append(_progress(cmd, done, total, f"progress:{docs[0]['itemId']}"))
         await publish(events)
-        await store.progress(cmd.bulk_id, done)
+        await repo.bulk_progressed(cmd.bulk_id, done)
 
     async def write(part: list[list[str]], docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        await store.insert(docs)
-        await store.tombstone([r for i, _ in part for r in record["replaced"].get(i, [])], tombstone)
+        await repo.insert_new(docs)
+        await repo.tombstone([r for i, _ in part for r in record["replaced"].get(i, [])], tombstone)
         return docs
 
     # Two chunks always on their way to the server: it takes the second as soon as the first
@@ -114,7 +80,7 @@ async def classify_items(cmd: ClassifyItems, *, store: BulkAnnotationStore, base
         part = todo[n:n + CHUNK]
         if part:
             writing.append(asyncio.ensure_future(
-                write(part, [_doc(template, api, cmd.bulk_id, i, a) for i, a in part])))
+                write(part, [plan.document(template, api, cmd.bulk_id, i, a) for i, a in part])))
         if len(writing) > (IN_FLIGHT - 1 if part else 0):
             written = await writing.popleft()
             if reporting is not None:
@@ -128,8 +94,8 @@ async def classify_items(cmd: ClassifyItems, *, store: BulkAnnotationStore, base
         bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id,
         classified=len(todo), unchanged=len(record["unchanged"]),
         replaced=sum(len(v) for v in record["replaced"].values()))
-    await store.mark(cmd.bulk_id, {"state": "completed", "done": total})
-    await _finish(store, cmd, cmd.id, "ClassifyItems", stored)
+    await repo.mark_bulk(cmd.bulk_id, {"state": "completed", "done": total})
+    await _finish(repo, cmd, cmd.id, "ClassifyItems", stored)
     await reply(stored)
 
 
@@ -139,40 +105,44 @@ def _progress(cmd: ClassifyItems, done: int, total: int, what: str) -> BulkProgr
                           project_id=cmd.project_id, done=done, total=total)
 
 
-async def _finish(store: BulkAnnotationStore, cmd: Envelope, outcome_id: str, kind: str, event: Any) -> None:
-    await store.save_outcome({"_id": outcome_id, "commandType": kind, "status": "succeeded",
-                              "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
-                              "event": event.wire(), "completedAt": utcnow()})
+async def _finish(repo: AnnotationRepository, cmd: Envelope, outcome_id: str, kind: str, event: Any) -> None:
+    await repo.save_outcomes([{"_id": outcome_id, "commandType": kind, "status": "succeeded",
+                               "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
+                               "event": event.wire(), "completedAt": utcnow()}])
 
 
-async def unclassify_items(cmd: UnclassifyItems, *, store: BulkAnnotationStore, publish: Publish) -> None:
+async def _outcome(repo: AnnotationRepository, outcome_id: str) -> dict[str, Any] | None:
+    return (await repo.outcomes([outcome_id])).get(outcome_id)
+
+
+async def unclassify_items(cmd: UnclassifyItems, *, repo: AnnotationRepository, publish: Publish) -> None:
     """Remove the bulk's classes and bring back those they replaced, except on items whose
     bulk annotation changed since (those are reported as conflicts)."""
-    if (stored := await store.outcome(cmd.undo_id)) is not None:
+    if (stored := await _outcome(repo, cmd.undo_id)) is not None:
         return await publish([parse_event(stored["event"])])
-    record = await store.record(cmd.bulk_id)
+    record = await repo.bulk_record(cmd.bulk_id)
     undo = (record or {}).get("undo")
     if undo is None:
         mine = {annotation_id(cmd.bulk_id, i): i for i, _ in record["classified"]} if record else {}
-        current = await store.get_many(list(mine))
+        current = await repo.get_many(list(mine))
         keep = [i for a, i in mine.items() if _untouched(current.get(a))]
         undo = {"items": keep, "conflicts": [i for i in mine.values() if i not in set(keep)]}
         if record:
-            await store.mark(cmd.bulk_id, {"undo": undo})
+            await repo.mark_bulk(cmd.bulk_id, {"undo": undo})
     removed = [annotation_id(cmd.bulk_id, i) for i in undo["items"]]
     back = [r for i in undo["items"] for r in (record or {}).get("replaced", {}).get(i, [])]
-    await store.tombstone(removed, {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email,
+    await repo.tombstone(removed, {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email,
                                     "commandId": cmd.undo_id, "bulkId": cmd.bulk_id})
     if record:
-        await store.revive(back, record["commandId"])
-    await publish(await _undo_events(cmd, store, undo["items"], back))
+        await repo.revive(back, record["commandId"])
+    await publish(await _undo_events(cmd, repo, undo["items"], back))
     undone = BulkUndone(
         id=derived_id(cmd.id, "BulkUndone"), correlation_id=cmd.undo_id, actor=cmd.actor,
         bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id, removed=len(removed),
         restored=len(back), conflicts=offenders(undo["conflicts"]), statuses=cmd.statuses)
     if record:
-        await store.mark(cmd.bulk_id, {"state": "undone"})
-    await _finish(store, cmd, cmd.undo_id, "UndoBulk", undone)
+        await repo.mark_bulk(cmd.bulk_id, {"state": "undone"})
+    await _finish(repo, cmd, cmd.undo_id, "UndoBulk", undone)
     await publish([undone])
 
 
@@ -180,13 +150,13 @@ def _untouched(doc: dict[str, Any] | None) -> bool:
     return doc is not None and "_deleted" not in doc and "_lastCommand" not in doc
 
 
-async def _undo_events(cmd: UnclassifyItems, store: BulkAnnotationStore, items: list[str],
+async def _undo_events(cmd: UnclassifyItems, repo: AnnotationRepository, items: list[str],
                        back: list[str]) -> list[Any]:
     correlation = items_correlation(cmd.undo_id)
     events: list[Any] = [AnnotationDeleted(
         id=derived_id(cmd.id, f"deleted:{i}"), correlation_id=correlation, actor=cmd.actor,
         item_id=i, project_id=cmd.project_id, annotation_id=annotation_id(cmd.bulk_id, i)) for i in items]
-    for doc in (await store.get_many(back)).values() if back else []:
+    for doc in (await repo.get_many(back)).values() if back else []:
         events.append(ItemClassified(
             id=derived_id(cmd.id, f"restored:{doc['_id']}"), correlation_id=correlation, actor=cmd.actor,
             item_id=doc["itemId"], dataset_id=doc["datasetId"], project_id=cmd.project_id,
