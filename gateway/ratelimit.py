@@ -1,6 +1,6 @@
-"""Per-request checks shared by every gateway replica, in one Redis round trip (a small Lua
-script): has this token been revoked, and is it over its rate limit (a fixed one-minute
-window per token)?
+"""Per-request checks shared by every gateway replica, in one Redis command (the Lua script
+`lua/rate_check.lua`, cheaper for the client than a pipeline): has this token been revoked,
+and is it over its rate limit (a fixed one-minute window per token)?
 
 Both live in Redis, so they hold across replicas. The revocation marker only has to
 outlive the token caches (two seconds); after that MongoDB's `revokedAt` answers too.
@@ -17,18 +17,10 @@ from redis.exceptions import RedisError
 
 from gateway.auth import Principal
 from gateway.unavailable import DependencyUnavailable
+from shared.platform.scripts import lua
 
 WINDOW_S = 60
 REVOKED_TTL_S = 24 * 3600
-# One command per request (cheaper for the client than a pipeline): the revocation marker,
-# then the window's counter unless the limit is off (ARGV[1] == "0").
-CHECK = """
-local revoked = redis.call('EXISTS', KEYS[1])
-if ARGV[1] == '0' then return {revoked, 0} end
-local count = redis.call('INCR', KEYS[2])
-if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
-return {revoked, count}
-"""
 
 
 class RequestGate:
@@ -36,7 +28,7 @@ class RequestGate:
         self.redis = redis
         self.ns = namespace
         self.per_minute = per_minute
-        self.check = redis.register_script(CHECK)
+        self.check = redis.register_script(lua("gateway", "rate_check"))
 
     def _revoked_key(self, token_id: str) -> str:
         return f"{self.ns}:revoked:{token_id}"

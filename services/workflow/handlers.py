@@ -332,7 +332,7 @@ class WorkflowHandlers:
                              assignment_id: str, produced: Produced) -> None:
         """Re-seed one annotator's queue. The task's allocation version is read before the
         assignment: the task service bumps it after each change of an assignment, so a
-        reading made by another replica meanwhile can be told older or newer (queue.SYNC)."""
+        reading made by another replica meanwhile can be told older or newer (lua/sync.lua)."""
         read_ms = self.now_ms()
         version = await self.data.allocation_version(task_id)
         assignment = await self.data.assignment(assignment_id)

@@ -109,7 +109,7 @@ class Reactions:
     async def when_statuses_changed(self, events: list[ItemStatusChanged], produced: Produced) -> None:
         """Apply each item's status. A fact that is clearly the newest word on its item is
         applied as it says; the rest (handled out of order or twice, racing another writer,
-        older than the queue's seeding: queue.STATUS) and items changed twice in the batch are
+        older than the queue's seeding: lua/status.lua) and items changed twice in the batch are
         applied as stored now, read back from the task service's data. A bulk brings
         thousands at once: each task's meta and annotators are read once per batch."""
         latest: dict[tuple[str, str], ItemStatusChanged] = {}

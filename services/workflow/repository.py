@@ -34,7 +34,7 @@ class RedisQueues:
         self.redis = redis
         self.rm = ReadModel(namespace)
         self.ttl_ms = ttl_ms
-        self.scripts = {name: redis.register_script(text) for name, text in queue.SCRIPTS.items()}
+        self.scripts = {name: redis.register_script(text) for name, text in queue.scripts().items()}
 
     async def _run(self, script: str, task_id: str, email: str, pulling: bool, now_ms: int,
                    *args: Any, extra_keys: Sequence[str] = ()) -> Any:
@@ -100,7 +100,7 @@ class RedisQueues:
         ones (no status) in the open set, and lease the open ones in a pulling task.
         `version`: the task's allocation version read before the items, and `read_ms`
         when that reading began: a reading older than the queue's last is dropped, and a
-        status fact applied since it began is kept (queue.SYNC)."""
+        status fact applied since it began is kept (lua/sync.lua)."""
         tag = uuid.uuid4().hex
         fresh = self.rm.annotator(task_id, email, f"fresh:{tag}")
         fresh_order = self.rm.annotator(task_id, email, f"fresh-order:{tag}")
@@ -252,7 +252,7 @@ class MongoTaskData:
 
     async def allocation_version(self, task_id: str) -> int:
         """How many times the task service changed who holds what in the task (read before
-        an assignment, it dates the reading: queue.SYNC)."""
+        an assignment, it dates the reading: lua/sync.lua)."""
         task = await self.db.tasks.find_one({"_id": task_id}, {"allocationVersion": 1})
         return int((task or {}).get("allocationVersion", 0))
 

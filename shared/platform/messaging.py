@@ -38,6 +38,7 @@ from shared.contracts.envelope import utcnow
 from shared.platform import observability
 from shared.platform.observability import commands as accounted
 from shared.platform.observability import tracing
+from shared.platform.scripts import lua
 from shared.platform.settings import Settings
 
 log = logging.getLogger("classifier.messaging")
@@ -57,9 +58,8 @@ CONNECT_TIMEOUT_S = 1.0  # a host that drops packets fails like one that refuses
 
 def _retry() -> Retry:
     """Rides through a blip (a pooled connection gone stale when Redis restarted: the next
-    try reconnects, stack.md 1.13) but gives up after ~0.3 s when Redis is down, so a
-    request answers 503 at once. Six tries with backoff up to 2 s made every call, and so
-    every request, hang ~7 s while Redis was down."""
+    try reconnects, stack.md 1.13) but gives up after two short tries when Redis is down,
+    so a request answers 503 at once instead of hanging while Redis is away."""
     return Retry(ExponentialBackoff(cap=0.2, base=0.05), 2)
 
 
@@ -203,11 +203,11 @@ async def entries_as_sent(raw: Any, original: Any) -> RedisBatchStreamMessage:
 
     FastStream's own batch parser (faststream/redis/parser/parsers.py,
     RedisBatchStreamParser) loads every entry's JSON, dumps the whole batch back into one
-    JSON document, and its decoder loads that again: three passes over every message, about
-    half the CPU a service spends reading a stream (py-spy, bench/bulk.py). Here each entry
-    is unwrapped from FastStream's message format only; readers decode it once
-    (`decoded`), or not at all when it is not theirs (gateway.outcomes). Acks work as
-    before: the message carries the subscriber's consumer and group."""
+    JSON document, and its decoder loads that again: three passes over every message. Here
+    each entry is unwrapped from FastStream's message format only; readers decode it once
+    (`decoded`), or not at all when it is not theirs. A fast path (docs/fast-paths.md,
+    Reading a batch as sent). Acks work as before: the message carries the subscriber's
+    consumer and group."""
     parser = original.__self__  # FastStream's parser of this subscriber, bound to its group
     unwrap = parser.config.message_format.parse
     entries = [unwrap(entry.get(bDATA_KEY, entry)) for entry in raw["data"]]
@@ -249,7 +249,8 @@ def decoded_object(raw: Any) -> dict[str, Any] | None:
 def _current(broker: RedisBroker) -> Any:
     """The message being handled, from FastStream's context. Not a handler parameter: a
     `msg: RedisStreamMessage` parameter is a fast_depends custom field, solved in a worker
-    thread under an anyio task group for every message (~0.3 ms of CPU each)."""
+    thread under an anyio task group for every message (docs/fast-paths.md, The message
+    from the context)."""
     return broker.context.get_local("message")
 
 
@@ -374,23 +375,9 @@ def stream_publisher(
     )
 
 
-# Adds many entries to one stream in one call: ARGV[1] is MAXLEN ("" for none), ARGV[2] the
-# field name (`__data__`), the rest the entries' values. One reply instead of one per entry:
-# redis-py packed and parsed each XADD of a pipeline in Python, ~40% of publishing a bulk's
-# events.
-XADD_MANY = """
-local n = 0
-for i = 3, #ARGV do
-  if ARGV[1] == '' then
-    redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[i])
-  else
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[i])
-  end
-  n = n + 1
-end
-return n
-"""
-XADD_MANY_AT_ONCE = 1_000  # entries per script call: the server is busy ~1 ms per 1,000
+# Entries per call of lua/xadd_many.lua: a script holds the server while it runs, so a big
+# batch goes in several calls (one round trip) rather than one long one.
+XADD_MANY_AT_ONCE = 1_000
 
 
 @dataclass(frozen=True)
@@ -426,10 +413,10 @@ async def prepare_all(publisher: Any, messages: Sequence[Any]) -> Prepared | Seq
 
 async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Prepared) -> None:
     """Publish contract messages (or ones `prepare_all` encoded) in as few round trips as
-    possible: one XADD for one message, one script call (`XADD_MANY`) per thousand
-    otherwise. Going through `publisher.publish` per message cost ~40 us of middleware
-    each, and a pipeline of XADDs ~40% of publishing in packing and parsing, which a
-    10,000-item bulk's 20,000 events feel (bench/bulk.py)."""
+    possible: one XADD for one message, one call of `lua/xadd_many.lua` per thousand
+    otherwise. A fast path (docs/fast-paths.md, Publishing many events): it skips
+    FastStream's per-message publish middleware and redis-py's packing and parsing of each
+    XADD of a pipeline, which a bulk's thousands of events feel."""
     prepared = messages if isinstance(messages, Prepared) else await prepare_all(publisher, messages)
     if not isinstance(prepared, Prepared):  # not a stream publisher: the general path
         async with redis.pipeline(transaction=False) as pipe:
@@ -453,10 +440,10 @@ async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Pr
 
 
 def _xadd_many(redis: Redis) -> Any:
-    """The registered XADD_MANY script of this client (EVALSHA, loaded on first use)."""
+    """The registered `lua/xadd_many.lua` of this client (EVALSHA, loaded on first use)."""
     script = _SCRIPTS.get(redis)
     if script is None:
-        script = _SCRIPTS[redis] = redis.register_script(XADD_MANY)
+        script = _SCRIPTS[redis] = redis.register_script(lua("shared.platform", "xadd_many"))
     return script
 
 

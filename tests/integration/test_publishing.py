@@ -1,4 +1,4 @@
-"""Publishing many events in one script call (`publish_all`, `XADD_MANY`), against real Valkey:
+"""Publishing many events in one script call (`publish_all`, shared/platform/lua/xadd_many.lua), against real Valkey:
 the entries are what FastStream's own publish writes, in order, trimmed as the stream says."""
 
 from __future__ import annotations

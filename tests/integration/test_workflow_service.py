@@ -367,9 +367,9 @@ async def test_the_next_item_script_follows_the_pure_rule(redis, settings, n, da
     if open_items:
         await redis.zadd(keys[1], {i: items.index(i) for i in open_items})
     await redis.hset(keys[0], mapping={"current": current, "assignment": "a"})
-    from services.workflow.queue import STATUS, due_member
+    from services.workflow.queue import due_member, scripts
 
-    script = redis.register_script(STATUS)  # an undo of nothing only refreshes `next`
+    script = redis.register_script(scripts()["status"])  # an undo of nothing only refreshes `next`
     await script(keys=keys + [rm.annotator("t-hyp", "a@example.com", "seen")],
                  args=[due_member("t-hyp", "a"), 0, 1000, "0", "none", "undo", ""])
     expected = rules.next_after(sorted(open_items, key=items.index), {i: k for k, i in enumerate(items)},
@@ -380,7 +380,7 @@ async def test_the_next_item_script_follows_the_pure_rule(redis, settings, n, da
 
 async def test_a_status_fact_is_applied_as_said_only_when_clearly_the_items_newest(redis, settings):
     """Facts out of order, close to another, or older than the queue's seeding come back to
-    be checked against the stored status (queue.STATUS); the newest word is applied."""
+    be checked against the stored status (lua/status.lua); the newest word is applied."""
     from services.workflow.queue import FACT_GUARD_MS
     from services.workflow.repository import RedisQueues
 
@@ -405,7 +405,7 @@ async def test_a_queue_seeded_by_two_replicas_at_once_keeps_the_newer_reading(re
     """Two workflow replicas re-seed one annotator's queue from readings of different ages (two
     pulls' facts handled at once): the older reading, seeded last, is dropped (a lower
     allocation version), and an item whose status fact was applied after a reading began
-    keeps what the fact said (queue.SYNC). Seen under load: bench/replicas.py."""
+    keeps what the fact said (lua/sync.lua). Seen under load: bench/replicas.py."""
     from services.workflow.repository import RedisQueues
 
     queues, who = RedisQueues(redis, settings.namespace, 60_000), ("t-two", "a@example.com")
