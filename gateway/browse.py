@@ -2,9 +2,9 @@
 process (gateway.browse_index), built from MongoDB on the task's first use and kept fresh
 from the event streams every replica already reads without a group.
 
-MongoDB cannot answer the browser in time: on the embedded server a filtered, sorted page
-of a 100,000-item task took ~1 s and its count ~0.8 s even with compound indexes; the index
-answers it in a few milliseconds (figures in docs/architecture.md, bench/task_items.py).
+MongoDB cannot answer the browser in time (a filtered, sorted page of a big task and its
+count, even with compound indexes); the index can (figures: docs/fast-paths.md, The task
+browser's index).
 
 Freshness:
 - Events change the index as they are read, before the requests waiting for them are

@@ -207,9 +207,9 @@ class _Counted(list):  # type: ignore[type-arg]
 
 class _CompactZip(zipfile.ZipFile):
     """A zip written forward that keeps each entry's central directory record as its packed
-    bytes (~80 bytes) instead of a `ZipInfo` (~0.5 KB, and its name in `NameToInfo`): the
-    directory names every entry and comes last, so it grows with the export; packed, a
-    100,000-item zip holds ~8 MB for it instead of ~110 MB."""
+    bytes instead of a `ZipInfo` (and its name in `NameToInfo`): the directory names every
+    entry and comes last, so it grows with the export, and packed it takes a fraction of the
+    memory (docs/fast-paths.md, Zip exports)."""
 
     def __init__(self, sink: io.RawIOBase) -> None:
         super().__init__(sink, "w", zipfile.ZIP_DEFLATED)

@@ -78,9 +78,8 @@ def logging_config(**kwargs: Any) -> Any:
     """Litestar's logging config: its loggers hand their records to the root logger's handler
     (the process's lines on stderr, written in the event loop's thread, as the services do),
     not to Litestar's default queue and listener thread. That thread took every request's
-    line across threads: a loop of 0.5 ms requests, each logging a line, ran at 1.35 ms a
-    request with it and 0.67-0.88 ms without on this loaded 2-core machine, and spent ~0.1 ms
-    more CPU a line (each thread waits for the other's GIL)."""
+    line across threads, each thread waiting for the other's GIL: slower requests and more
+    CPU a line (docs/fast-paths.md, Request log lines in the loop's thread)."""
     from litestar.logging.config import LoggingConfig
 
     return LoggingConfig(

@@ -250,7 +250,7 @@ def _current(broker: RedisBroker) -> Any:
     """The message being handled, from FastStream's context. Not a handler parameter: a
     `msg: RedisStreamMessage` parameter is a fast_depends custom field, solved in a worker
     thread under an anyio task group for every message (docs/fast-paths.md, The message
-    from the context)."""
+    from FastStream's context)."""
     return broker.context.get_local("message")
 
 

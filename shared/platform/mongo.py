@@ -1,11 +1,10 @@
 """MongoDB reads and writes over many values, in slices.
 
 The embedded MongoDB-wire server (secantus) checks every document a query finds against the
-whole `$in` list, so a query costs (documents found x values listed): reading 4,000 status
-documents by one `$in` of their ids took 7.9 s, in slices of 100 0.3 s; re-running a
-3,000-item bulk took 5.3 s instead of 0.7 s (docs/architecture.md). MongoDB itself does not
-mind; slicing costs it a few round trips. Every `$in` over a caller-sized list goes through
-here.
+whole `$in` list, so one query over a long list costs (documents found x values listed) and
+grows with the square of the list. MongoDB itself does not mind; slicing costs it a few round
+trips. Every `$in` over a caller-sized list goes through here. Figures and who uses it:
+docs/fast-paths.md, `$in` in slices.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any
 
 IN_SLICE = 50  # found documents each slice checks against: small while slices find much
 MAX_SLICE = 500  # a slice finding almost nothing grows up to this: one that then finds all
-# of its values costs MAX_SLICE² checks (~0.1 s), the worst a wrong guess can cost
+# of its values costs MAX_SLICE² checks, the worst a wrong guess can cost
 
 
 def slices(values: Iterable[Any], size: int = IN_SLICE) -> Iterator[list[Any]]:
@@ -30,7 +29,7 @@ async def find_in(collection: Any, field: str, values: Iterable[Any], query: dic
     """Documents whose `field` is one of `values` (and match `query`), read slice by slice.
     A slice that finds little doubles the next one, a slice that finds much starts small
     again: 10,000 ids of which none exist are a few queries, 10,000 that all exist are two
-    hundred small ones (0.06 s and 0.8 s, against 0.06 s and ~50 s in one query). `sort`
+    hundred small ones. `sort`
     orders each slice, so documents sharing a value keep their order."""
     values, found, size, n = list(values), [], IN_SLICE, 0
     while n < len(values):

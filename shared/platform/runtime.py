@@ -111,8 +111,8 @@ def serve(app: Any, port: int) -> None:
     config = observability.logging_config()
     logging.config.dictConfig(config)
     # Everything built so far (modules, models, routes) lives as long as the process: keep
-    # it out of the collector's full passes, which otherwise walk it all (~30 ms each, a
-    # request's latency tail).
+    # it out of the collector's full passes, which otherwise walk it all, pausing the
+    # requests in flight (docs/fast-paths.md, Frozen start-up objects).
     gc.collect()
     gc.freeze()
     uvicorn.run(app, host="0.0.0.0", port=port, log_level="warning", lifespan="on", loop="auto",

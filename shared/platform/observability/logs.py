@@ -18,8 +18,8 @@ from typing import Any
 SERVICE = ""  # the process's name (gateway, annotation, ...), set at its start
 REDACTED = "[redacted]"
 # (words one of which a line must hold, lower-cased, for the pattern to be tried; the pattern;
-# its replacement). The words keep the cost off the common line: the token/password pattern
-# alone took ~100 us on a request's line, the words ~2 us (bench/observability.py).
+# its replacement). The words keep the patterns' cost off the common line, which holds none
+# of them (docs/fast-paths.md, Log redaction's word check).
 _SECRETS = [
     # Authorization: Bearer <token>; Basic <credentials>
     (("bearer", "basic"),
