@@ -37,7 +37,7 @@ test-fast: $(VENV)/.test-deps
 screenshots: $(VENV)/.test-deps
 	UPDATE_DOCS_SCREENSHOTS=1 CHROMIUM_PATH="$$(sh deploy/chromium.sh)" $(BIN)/python -m pytest -q tests/browser
 
-# make bench BENCH=autonext (or bulk, floor, scenes, tasks, studio, task_items)
+# make bench BENCH=autonext (or bulk, scenes, tasks, studio, task_items)
 BENCH ?= classify
 
 bench: $(VENV)/.test-deps
