@@ -26,7 +26,8 @@ class Access:
         self.catalog = catalog
         self.cache: TTLCache[tuple[str, str], Any] = TTLCache(100_000, ttl)
 
-    async def _get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+    async def cached(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        """The document, from the cache when it is there."""
         return await read_through(self.cache, (collection, doc_id),
                                   lambda: self.catalog.get(collection, doc_id))
 
@@ -45,7 +46,7 @@ class Access:
     async def ontology(self, recipe_id: str) -> Ontology:
         """The parsed ontology of a recipe (parsing once per cache period, not per request)."""
         async def parse() -> Ontology:
-            recipe = await self._get("recipes", recipe_id)
+            recipe = await self.cached("recipes", recipe_id)
             return Ontology.model_validate(recipe["ontology"]) if recipe else Ontology()
 
         return await read_through(self.cache, ("ontology", recipe_id), parse)
@@ -63,7 +64,7 @@ class Access:
     async def membership(
         self, user: Principal, project_id: str
     ) -> tuple[dict[str, Any], str] | None:
-        project = await self._get("projects", project_id)
+        project = await self.cached("projects", project_id)
         role = self.role_of(user, project) if project else None
         return (project, role) if role else None
 
@@ -90,13 +91,13 @@ class Access:
     # resources, each answering 404 outside the caller's projects -----------------------------
 
     async def dataset(self, user: Principal, dataset_id: str) -> dict[str, Any]:
-        dataset = await self._get("datasets", dataset_id)
+        dataset = await self.cached("datasets", dataset_id)
         if dataset is None or await self.membership(user, dataset["projectId"]) is None:
             raise NotFoundException(f"no dataset {dataset_id}")
         return dataset
 
     async def item(self, user: Principal, item_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        item = await self._get("items", item_id)
+        item = await self.cached("items", item_id)
         if item is None:
             raise NotFoundException(f"no item {item_id}")
         try:
@@ -118,7 +119,7 @@ class Access:
         return doc, dataset
 
     async def recipe(self, user: Principal, recipe_id: str) -> dict[str, Any]:
-        recipe = await self._get("recipes", recipe_id)
+        recipe = await self.cached("recipes", recipe_id)
         if recipe is None or not await self.recipe_projects(user, recipe):
             raise NotFoundException(f"no recipe {recipe_id}")
         return recipe

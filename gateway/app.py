@@ -42,9 +42,10 @@ from gateway.controllers.system import OperationController, UserController, asyn
 from gateway.controllers.tasks import AssignmentController, TaskController
 from gateway.controllers.tokens import TokenController
 from gateway.controllers.workflow import WorkflowController
+from gateway.dependencies import dependencies
 from gateway.dispatch import Replayed, replayed_handler
 from gateway.errors import Unprocessable, log_exception, unprocessable_handler, validation_to_422
-from gateway.guards import authorize, check_rules
+from gateway.guards import authorizer, check_rules
 from gateway.limits import MAX_BODY, LimitedRequest, too_large_handler
 from gateway.sessions import SessionCSRF, csrf_config, session_config
 from gateway.studio import ROUTES as STUDIO_ROUTES
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[*ROUTES, vendor_router(), *obs.routes()],  # vendor_router: /static/vendor, no CDN
         lifespan=[lifespan],
-        state=State({"gw": gw}),
+        state=State({"gw": gw}),  # the container, for the middlewares and the tests
+        dependencies=dependencies(gw),  # what handlers receive: their adapters, and the guard's grant
         template_config=template_config(),
         middleware=[*obs.middleware(),  # request metrics and log lines (gateway.observability)
                     session_config(gw.settings).middleware,  # loads the cookie's session
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                                                           "^/metrics$"]),
                     DefineMiddleware(SessionCSRF, config=csrf_config(gw.settings)),
                     AuditMiddleware()],
-        guards=[authorize],  # every route: the rule of gateway.roles.RULES for its handler
+        guards=[authorizer(gw)],  # every route: the rule of gateway.roles.RULES for its handler
         exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler,
                             Replayed: replayed_handler,
                             413: too_large_handler,

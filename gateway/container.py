@@ -10,11 +10,13 @@ from gateway.audit import AuditLog
 from gateway.auth import TokenResolver
 from gateway.browse import Browser
 from gateway.bus import CommandBus
+from gateway.dispatch import Commands
 from gateway.export_jobs import resume_export
 from gateway.import_jobs import resume_import
 from gateway.invalidation import Invalidation
 from gateway.jobs import Jobs
 from gateway.links import Links
+from gateway.moves import Moves
 from gateway.oidc import SingleSignOn
 from gateway.outcomes import OutcomeHub
 from gateway.passwords import SignInThrottle
@@ -110,6 +112,9 @@ class Gateway:
         self.bus = CommandBus(
             self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s
         )
+        self.commands = Commands(self.bus, self.api)
+        self.moves = Moves(self.workflow, self.bus, self.access, self.api,
+                           self.publishers[streams.WORKFLOW])
         await ensure_groups(self.redis, s.namespace)
         await self.sessions.start()
         await self.catalog.create_indexes()

@@ -1,4 +1,7 @@
-"""From a validated request to a published command and back to an HTTP answer."""
+"""From a validated request to a published command and back to an HTTP answer.
+
+`Commands` is what controllers receive (their `commands` dependency, gateway.dependencies):
+the command bus and the API's base URL that operation URLs are made from."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 
-from gateway.bus import IdempotencyConflict
+from gateway.bus import CommandBus, IdempotencyConflict
 from gateway.errors import REJECTION_STATUS, Unprocessable
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import CommandRejected
@@ -66,21 +69,6 @@ def replayed_handler(_: Request, exc: Replayed) -> Response[Any]:
     return exc.response
 
 
-async def replayed(connection: ASGIConnection, body: Any, success: int,
-                   render: Callable[[Any], Any] = _annotation) -> Response[Any] | None:
-    """The first answer to a repeated request whose resource its first run removed (a
-    DELETE retried with the same Idempotency-Key), or None."""
-    gw, key = connection.app.state.gw, connection.headers.get("idempotency-key")
-    if key is None or not 0 < len(key) <= MAX_KEY:
-        return None
-    earlier = await gw.bus.claimed(connection.user.user_id, key, _fingerprint(connection, body))
-    if earlier is None or not await gw.bus.published(earlier):
-        return None
-    again = answer(await gw.bus.await_existing(earlier), earlier, gw.api, success, render)
-    again.headers[REPLAYED] = "true"
-    return again
-
-
 def _under(command: Envelope, command_id: str, wait_for: str | None) -> tuple[Envelope, str | None]:
     """The command under the id an Idempotency-Key was bound to (the forwarded command's,
     when a check forwards it), so a retry publishes what the first request meant to."""
@@ -90,43 +78,67 @@ def _under(command: Envelope, command_id: str, wait_for: str | None) -> tuple[En
     return command.model_copy(update={"command": inner}), command_id
 
 
-async def dispatch(
-    request: Request, stream: str, command: Envelope, project_id: str, body: Any, success: int,
-    render: Callable[[Any], Any] = _annotation, wait_for: str | None = None,
-) -> Response[Any]:
-    """Publish `command` and answer with its outcome. `wait_for` is the id whose outcome
-    answers the request when it differs from the command's (a command checked by the task
-    service and forwarded: the forwarded command's outcome)."""
-    gw = request.app.state.gw
-    key = request.headers.get("idempotency-key")
-    if key is not None:
-        if not 0 < len(key) <= MAX_KEY:
-            raise Unprocessable(detail="bad Idempotency-Key header", extra=[
-                {"field": "Idempotency-Key", "rule": f"must be 1 to {MAX_KEY} characters",
-                 "source": "header"}])
-        try:
-            # The key names the id the client is answered with (the forwarded command's,
-            # when a check forwards it), so a repeat finds the same outcome.
-            earlier = await gw.bus.claim(
-                request.user.user_id, key, _fingerprint(request, body), wait_for or command.id
-            )
-        except IdempotencyConflict:
-            raise Unprocessable(
-                detail="Idempotency-Key was already used with a different request",
-                extra=[{"field": "Idempotency-Key", "rule": "must not be reused for another request",
-                        "source": "header"}],
-            ) from None
-        if earlier is not None and await gw.bus.published(earlier):
-            outcome = await gw.bus.await_existing(earlier)
-            replayed = answer(outcome, earlier, gw.api, success, render)
-            replayed.headers[REPLAYED] = "true"
-            return replayed
-        if earlier is not None:  # claimed by a request that died before publishing: publish it now
-            command, wait_for = _under(command, earlier, wait_for)
-    try:
-        outcome = await gw.bus.send(stream, command, project_id, wait_for)
-    except Exception:
+
+
+class Commands:
+    """Publishing a request's command and answering with its outcome."""
+
+    def __init__(self, bus: CommandBus, api: str) -> None:
+        self.bus, self.api = bus, api
+
+    def answer(self, outcome: Any, command_id: str, success: int,
+               render: Callable[[Any], Any] = _annotation) -> Response[Any]:
+        return answer(outcome, command_id, self.api, success, render)
+
+    async def replayed(self, connection: ASGIConnection, body: Any, success: int,
+                       render: Callable[[Any], Any] = _annotation) -> Response[Any] | None:
+        """The first answer to a repeated request whose resource its first run removed (a
+        DELETE retried with the same Idempotency-Key), or None."""
+        bus, key = self.bus, connection.headers.get("idempotency-key")
+        if key is None or not 0 < len(key) <= MAX_KEY:
+            return None
+        earlier = await bus.claimed(connection.user.user_id, key, _fingerprint(connection, body))
+        if earlier is None or not await bus.published(earlier):
+            return None
+        again = self.answer(await bus.await_existing(earlier), earlier, success, render)
+        again.headers[REPLAYED] = "true"
+        return again
+
+    async def dispatch(
+        self, request: Request, stream: str, command: Envelope, project_id: str, body: Any,
+        success: int, render: Callable[[Any], Any] = _annotation, wait_for: str | None = None,
+    ) -> Response[Any]:
+        """Publish `command` and answer with its outcome. `wait_for` is the id whose outcome
+        answers the request when it differs from the command's (a command checked by the task
+        service and forwarded: the forwarded command's outcome)."""
+        bus, key = self.bus, request.headers.get("idempotency-key")
         if key is not None:
-            await gw.bus.release(request.user.user_id, key)
-        raise
-    return answer(outcome, wait_for or command.id, gw.api, success, render)
+            if not 0 < len(key) <= MAX_KEY:
+                raise Unprocessable(detail="bad Idempotency-Key header", extra=[
+                    {"field": "Idempotency-Key", "rule": f"must be 1 to {MAX_KEY} characters",
+                     "source": "header"}])
+            try:
+                # The key names the id the client is answered with (the forwarded command's,
+                # when a check forwards it), so a repeat finds the same outcome.
+                earlier = await bus.claim(
+                    request.user.user_id, key, _fingerprint(request, body), wait_for or command.id
+                )
+            except IdempotencyConflict:
+                raise Unprocessable(
+                    detail="Idempotency-Key was already used with a different request",
+                    extra=[{"field": "Idempotency-Key", "rule": "must not be reused for another request",
+                            "source": "header"}],
+                ) from None
+            if earlier is not None and await bus.published(earlier):
+                replayed = self.answer(await bus.await_existing(earlier), earlier, success, render)
+                replayed.headers[REPLAYED] = "true"
+                return replayed
+            if earlier is not None:  # claimed by a request that died before publishing: publish it now
+                command, wait_for = _under(command, earlier, wait_for)
+        try:
+            outcome = await bus.send(stream, command, project_id, wait_for)
+        except Exception:
+            if key is not None:
+                await bus.release(request.user.user_id, key)
+            raise
+        return self.answer(outcome, wait_for or command.id, success, render)

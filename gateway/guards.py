@@ -3,16 +3,20 @@
 The project a request acts in is found from the path: the first of `RESOLVERS`' parameter
 names present (the id of an annotation, assignment, task, item, dataset, recipe or
 project). Order of the answers: 401 (no or bad token, in gateway.auth), 404 (not a
-member: ids do not leak), 403 (a read-only token writing, or a role below the rule's). The outcome is left on the
-request as a `Grant`, which handlers read for the role to put in a command's actor.
+member: ids do not leak), 403 (a read-only token writing, or a role below the rule's).
+
+What the guard looked up is looked up once per request: the outcome is left on the request
+as a `Grant` (the caller's role, its project, and the documents the path named), which
+handlers receive as their `grant` dependency (gateway.dependencies) instead of reading the
+resource and the membership again.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Request
 from litestar.connection import ASGIConnection
@@ -25,56 +29,83 @@ from litestar.exceptions import (
 from litestar.handlers import BaseRouteHandler
 
 from gateway.auth import Principal
-from gateway.dispatch import Replayed, replayed
+from gateway.dispatch import Replayed
 from gateway.roles import PUBLIC, RULES, Rule, at_least, highest
 
-Memberships = list[tuple[dict[str, Any], str]]
+if TYPE_CHECKING:
+    from gateway.container import Gateway
+
+Doc = dict[str, Any]
+Memberships = list[tuple[Doc, str]]
 
 
-async def _of_project(gw: Any, user: Principal, project_id: str) -> Memberships:
-    project = await gw.access.project(user, project_id)
-    return [(project, gw.access.role_of(user, project))]
+@dataclass(frozen=True)
+class Lookup:
+    """One request's reads for the guard: the adapters, the caller, and what was found."""
+
+    gw: Gateway
+    user: Principal
+    found: dict[str, Doc] = field(default_factory=dict)
+
+    async def member(self, project_id: str, missing: str) -> Memberships:
+        """The caller's one membership lookup for this request; 404 (`missing`) without one."""
+        membership = await self.gw.access.membership(self.user, project_id)
+        if membership is None:
+            raise NotFoundException(missing)
+        self.found["project"] = membership[0]
+        return [membership]
+
+    def keep(self, name: str, doc: Doc | None, missing: str) -> Doc:
+        if doc is None:
+            raise NotFoundException(missing)
+        self.found[name] = doc
+        return doc
 
 
-async def _of_dataset(gw: Any, user: Principal, dataset_id: str) -> Memberships:
-    return await _of_project(gw, user, (await gw.access.dataset(user, dataset_id))["projectId"])
+async def _of_project(look: Lookup, project_id: str) -> Memberships:
+    return await look.member(project_id, f"no project {project_id}")
 
 
-async def _of_item(gw: Any, user: Principal, item_id: str) -> Memberships:
-    _, dataset = await gw.access.item(user, item_id)
-    return await _of_project(gw, user, dataset["projectId"])
+async def _of_dataset(look: Lookup, dataset_id: str, missing: str | None = None) -> Memberships:
+    missing = missing or f"no dataset {dataset_id}"
+    dataset = look.keep("dataset", await look.gw.access.cached("datasets", dataset_id), missing)
+    return await look.member(dataset["projectId"], missing)
 
 
-async def _of_annotation(gw: Any, user: Principal, annotation_id: str) -> Memberships:
-    _, dataset = await gw.access.annotation(user, annotation_id)
-    return await _of_project(gw, user, dataset["projectId"])
+async def _of_item(look: Lookup, item_id: str, missing: str | None = None) -> Memberships:
+    missing = missing or f"no item {item_id}"
+    item = look.keep("item", await look.gw.access.cached("items", item_id), missing)
+    return await _of_dataset(look, item["datasetId"], missing)
 
 
-async def _of_recipe(gw: Any, user: Principal, recipe_id: str) -> Memberships:
-    return await gw.access.recipe_projects(user, await gw.access.recipe(user, recipe_id))
+async def _of_annotation(look: Lookup, annotation_id: str) -> Memberships:
+    missing = f"no annotation {annotation_id}"
+    annotation = look.keep("annotation", await look.gw.catalog.annotation(annotation_id), missing)
+    return await _of_item(look, annotation["itemId"], missing)
 
 
-async def _of_task(gw: Any, user: Principal, task_id: str) -> Memberships:
-    task = await gw.tasks.task(task_id)
-    try:
-        if task is None:
-            raise NotFoundException
-        return await _of_project(gw, user, task["projectId"])
-    except NotFoundException:
-        raise NotFoundException(f"no task {task_id}") from None
+async def _of_recipe(look: Lookup, recipe_id: str) -> Memberships:
+    missing = f"no recipe {recipe_id}"
+    recipe = look.keep("recipe", await look.gw.access.cached("recipes", recipe_id), missing)
+    memberships = await look.gw.access.recipe_projects(look.user, recipe)
+    if not memberships:
+        raise NotFoundException(missing)
+    return memberships
 
 
-async def _of_assignment(gw: Any, user: Principal, assignment_id: str) -> Memberships:
-    assignment = await gw.tasks.assignment(assignment_id)
-    try:
-        if assignment is None:
-            raise NotFoundException
-        return await _of_task(gw, user, assignment["taskId"])
-    except NotFoundException:
-        raise NotFoundException(f"no assignment {assignment_id}") from None
+async def _of_task(look: Lookup, task_id: str, missing: str | None = None) -> Memberships:
+    missing = missing or f"no task {task_id}"
+    task = look.keep("task", await look.gw.tasks.task(task_id), missing)
+    return await look.member(task["projectId"], missing)
 
 
-Resolver = Callable[[Any, Principal, str], Awaitable[Memberships]]
+async def _of_assignment(look: Lookup, assignment_id: str) -> Memberships:
+    missing = f"no assignment {assignment_id}"
+    assignment = look.keep("assignment", await look.gw.tasks.assignment(assignment_id), missing)
+    return await _of_task(look, assignment["taskId"], missing)
+
+
+Resolver = Callable[[Lookup, str], Awaitable[Memberships]]
 # Most specific first. Each raises 404 when the caller is not a member of the owning project.
 RESOLVERS: dict[str, Resolver] = {
     "annotation_id": _of_annotation,
@@ -93,10 +124,48 @@ RESOURCE_PARAMS = ("annotation_id", "item_id", "assignment_id", "task_id", "data
 
 @dataclass(frozen=True)
 class Grant:
+    """The guard's outcome: the rule applied, the caller's role in the request's project,
+    and the documents the path named (read once, by the guard)."""
+
     rule: Rule
     project_id: str | None = None
     role: str | None = None
     resource: tuple[str, str] | None = None
+    found: Mapping[str, Doc] = field(default_factory=dict)
+
+    def _doc(self, name: str) -> Doc:
+        try:
+            return self.found[name]
+        except KeyError:
+            raise LookupError(f"the guard found no {name} on this path") from None
+
+    @property
+    def project(self) -> Doc:
+        return self._doc("project")
+
+    @property
+    def dataset(self) -> Doc:
+        return self._doc("dataset")
+
+    @property
+    def item(self) -> Doc:
+        return self._doc("item")
+
+    @property
+    def annotation(self) -> Doc:
+        return self._doc("annotation")
+
+    @property
+    def recipe(self) -> Doc:
+        return self._doc("recipe")
+
+    @property
+    def task(self) -> Doc:
+        return self._doc("task")
+
+    @property
+    def assignment(self) -> Doc:
+        return self._doc("assignment")
 
 
 def rule_for(handler: BaseRouteHandler, path: str, docs_path: str) -> Rule | None:
@@ -113,50 +182,53 @@ def grant_of(request: Request) -> Grant | None:
     return getattr(request.state, "grant", None)
 
 
-def role_here(request: Request) -> str | None:
-    """The caller's role in the project of this request (for the actor of a command)."""
-    grant = grant_of(request)
-    return grant.role if grant else None
-
-
 def _resource(params: dict[str, Any]) -> tuple[str, str] | None:
     name = next((p for p in RESOURCE_PARAMS if p in params), None)
     return (name.removesuffix("_id"), str(params[name])) if name else None
 
 
-async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    app = connection.app
-    rule = rule_for(handler, connection.scope.get("path_template", connection.url.path),
-                    _docs_path(app))
-    if rule is None:  # check_rules stops this at start-up; deny by default all the same
-        raise PermissionDeniedException("this endpoint has no access rule")
-    if rule.public:
-        return
-    user: Principal | None = connection.scope.get("user")
-    if user is None:
-        raise NotAuthorizedException("send 'Authorization: Bearer <token>'")
-    params = connection.path_params
-    grant = Grant(rule, resource=_resource(params))
-    if rule.role is not None:
-        name = next(p for p in RESOLVERS if p in params)
-        try:
-            memberships = await RESOLVERS[name](app.state.gw, user, params[name])
-        except NotFoundException:
-            # gone: by this very request (a DELETE), repeated with its Idempotency-Key?
-            if connection.scope["method"] == "DELETE" and \
-                    (again := await replayed(connection, params[name], 204)) is not None:
-                raise Replayed(again) from None
-            raise
-        role = highest([r for _, r in memberships])
-        project = next(p for p, r in memberships if r == role)
-        grant = Grant(rule, project["id"], role, grant.resource)
-    if rule.writes and "write" not in user.scopes:
-        raise PermissionDeniedException("this token is read-only: writing needs a token with "
-                                        "the 'write' scope")
-    if rule.role is not None and not at_least(grant.role, rule.role):
-        raise PermissionDeniedException(
-            f"this needs the {rule.role} role in project {grant.project_id}; you are {grant.role}")
-    connection.state.grant = grant
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
+
+
+def authorizer(gw: Gateway) -> Guard:
+    """The guard, reading through the adapters of `gw` (built at start, not yet here)."""
+
+    async def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        app = connection.app
+        rule = rule_for(handler, connection.scope.get("path_template", connection.url.path),
+                        _docs_path(app))
+        if rule is None:  # check_rules stops this at start-up; deny by default all the same
+            raise PermissionDeniedException("this endpoint has no access rule")
+        if rule.public:
+            return
+        user: Principal | None = connection.scope.get("user")
+        if user is None:
+            raise NotAuthorizedException("send 'Authorization: Bearer <token>'")
+        params = connection.path_params
+        grant = Grant(rule, resource=_resource(params))
+        if rule.role is not None:
+            name = next(p for p in RESOLVERS if p in params)
+            look = Lookup(gw, user)
+            try:
+                memberships = await RESOLVERS[name](look, params[name])
+            except NotFoundException:
+                # gone: by this very request (a DELETE), repeated with its Idempotency-Key?
+                if connection.scope["method"] == "DELETE" and \
+                        (again := await gw.commands.replayed(connection, params[name], 204)) is not None:
+                    raise Replayed(again) from None
+                raise
+            role = highest([r for _, r in memberships])
+            project = next(p for p, r in memberships if r == role)
+            grant = Grant(rule, project["id"], role, grant.resource, look.found | {"project": project})
+        if rule.writes and "write" not in user.scopes:
+            raise PermissionDeniedException("this token is read-only: writing needs a token with "
+                                            "the 'write' scope")
+        if rule.role is not None and not at_least(grant.role, rule.role):
+            raise PermissionDeniedException(
+                f"this needs the {rule.role} role in project {grant.project_id}; you are {grant.role}")
+        connection.state.grant = grant
+
+    return authorize
 
 
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")

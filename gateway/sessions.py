@@ -106,19 +106,18 @@ class Sessions:
         return len(cookies)
 
 
-async def open_session(request: Request, response: Response, user: dict[str, Any], *,
+async def open_session(sessions: Sessions, response: Response, user: dict[str, Any], *,
                        via: str) -> Response:
     """Start a browser session for `user` (a catalog user document with at least "id" and
     "email", as gateway.repository.Catalog.user/ensure_user return): store it server-side
     in Redis, set the session cookie (and the CSRF cookie, whose value writes must echo in
     the X-CSRF-Token header) on `response`, and return `response`. `via` names how the
     user signed in ("password", "invitation", "reset", "link", "oidc")."""
-    gw = request.app.state.gw
-    cookie, _ = await gw.sessions.create(user, via)
-    https = secure(gw.settings)
+    cookie, _ = await sessions.create(user, via)
+    https = secure(sessions.settings)
     response.set_cookie(SESSION_COOKIE, cookie, path="/", secure=https, httponly=True,
-                        samesite="lax", max_age=gw.sessions.max_s)
-    token = generate_csrf_token(gw.sessions.secret)
+                        samesite="lax", max_age=sessions.max_s)
+    token = generate_csrf_token(sessions.secret)
     response.set_cookie(CSRF_COOKIE, token, path="/", secure=https, httponly=False,
                         samesite="lax")
     response.headers["X-CSRF-Token"] = token

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -21,10 +21,13 @@ from litestar.exceptions import (
 from litestar.params import FromPath, JSONBody
 
 from gateway.account_schemas import AcceptInvitationIn, NewPasswordIn, PasswordChangeIn, SignInIn
+from gateway.accounts import Accounts
 from gateway.auth import SESSION_AUTH, SESSION_COOKIE
-from gateway.links import Kind, LinkRefused
-from gateway.passwords import verify_password
-from gateway.sessions import close_session, open_session
+from gateway.links import Kind, LinkRefused, Links
+from gateway.passwords import SignInThrottle, verify_password
+from gateway.repository import Catalog
+from gateway.sessions import Sessions, close_session, open_session
+from shared.platform.settings import Settings
 
 WRONG = "wrong email or password"
 
@@ -42,17 +45,18 @@ def _json_only(request: Request) -> None:
         raise HTTPException(status_code=415, detail="send the body as application/json")
 
 
-async def _use(state: State, kind: Kind, secret: str, check: Any = None) -> dict[str, Any]:
+async def _use(
+    links: Links, catalog: Catalog, kind: Kind, secret: str, check: Any = None,
+) -> dict[str, Any]:
     """Consume the link (after `check(user)`, which may refuse with nothing used); its user."""
-    gw = state.gw
     try:
-        link = await gw.links.peek(kind, secret)
-        user = await gw.catalog.user(link["userId"])
+        link = await links.peek(kind, secret)
+        user = await catalog.user(link["userId"])
         if user is None:
             raise LinkRefused(410, "the account of this link no longer exists")
         if check is not None:
             await check(user)
-        await gw.links.consume(kind, secret)
+        await links.consume(kind, secret)
     except LinkRefused as refused:
         raise HTTPException(status_code=refused.status, detail=refused.message) from None
     return user
@@ -63,108 +67,131 @@ class SignInController(Controller):
     tags = ["accounts"]
 
     @post("/session", exclude_from_auth=True, status_code=200)
-    async def sign_in(self, data: JSONBody[SignInIn], request: Request, state: State) -> Response[dict[str, Any]]:
+    async def sign_in(
+        self, data: JSONBody[SignInIn], request: Request, throttle: NamedDependency[SignInThrottle],
+        accounts: NamedDependency[Accounts], sessions: NamedDependency[Sessions],
+    ) -> Response[dict[str, Any]]:
         """Sign in with email and password: a browser session. 401 for a wrong email or
         password alike; 429 with Retry-After after SIGNIN_ATTEMPTS failures of the account
         or the address within SIGNIN_WINDOW_SECONDS."""
         _json_only(request)
-        gw, email, address = state.gw, data.email.strip(), _address(request)
-        await gw.throttle.check(email, address)
-        user = await gw.accounts.by_email(email)
+        email, address = data.email.strip(), _address(request)
+        await throttle.check(email, address)
+        user = await accounts.by_email(email)
         if not await verify_password(data.password, user.get("passwordHash") if user else None):
-            await gw.throttle.failed(email, address)
+            await throttle.failed(email, address)
             raise NotAuthorizedException(WRONG)
-        await gw.throttle.succeeded(email, address)
-        await gw.accounts.signed_in(user["id"])
-        return await open_session(request, Response(user_json(user)), user, via="password")
+        await throttle.succeeded(email, address)
+        await accounts.signed_in(user["id"])
+        return await open_session(sessions, Response(user_json(user)), user, via="password")
 
     @delete("/session", status_code=204)
-    async def sign_out(self, request: Request, state: State) -> Response[None]:
+    async def sign_out(
+        self, request: Request, sessions: NamedDependency[Sessions],
+        settings: NamedDependency[Settings],
+    ) -> Response[None]:
         """End this browser session (its cookie stops working on every replica at once).
         With a bearer token there is no session: nothing changes."""
         if request.auth == SESSION_AUTH:
-            await state.gw.sessions.end(request.cookies[SESSION_COOKIE], request.user.user_id)
-        return close_session(Response(None, status_code=204), state.gw.settings)
+            await sessions.end(request.cookies[SESSION_COOKIE], request.user.user_id)
+        return close_session(Response(None, status_code=204), settings)
 
     @delete("/users/me/sessions", status_code=204)
-    async def sign_out_everywhere(self, request: Request, state: State) -> Response[None]:
+    async def sign_out_everywhere(
+        self, request: Request, sessions: NamedDependency[Sessions],
+        settings: NamedDependency[Settings],
+    ) -> Response[None]:
         """End every browser session of the caller, on every replica at once. API tokens
         stay (revoke them at /users/me/tokens)."""
-        await state.gw.sessions.end_all(request.user.user_id)
-        return close_session(Response(None, status_code=204), state.gw.settings)
+        await sessions.end_all(request.user.user_id)
+        return close_session(Response(None, status_code=204), settings)
 
     @put("/users/me/password", status_code=204)
-    async def change_password(self, data: JSONBody[PasswordChangeIn], request: Request,
-                              state: State) -> Response[None]:
+    async def change_password(
+        self, data: JSONBody[PasswordChangeIn], request: Request,
+        accounts: NamedDependency[Accounts], throttle: NamedDependency[SignInThrottle],
+        sessions: NamedDependency[Sessions],
+    ) -> Response[None]:
         """Set or change the caller's password; once one is set, `currentPassword` must match
         (failures count toward the sign-in throttle). Every browser session of the account
         ends; a caller in one gets a new one in this answer."""
-        gw, user = state.gw, request.user
-        current = await gw.accounts.password_hash(user.user_id)
+        user = request.user
+        current = await accounts.password_hash(user.user_id)
         if current is not None:
-            await gw.throttle.check(user.email, _address(request))
+            await throttle.check(user.email, _address(request))
             if not data.current_password or not await verify_password(data.current_password, current):
-                await gw.throttle.failed(user.email, _address(request))
+                await throttle.failed(user.email, _address(request))
                 raise PermissionDeniedException("the current password is wrong")
-        await gw.accounts.set_password(user.user_id, data.password)
-        await gw.sessions.end_all(user.user_id)
+        await accounts.set_password(user.user_id, data.password)
+        await sessions.end_all(user.user_id)
         response = Response(None, status_code=204)
         if request.auth != SESSION_AUTH:
             return response
-        return await open_session(request, response, {"id": user.user_id, "email": user.email},
+        return await open_session(sessions, response, {"id": user.user_id, "email": user.email},
                                   via="password")
 
     @get("/invitations/{secret:str}", exclude_from_auth=True)
-    async def invitation(self, secret: FromPath[str], state: State) -> dict[str, Any]:
+    async def invitation(
+        self, secret: FromPath[str], links: NamedDependency[Links],
+        catalog: NamedDependency[Catalog],
+    ) -> dict[str, Any]:
         """What an invitation is for (without using it up): the email, project and role."""
         try:
-            link = await state.gw.links.peek("invitation", secret)
+            link = await links.peek("invitation", secret)
         except LinkRefused as refused:
             raise HTTPException(status_code=refused.status, detail=refused.message) from None
-        project = await state.gw.catalog.get("projects", link["projectId"]) or {}
+        project = await catalog.get("projects", link["projectId"]) or {}
         return {"email": link["email"], "projectId": link["projectId"],
                 "projectName": project.get("name"), "role": link["role"],
                 "expiresAt": link["expiresAt"]}
 
     @post("/invitations/{secret:str}/accept", exclude_from_auth=True, status_code=200)
-    async def accept_invitation(self, secret: FromPath[str], data: JSONBody[AcceptInvitationIn],
-                                request: Request, state: State) -> Response[dict[str, Any]]:
+    async def accept_invitation(
+        self, secret: FromPath[str], data: JSONBody[AcceptInvitationIn], request: Request,
+        accounts: NamedDependency[Accounts], links: NamedDependency[Links],
+        catalog: NamedDependency[Catalog], sessions: NamedDependency[Sessions],
+    ) -> Response[dict[str, Any]]:
         """Choose a display name and a password: signed in, already a member of the project
         with the role the owner gave. 409 when the email has an account by now."""
         _json_only(request)
-        gw = state.gw
-        gw.accounts.check_password(data.password)
+        accounts.check_password(data.password)
 
         async def no_account_yet(user: dict[str, Any]) -> None:
-            if await gw.accounts.password_hash(user["id"]) is not None:
+            if await accounts.password_hash(user["id"]) is not None:
                 raise HTTPException(status_code=409, detail="this email has an account already: "
                                     "sign in with its password (the invitation stays unused)")
 
-        user = await _use(state, "invitation", secret, no_account_yet)
-        await gw.accounts.set_password(user["id"], data.password, data.display_name.strip())
-        await gw.accounts.signed_in(user["id"])
+        user = await _use(links, catalog, "invitation", secret, no_account_yet)
+        await accounts.set_password(user["id"], data.password, data.display_name.strip())
+        await accounts.signed_in(user["id"])
         user["name"] = data.display_name.strip()
-        return await open_session(request, Response(user_json(user)), user, via="invitation")
+        return await open_session(sessions, Response(user_json(user)), user, via="invitation")
 
     @post("/password-resets/{secret:str}", exclude_from_auth=True, status_code=200)
-    async def reset_password(self, secret: FromPath[str], data: JSONBody[NewPasswordIn],
-                             request: Request, state: State) -> Response[dict[str, Any]]:
+    async def reset_password(
+        self, secret: FromPath[str], data: JSONBody[NewPasswordIn], request: Request,
+        accounts: NamedDependency[Accounts], links: NamedDependency[Links],
+        catalog: NamedDependency[Catalog], sessions: NamedDependency[Sessions],
+    ) -> Response[dict[str, Any]]:
         """Set a new password with a reset link: every other session of the account ends,
         and this one starts."""
         _json_only(request)
-        gw = state.gw
-        gw.accounts.check_password(data.password)
-        user = await _use(state, "reset", secret)
-        await gw.accounts.set_password(user["id"], data.password)
-        await gw.sessions.end_all(user["id"])
-        await gw.accounts.signed_in(user["id"])
-        return await open_session(request, Response(user_json(user)), user, via="reset")
+        accounts.check_password(data.password)
+        user = await _use(links, catalog, "reset", secret)
+        await accounts.set_password(user["id"], data.password)
+        await sessions.end_all(user["id"])
+        await accounts.signed_in(user["id"])
+        return await open_session(sessions, Response(user_json(user)), user, via="reset")
 
     @post("/sign-in-links/{secret:str}", exclude_from_auth=True, status_code=200)
-    async def use_sign_in_link(self, secret: FromPath[str], request: Request, state: State) -> Response[dict[str, Any]]:
+    async def use_sign_in_link(
+        self, secret: FromPath[str], request: Request, accounts: NamedDependency[Accounts],
+        links: NamedDependency[Links], catalog: NamedDependency[Catalog],
+        sessions: NamedDependency[Sessions],
+    ) -> Response[dict[str, Any]]:
         """Sign in with a one-time link (the first owner's, from `gateway.admin create-owner`
         or `make run`); set a password afterwards with PUT /users/me/password."""
-        user = await _use(state, "signin", secret)
-        await state.gw.accounts.signed_in(user["id"])
-        return await open_session(request, Response(user_json(user)), user, via="link")
+        user = await _use(links, catalog, "signin", secret)
+        await accounts.signed_in(user["id"])
+        return await open_session(sessions, Response(user_json(user)), user, via="link")
 

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from litestar import Controller, Request, get
-from litestar.datastructures import State
+from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from gateway.task_activity import TaskActivity
 
 KEEP_ALIVE_S = 15.0
 
@@ -25,7 +27,7 @@ class TaskActivityController(Controller):
 
     @get("/activity")
     async def task_activity(
-        self, task_id: FromPath[str], request: Request, state: State,
+        self, task_id: FromPath[str], activity: NamedDependency[TaskActivity],
         max_events: Annotated[int | None, QueryParameter(name="maxEvents", ge=1, le=100_000,
                                                          description="close after this many facts")] = None,
         seconds: Annotated[float | None, QueryParameter(gt=0, le=86_400,
@@ -38,14 +40,14 @@ class TaskActivityController(Controller):
         `TaskChanged` (items, statuses, assignments), `ItemsPulled`. Where a page fell behind or a
         bulk sent more than 50 per-item facts at once, one `Resync` (how many, by type) stands
         for them: read the task again. At-most-once: a reconnection starts with a new snapshot."""
-        return ServerSentEvent(self._facts(state, task_id, max_events, seconds))
+        return ServerSentEvent(self._facts(activity, task_id, max_events, seconds))
 
     @staticmethod
-    async def _facts(state: State, task_id: str, max_events: int | None,
+    async def _facts(activity: TaskActivity, task_id: str, max_events: int | None,
                      seconds: float | None) -> AsyncIterator[ServerSentEventMessage]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds if seconds else None
-        with state.gw.activity.subscribe(task_id) as listener:  # before the snapshot: no gap
+        with activity.subscribe(task_id) as listener:  # before the snapshot: no gap
             at = datetime.now(UTC).isoformat()
             yield ServerSentEventMessage(event="snapshot", data=json.dumps({"taskId": task_id, "at": at}))
             sent = 0

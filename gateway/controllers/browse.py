@@ -7,13 +7,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from gateway.access import Access
+from gateway.browse import Browser
 from gateway.browse_index import TaskIndex
 from gateway.browse_rules import MAX_IDS, SORTS, BrowseFilter, check_filter
 from gateway.controllers.common import Page, paged
 from gateway.errors import unprocessable
+from gateway.guards import Grant
 from shared.rules.labels import Problem
 
 ACCESS = ("Any member of the task's project (annotators too: they read the project's items and "
@@ -42,13 +45,13 @@ BrowsePageSize = Annotated[int, QueryParameter(ge=1, le=200, name="pageSize",
                                                description="items per page, 1 to 200")]
 
 
-async def browse(state: State, task_id: str, raw: dict[str, Any], field_prefix: str = "",
-                 source: str = "query") -> tuple[TaskIndex, BrowseFilter]:
+async def checked_index(
+    task: dict[str, Any], access: Access, browse: Browser, raw: dict[str, Any],
+    field_prefix: str = "", source: str = "query",
+) -> tuple[TaskIndex, BrowseFilter]:
     """The task's index and the checked filter; 422 naming each broken rule."""
-    gw = state.gw
-    task = await gw.tasks.task(task_id)
-    labels = set((await gw.access.ontology(task["recipeId"])).labels())
-    index = await gw.browse.index(task_id)
+    labels = set((await access.ontology(task["recipeId"])).labels())
+    index = await browse.index(task["_id"])
     f, problems = check_filter(raw, index.statuses(), labels)
     if problems:
         raise unprocessable([Problem(field_prefix + p.field, p.rule) for p in problems],
@@ -63,28 +66,32 @@ class TaskItemsReads:
     @get("/tasks/{task_id:str}/items", tags=["task browser"], description="The task's items (held by its assignments and, in a pulling task, "
                           "waiting in its queue) with their status, assignee and classes, "
                           "filtered, sorted and paged. " + FILTERS + " " + ACCESS)
-    async def task_items(self, task_id: FromPath[str], state: State, status: Status = None,
-                         label: Label = None, assignee: Assignee = None, annotated: Annotated_ = None,
-                         name: Name = None, folder: Dir = None, sort: Sort = None, page: Page = 0,
-                         page_size: BrowsePageSize = 50) -> dict[str, Any]:
+    async def task_items(
+        self, task_id: FromPath[str], grant: NamedDependency[Grant],
+        access: NamedDependency[Access], browse: NamedDependency[Browser],
+        api: NamedDependency[str], status: Status = None, label: Label = None,
+        assignee: Assignee = None, annotated: Annotated_ = None, name: Name = None,
+        folder: Dir = None, sort: Sort = None, page: Page = 0, page_size: BrowsePageSize = 50,
+    ) -> dict[str, Any]:
         raw = {"status": status, "label": label, "assignee": assignee, "annotated": annotated,
                "name": name, "dir": folder, "sort": sort}
-        index, f = await browse(state, task_id, raw)
+        index, f = await checked_index(grant.task, access, browse, raw)
         found = index.select(f)
-        api = state.gw.api
         rows = [index.row(int(p), api) for p in found[page * page_size:(page + 1) * page_size]]
         return paged(rows, len(found), page, page_size)
 
     @get("/tasks/{task_id:str}/items/ids", tags=["task browser"], description="Every id matching the filter, in the sort order (for \"select all "
                              f"matching\"); at most {MAX_IDS:,} (422 beyond). " + FILTERS + " "
                              + ACCESS)
-    async def task_item_ids(self, task_id: FromPath[str], state: State, status: Status = None,
-                            label: Label = None, assignee: Assignee = None,
-                            annotated: Annotated_ = None, name: Name = None, folder: Dir = None,
-                            sort: Sort = None) -> dict[str, Any]:
+    async def task_item_ids(
+        self, task_id: FromPath[str], grant: NamedDependency[Grant],
+        access: NamedDependency[Access], browse: NamedDependency[Browser], status: Status = None,
+        label: Label = None, assignee: Assignee = None, annotated: Annotated_ = None,
+        name: Name = None, folder: Dir = None, sort: Sort = None,
+    ) -> dict[str, Any]:
         raw = {"status": status, "label": label, "assignee": assignee, "annotated": annotated,
                "name": name, "dir": folder, "sort": sort}
-        index, f = await browse(state, task_id, raw)
+        index, f = await checked_index(grant.task, access, browse, raw)
         found = index.select(f)
         if len(found) > MAX_IDS:
             raise unprocessable([Problem("filter", f"matches {len(found):,} items; at most "

@@ -6,16 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
+from gateway.access import Access
+from gateway.browse import Browser
 from gateway.bulk_schemas import BulkClassifyIn, BulkFilterIn
-from gateway.controllers.browse import browse
+from gateway.bus import CommandBus
+from gateway.controllers.browse import checked_index
 from gateway.controllers.common import Page, PageSize, paged
-from gateway.dispatch import dispatch
+from gateway.dispatch import Commands
 from gateway.errors import unprocessable
-from gateway.guards import role_here
+from gateway.guards import Grant
+from gateway.repository import Catalog
 from shared.contracts import streams
 from shared.contracts.bulk import MAX_ITEMS, BulkClassify, BulkFilter, UndoBulk, annotation_id
 from shared.rules.labels import Problem, check_classification
@@ -34,92 +38,105 @@ class BulkController(Controller):
     path = "/api/v1/tasks/{task_id:str}"
     tags = ["bulk classification"]
 
-    async def _command(self, task_id: str, data: JSONBody[BulkClassifyIn], request: Request, state: State,
-                       dry_run: bool) -> tuple[dict[str, Any], BulkClassify]:
-        task = await state.gw.tasks.task(task_id)
-        ontology = await state.gw.access.ontology(task["recipeId"])
+    @staticmethod
+    async def _command(data: BulkClassifyIn, request: Request, grant: Grant, access: Access,
+                       browse: Browser, dry_run: bool) -> tuple[dict[str, Any], BulkClassify]:
+        task, task_id = grant.task, grant.task["_id"]
+        ontology = await access.ontology(task["recipeId"])
         if problems := check_classification(ontology, data.label, data.attributes):
             raise unprocessable(problems, "the classification does not fit the recipe")
         item_ids, f = data.item_ids, None
         if data.filter and data.filter.browses:  # resolved here, from the browser's index
-            item_ids = await matching_ids(state, task_id, data.filter)
+            item_ids = await matching_ids(task, access, browse, data.filter)
         elif data.filter:
             f = BulkFilter(assignment_id=data.filter.assignment_id, status=data.filter.status)
         return task, BulkClassify(
-            actor=request.user.actor(role_here(request)), task_id=task_id, project_id=task["projectId"],
+            actor=request.user.actor(grant.role), task_id=task_id, project_id=task["projectId"],
             item_ids=item_ids, filter=f, label=data.label, attributes=data.attributes,
             mode=data.mode, status=data.status, dry_run=dry_run)
 
     @post("/bulk-classify", status_code=200)
-    async def bulk_classify(self, task_id: FromPath[str], data: JSONBody[BulkClassifyIn], request: Request,
-                            state: State) -> Response[Any]:
+    async def bulk_classify(
+        self, task_id: FromPath[str], data: JSONBody[BulkClassifyIn], request: Request,
+        grant: NamedDependency[Grant], access: NamedDependency[Access],
+        browse: NamedDependency[Browser], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """Classify (and optionally set the status of) the selected items: all of them or,
         refused, none. 200 with the outcome when done within the wait, else 202 and the URL
         of the operation's progress."""
-        task, command = await self._command(task_id, data, request, state, dry_run=False)
-        api = state.gw.api
-        answer = await dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"],
-                                data.model_dump(mode="json"), 200,
-                                lambda o: render_completed(o, api))
+        task, command = await self._command(data, request, grant, access, browse, dry_run=False)
+        api = commands.api
+        answer = await commands.dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"],
+                                         data.model_dump(mode="json"), 200,
+                                         lambda o: render_completed(o, api))
         return _bulk_answer(answer, api, task_id, command.id)
 
     @post("/bulk-classify/preview", status_code=200)
-    async def preview_bulk_classify(self, task_id: FromPath[str], data: JSONBody[BulkClassifyIn],
-                                    request: Request, state: State) -> Response[Any]:
+    async def preview_bulk_classify(
+        self, task_id: FromPath[str], data: JSONBody[BulkClassifyIn], request: Request,
+        grant: NamedDependency[Grant], access: NamedDependency[Access],
+        browse: NamedDependency[Browser], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """What the bulk would change; changes nothing."""
-        task, command = await self._command(task_id, data, request, state, dry_run=True)
-        return await dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"],
-                              data.model_dump(mode="json"), 200, render_preview)
+        task, command = await self._command(data, request, grant, access, browse, dry_run=True)
+        return await commands.dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"],
+                                       data.model_dump(mode="json"), 200, render_preview)
 
     @get("/bulk/{bulk_id:str}")
-    async def get_bulk(self, task_id: FromPath[str], bulk_id: FromPath[str], state: State,
-                       page: Page = 0, page_size: PageSize = 1000) -> dict[str, Any]:
+    async def get_bulk(
+        self, task_id: FromPath[str], bulk_id: FromPath[str], grant: NamedDependency[Grant],
+        catalog: NamedDependency[Catalog], bus: NamedDependency[CommandBus],
+        api: NamedDependency[str], page: Page = 0, page_size: PageSize = 1000,
+    ) -> dict[str, Any]:
         """A bulk's progress (done/total) and, page by page, each item's outcome."""
-        db = state.gw.catalog.db
+        db = catalog.db
         record = await db.bulk_operations.find_one({"_id": bulk_id, "taskId": task_id})
         if record is None:
-            return await self._not_started(state, task_id, bulk_id)
+            return await self._not_started(catalog, bus, api, grant.project_id, task_id, bulk_id)
         record |= await db.bulk_states.find_one({"_id": bulk_id}) or {}
         if "statusChanges" not in record and record.get("state") == "completed":  # found as written
             record["statusChanges"] = (await db.bulk_status_changes.find_one({"_id": bulk_id}) or {}).get(
                 "statusChanges", [])
         classes = (await db.bulk_classifications.find_one({"_id": bulk_id}) or {}) | \
             (await db.bulk_progress.find_one({"_id": bulk_id}) or {})
-        return bulk_view(record, classes, state.gw.api, page, page_size)
+        return bulk_view(record, classes, api, page, page_size)
 
     @staticmethod
-    async def _not_started(state: State, task_id: str, bulk_id: str) -> dict[str, Any]:
+    async def _not_started(catalog: Catalog, bus: CommandBus, api: str, project_id: str | None,
+                           task_id: str, bulk_id: str) -> dict[str, Any]:
         """A bulk with no record yet: refused (with why), or accepted and about to start."""
-        gw = state.gw
-        url = f"{gw.api}/tasks/{task_id}/bulk/{bulk_id}"
-        project_id = ((await gw.tasks.task(task_id)) or {}).get("projectId")
-        stored = await gw.catalog.operation(bulk_id)
+        url = f"{api}/tasks/{task_id}/bulk/{bulk_id}"
+        stored = await catalog.operation(bulk_id)
         if stored is not None and stored.get("projectId") != project_id:
             stored = None
         if stored is not None and stored.get("status") == "rejected" and stored.get("commandType") == "BulkClassify":
-            outcome = gw.bus.parse_outcome(stored["event"])
+            outcome = bus.parse_outcome(stored["event"])
             return {"id": bulk_id, "taskId": task_id, "state": "refused", "url": url,
                     "error": {"reason": outcome.reason, "message": outcome.message, "details": outcome.details}}
-        pending = await gw.bus.pending(bulk_id)
+        pending = await bus.pending(bulk_id)
         if stored is None and pending is not None and pending.get("commandType") == "BulkClassify" \
                 and pending.get("projectId") == project_id:
             return {"id": bulk_id, "taskId": task_id, "state": "pending", "done": 0, "url": url}
         raise NotFoundException(f"no bulk operation {bulk_id} in task {task_id}")
 
     @post("/bulk/{bulk_id:str}/undo", status_code=200)
-    async def undo_bulk(self, task_id: FromPath[str], bulk_id: FromPath[str], request: Request,
-                        state: State) -> Response[Any]:
+    async def undo_bulk(
+        self, task_id: FromPath[str], bulk_id: FromPath[str], request: Request,
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """Undo the bulk as one step; items changed since are reported, not overwritten."""
-        task = await state.gw.tasks.task(task_id)
-        command = UndoBulk(actor=request.user.actor(role_here(request)), bulk_id=bulk_id,
-                           task_id=task_id, project_id=task["projectId"])
-        return await dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"], bulk_id, 200,
-                              render_undone)
+        project_id = grant.task["projectId"]
+        command = UndoBulk(actor=request.user.actor(grant.role), bulk_id=bulk_id,
+                           task_id=task_id, project_id=project_id)
+        return await commands.dispatch(request, streams.BULK_CLASSIFY, command, project_id, bulk_id, 200,
+                                       render_undone)
 
 
-async def matching_ids(state: State, task_id: str, f: BulkFilterIn) -> list[str]:
+async def matching_ids(
+    task: dict[str, Any], access: Access, browse: Browser, f: BulkFilterIn,
+) -> list[str]:
     """The items a browser filter matches, for a bulk: 422 when none or more than a bulk takes."""
-    index, checked = await browse(state, task_id, f.browse_query(), "filter.", "body")
+    index, checked = await checked_index(task, access, browse, f.browse_query(), "filter.", "body")
     found = index.select(checked)
     if not len(found) or len(found) > MAX_ITEMS:
         rule = "matches no item of the task" if not len(found) else \

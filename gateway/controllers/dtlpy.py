@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
+from gateway.access import Access
+from gateway.bus import CommandBus
 from gateway.controllers.common import paged
 from gateway.dtlpy_compat import (
     FilterRefused,
@@ -26,10 +28,10 @@ from gateway.dtlpy_compat import (
 )
 from gateway.errors import REJECTION_STATUS, unprocessable
 from gateway.exports import item_json, public_annotation
-from gateway.guards import role_here
-from gateway.repository import NOT_DELETED, new_id
+from gateway.guards import Grant
+from gateway.repository import NOT_DELETED, Catalog, new_id
 from gateway.roles import at_least
-from gateway.task_reads import with_refs
+from gateway.task_reads import TaskReads, with_refs
 from shared.contracts import streams
 from shared.contracts.commands import Classify
 from shared.contracts.events import CommandRejected
@@ -48,10 +50,10 @@ def query_of(resource: str, body: Any) -> tuple[dict[str, Any], int, int]:
         raise unprocessable([refused.problem], "the filter is not supported here") from None
 
 
-async def callers_projects(state: State, user: Any, wanted: list[str]) -> list[str]:
+async def callers_projects(catalog: Catalog, user: Any, wanted: list[str]) -> list[str]:
     """The ids of the caller's projects, among `wanted` when it names any."""
     query = {"members.userId": user.user_id} | ({"_id": {"$in": wanted}} if wanted else {})
-    mine, _ = await state.gw.catalog.page("projects", query, 0, 10_000)
+    mine, _ = await catalog.page("projects", query, 0, 10_000)
     return [p["id"] for p in mine]
 
 
@@ -81,73 +83,82 @@ class DtlpyController(Controller):
 
     @get("/projects/{project_name:str}/name")
     async def dtlpy_project_by_name(self, project_name: FromPath[str], request: Request,
-                                    state: State) -> list[dict[str, Any]]:
+                                    catalog: NamedDependency[Catalog]) -> list[dict[str, Any]]:
         """`dl.projects.get(project_name=…)`: the caller's projects of that name (a list)."""
         query = {"members.userId": request.user.user_id, "name": project_name}
-        found, _ = await state.gw.catalog.page("projects", query, 0, 10)
+        found, _ = await catalog.page("projects", query, 0, 10)
         if not found:
             raise NotFoundException(f"no project named {project_name!r}")
         return [project_json(p) for p in found]
 
     @get("/projects/{project_id:str}")
-    async def dtlpy_project(self, project_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
-        return project_json(await state.gw.access.project(request.user, project_id))
+    async def dtlpy_project(
+        self, project_id: FromPath[str], grant: NamedDependency[Grant],
+    ) -> dict[str, Any]:
+        return project_json(grant.project)
 
     @post("/datasets/query", status_code=200)
-    async def dtlpy_datasets(self, data: JSONBody[Any], request: Request, state: State) -> dict[str, Any]:
+    async def dtlpy_datasets(
+        self, data: JSONBody[Any], request: Request, catalog: NamedDependency[Catalog],
+        api: NamedDependency[str],
+    ) -> dict[str, Any]:
         """`project.datasets.list/get(dataset_name=…)`: the context's projects' datasets."""
         query, page, size = query_of("datasets", data)
         projects = (data.get("context") or {}).get("projects") or []
-        query["projectId"] = {"$in": await callers_projects(state, request.user, projects)}
-        found, total = await state.gw.catalog.page("datasets", query, page * size, size)
-        return paged([dataset_json(d, state.gw.api) for d in found], total, page, size)
+        query["projectId"] = {"$in": await callers_projects(catalog, request.user, projects)}
+        found, total = await catalog.page("datasets", query, page * size, size)
+        return paged([dataset_json(d, api) for d in found], total, page, size)
 
     @get("/datasets/{dataset_id:str}")
-    async def dtlpy_dataset(self, dataset_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
-        return dataset_json(await state.gw.access.dataset(request.user, dataset_id), state.gw.api)
+    async def dtlpy_dataset(
+        self, dataset_id: FromPath[str], grant: NamedDependency[Grant], api: NamedDependency[str],
+    ) -> dict[str, Any]:
+        return dataset_json(grant.dataset, api)
 
     @post("/datasets/{dataset_id:str}/query", status_code=200)
-    async def dtlpy_query(self, dataset_id: FromPath[str], data: JSONBody[Any], request: Request,
-                          state: State) -> dict[str, Any]:
+    async def dtlpy_query(
+        self, dataset_id: FromPath[str], data: JSONBody[Any], catalog: NamedDependency[Catalog],
+        tasks: NamedDependency[TaskReads], api: NamedDependency[str],
+    ) -> dict[str, Any]:
         """`dataset.items.list()` and `item.annotations.list()`: one page of items or
         annotations (`resource` in the body), Dataloop's paged shape."""
-        await state.gw.access.dataset(request.user, dataset_id)
         resource = data.get("resource", "items") if isinstance(data, dict) else "items"
         query, page, size = query_of(resource, data)
-        catalog, api = state.gw.catalog, state.gw.api
         if resource == "annotations":
             query |= {"datasetId": dataset_id} | NOT_DELETED
             found, total = await catalog.page("annotations", query, page * size, size)
             return paged([public_annotation(a) for a in found], total, page, size)
         found, total = await catalog.page("items", query | {"datasetId": dataset_id}, page * size, size)
-        holders = await state.gw.tasks.memberships([i["id"] for i in found])
-        statuses = await state.gw.tasks.statuses_of_items(holders)
+        holders = await tasks.memberships([i["id"] for i in found])
+        statuses = await tasks.statuses_of_items(holders)
         # with their task refs: `item.update_status(...)` finds its task there
         return paged([item_json(with_refs(i, holders.get(i["id"], []), statuses.get(i["id"], [])), api)
                       for i in found], total, page, size)
 
     @get("/items/{item_id:str}")
-    async def dtlpy_item(self, item_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
-        item, _ = await state.gw.access.item(request.user, item_id)
-        holders = await state.gw.tasks.memberships([item_id])
-        statuses = await state.gw.tasks.statuses_of_items(holders)
-        return item_json(with_refs(item, holders.get(item_id, []), statuses.get(item_id, [])),
-                         state.gw.api)
+    async def dtlpy_item(
+        self, item_id: FromPath[str], grant: NamedDependency[Grant],
+        tasks: NamedDependency[TaskReads], api: NamedDependency[str],
+    ) -> dict[str, Any]:
+        holders = await tasks.memberships([item_id])
+        statuses = await tasks.statuses_of_items(holders)
+        return item_json(with_refs(grant.item, holders.get(item_id, []), statuses.get(item_id, [])), api)
 
     @post("/items/{item_id:str}/annotations", status_code=201)
-    async def dtlpy_upload(self, item_id: FromPath[str], data: JSONBody[Any], request: Request,
-                           state: State) -> Response[Any]:
+    async def dtlpy_upload(
+        self, item_id: FromPath[str], data: JSONBody[Any], request: Request,
+        grant: NamedDependency[Grant], access: NamedDependency[Access],
+        bus: NamedDependency[CommandBus],
+    ) -> Response[Any]:
         """`item.annotations.upload(builder)`: a list of class annotations, each one a
         `Classify` command; answered with the stored annotations (a list)."""
-        gw, user = state.gw, request.user
-        item, dataset = await gw.access.item(user, item_id)
-        role = role_here(request)
+        user, dataset, role = request.user, grant.dataset, grant.role
         if not at_least(role, "manager"):
             raise PermissionDeniedException("uploading annotations outside a task needs the manager role")
         raws = data if isinstance(data, list) else [data]
         if not 1 <= len(raws) <= MAX_UPLOAD:
             raise unprocessable([Problem("body", f"must hold 1 to {MAX_UPLOAD} annotations")])
-        ontology = await gw.access.ontology(dataset["recipeId"])
+        ontology = await access.ontology(dataset["recipeId"])
         parsed = [_classification(k, raw) for k, raw in enumerate(raws)]
         for k, (label, attributes, _) in enumerate(parsed):
             if problems := check_classification(ontology, label, attributes):
@@ -160,9 +171,9 @@ class DtlpyController(Controller):
                 dataset_id=dataset["id"], project_id=dataset["projectId"],
                 recipe_id=dataset["recipeId"], label=label, attributes=attributes,
                 source="sdk", description=description)
-            outcome = await gw.bus.send(streams.CLASSIFY, command, dataset["projectId"])
+            outcome = await bus.send(streams.CLASSIFY, command, dataset["projectId"])
             if outcome is None:
-                outcome = await gw.bus.await_existing(command.id)
+                outcome = await bus.await_existing(command.id)
             if isinstance(outcome, CommandRejected):
                 status = REJECTION_STATUS[outcome.reason]
                 return Response({"status_code": status, "detail": outcome.message,

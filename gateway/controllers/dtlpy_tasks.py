@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
+from gateway.bus import CommandBus
 from gateway.controllers.common import paged
 from gateway.controllers.dtlpy import PREFIX, callers_projects, query_of
 from gateway.errors import REJECTION_STATUS, unprocessable
-from gateway.guards import role_here
+from gateway.guards import Grant
+from gateway.repository import Catalog
+from gateway.task_reads import TaskReads
 from shared.contracts import streams
 from shared.contracts.events import CommandRejected
 from shared.contracts.tasks import SetStatus
@@ -38,64 +41,69 @@ class DtlpyTaskController(Controller):
     path = PREFIX
     tags = ["dtlpy"]
 
-    async def _view(self, state: State, task: dict[str, Any]) -> dict[str, Any]:
-        assignments = await state.gw.tasks.assignments(task["_id"])
-        return task_view(task, [a["_id"] for a in assignments], await state.gw.tasks.status_counts(task["_id"]))
+    @staticmethod
+    async def _view(tasks: TaskReads, task: dict[str, Any]) -> dict[str, Any]:
+        assignments = await tasks.assignments(task["_id"])
+        return task_view(task, [a["_id"] for a in assignments], await tasks.status_counts(task["_id"]))
 
     @post("/annotationtasks/query", status_code=200)
-    async def dtlpy_tasks(self, data: JSONBody[Any], request: Request, state: State) -> dict[str, Any]:
+    async def dtlpy_tasks(
+        self, data: JSONBody[Any], request: Request, catalog: NamedDependency[Catalog],
+        tasks: NamedDependency[TaskReads],
+    ) -> dict[str, Any]:
         """`dataset.tasks.list()` / `project.tasks.list()`: tasks of the caller's projects."""
         query, page, size = query_of("tasks", data)
         wanted = (data.get("context") or {}).get("projectIds") or []
-        allowed = await callers_projects(state, request.user, wanted)
+        allowed = await callers_projects(catalog, request.user, wanted)
         if "projectId" in query and query["projectId"] not in allowed:
             allowed = []
         query["projectId"] = {"$in": allowed}
-        docs, total = await state.gw.tasks.tasks(query, page * size, size)
-        return paged([await self._view(state, d) for d in docs], total, page, size)
+        docs, total = await tasks.tasks(query, page * size, size)
+        return paged([await self._view(tasks, d) for d in docs], total, page, size)
 
     @get("/annotationtasks/{task_id:str}")
-    async def dtlpy_task(self, task_id: FromPath[str], state: State) -> dict[str, Any]:
-        task = await state.gw.tasks.fresh_task(task_id)
+    async def dtlpy_task(
+        self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
+    ) -> dict[str, Any]:
+        task = await tasks.fresh_task(task_id)  # not the guard's: it may be a moment old
         if task is None:
             raise NotFoundException(f"no task {task_id}")
-        return await self._view(state, task)
+        return await self._view(tasks, task)
 
     @post("/assignments/items/tasks/{task_id:str}/status", status_code=200)
-    async def dtlpy_task_status(self, task_id: FromPath[str], data: JSONBody[Any], request: Request,
-                                state: State) -> Response[Any]:
+    async def dtlpy_task_status(
+        self, task_id: FromPath[str], data: JSONBody[Any], request: Request,
+        grant: NamedDependency[Grant], bus: NamedDependency[CommandBus],
+    ) -> Response[Any]:
         """`task.set_status(...)`, `item.update_status(...)`: `{itemIds, statusPayload}`;
         answered with the items whose status changed, by id (dtlpy reads the keys)."""
         if not isinstance(data, dict) or not isinstance(data.get("itemIds"), list) or \
                 not 1 <= len(data["itemIds"]) <= MAX_ITEMS:
             raise unprocessable([Problem("itemIds", f"must be a list of 1 to {MAX_ITEMS} item ids")])
         status = _status_of(data.get("statusPayload"), "statusPayload")
-        return await self._set(request, state, task_id, [str(i) for i in data["itemIds"]], status)
+        return await self._set(request, grant, bus, [str(i) for i in data["itemIds"]], status)
 
     @post("/assignments/{assignment_id:str}/items/{item_id:str}/status", status_code=200)
-    async def dtlpy_assignment_status(self, assignment_id: FromPath[str], item_id: FromPath[str],
-                                      data: JSONBody[Any], request: Request, state: State) -> Response[Any]:
+    async def dtlpy_assignment_status(
+        self, assignment_id: FromPath[str], item_id: FromPath[str], data: JSONBody[Any],
+        request: Request, grant: NamedDependency[Grant], bus: NamedDependency[CommandBus],
+    ) -> Response[Any]:
         """`assignment.set_status(...)`: `{operation, status}` for one item."""
-        assignment = await state.gw.tasks.assignment(assignment_id)
-        if assignment is None:
-            raise NotFoundException(f"no assignment {assignment_id}")
-        return await self._set(request, state, assignment["taskId"], [item_id], _status_of(data, "body"))
+        return await self._set(request, grant, bus, [item_id], _status_of(data, "body"))
 
     @staticmethod
-    async def _set(request: Request, state: State, task_id: str, item_ids: list[str],
+    async def _set(request: Request, grant: Grant, bus: CommandBus, item_ids: list[str],
                    status: str | None) -> Response[Any]:
-        gw = state.gw
-        task = await gw.tasks.task(task_id)
-        if task is None:
-            raise NotFoundException(f"no task {task_id}")
+        task = grant.task  # the path's task, or its assignment's
+        task_id = task["_id"]
         done: dict[str, Any] = {}
         refused: CommandRejected | None = None
         for item_id in item_ids:
-            command = SetStatus(actor=request.user.actor(role_here(request)), task_id=task_id,
+            command = SetStatus(actor=request.user.actor(grant.role), task_id=task_id,
                                 project_id=task["projectId"], item_id=item_id, status=status)
-            outcome = await gw.bus.send(streams.STATUS, command, task["projectId"])
+            outcome = await bus.send(streams.STATUS, command, task["projectId"])
             if outcome is None:
-                outcome = await gw.bus.await_existing(command.id)
+                outcome = await bus.await_existing(command.id)
             if isinstance(outcome, CommandRejected):
                 refused = outcome
             elif outcome is not None:

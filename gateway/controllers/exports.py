@@ -7,18 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 
+from gateway.container import Gateway
 from gateway.controllers.common import now_iso
 from gateway.controllers.datasets import streamed
 from gateway.export_jobs import run_export
 from gateway.exports import Format, Source, dataset_source, task_source
 from gateway.file_responses import file_response
+from gateway.guards import Grant
 from gateway.jobs import FeedSeconds, job_feed
-from gateway.repository import new_id
+from gateway.repository import Catalog, new_id
 from gateway.schemas import Body
 
 HIDDEN = ("_id", "owner", "leaseUntil", "fileId")  # the job's machinery
@@ -39,45 +41,51 @@ class ExportController(Controller):
     path = "/api/v1"
     tags = ["exports"]
 
-    async def _task(self, state: State, task_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        task = await state.gw.tasks.task(task_id)  # the guard found it, and the caller a manager
-        dataset = await state.gw.catalog.get("datasets", task["datasetId"]) if task else None
-        if task is None or dataset is None:
-            raise NotFoundException(f"no task {task_id}")
+    @staticmethod
+    async def _task(grant: Grant, catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
+        task = grant.task  # the guard found it, and the caller a manager
+        dataset = await catalog.get("datasets", task["datasetId"])
+        if dataset is None:
+            raise NotFoundException(f"no task {task['_id']}")
         return task, dataset
 
     @get("/tasks/{task_id:str}/export")
-    async def export_task(self, task_id: FromPath[str], state: State,
-                          format: FromQuery[Format] = "json") -> Response[Any]:
+    async def export_task(
+        self, task_id: FromPath[str], grant: NamedDependency[Grant],
+        gateway: NamedDependency[Gateway], format: FromQuery[Format] = "json",
+    ) -> Response[Any]:
         """The task's items (its annotators' and its queue's) with their annotations and
         their status in this task, in the formats of the dataset export; streamed, with
         `X-Item-Count`."""
-        task, dataset = await self._task(state, task_id)
-        return await streamed(await task_source(state.gw, task, dataset), format)
+        task, dataset = await self._task(grant, gateway.catalog)
+        return await streamed(await task_source(gateway, task, dataset), format)
 
     @post("/datasets/{dataset_id:str}/exports", status_code=202)
-    async def create_dataset_export(self, dataset_id: FromPath[str], request: Request, state: State,
-                                    data: JSONBody[ExportIn | None] = None) -> Response[Any]:
+    async def create_dataset_export(
+        self, dataset_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
+        gateway: NamedDependency[Gateway], data: JSONBody[ExportIn | None] = None,
+    ) -> Response[Any]:
         """Export the dataset as a job (for large sets): 202 with the job; its `url` shows
         the progress (`processed` of `total` items), its `feed` streams it, and `download`
         appears when the file is written. `format` as `GET …/export` (default zip)."""
-        dataset = await state.gw.access.dataset(request.user, dataset_id)
-        return await self._start(state, request, await dataset_source(state.gw, dataset),
+        return await self._start(gateway, request, await dataset_source(gateway, grant.dataset),
                                  (data or ExportIn()).format, {"datasetId": dataset_id})
 
     @post("/tasks/{task_id:str}/exports", status_code=202)
-    async def create_task_export(self, task_id: FromPath[str], request: Request, state: State,
-                                 data: JSONBody[ExportIn | None] = None) -> Response[Any]:
+    async def create_task_export(
+        self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
+        gateway: NamedDependency[Gateway], data: JSONBody[ExportIn | None] = None,
+    ) -> Response[Any]:
         """Export the task's items as a job, like a dataset's (the job lives under the
         task's dataset)."""
-        task, dataset = await self._task(state, task_id)
-        return await self._start(state, request, await task_source(state.gw, task, dataset),
+        task, dataset = await self._task(grant, gateway.catalog)
+        return await self._start(gateway, request, await task_source(gateway, task, dataset),
                                  (data or ExportIn()).format, {"datasetId": dataset["id"], "taskId": task_id})
 
     @staticmethod
-    async def _start(state: State, request: Request, source: Source, format: Format,
+    async def _start(gw: Gateway, request: Request, source: Source, format: Format,
                      of: dict[str, str]) -> Response[Any]:
-        gw = state.gw
+        """The job started, run by this replica's jobs (another's if this one dies)."""
         doc = {"_id": new_id(), **of, "projectId": source.dataset["projectId"], "format": format,
                "status": "running", "processed": 0, "total": None, "creator": request.user.email,
                "fileId": new_id(), "createdAt": now_iso(), "updatedAt": now_iso()} | gw.jobs.lease()
@@ -86,37 +94,42 @@ class ExportController(Controller):
         body = export_json(doc, gw.api)
         return Response(body, status_code=202, headers={"Location": body["url"]})
 
-    async def _job(self, state: State, dataset_id: str, export_id: str) -> dict[str, Any]:
-        doc = await state.gw.catalog.db.exports.find_one({"_id": export_id, "datasetId": dataset_id})
+    @staticmethod
+    async def _job(catalog: Catalog, dataset_id: str, export_id: str) -> dict[str, Any]:
+        doc = await catalog.db.exports.find_one({"_id": export_id, "datasetId": dataset_id})
         if doc is None:
             raise NotFoundException(f"no export {export_id}")
         return doc
 
     @get("/datasets/{dataset_id:str}/exports/{export_id:str}")
-    async def get_export(self, dataset_id: FromPath[str], export_id: FromPath[str],
-                         state: State) -> dict[str, Any]:
+    async def get_export(
+        self, dataset_id: FromPath[str], export_id: FromPath[str],
+        catalog: NamedDependency[Catalog], api: NamedDependency[str],
+    ) -> dict[str, Any]:
         """An export job: `status` running, completed or failed; `processed` of `total`
         items; `download` once completed."""
-        return export_json(await self._job(state, dataset_id, export_id), state.gw.api)
+        return export_json(await self._job(catalog, dataset_id, export_id), api)
 
     @get("/datasets/{dataset_id:str}/exports/{export_id:str}/feed")
-    async def export_feed(self, dataset_id: FromPath[str], export_id: FromPath[str],
-                          state: State, seconds: FeedSeconds = None) -> ServerSentEvent:
+    async def export_feed(
+        self, dataset_id: FromPath[str], export_id: FromPath[str],
+        catalog: NamedDependency[Catalog], api: NamedDependency[str], seconds: FeedSeconds = None,
+    ) -> ServerSentEvent:
         """Server-Sent Events: `progress` at each change while the export runs, then
         `completed` (with its `download`) or `failed`, and the stream ends (or after
         `seconds`)."""
-        await self._job(state, dataset_id, export_id)
-        return ServerSentEvent(job_feed(state.gw.catalog.db.exports, export_id,
-                                        lambda d: export_json(d, state.gw.api), seconds))
+        await self._job(catalog, dataset_id, export_id)
+        return ServerSentEvent(job_feed(catalog.db.exports, export_id,
+                                        lambda d: export_json(d, api), seconds))
 
     @get("/datasets/{dataset_id:str}/exports/{export_id:str}/file")
     async def export_file(self, dataset_id: FromPath[str], export_id: FromPath[str],
-                          request: Request, state: State) -> Response[Any]:
+                          request: Request, catalog: NamedDependency[Catalog]) -> Response[Any]:
         """The export's file (ranges allowed); 409 while the job runs."""
-        doc = await self._job(state, dataset_id, export_id)
+        doc = await self._job(catalog, dataset_id, export_id)
         if doc["status"] != "completed":
             raise HTTPException(status_code=409, detail=f"the export is {doc['status']}, not completed")
-        answer = await file_response(request, state.gw.catalog, doc["fileId"], doc["mediaType"],
+        answer = await file_response(request, catalog, doc["fileId"], doc["mediaType"],
                                      "private, max-age=3600")
         answer.headers["Content-Disposition"] = f'attachment; filename="{doc["filename"]}"'
         return answer

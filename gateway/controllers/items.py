@@ -7,23 +7,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.response import Redirect
 
+from gateway.access import Access
 from gateway.controllers.common import Page, PageSize, now_iso, paged
-from gateway.controllers.workflow import look_ahead, with_next_item
-from gateway.dispatch import dispatch
+from gateway.dispatch import Commands
 from gateway.errors import unprocessable
 from gateway.exports import item_export, item_json
 from gateway.file_responses import CONTENT_CACHE, THUMBNAIL_CACHE, file_response
-from gateway.guards import role_here
+from gateway.guards import Grant
 from gateway.media import UnsupportedMedia, probe
-from gateway.repository import new_id
+from gateway.moves import Moves
+from gateway.repository import Catalog, new_id
 from gateway.roles import at_least
 from gateway.schemas import ClassifyIn, ItemIn
-from gateway.task_reads import with_refs
+from gateway.task_reads import TaskReads, with_refs
 from gateway.video import (
     UnreadableVideo,
     declared_video_metadata,
@@ -59,10 +61,10 @@ def _item_doc(dataset: dict[str, Any], name: str, directory: str, system: dict[s
     } | extra
 
 
-async def _with_refs(state: State, item: dict[str, Any]) -> dict[str, Any]:
+async def _with_refs(tasks: TaskReads, item: dict[str, Any]) -> dict[str, Any]:
     """The item with its task memberships and statuses in `metadata.system.refs`."""
-    holders = await state.gw.tasks.memberships([item["id"]])
-    statuses = await state.gw.tasks.statuses_of_items(holders)
+    holders = await tasks.memberships([item["id"]])
+    statuses = await tasks.statuses_of_items(holders)
     return with_refs(item, holders.get(item["id"], []), statuses.get(item["id"], []))
 
 
@@ -72,10 +74,11 @@ class ItemController(Controller):
 
     @post("/datasets/{dataset_id:str}/items")
     async def register_item(
-        self, dataset_id: FromPath[str], data: JSONBody[ItemIn], request: Request, state: State
+        self, dataset_id: FromPath[str], data: JSONBody[ItemIn], request: Request,
+        grant: NamedDependency[Grant], catalog: NamedDependency[Catalog], api: NamedDependency[str],
     ) -> dict[str, Any]:
         """Register an item stored elsewhere, by URL and mimetype."""
-        dataset = await state.gw.access.dataset(request.user, dataset_id)
+        dataset = grant.dataset
         system = {"mimetype": data.mimetype, "originalname": data.name, "isBinary": True}
         system |= {k: v for k, v in (("width", data.width), ("height", data.height)) if v}
         top: dict[str, Any] = {}
@@ -88,17 +91,17 @@ class ItemController(Controller):
                         sourceUrl=str(data.url))
         doc["metadata"]["user"] = data.metadata
         doc["metadata"] |= top
-        return item_json(await state.gw.catalog.insert("items", doc), state.gw.api)
+        return item_json(await catalog.insert("items", doc), api)
 
     @get("/datasets/{dataset_id:str}/items")
     async def list_items(
-        self, dataset_id: FromPath[str], request: Request, state: State, page: Page = 0, page_size: PageSize = 100
+        self, dataset_id: FromPath[str], catalog: NamedDependency[Catalog],
+        api: NamedDependency[str], page: Page = 0, page_size: PageSize = 100,
     ) -> dict[str, Any]:
-        await state.gw.access.dataset(request.user, dataset_id)
-        items, total = await state.gw.catalog.page(
+        items, total = await catalog.page(
             "items", {"datasetId": dataset_id}, page * page_size, page_size
         )
-        return paged([item_json(i, state.gw.api) for i in items], total, page, page_size)
+        return paged([item_json(i, api) for i in items], total, page, page_size)
 
     @post("/datasets/{dataset_id:str}/items/upload", request_max_body_size=MAX_UPLOAD)
     async def upload_item(
@@ -106,11 +109,12 @@ class ItemController(Controller):
         dataset_id: FromPath[str],
         data: MultipartBody[UploadForm],
         request: Request,
-        state: State,
+        grant: NamedDependency[Grant],
+        catalog: NamedDependency[Catalog],
+        api: NamedDependency[str],
     ) -> dict[str, Any]:
         """Upload an image (or video) file; the platform stores and serves it, with a thumbnail."""
-        gw = state.gw
-        dataset = await gw.access.dataset(request.user, dataset_id)
+        dataset = grant.dataset
         content = await data.file.read()
         name = (data.file.filename or "").rsplit("/", 1)[-1]
         if not name or not content:
@@ -121,8 +125,8 @@ class ItemController(Controller):
         except (UnsupportedMedia, UnreadableVideo) as exc:
             raise unprocessable([Problem("file", str(exc))]) from None
         thumbnail = clip.thumbnail if clip else facts.thumbnail
-        file_id = await gw.catalog.put_file(name, content, facts.mimetype)
-        thumb_id = await gw.catalog.put_file(f"{name}.thumb.jpg", thumbnail, "image/jpeg") \
+        file_id = await catalog.put_file(name, content, facts.mimetype)
+        thumb_id = await catalog.put_file(f"{name}.thumb.jpg", thumbnail, "image/jpeg") \
             if thumbnail else None
         system = {"mimetype": facts.mimetype, "originalname": name, "size": len(content),
                   "isBinary": True, "thumbnailId": thumb_id}
@@ -133,57 +137,69 @@ class ItemController(Controller):
         doc = _item_doc(dataset, name, data.dir, system, request.user.email,
                         fileId=file_id, thumbnailFileId=thumb_id)
         doc["metadata"] |= top
-        return item_json(await gw.catalog.insert("items", doc), gw.api)
+        return item_json(await catalog.insert("items", doc), api)
 
     @get("/items/{item_id:str}")
-    async def get_item(self, item_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
-        item, _ = await state.gw.access.item(request.user, item_id)
-        return item_json(await _with_refs(state, item), state.gw.api)
+    async def get_item(
+        self, item_id: FromPath[str], grant: NamedDependency[Grant],
+        tasks: NamedDependency[TaskReads], api: NamedDependency[str],
+    ) -> dict[str, Any]:
+        return item_json(await _with_refs(tasks, grant.item), api)
 
     @get("/items/{item_id:str}/stream")
-    async def item_content(self, item_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+    async def item_content(
+        self, item_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
+        catalog: NamedDependency[Catalog],
+    ) -> Response[Any]:
         """The item's bytes (an item registered by URL: a redirect to its URL). One `Range`
         per request (`bytes=a-b`, `a-`, `-n`): 206 with `Content-Range`, 416 outside the file;
         every answer says `Accept-Ranges: bytes` and carries an `ETag` (the stored file's id):
         with `If-None-Match` naming it, 304. `If-Range` with another ETag gets the whole file."""
-        item, _ = await state.gw.access.item(request.user, item_id)
+        item = grant.item
         if item.get("sourceUrl"):
             return Redirect(item["sourceUrl"])
-        return await file_response(request, state.gw.catalog, item["fileId"],
+        return await file_response(request, catalog, item["fileId"],
                                    item["metadata"]["system"]["mimetype"], CONTENT_CACHE)
 
     @get("/items/{item_id:str}/thumbnail")
-    async def item_thumbnail(self, item_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+    async def item_thumbnail(
+        self, item_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
+        catalog: NamedDependency[Catalog],
+    ) -> Response[Any]:
         """A JPEG at most 256 px on its longer side; an item's thumbnail never changes, so it is
         cached a year (`immutable`), with an `ETag` for `If-None-Match` (304)."""
-        item, _ = await state.gw.access.item(request.user, item_id)
+        item = grant.item
         if not item.get("thumbnailFileId"):
             raise NotFoundException(f"item {item_id} has no thumbnail")
-        return await file_response(request, state.gw.catalog, item["thumbnailFileId"], "image/jpeg",
+        return await file_response(request, catalog, item["thumbnailFileId"], "image/jpeg",
                                    THUMBNAIL_CACHE)
 
     @get("/items/{item_id:str}/annotations")
-    async def item_annotations(self, item_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+    async def item_annotations(
+        self, item_id: FromPath[str], grant: NamedDependency[Grant],
+        catalog: NamedDependency[Catalog], tasks: NamedDependency[TaskReads],
+        api: NamedDependency[str],
+    ) -> dict[str, Any]:
         """The item's Dataloop JSON with its annotations (export layout 1)."""
-        item, _ = await state.gw.access.item(request.user, item_id)
-        annotations = await state.gw.catalog.annotations_of_items([item_id])
-        return item_export(await _with_refs(state, item), annotations[item_id], state.gw.api)
+        annotations = await catalog.annotations_of_items([item_id])
+        return item_export(await _with_refs(tasks, grant.item), annotations[item_id], api)
 
     @post("/items/{item_id:str}/annotations")
     async def classify(
-        self, item_id: FromPath[str], data: JSONBody[ClassifyIn], request: Request, state: State
+        self, item_id: FromPath[str], data: JSONBody[ClassifyIn], request: Request,
+        grant: NamedDependency[Grant], access: NamedDependency[Access],
+        tasks: NamedDependency[TaskReads], commands: NamedDependency[Commands],
+        moves: NamedDependency[Moves],
     ) -> Response[Any]:
         """Classify the item. 201 with the annotation when stored within the wait; 202 with an
         operation URL otherwise. The label must be in the recipe, attributes must fit."""
-        gw, user = state.gw, request.user
-        item, dataset = await gw.access.item(user, item_id)
-        role = role_here(request)
-        task = await self._task_of(state, data.task_id, dataset) if data.task_id else None
+        user, dataset, role = request.user, grant.dataset, grant.role
+        task = await self._task_of(tasks, data.task_id, dataset) if data.task_id else None
         if task is None and not at_least(role, "manager"):
             raise PermissionDeniedException(
                 "classifying outside a task needs the manager role; annotators classify in a task "
                 "(send taskId)")
-        ontology = await gw.access.ontology(task["recipeId"] if task else dataset["recipeId"])
+        ontology = await access.ontology(task["recipeId"] if task else dataset["recipeId"])
         if problems := check_classification(ontology, data.label, data.attributes):
             raise unprocessable(problems, "the classification does not fit the recipe")
         command = Classify(
@@ -195,24 +211,24 @@ class ItemController(Controller):
         )
         body = data.model_dump()
         if task is None:
-            return await dispatch(request, streams.CLASSIFY, command, dataset["projectId"], body, 201)
+            return await commands.dispatch(request, streams.CLASSIFY, command, dataset["projectId"], body, 201)
         # In a task, the task service checks its rules first and forwards the command; the
         # answer is the forwarded command's outcome (or the task service's refusal).
         check = CheckInTask(actor=command.actor, task_id=task["_id"], project_id=dataset["projectId"],
                             command=command)
-        ahead = asyncio.ensure_future(look_ahead(state, user, task["_id"], item_id))
+        ahead = asyncio.ensure_future(moves.look_ahead(user, task["_id"], item_id))
         try:
-            response = await dispatch(request, streams.TASKS, check, dataset["projectId"], body, 201,
-                                      wait_for=command.id)
+            response = await commands.dispatch(request, streams.TASKS, check, dataset["projectId"], body,
+                                               201, wait_for=command.id)
         except BaseException:
             ahead.cancel()
             raise
         # With auto next on, the answer carries the next item too (and auto complete moves on).
-        return await with_next_item(state, user, task["_id"], item_id, response, role, ahead)
+        return await moves.with_next_item(user, task["_id"], item_id, response, role, ahead)
 
     @staticmethod
-    async def _task_of(state: State, task_id: str, dataset: dict[str, Any]) -> dict[str, Any]:
-        task = await state.gw.tasks.task(task_id)
+    async def _task_of(tasks: TaskReads, task_id: str, dataset: dict[str, Any]) -> dict[str, Any]:
+        task = await tasks.task(task_id)
         if task is None or task["projectId"] != dataset["projectId"]:
             raise NotFoundException(f"no task {task_id}")
         return task

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get, put
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from pydantic import BaseModel, Field
 
 from gateway.errors import unprocessable
 from gateway.keymap import DEFAULTS, MAX_BINDINGS, check_keymap
+from gateway.repository import Catalog
 from gateway.schemas import Body
 from shared.contracts.envelope import utcnow
 
@@ -42,16 +43,18 @@ class KeymapController(Controller):
     tags = ["users"]
 
     @get("/", description="The caller's key map, or the defaults when none is saved. " + VOCABULARY)
-    async def get_keymap(self, request: Request, state: State) -> Keymap:
-        saved = await state.gw.catalog.keymap(request.user.user_id)
+    async def get_keymap(self, request: Request, catalog: NamedDependency[Catalog]) -> Keymap:
+        saved = await catalog.keymap(request.user.user_id)
         return Keymap(bindings=DEFAULTS if saved is None else saved, defaults=DEFAULTS,
                       custom=saved is not None)
 
     @put("/", description="Replace the caller's key map (send the defaults to go back to them). "
                           + VOCABULARY)
-    async def save_keymap(self, data: JSONBody[KeymapIn], request: Request, state: State) -> Keymap:
+    async def save_keymap(
+        self, data: JSONBody[KeymapIn], request: Request, catalog: NamedDependency[Catalog],
+    ) -> Keymap:
         bindings, problems = check_keymap(data.bindings)
         if problems:
             raise unprocessable(problems, "the key map breaks a rule")
-        await state.gw.catalog.save_keymap(request.user.user_id, bindings, utcnow())
+        await catalog.save_keymap(request.user.user_id, bindings, utcnow())
         return Keymap(bindings=bindings, defaults=DEFAULTS, custom=True)

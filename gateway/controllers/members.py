@@ -7,29 +7,29 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from gateway import membership
+from gateway.accounts import Accounts
+from gateway.guards import Grant
+from gateway.invalidation import Invalidation
+from gateway.links import Links
 from gateway.membership import Members, MembershipRefused
+from gateway.repository import Catalog
 from gateway.schemas import MemberIn, MemberPatch
 
 ATTEMPTS = 5
 
 
-async def _change(state: State, request: Request, project_id: str,
-                  change: Callable[[Members], Members]) -> Members:
-    await state.gw.access.project(request.user, project_id, "owner")
-    return await change_members(state.gw, project_id, change)
-
-
-async def change_members(gw: Any, project_id: str, change: Callable[[Members], Members]) -> Members:
+async def change_members(catalog: Catalog, invalidation: Invalidation, project_id: str,
+                         change: Callable[[Members], Members]) -> Members:
     """Apply `change` to the current members (compare-and-set, retried when another change
     came first), then tell every replica to drop its cached copy of the project. The caller
     has checked who may (an owner here; single sign-on's group mapping in gateway.controllers.oidc)."""
     for _ in range(ATTEMPTS):
-        project = await gw.catalog.get("projects", project_id)  # fresh, never the cache
+        project = await catalog.get("projects", project_id)  # fresh, never the cache
         if project is None:
             raise NotFoundException(f"no project {project_id}")
         try:
@@ -41,8 +41,8 @@ async def change_members(gw: Any, project_id: str, change: Callable[[Members], M
         if members is project["members"]:  # nothing to change: nothing written
             return members
         version = project.get("membersVersion") or 0
-        if await gw.catalog.replace_members(project_id, members, version):
-            await gw.invalidation.changed("projects", project_id)
+        if await catalog.replace_members(project_id, members, version):
+            await invalidation.changed("projects", project_id)
             return members
     raise HTTPException(status_code=409, detail="the members changed meanwhile; try again")
 
@@ -53,38 +53,38 @@ class MemberController(Controller):
 
     @get("/")
     async def list_members(
-        self, project_id: FromPath[str], request: Request, state: State
+        self, project_id: FromPath[str], grant: NamedDependency[Grant]
     ) -> dict[str, Any]:
-        project = await state.gw.access.project(request.user, project_id)
-        return {"items": project["members"]}
+        return {"items": grant.project["members"]}
 
     @post("/")
     async def add_member(
-        self, project_id: FromPath[str], data: JSONBody[MemberIn], request: Request, state: State
+        self, project_id: FromPath[str], data: JSONBody[MemberIn], request: Request,
+        catalog: NamedDependency[Catalog], invalidation: NamedDependency[Invalidation],
+        accounts: NamedDependency[Accounts],
     ) -> dict[str, Any]:
         """Add a user by email (registering the email if it is new) with a role. One without
         an account also gets an invitation: `invitation.url`, a one-time link shown only in
         this answer (and mailed when SMTP is set), valid INVITATION_TTL_HOURS."""
-        gw = state.gw
-        await gw.access.project(request.user, project_id, "owner")
-        user = await gw.catalog.ensure_user(data.email.strip())
-        await _change(state, request, project_id, lambda ms: membership.add(ms, user, data.role))
+        user = await catalog.ensure_user(data.email.strip())
+        await change_members(catalog, invalidation, project_id, lambda ms: membership.add(ms, user, data.role))
         added: dict[str, Any] = {"userId": user["id"], "email": user["email"], "role": data.role}
-        invitation = await gw.accounts.invite(user, project_id, data.role, request.user.user_id)
+        invitation = await accounts.invite(user, project_id, data.role, request.user.user_id)
         return added | ({"invitation": invitation} if invitation else {})
 
     @patch("/{user_id:str}")
     async def change_member_role(
         self, project_id: FromPath[str], user_id: FromPath[str], data: JSONBody[MemberPatch],
-        request: Request, state: State,
+        catalog: NamedDependency[Catalog], invalidation: NamedDependency[Invalidation],
     ) -> dict[str, Any]:
-        members = await _change(state, request, project_id,
-                                lambda ms: membership.change_role(ms, user_id, data.role))
+        members = await change_members(catalog, invalidation, project_id,
+                                       lambda ms: membership.change_role(ms, user_id, data.role))
         return membership.find(members, user_id)
 
     @delete("/{user_id:str}")
     async def remove_member(
-        self, project_id: FromPath[str], user_id: FromPath[str], request: Request, state: State
+        self, project_id: FromPath[str], user_id: FromPath[str], catalog: NamedDependency[Catalog],
+        invalidation: NamedDependency[Invalidation], links: NamedDependency[Links],
     ) -> None:
-        await _change(state, request, project_id, lambda ms: membership.remove(ms, user_id))
-        await state.gw.links.revoke_member(project_id, user_id)  # their pending links too
+        await change_members(catalog, invalidation, project_id, lambda ms: membership.remove(ms, user_id))
+        await links.revoke_member(project_id, user_id)  # their pending links too

@@ -15,7 +15,7 @@ import secrets
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -25,14 +25,18 @@ from litestar.exceptions import (
 )
 from litestar.params import QueryParameter
 from litestar.response import Redirect
+from redis.asyncio import Redis
 
 from gateway import membership
+from gateway.audit import AuditLog
 from gateway.controllers.members import change_members
 from gateway.errors import Unprocessable, unprocessable
+from gateway.invalidation import Invalidation
 from gateway.oidc import STATE_TTL_S, SignInRefused, SingleSignOn, safe_next
-from gateway.repository import new_id
-from gateway.sessions import open_session, secure
+from gateway.repository import Catalog, new_id
+from gateway.sessions import Sessions, open_session, secure
 from shared.contracts.envelope import utcnow
+from shared.platform.settings import Settings
 from shared.rules.labels import Problem
 
 log = logging.getLogger("classifier.gateway")
@@ -49,10 +53,10 @@ REFUSALS: dict[int, type[HTTPException]] = {
     502: ProviderFailed}
 
 
-def _sso(state: State) -> SingleSignOn:
-    if state.gw.sso is None:
+def _sso(sso: SingleSignOn | None) -> SingleSignOn:
+    if sso is None:
         raise NotFoundException("single sign-on is not configured (OIDC_ISSUER is empty)")
-    return state.gw.sso
+    return sso
 
 
 def _refusal(refused: SignInRefused) -> HTTPException:
@@ -66,32 +70,35 @@ class OidcController(Controller):
     @get("/login", exclude_from_auth=True, status_code=302,
          raises=[NotFoundException, Unprocessable, ProviderFailed])
     async def oidc_login(
-        self, request: Request, state: State,
+        self, request: Request, sso: NamedDependency[SingleSignOn | None], redis: NamedDependency[Redis], settings: NamedDependency[Settings],
         next_path: Annotated[str | None, QueryParameter(
             name="next", max_length=2000, description="where to go once signed in: a path on this site")] = None,
     ) -> Redirect:
         """Start signing in with the identity provider: 302 to its authorization endpoint
         (authorization code with PKCE S256, state and nonce kept for ten minutes)."""
-        sso = _sso(state)
+        sign_on = _sso(sso)
         target = safe_next(next_path)
         if target is None:
             raise unprocessable([Problem("next", "must be a path on this site, starting with a "
                                                  "single '/'")], source="query")
         browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
         try:
-            url = await sso.begin(state.gw.redis, browser, target)
+            url = await sign_on.begin(redis, browser, target)
         except SignInRefused as refused:
             raise _refusal(refused) from None
         response = Redirect(url, status_code=302)
         response.set_cookie(BROWSER_COOKIE, browser, path=COOKIE_PATH, max_age=STATE_TTL_S,
-                            httponly=True, samesite="lax", secure=secure(state.gw.settings))
+                            httponly=True, samesite="lax", secure=secure(settings))
         return response
 
     @get("/callback", exclude_from_auth=True, status_code=302,
          raises=[ClientException, NotAuthorizedException, PermissionDeniedException,
                  NotFoundException, ProviderFailed])
     async def oidc_callback(
-        self, request: Request, state: State,
+        self, request: Request, sso: NamedDependency[SingleSignOn | None],
+        redis: NamedDependency[Redis], catalog: NamedDependency[Catalog],
+        invalidation: NamedDependency[Invalidation], audit: NamedDependency[AuditLog],
+        sessions: NamedDependency[Sessions],
         code: Annotated[str | None, QueryParameter(max_length=4000)] = None,
         sign_in: Annotated[str | None, QueryParameter(name="state", max_length=200)] = None,
         error: Annotated[str | None, QueryParameter(max_length=200)] = None,
@@ -101,26 +108,29 @@ class OidcController(Controller):
         browser's, once), exchanges the code with the PKCE verifier, checks the ID token
         (signature, issuer, audience, nonce, expiry, verified email), then signs the user
         in (matched or created by email, group roles granted) and redirects to `next`."""
-        sso, gw = _sso(state), state.gw
+        sign_on = _sso(sso)
         if error:
             if sign_in:
-                await gw.redis.delete(sso.state_key(sign_in))  # that sign-in is over
+                await redis.delete(sign_on.state_key(sign_in))  # that sign-in is over
             raise NotAuthorizedException(f"the identity provider refused the sign-in: "
                                          f"{error_description or error}")
         if not sign_in or not code:
             raise ClientException(f"{'state' if not sign_in else 'code'}: missing from the callback")
         try:
-            identity = await sso.finish(gw.redis, request.cookies.get(BROWSER_COOKIE), sign_in, code)
+            identity = await sign_on.finish(redis, request.cookies.get(BROWSER_COOKIE), sign_in, code)
         except SignInRefused as refused:
             raise _refusal(refused) from None
-        user = await gw.catalog.ensure_user(identity.email, identity.name)
-        await grant_roles(gw, user, sso.grants(identity), request.url.path)
+        user = await catalog.ensure_user(identity.email, identity.name)
+        await grant_roles(catalog, invalidation, audit, user, sign_on.grants(identity), request.url.path)
         response: Response[Any] = Redirect(identity.next_path, status_code=302)
         response.delete_cookie(BROWSER_COOKIE, path=COOKIE_PATH)
-        return await open_session(request, response, user, via="oidc")
+        return await open_session(sessions, response, user, via="oidc")
 
 
-async def grant_roles(gw: Any, user: dict[str, Any], grants: dict[str, str], path: str) -> None:
+async def grant_roles(
+    catalog: Catalog, invalidation: Invalidation, audit: AuditLog, user: dict[str, Any],
+    grants: dict[str, str], path: str,
+) -> None:
     """Each mapped project: at least the mapped role (added, or raised; never lowered),
     recorded in the project's audit log. A project that is gone, or members that keep
     changing, skip that grant (logged): the sign-in itself still succeeds."""
@@ -133,13 +143,13 @@ async def grant_roles(gw: Any, user: dict[str, Any], grants: dict[str, str], pat
             return after
 
         try:
-            await change_members(gw, project_id, give)
+            await change_members(catalog, invalidation, project_id, give)
         except HTTPException as skipped:
             log.warning("single sign-on: %s not given %s in project %s: %s",
                         user["email"], role, project_id, skipped.detail)
             continue
         if changed:
-            gw.audit.record({
+            audit.record({
                 "_id": new_id(), "projectId": project_id,
                 "actor": {"userId": user["id"], "email": user["email"], "tokenId": None, "role": role},
                 "action": "oidc_group_role", "method": "GET", "path": path,

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from gateway.access import Access
 from gateway.controllers.common import Page, PageSize, now_iso, paged
-from gateway.repository import new_id
+from gateway.repository import Catalog, new_id
 from gateway.schemas import OrganizationIn
 
 
@@ -20,35 +21,36 @@ class OrganizationController(Controller):
 
     @post("/")
     async def create_organization(
-        self, data: JSONBody[OrganizationIn], request: Request, state: State
+        self, data: JSONBody[OrganizationIn], request: Request, catalog: NamedDependency[Catalog]
     ) -> dict[str, Any]:
         """Create an organisation; the caller is its owner and may create projects in it."""
         user = request.user
         doc = {"_id": new_id(), "name": data.name, "creator": user.email, "createdAt": now_iso(),
                "members": [{"userId": user.user_id, "email": user.email, "role": "owner"}]}
-        return await state.gw.catalog.insert("organizations", doc)
+        return await catalog.insert("organizations", doc)
 
     @get("/")
     async def list_organizations(
-        self, request: Request, state: State, page: Page = 0, page_size: PageSize = 100
+        self, request: Request, catalog: NamedDependency[Catalog], page: Page = 0,
+        page_size: PageSize = 100,
     ) -> dict[str, Any]:
-        query = await state.gw.catalog.organizations_of(request.user.user_id)
-        items, total = await state.gw.catalog.page(
+        query = await catalog.organizations_of(request.user.user_id)
+        items, total = await catalog.page(
             "organizations", query, page * page_size, page_size)
         return paged(items, total, page, page_size)
 
     @get("/{organization_id:str}")
     async def get_organization(
-        self, organization_id: FromPath[str], request: Request, state: State
+        self, organization_id: FromPath[str], request: Request, access: NamedDependency[Access]
     ) -> dict[str, Any]:
-        return await state.gw.access.organization(request.user, organization_id)
+        return await access.organization(request.user, organization_id)
 
     @get("/{organization_id:str}/projects")
     async def list_organization_projects(
-        self, organization_id: FromPath[str], request: Request, state: State,
-        page: Page = 0, page_size: PageSize = 100,
+        self, organization_id: FromPath[str], request: Request, access: NamedDependency[Access],
+        catalog: NamedDependency[Catalog], page: Page = 0, page_size: PageSize = 100,
     ) -> dict[str, Any]:
-        await state.gw.access.organization(request.user, organization_id)
+        await access.organization(request.user, organization_id)
         query = {"organizationId": organization_id, "members.userId": request.user.user_id}
-        items, total = await state.gw.catalog.page("projects", query, page * page_size, page_size)
+        items, total = await catalog.page("projects", query, page * page_size, page_size)
         return paged(items, total, page, page_size)

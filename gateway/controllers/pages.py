@@ -9,10 +9,12 @@ import html
 import json
 
 from litestar import Controller, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from gateway.links import Kind, LinkRefused
+from gateway.links import Kind, LinkRefused, Links
+from gateway.repository import Catalog
+from shared.platform.settings import Settings
 
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
            "X-Frame-Options": "DENY"}
@@ -59,9 +61,9 @@ def page(title: str, intro: str, fields: list[str] = (), button: str = "", actio
     return Response(body, status_code=status, media_type="text/html", headers=HEADERS)
 
 
-async def _link_page(state: State, kind: Kind, secret: str) -> tuple[dict | None, Response | None]:
+async def _link_page(links: Links, kind: Kind, secret: str) -> tuple[dict | None, Response | None]:
     try:
-        return await state.gw.links.peek(kind, secret), None
+        return await links.peek(kind, secret), None
     except LinkRefused as refused:
         return None, page("This link cannot be used", html.escape(refused.message),
                           status=refused.status)
@@ -77,30 +79,36 @@ class PageController(Controller):
                     "Sign in", "/api/v1/session")
 
     @get("/invitations/{secret:str}", exclude_from_auth=True, media_type="text/html")
-    async def invitation_page(self, secret: FromPath[str], state: State) -> Response[str]:
-        link, refused = await _link_page(state, "invitation", secret)
+    async def invitation_page(
+        self, secret: FromPath[str], links: NamedDependency[Links],
+        catalog: NamedDependency[Catalog], settings: NamedDependency[Settings],
+    ) -> Response[str]:
+        link, refused = await _link_page(links, "invitation", secret)
         if refused:
             return refused
-        project = await state.gw.catalog.get("projects", link["projectId"]) or {}
+        project = await catalog.get("projects", link["projectId"]) or {}
         intro = (f"{html.escape(link['email'])} is invited to the project "
                  f"<b>{html.escape(project.get('name', '?'))}</b> as {html.escape(link['role'])}. "
                  "Choose a display name and a password.")
         return page("Accept the invitation", intro, ["name", "new"], "Accept and sign in",
                     f"/api/v1/invitations/{secret}/accept",
-                    least=state.gw.settings.min_password_length)
+                    least=settings.min_password_length)
 
     @get("/password-resets/{secret:str}", exclude_from_auth=True, media_type="text/html")
-    async def password_reset_page(self, secret: FromPath[str], state: State) -> Response[str]:
-        link, refused = await _link_page(state, "reset", secret)
+    async def password_reset_page(self, secret: FromPath[str], links: NamedDependency[Links],
+                                  settings: NamedDependency[Settings]) -> Response[str]:
+        link, refused = await _link_page(links, "reset", secret)
         if refused:
             return refused
         return page("Choose a new password", f"For {html.escape(link['email'])}.", ["new"],
                     "Set the password and sign in", f"/api/v1/password-resets/{secret}",
-                    least=state.gw.settings.min_password_length)
+                    least=settings.min_password_length)
 
     @get("/sign-in-links/{secret:str}", exclude_from_auth=True, media_type="text/html")
-    async def sign_in_link_page(self, secret: FromPath[str], state: State) -> Response[str]:
-        link, refused = await _link_page(state, "signin", secret)
+    async def sign_in_link_page(
+        self, secret: FromPath[str], links: NamedDependency[Links],
+    ) -> Response[str]:
+        link, refused = await _link_page(links, "signin", secret)
         if refused:
             return refused
         return page("Sign in", f"Sign in as {html.escape(link['email'])} (this link works once; "

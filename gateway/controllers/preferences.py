@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Literal
 
 from litestar import Controller, Request, get, put
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from pydantic import BaseModel, Field
 
+from gateway.repository import Catalog
 from gateway.schemas import Body
 from shared.contracts.envelope import utcnow
 
@@ -34,14 +35,16 @@ class PreferencesController(Controller):
 
     @get("/", description="The caller's task-browser preferences; the defaults (thumbnailSize 128, "
                           "pageSize 50) until some are saved.")
-    async def get_preferences(self, request: Request, state: State) -> PreferencesView:
-        saved = await state.gw.catalog.preferences(request.user.user_id)
+    async def get_preferences(
+        self, request: Request, catalog: NamedDependency[Catalog],
+    ) -> PreferencesView:
+        saved = await catalog.preferences(request.user.user_id)
         return PreferencesView.model_validate(DEFAULTS | (saved or {}))
 
     @put("/", description="Replace the caller's task-browser preferences (both fields; 422 naming "
                           "a value outside the allowed sizes).")
     async def save_preferences(self, data: JSONBody[Preferences], request: Request,
-                               state: State) -> PreferencesView:
+                               catalog: NamedDependency[Catalog]) -> PreferencesView:
         values = data.model_dump(by_alias=True)
-        await state.gw.catalog.save_preferences(request.user.user_id, values, utcnow())
+        await catalog.save_preferences(request.user.user_id, values, utcnow())
         return PreferencesView.model_validate(values)

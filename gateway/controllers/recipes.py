@@ -6,12 +6,14 @@ from collections import Counter
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from gateway.access import Access
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.errors import unprocessable
-from gateway.repository import new_id
+from gateway.guards import Grant
+from gateway.repository import Catalog, new_id
 from gateway.schemas import OntologyIn, RecipeIn
 from shared.contracts.dataloop import Ontology
 from shared.rules.labels import Problem
@@ -69,49 +71,52 @@ class RecipeController(Controller):
 
     @post("/projects/{project_id:str}/recipes")
     async def create_recipe(
-        self, project_id: FromPath[str], data: JSONBody[RecipeIn], request: Request, state: State
+        self, project_id: FromPath[str], data: JSONBody[RecipeIn], request: Request,
+        catalog: NamedDependency[Catalog],
     ) -> dict[str, Any]:
-        await state.gw.access.project(request.user, project_id)
-        return await state.gw.catalog.insert("recipes", recipe_doc(data, project_id, request.user.email))
+        return await catalog.insert("recipes", recipe_doc(data, project_id, request.user.email))
 
     @get("/projects/{project_id:str}/recipes")
     async def list_recipes(
-        self, project_id: FromPath[str], request: Request, state: State, page: Page = 0, page_size: PageSize = 100
+        self, project_id: FromPath[str], catalog: NamedDependency[Catalog], page: Page = 0,
+        page_size: PageSize = 100,
     ) -> dict[str, Any]:
-        await state.gw.access.project(request.user, project_id)
-        items, total = await state.gw.catalog.page(
+        items, total = await catalog.page(
             "recipes", {"projectIds": project_id}, page * page_size, page_size
         )
         return paged(items, total, page, page_size)
 
     @get("/recipes/{recipe_id:str}")
-    async def get_recipe(self, recipe_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
-        return await state.gw.access.recipe(request.user, recipe_id)
+    async def get_recipe(
+        self, recipe_id: FromPath[str], grant: NamedDependency[Grant],
+    ) -> dict[str, Any]:
+        return grant.recipe
 
     @get("/recipes/{recipe_id:str}/label-usage")
     async def recipe_label_usage(
-        self, recipe_id: FromPath[str], request: Request, state: State,
-        labels: FromQuery[list[str] | None] = None,
+        self, recipe_id: FromPath[str], grant: NamedDependency[Grant],
+        catalog: NamedDependency[Catalog], labels: FromQuery[list[str] | None] = None,
     ) -> dict[str, Any]:
         """How many annotations (in the datasets of this recipe) hold each of `labels` (full
         paths): what replacing the ontology without them would orphan. The ontology PUT does
         not check it; the studio's recipe editor asks here first and has the change confirmed."""
-        recipe = await state.gw.access.recipe(request.user, recipe_id)
-        datasets = [d["id"] async for d in state.gw.catalog.iterate(
+        recipe = grant.recipe
+        datasets = [d["id"] async for d in catalog.iterate(
             "datasets", {"recipeId": recipe["id"]})]
         counts = {}
         for label in (labels or [])[:500]:
-            counts[label] = await state.gw.catalog.db.annotations.count_documents(
+            counts[label] = await catalog.db.annotations.count_documents(
                 {"datasetId": {"$in": datasets}, "label": label, "_deleted": {"$exists": False}})
         return {"datasets": len(datasets), "labels": counts}
 
     @put("/recipes/{recipe_id:str}/ontology")
     async def replace_ontology(
-        self, recipe_id: FromPath[str], data: JSONBody[OntologyIn], request: Request, state: State
+        self, recipe_id: FromPath[str], data: JSONBody[OntologyIn], grant: NamedDependency[Grant],
+        access: NamedDependency[Access], catalog: NamedDependency[Catalog],
     ) -> dict[str, Any]:
-        recipe = await state.gw.access.recipe(request.user, recipe_id)
+        recipe = grant.recipe
         if problems := ontology_problems(data):
             raise unprocessable(problems, "the ontology is not valid")
         ontology = _ontology(recipe["ontology"]["id"], recipe["title"], data)
-        state.gw.access.forget("recipes", recipe_id)
-        return await state.gw.catalog.update("recipes", recipe_id, {"ontology": ontology})
+        access.forget("recipes", recipe_id)
+        return await catalog.update("recipes", recipe_id, {"ontology": ontology})

@@ -8,16 +8,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from gateway.dispatch import dispatch
+from gateway.access import Access
+from gateway.dispatch import Commands
 from gateway.errors import unprocessable
-from gateway.guards import role_here
-from gateway.repository import new_id
+from gateway.guards import Grant
+from gateway.repository import Catalog, new_id
 from gateway.roles import at_least
 from gateway.scene_schemas import FrameRange, PaintIn, SceneIn, ScenePatch
+from gateway.task_reads import TaskReads
 from gateway.video import video_of
 from shared.contracts import streams
 from shared.contracts.scene_commands import (
@@ -48,118 +50,133 @@ def _painted(outcome: Any) -> dict[str, Any]:
     return {"annotations": outcome.annotations}
 
 
-async def _send(request: Request, state: State, command: Any, dataset: dict[str, Any],
-                task_id: str | None, body: Any, success: int, render: Any = None) -> Response[Any]:
+class SceneWork:
+    """A scene request's adapters and what the guard found: each handler's one dependency,
+    `work` (built by Litestar from the app's dependencies of the same names)."""
+
+    def __init__(self, request: Request, grant: NamedDependency[Grant],
+                 access: NamedDependency[Access], tasks: NamedDependency[TaskReads],
+                 commands: NamedDependency[Commands]) -> None:
+        self.request, self.grant, self.access, self.tasks, self.commands = \
+            request, grant, access, tasks, commands
+
+
+async def _send(on: SceneWork, command: Any, task_id: str | None, body: Any, success: int,
+                render: Any = None) -> Response[Any]:
     """Outside a task, manager work sent as it is; in a task, checked by the task service
     against the task's rules and forwarded (answered with the forwarded command's outcome)."""
-    project_id = dataset["projectId"]
+    request, project_id = on.request, on.grant.dataset["projectId"]
     extra = {"render": render} if render else {}
     if task_id is None:
-        if not at_least(role_here(request), "manager"):
+        if not at_least(on.grant.role, "manager"):
             raise PermissionDeniedException(
                 "scene work outside a task needs the manager role; annotators do it in a task "
                 "(send taskId)")
-        return await dispatch(request, streams.SCENE, command, project_id, body, success, **extra)
-    task = await state.gw.tasks.task(task_id)
+        return await on.commands.dispatch(request, streams.SCENE, command, project_id, body, success, **extra)
+    task = await on.tasks.task(task_id)
     if task is None or task["projectId"] != project_id:
         raise NotFoundException(f"no task {task_id}")
     check = CheckInTask(actor=command.actor, task_id=task_id, project_id=project_id, command=command)
-    return await dispatch(request, streams.TASKS, check, project_id, body, success,
-                          wait_for=command.id, **extra)
+    return await on.commands.dispatch(request, streams.TASKS, check, project_id, body, success,
+                                      wait_for=command.id, **extra)
 
 
 class SceneController(Controller):
     path = "/api/v1"
     tags = ["scenes"]
+    dependencies = {"work": Provide(SceneWork, sync_to_thread=False)}  # noqa: RUF012
 
-    async def _video_item(self, item_id: str, request: Request, state: State) -> tuple[dict, dict, Video]:
-        item, dataset = await state.gw.access.item(request.user, item_id)
+    @staticmethod
+    def _video_item(grant: Grant) -> tuple[dict, dict, Video]:
+        item, dataset = grant.item, grant.dataset
         video = video_of(item)
         if isinstance(video, list):
             raise unprocessable(video, "scenes need a video item with known fps and frame count")
         return item, dataset, video
 
-    async def _scene(self, annotation_id: str, request: Request, state: State) -> tuple[dict, dict, dict, Scene]:
-        doc, dataset = await state.gw.access.annotation(request.user, annotation_id)
-        item, _, video = await self._video_item(doc["itemId"], request, state)
+    def _scene(self, grant: Grant) -> tuple[dict, dict, dict, Scene]:
+        doc, annotation_id = grant.annotation, grant.annotation["_id"]
+        item, dataset, video = self._video_item(grant)
         scene = from_annotation(doc, video)
         if isinstance(scene, list):
             raise unprocessable(scene, f"annotation {annotation_id} is not a video scene")
         return doc, item, dataset, scene
 
-    async def _labels_fit(self, state: State, dataset: dict, labels: list[str], attributes: dict) -> None:
-        ontology = await state.gw.access.ontology(dataset["recipeId"])
+    @staticmethod
+    async def _labels_fit(on: SceneWork, labels: list[str], attributes: dict) -> None:
+        ontology = await on.access.ontology(on.grant.dataset["recipeId"])
         for label in dict.fromkeys(labels):
             if problems := check_classification(ontology, label, attributes):
                 raise unprocessable(problems, "the scene does not fit the recipe")
 
     @staticmethod
-    def _common(request: Request, item: dict, dataset: dict, video: Video) -> dict[str, Any]:
-        return {"actor": request.user.actor(role_here(request)), "item_id": item["id"],
+    def _common(on: SceneWork, item: dict, dataset: dict, video: Video) -> dict[str, Any]:
+        return {"actor": on.request.user.actor(on.grant.role), "item_id": item["id"],
                 "dataset_id": dataset["id"], "project_id": dataset["projectId"],
                 "recipe_id": dataset.get("recipeId"), "video": video}
 
-    async def _change(self, request: Request, state: State, dataset: dict, scene: Scene,
-                      command: OnScene, body: Any, task_id: str | None) -> Response[Any]:
+    @staticmethod
+    async def _change(on: SceneWork, scene: Scene, command: OnScene, body: Any,
+                      task_id: str | None) -> Response[Any]:
         """Check the change against the scene as stored now (the service checks again
         against the scene as it is when the command is applied), then send it."""
         if refused(outcome := scene_rules.apply(command, scene)):
             raise unprocessable(outcome, "the change does not fit the scene")
-        return await _send(request, state, command, dataset, task_id, body, 200)
+        return await _send(on, command, task_id, body, 200)
 
     @post("/items/{item_id:str}/scenes")
     async def start_scene(
-        self, item_id: FromPath[str], data: JSONBody[SceneIn], request: Request, state: State,
+        self, item_id: FromPath[str], data: JSONBody[SceneIn], work: NamedDependency[SceneWork],
         task_id: TaskId = None,
     ) -> Response[Any]:
         """Start a scene at `frame` with `label`; it lasts to the end of the video until an
         end is set. 201 with the annotation (Dataloop JSON)."""
-        item, dataset, video = await self._video_item(item_id, request, state)
-        await self._labels_fit(state, dataset, [data.label], data.attributes)
+        item, dataset, video = self._video_item(work.grant)
+        await self._labels_fit(work, [data.label], data.attributes)
         if refused(outcome := start_scene(video, data.frame, data.label, data.end_frame)):
             raise unprocessable(outcome, "the scene does not fit the video")
         command = StartScene(
-            **self._common(request, item, dataset, video), annotation_id=new_id(),
+            **self._common(work, item, dataset, video), annotation_id=new_id(),
             frame=data.frame, end_frame=data.end_frame, label=data.label,
             attributes=data.attributes, description=data.description, source=data.source,
         )
-        return await _send(request, state, command, dataset, task_id, data.model_dump(), 201)
+        return await _send(work, command, task_id, data.model_dump(), 201)
 
     @post("/items/{item_id:str}/scenes/paint")
     async def paint_scenes(
-        self, item_id: FromPath[str], data: JSONBody[PaintIn], request: Request, state: State,
+        self, item_id: FromPath[str], data: JSONBody[PaintIn], work: NamedDependency[SceneWork],
         task_id: TaskId = None,
     ) -> Response[Any]:
         """Play-to-paint: label switches recorded while the video played become scenes in
         one command. 201 with `annotations`, every scene made, in frame order."""
-        item, dataset, video = await self._video_item(item_id, request, state)
+        item, dataset, video = self._video_item(work.grant)
         switches = [Switch(s.frame, s.label) for s in data.switches]
-        await self._labels_fit(state, dataset, [s.label for s in switches if s.label], data.attributes)
+        await self._labels_fit(work, [s.label for s in switches if s.label], data.attributes)
         scenes = paint(video, switches, data.stop_frame)
         if refused(scenes):
             raise unprocessable(scenes, "the switches do not fit the video")  # type: ignore[arg-type]
         command = PaintScenes(
-            **self._common(request, item, dataset, video),
+            **self._common(work, item, dataset, video),
             annotation_ids=[new_id() for _ in scenes], stop_frame=data.stop_frame,
             switches=[SwitchIn(frame=s.frame, label=s.label) for s in switches],
             attributes=data.attributes, source=data.source,
         )
-        return await _send(request, state, command, dataset, task_id, data.model_dump(), 201,
+        return await _send(work, command, task_id, data.model_dump(), 201,
                            render=_painted)
 
     @patch("/scenes/{annotation_id:str}")
     async def change_scene(
-        self, annotation_id: FromPath[str], data: JSONBody[ScenePatch], request: Request, state: State,
-        task_id: TaskId = None,
+        self, annotation_id: FromPath[str], data: JSONBody[ScenePatch],
+        work: NamedDependency[SceneWork], task_id: TaskId = None,
     ) -> Response[Any]:
         """One change: `endFrame` (null: open again), `frame` (move the start), or `label`
         from `fromFrame` until the scene's next label change."""
-        doc, item, dataset, scene = await self._scene(annotation_id, request, state)
+        doc, item, dataset, scene = self._scene(work.grant)
         given = data.model_fields_set
         kinds = [k for k in ("end_frame", "frame", "label") if k in given]
         if len(kinds) != 1 or ("from_frame" in given and kinds != ["label"]):
             raise unprocessable([Problem("body", ONE_CHANGE)])
-        common = self._common(request, item, dataset, scene.video) | {"annotation_id": annotation_id}
+        common = self._common(work, item, dataset, scene.video) | {"annotation_id": annotation_id}
         if kinds == ["end_frame"]:
             command: OnScene = SetSceneEnd(**common, end_frame=data.end_frame)
         elif kinds == ["frame"]:
@@ -169,53 +186,55 @@ class SceneController(Controller):
         else:
             if data.label is None:
                 raise unprocessable([Problem("label", "must be a label")])
-            await self._labels_fit(state, dataset, [data.label],
+            await self._labels_fit(work, [data.label],
                                    doc["metadata"]["system"].get("attributes") or {})
             frame = scene.start if data.from_frame is None else data.from_frame
             command = ChangeSceneLabel(**common, frame=frame, label=data.label)
-        return await self._change(request, state, dataset, scene, command, data.model_dump(), task_id)
+        return await self._change(work, scene, command, data.model_dump(), task_id)
 
     @post("/scenes/{annotation_id:str}/hide")
     async def hide_frames(
-        self, annotation_id: FromPath[str], data: JSONBody[FrameRange], request: Request, state: State,
-        task_id: TaskId = None,
+        self, annotation_id: FromPath[str], data: JSONBody[FrameRange],
+        work: NamedDependency[SceneWork], task_id: TaskId = None,
     ) -> Response[Any]:
         """Hide frames `from`..`to` of the scene (joined with hidden ranges they touch)."""
-        return await self._frames(HideFrames, annotation_id, data, request, state, task_id)
+        return await self._frames(HideFrames, data, work, task_id)
 
     @post("/scenes/{annotation_id:str}/unhide")
     async def unhide_frames(
-        self, annotation_id: FromPath[str], data: JSONBody[FrameRange], request: Request, state: State,
-        task_id: TaskId = None,
+        self, annotation_id: FromPath[str], data: JSONBody[FrameRange],
+        work: NamedDependency[SceneWork], task_id: TaskId = None,
     ) -> Response[Any]:
         """Show frames `from`..`to` of the scene again (a hidden range around them splits)."""
-        return await self._frames(UnhideFrames, annotation_id, data, request, state, task_id)
+        return await self._frames(UnhideFrames, data, work, task_id)
 
-    async def _frames(self, kind: type, annotation_id: str, data: FrameRange, request: Request,
-                      state: State, task_id: str | None) -> Response[Any]:
-        _, item, dataset, scene = await self._scene(annotation_id, request, state)
-        command = kind(**self._common(request, item, dataset, scene.video),
+    async def _frames(self, kind: type, data: FrameRange, work: SceneWork,
+                      task_id: str | None) -> Response[Any]:
+        _, item, dataset, scene = self._scene(work.grant)
+        annotation_id = work.grant.annotation["_id"]
+        command = kind(**self._common(work, item, dataset, scene.video),
                        annotation_id=annotation_id, first=data.first, last=data.last)
-        return await self._change(request, state, dataset, scene, command, data.model_dump(), task_id)
+        return await self._change(work, scene, command, data.model_dump(), task_id)
 
     @delete("/scenes/{annotation_id:str}", status_code=200)
-    async def delete_scene(self, annotation_id: FromPath[str], request: Request, state: State,
+    async def delete_scene(self, annotation_id: FromPath[str], work: NamedDependency[SceneWork],
                            task_id: TaskId = None) -> Response[Any]:
-        _, item, dataset, scene = await self._scene(annotation_id, request, state)
-        command = DeleteScene(**self._common(request, item, dataset, scene.video),
+        _, item, dataset, scene = self._scene(work.grant)
+        command = DeleteScene(**self._common(work, item, dataset, scene.video),
                               annotation_id=annotation_id)
-        return await _send(request, state, command, dataset, task_id, annotation_id, 204)
+        return await _send(work, command, task_id, annotation_id, 204)
 
     @get("/items/{item_id:str}/frames/{frame:int}")
     async def frame_state(
-        self, item_id: FromPath[str], frame: FromPath[int], request: Request, state: State
+        self, item_id: FromPath[str], frame: FromPath[int], grant: NamedDependency[Grant],
+        catalog: NamedDependency[Catalog],
     ) -> dict[str, Any]:
         """What is on frame `frame`: every scene covering it, with its label there and
         whether it is hidden; `labels` the visible labels, `hiddenLabels` the hidden ones."""
-        _, _, video = await self._video_item(item_id, request, state)
+        _, _, video = self._video_item(grant)
         if not 0 <= frame <= video.last_frame:
             raise unprocessable([Problem("frame", f"must be a frame of the video: 0 to {video.last_frame}")])
-        docs = (await state.gw.catalog.annotations_of_items([item_id]))[item_id]
+        docs = (await catalog.annotations_of_items([item_id]))[item_id]
         found = []
         for doc in docs:
             scene = from_annotation(doc, video) if is_scene(doc) else None

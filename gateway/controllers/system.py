@@ -6,10 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from gateway.bus import CommandBus
+from gateway.container import Gateway
+from gateway.moves import Moves
+from gateway.repository import Catalog
 from shared.contracts.events import CommandRejected
 from shared.platform.runtime import readiness
 
@@ -19,13 +23,16 @@ class OperationController(Controller):
     tags = ["operations"]
 
     @get("/{operation_id:str}")
-    async def get_operation(self, operation_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
+    async def get_operation(
+        self, operation_id: FromPath[str], request: Request, catalog: NamedDependency[Catalog],
+        bus: NamedDependency[CommandBus], moves: NamedDependency[Moves],
+    ) -> dict[str, Any]:
         """The outcome of a command: pending, succeeded (with its result) or rejected (with why).
         Answered from stored outcomes, so it works from any replica and after restarts."""
-        gw, user = state.gw, request.user
-        stored = await gw.catalog.operation(operation_id)
+        user = request.user
+        stored = await catalog.operation(operation_id)
         if stored is not None and stored["actorId"] == user.user_id:
-            outcome = gw.bus.parse_outcome(stored["event"])
+            outcome = bus.parse_outcome(stored["event"])
             body: dict[str, Any] = {"id": operation_id, "commandType": stored["commandType"],
                                     "status": stored["status"]}
             if isinstance(outcome, CommandRejected):
@@ -33,25 +40,25 @@ class OperationController(Controller):
                                  "details": outcome.details}
                 return body
             body["result"] = outcome.wire()
-            if (then := await gw.bus.follow_up(operation_id)) is not None:
-                body |= await self._followed(state, request, then)
+            if (then := await bus.follow_up(operation_id)) is not None:
+                body |= await self._followed(catalog, moves, request, then)
             return body
-        pending = await gw.bus.pending(operation_id)
+        pending = await bus.pending(operation_id)
         if stored is None and pending is not None and pending["actorId"] == user.user_id:
             return {"id": operation_id, "commandType": pending["commandType"], "status": "pending"}
         raise NotFoundException(f"no operation {operation_id}")
 
     @staticmethod
-    async def _followed(state: State, request: Request, then: str) -> dict[str, Any]:
+    async def _followed(
+        catalog: Catalog, moves: Moves, request: Request, then: str,
+    ) -> dict[str, Any]:
         """The part of a command's answer that a command following it gives (the move Auto
         next makes after a classification): pending until that one is done too."""
-        from gateway.controllers.workflow import workflow_part
-
-        stored = await state.gw.catalog.operation(then)
+        stored = await catalog.operation(then)
         if stored is None:
             return {"status": "pending", "nextItem": None,
                     "workflow": {"operationId": then, "status": "pending"}}
-        return await workflow_part(state, request.user, state.gw.bus.parse_outcome(stored["event"]), then)
+        return await moves.workflow_part(request.user, moves.bus.parse_outcome(stored["event"]), then)
 
 
 class UserController(Controller):
@@ -69,9 +76,9 @@ async def live() -> dict[str, str]:
 
 
 @get("/health/ready", tags=["health"], exclude_from_auth=True)
-async def ready(state: State) -> Response[dict[str, Any]]:
+async def ready(gateway: NamedDependency[Gateway]) -> Response[dict[str, Any]]:
     """200, or 503 within about a second naming what is down (Redis, MongoDB, a subscriber)."""
-    body, status, headers = readiness("gateway", await state.gw.readiness())
+    body, status, headers = readiness("gateway", await gateway.readiness())
     return Response(body, status_code=status, headers=headers)
 
 

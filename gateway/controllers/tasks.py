@@ -7,15 +7,18 @@ import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from gateway.access import Access
 from gateway.controllers.browse import TaskItemsReads
 from gateway.controllers.common import Page, PageSize, paged
-from gateway.dispatch import dispatch
+from gateway.dispatch import Commands
 from gateway.errors import unprocessable
-from gateway.repository import new_id
+from gateway.guards import Grant
+from gateway.repository import Catalog, new_id
+from gateway.task_reads import TaskReads
 from gateway.task_schemas import (
     ItemStatusIn,
     ReassignIn,
@@ -41,15 +44,6 @@ from shared.platform.mongo import find_in
 from shared.rules.labels import Problem
 from shared.rules.progress import task_view
 from shared.rules.task_limits import pulling_problems, workload_problems
-
-
-async def member(state: State, request: Request, project_id: str,
-                 managers_only: bool = False) -> tuple[dict, str]:
-    """The project and the caller's role: 404 for non-members, 403 below manager when
-    `managers_only`."""
-    access = state.gw.access
-    project = await access.project(request.user, project_id, "manager" if managers_only else None)
-    return project, access.role_of(request.user, project)
 
 
 def render_task(outcome: Any) -> Any:
@@ -96,28 +90,19 @@ class TaskController(TaskItemsReads, Controller):
     path = "/api/v1"
     tags = ["tasks"]
 
-    async def _task(self, state: State, request: Request, task_id: str,
-                    managers_only: bool = False) -> tuple[dict, str]:
-        task = await state.gw.tasks.task(task_id)
-        if task is None:
-            raise NotFoundException(f"no task {task_id}")
-        try:
-            _, role = await member(state, request, task["projectId"], managers_only)
-        except NotFoundException:
-            raise NotFoundException(f"no task {task_id}") from None
-        return task, role
-
     @post("/projects/{project_id:str}/tasks")
-    async def create_task(self, project_id: FromPath[str], data: JSONBody[TaskIn], request: Request,
-                          state: State) -> Response[Any]:
+    async def create_task(
+        self, project_id: FromPath[str], data: JSONBody[TaskIn], request: Request,
+        grant: NamedDependency[Grant], access: NamedDependency[Access],
+        commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """Create a task and allocate its items (distribution) or queue them (pulling)."""
-        gw = state.gw
-        project, role = await member(state, request, project_id, managers_only=True)
-        dataset = await gw.access.dataset(request.user, data.dataset_id)
+        project, role = grant.project, grant.role
+        dataset = await access.dataset(request.user, data.dataset_id)
         if dataset["projectId"] != project_id:
             raise unprocessable([Problem("datasetId", "is not a dataset of this project")])
         recipe_id = data.recipe_id or dataset["recipeId"]
-        if data.recipe_id and project_id not in (await gw.access.recipe(request.user, recipe_id))["projectIds"]:
+        if data.recipe_id and project_id not in (await access.recipe(request.user, recipe_id))["projectIds"]:
             raise unprocessable([Problem("recipeId", "is not a recipe of this project")])
         if problems := _task_problems(data, {m["email"] for m in project["members"]}):
             raise unprocessable(problems, "the task definition breaks a rule")
@@ -133,39 +118,47 @@ class TaskController(TaskItemsReads, Controller):
             **({"available_actions": [StatusAction(**a.model_dump()) for a in data.available_actions]}
                if data.available_actions else {}),
         )
-        return await dispatch(request, streams.TASKS, command, project_id, data.model_dump(mode="json"),
-                              201, render_task)
+        return await commands.dispatch(request, streams.TASKS, command, project_id,
+                                       data.model_dump(mode="json"), 201, render_task)
 
     @get("/projects/{project_id:str}/tasks")
-    async def list_tasks(self, project_id: FromPath[str], request: Request, state: State,
-                         dataset_id: FromQuery[str | None] = None, name: FromQuery[str | None] = None,
-                         page: Page = 0, page_size: PageSize = 100) -> dict[str, Any]:
-        await member(state, request, project_id)
+    async def list_tasks(
+        self, project_id: FromPath[str], tasks: NamedDependency[TaskReads],
+        dataset_id: FromQuery[str | None] = None, name: FromQuery[str | None] = None,
+        page: Page = 0, page_size: PageSize = 100,
+    ) -> dict[str, Any]:
         query: dict[str, Any] = {"projectId": project_id}
         if dataset_id:
             query["datasetId"] = dataset_id
         if name:
             query["name"] = name
-        docs, total = await state.gw.tasks.tasks(query, page * page_size, page_size)
-        return paged([await self._view(state, d) for d in docs], total, page, page_size)
+        docs, total = await tasks.tasks(query, page * page_size, page_size)
+        return paged([await self._view(tasks, d) for d in docs], total, page, page_size)
 
-    async def _view(self, state: State, task: dict[str, Any]) -> dict[str, Any]:
-        assignments = await state.gw.tasks.assignments(task["_id"])
-        view = task_view(task, [a["_id"] for a in assignments], await state.gw.tasks.status_counts(task["_id"]))
+    @staticmethod
+    async def _view(tasks: TaskReads, task: dict[str, Any]) -> dict[str, Any]:
+        assignments = await tasks.assignments(task["_id"])
+        view = task_view(task, [a["_id"] for a in assignments], await tasks.status_counts(task["_id"]))
         if task["allocation"] == "pulling":
-            view["queue"] = {"remaining": await state.gw.tasks.queue_remaining(task["_id"])}
+            view["queue"] = {"remaining": await tasks.queue_remaining(task["_id"])}
         return view
 
     @get("/tasks/{task_id:str}")
-    async def get_task(self, task_id: FromPath[str], request: Request, state: State) -> dict[str, Any]:
-        await self._task(state, request, task_id)
-        return await self._view(state, await state.gw.tasks.fresh_task(task_id))
+    async def get_task(
+        self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
+    ) -> dict[str, Any]:
+        fresh = await tasks.fresh_task(task_id)  # not the guard's: it may be a moment old
+        if fresh is None:
+            raise NotFoundException(f"no task {task_id}")
+        return await self._view(tasks, fresh)
 
     @patch("/tasks/{task_id:str}")
-    async def edit_task(self, task_id: FromPath[str], data: JSONBody[TaskPatch], request: Request,
-                        state: State) -> Response[Any]:
+    async def edit_task(
+        self, task_id: FromPath[str], data: JSONBody[TaskPatch], request: Request,
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """Rename, add or remove statuses (items that hold a removed status keep it)."""
-        task, role = await self._task(state, request, task_id, managers_only=True)
+        task, role = grant.task, grant.role
         remaining = {a["action"] for a in task["availableActions"]} - set(data.remove_statuses)
         remaining |= {a.action for a in data.add_statuses}
         if not remaining:
@@ -173,106 +166,115 @@ class TaskController(TaskItemsReads, Controller):
         command = EditTask(actor=request.user.actor(role), task_id=task_id, project_id=task["projectId"],
                            name=data.name, remove_actions=data.remove_statuses,
                            add_actions=[StatusAction(**a.model_dump()) for a in data.add_statuses])
-        return await dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(), 200,
-                              render_task)
+        return await commands.dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(),
+                                       200, render_task)
 
-    async def _items(self, request: Request, state: State, task_id: str, data: Selection,
+    @staticmethod
+    async def _items(request: Request, grant: Grant, commands: Commands, data: Selection,
                      operation: str) -> Response[Any]:
-        task, role = await self._task(state, request, task_id, managers_only=True)
+        task, role, task_id = grant.task, grant.role, grant.task["_id"]
         if data.item_ids is None and data.filter is None:
             raise unprocessable([Problem("itemIds", "give itemIds or a filter")])
         command = ChangeTaskItems(actor=request.user.actor(role), task_id=task_id,
                                   project_id=task["projectId"], operation=operation,
                                   item_ids=data.item_ids, filter=_filter(data))
-        return await dispatch(request, streams.TASKS, command, task["projectId"],
-                              data.model_dump(), 200, render_task)
+        return await commands.dispatch(request, streams.TASKS, command, task["projectId"],
+                                       data.model_dump(), 200, render_task)
 
     @post("/tasks/{task_id:str}/items", status_code=200)
-    async def add_items(self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
-                        state: State) -> Response[Any]:
-        return await self._items(request, state, task_id, data, "add")
+    async def add_items(
+        self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
+        return await self._items(request, grant, commands, data, "add")
 
     @post("/tasks/{task_id:str}/items/remove", status_code=200)
-    async def remove_items(self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
-                           state: State) -> Response[Any]:
+    async def remove_items(
+        self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """Remove items; those holding a status stay, and the answer says which and how many."""
-        return await self._items(request, state, task_id, data, "remove")
+        return await self._items(request, grant, commands, data, "remove")
 
     @get("/tasks/{task_id:str}/assignments")
-    async def list_assignments(self, task_id: FromPath[str], request: Request, state: State) -> list[dict]:
-        task, _ = await self._task(state, request, task_id)
-        counts = await state.gw.tasks.status_counts(task_id)
-        return [assignment_json(a, counts) for a in await state.gw.tasks.assignments(task_id)]
+    async def list_assignments(
+        self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
+    ) -> list[dict]:
+        counts = await tasks.status_counts(task_id)
+        return [assignment_json(a, counts) for a in await tasks.assignments(task_id)]
 
     @post("/tasks/{task_id:str}/pull", status_code=200)
-    async def pull(self, task_id: FromPath[str], request: Request, state: State) -> Response[Any]:
+    async def pull(self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
+                   commands: NamedDependency[Commands]) -> Response[Any]:
         """Pulling tasks: hand the caller their next batch from the hidden queue, never past
         the task's maximum open workload."""
-        task, role = await self._task(state, request, task_id)
-        command = PullItems(actor=request.user.actor(role), task_id=task_id, project_id=task["projectId"])
-        return await dispatch(request, streams.TASKS, command, task["projectId"], task_id, 200, render_pull)
+        project_id = grant.task["projectId"]
+        command = PullItems(actor=request.user.actor(grant.role), task_id=task_id, project_id=project_id)
+        return await commands.dispatch(request, streams.TASKS, command, project_id, task_id, 200, render_pull)
 
     @put("/tasks/{task_id:str}/items/{item_id:str}/status")
-    async def set_status(self, task_id: FromPath[str], item_id: FromPath[str], data: JSONBody[ItemStatusIn],
-                         request: Request, state: State) -> Response[Any]:
-        return await self._status(request, state, task_id, item_id, data.status)
+    async def set_status(
+        self, task_id: FromPath[str], item_id: FromPath[str], data: JSONBody[ItemStatusIn],
+        request: Request, grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
+        return await self._status(request, grant, commands, item_id, data.status)
 
     @delete("/tasks/{task_id:str}/items/{item_id:str}/status", status_code=200)
-    async def clear_status(self, task_id: FromPath[str], item_id: FromPath[str], request: Request,
-                           state: State) -> Response[Any]:
+    async def clear_status(
+        self, task_id: FromPath[str], item_id: FromPath[str], request: Request,
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """Clear the item's status: it is open work again."""
-        return await self._status(request, state, task_id, item_id, None)
+        return await self._status(request, grant, commands, item_id, None)
 
-    async def _status(self, request: Request, state: State, task_id: str, item_id: str,
+    @staticmethod
+    async def _status(request: Request, grant: Grant, commands: Commands, item_id: str,
                       status: str | None) -> Response[Any]:
-        task, role = await self._task(state, request, task_id)
-        command = SetStatus(actor=request.user.actor(role), task_id=task_id, project_id=task["projectId"],
-                            item_id=item_id, status=status)
-        return await dispatch(request, streams.STATUS, command, task["projectId"], status, 200, render_status)
+        task = grant.task
+        command = SetStatus(actor=request.user.actor(grant.role), task_id=task["_id"],
+                            project_id=task["projectId"], item_id=item_id, status=status)
+        return await commands.dispatch(request, streams.STATUS, command, task["projectId"], status, 200,
+                                       render_status)
 
 
 class AssignmentController(Controller):
     path = "/api/v1/assignments"
     tags = ["tasks"]
 
-    async def _assignment(self, state: State, request: Request, assignment_id: str,
-                          managers_only: bool = False, with_items: bool = False) -> tuple[dict, dict, str]:
-        assignment = await state.gw.tasks.assignment(assignment_id, with_items)
-        task = await state.gw.tasks.task(assignment["taskId"]) if assignment else None
-        if task is None:
-            raise NotFoundException(f"no assignment {assignment_id}")
-        try:
-            _, role = await member(state, request, task["projectId"], managers_only)
-        except NotFoundException:
-            raise NotFoundException(f"no assignment {assignment_id}") from None
-        return assignment, task, role
-
     @get("/{assignment_id:str}")
-    async def get_assignment(self, assignment_id: FromPath[str], request: Request, state: State) -> dict:
-        assignment, task, _ = await self._assignment(state, request, assignment_id)
-        return assignment_json(assignment, await state.gw.tasks.status_counts(task["_id"]))
+    async def get_assignment(
+        self, assignment_id: FromPath[str], grant: NamedDependency[Grant],
+        tasks: NamedDependency[TaskReads],
+    ) -> dict:
+        return assignment_json(grant.assignment, await tasks.status_counts(grant.task["_id"]))
 
     @get("/{assignment_id:str}/items")
-    async def assignment_items(self, assignment_id: FromPath[str], request: Request, state: State,
-                               page: Page = 0, page_size: PageSize = 100) -> dict[str, Any]:
+    async def assignment_items(
+        self, assignment_id: FromPath[str], grant: NamedDependency[Grant],
+        tasks: NamedDependency[TaskReads], catalog: NamedDependency[Catalog], page: Page = 0,
+        page_size: PageSize = 100,
+    ) -> dict[str, Any]:
         """The assignment's items in work order, each with its status in the task and its
         mimetype (the studio opens a video in the video studio, and preloads only images)."""
-        assignment, task, _ = await self._assignment(state, request, assignment_id, with_items=True)
+        assignment = await tasks.assignment(assignment_id, with_items=True)  # the guard's has no ids
+        if assignment is None:
+            raise NotFoundException(f"no assignment {assignment_id}")
         ids = assignment["itemIds"][page * page_size:(page + 1) * page_size]
-        statuses, items = await asyncio.gather(state.gw.tasks.statuses(task["_id"], ids), find_in(
-            state.gw.catalog.db.items, "_id", ids, projection={"metadata.system.mimetype": 1}))
+        statuses, items = await asyncio.gather(tasks.statuses(grant.task["_id"], ids), find_in(
+            catalog.db.items, "_id", ids, projection={"metadata.system.mimetype": 1}))
         mimetypes = {d["_id"]: ((d.get("metadata") or {}).get("system") or {}).get("mimetype") for d in items}
         rows = [{"itemId": i, "status": (statuses.get(i) or {}).get("status"), "mimetype": mimetypes.get(i)}
                 for i in ids]
         return paged(rows, len(assignment["itemIds"]), page, page_size)
 
     @post("/{assignment_id:str}/redistribute", status_code=200)
-    async def redistribute(self, assignment_id: FromPath[str], data: JSONBody[RedistributeIn],
-                           request: Request, state: State) -> Response[Any]:
+    async def redistribute(
+        self, assignment_id: FromPath[str], data: JSONBody[RedistributeIn], request: Request,
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """Spread the assignment's remaining items (no status yet) over annotators by workload."""
-        assignment, task, role = await self._assignment(state, request, assignment_id, managers_only=True)
-        project = await state.gw.access.project(request.user, task["projectId"])
-        members = {m["email"] for m in project["members"]}
+        task, role = grant.task, grant.role
+        members = {m["email"] for m in grant.project["members"]}
         loads = [(w.assignee_id, w.load) for w in data.workload]
         problems = [Problem("workload", p) for p in workload_problems(loads)]
         problems += [Problem("workload", f"'{a}' is not a member of the project") for a, _ in loads if a not in members]
@@ -281,21 +283,22 @@ class AssignmentController(Controller):
         command = Redistribute(actor=request.user.actor(role), task_id=task["_id"], project_id=task["projectId"],
                                assignment_id=assignment_id,
                                workload=[WorkloadUnit(**w.model_dump()) for w in data.workload])
-        return await dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(), 200,
-                              render_task)
+        return await commands.dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(),
+                                       200, render_task)
 
     @post("/{assignment_id:str}/reassign", status_code=200)
-    async def reassign(self, assignment_id: FromPath[str], data: JSONBody[ReassignIn], request: Request,
-                       state: State) -> Response[Any]:
+    async def reassign(
+        self, assignment_id: FromPath[str], data: JSONBody[ReassignIn], request: Request,
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+    ) -> Response[Any]:
         """Give the whole assignment to another annotator."""
-        assignment, task, role = await self._assignment(state, request, assignment_id, managers_only=True)
-        project = await state.gw.access.project(request.user, task["projectId"])
-        if data.annotator not in {m["email"] for m in project["members"]}:
+        task, role = grant.task, grant.role
+        if data.annotator not in {m["email"] for m in grant.project["members"]}:
             raise unprocessable([Problem("annotator", "is not a member of the project")])
         command = Reassign(actor=request.user.actor(role), task_id=task["_id"], project_id=task["projectId"],
                            assignment_id=assignment_id, annotator=data.annotator)
-        return await dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(), 200,
-                              render_task)
+        return await commands.dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(),
+                                       200, render_task)
 
 
 def assignment_json(a: dict[str, Any], counts: dict[tuple[str, str], int]) -> dict[str, Any]:

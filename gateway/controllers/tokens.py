@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
-from gateway.auth import issue_token
+from gateway.auth import TokenResolver, issue_token
+from gateway.ratelimit import RequestGate
+from gateway.repository import Catalog
 from gateway.schemas import TokenIn
 from shared.contracts.envelope import utcnow
 
@@ -31,26 +33,30 @@ class TokenController(Controller):
 
     @post("/")
     async def create_token(
-        self, data: JSONBody[TokenIn], request: Request, state: State
+        self, data: JSONBody[TokenIn], request: Request, catalog: NamedDependency[Catalog]
     ) -> dict[str, Any]:
         """A new personal API token; the secret is in this answer only. `scopes: ["read"]`
         makes a read-only token (for integrations); `expiresAt` ends it at that time."""
         user = {"id": request.user.user_id, "email": request.user.email}
-        secret, doc = await issue_token(state.gw.catalog, user, data.name, data.scopes,
+        secret, doc = await issue_token(catalog, user, data.name, data.scopes,
                                         data.expires_at)
         return token_json(doc) | {"token": secret}
 
     @get("/")
-    async def list_tokens(self, request: Request, state: State) -> dict[str, Any]:
-        tokens = await state.gw.catalog.tokens_of(request.user.user_id)
+    async def list_tokens(
+        self, request: Request, catalog: NamedDependency[Catalog],
+    ) -> dict[str, Any]:
+        tokens = await catalog.tokens_of(request.user.user_id)
         return {"items": [token_json(d) for d in tokens]}
 
     @delete("/{token_id:str}")
-    async def revoke_token(self, token_id: FromPath[str], request: Request, state: State) -> None:
+    async def revoke_token(
+        self, token_id: FromPath[str], request: Request, catalog: NamedDependency[Catalog],
+        gate: NamedDependency[RequestGate], tokens: NamedDependency[TokenResolver],
+    ) -> None:
         """Revoke one of the caller's tokens (the one in use too); repeating it is harmless."""
-        gw = state.gw
-        doc = await gw.catalog.revoke_token(request.user.user_id, token_id, utcnow())
+        doc = await catalog.revoke_token(request.user.user_id, token_id, utcnow())
         if doc is None:
             raise NotFoundException(f"no token {token_id}")
-        await gw.gate.revoked(token_id)
-        gw.tokens.forget(doc["_id"])
+        await gate.revoked(token_id)
+        tokens.forget(doc["_id"])

@@ -161,12 +161,9 @@ async def test_classifying_with_auto_next_reads_the_annotators_next_items_ahead_
 
 @pytest.mark.waited_only  # calls the answer within the wait directly
 async def test_with_next_item_puts_the_annotation_and_the_next_item_in_one_answer(platform, team):
-    from types import SimpleNamespace
-
     from litestar import Response
 
     from gateway.auth import Principal
-    from gateway.controllers.workflow import with_next_item
 
     tokens, _ = team
     task = (await create_task(platform, assignees=["ann1@example.com"])).json()
@@ -177,8 +174,8 @@ async def test_with_next_item_puts_the_annotation_and_the_next_item_in_one_answe
     assert r.status_code == 201, r.text
     user = await platform.catalog.db.users.find_one({"email": "ann1@example.com"})
     ann1 = Principal(user["_id"], "ann1@example.com", "t")
-    state = SimpleNamespace(gw=platform.gateway)
-    answer = await with_next_item(state, ann1, task["id"], first, Response(r.json(), status_code=201), "annotator")
+    with_next_item = platform.gateway.moves.with_next_item  # what classify calls (gateway.moves)
+    answer = await with_next_item(ann1, task["id"], first, Response(r.json(), status_code=201), "annotator")
     body = answer.content
     assert answer.status_code == 201 and body["label"] == POLO and body["id"] == r.json()["id"]
     second = body["nextItem"]["id"]
@@ -191,16 +188,16 @@ async def test_with_next_item_puts_the_annotation_and_the_next_item_in_one_answe
     assert await eventually(completed)  # auto complete, through the status stream
     state_of = (await platform.get(api(task["id"], "queue-state"), token=tokens["ann1"])).json()
     assert state_of["currentItemId"] == second and state_of["history"] == [first, second]
-    again = (await with_next_item(state, ann1, task["id"], first, Response(r.json(), status_code=201),
+    again = (await with_next_item(ann1, task["id"], first, Response(r.json(), status_code=201),
                                   "annotator")).content  # not the item in hand: waits for the move
     assert again["nextItem"]["id"] == second and again["workflow"]["completedItemId"] is None
     await set_workflow(platform, task["id"], tokens["ann1"], auto_next=False, auto_complete=False)
     untouched = Response(r.json(), status_code=201)
-    assert await with_next_item(state, ann1, task["id"], first, untouched, "annotator") is untouched
+    assert await with_next_item(ann1, task["id"], first, untouched, "annotator") is untouched
 
 
 async def test_classify_in_a_task_answers_with_the_annotation_and_the_next_item(platform, team):
-    """Needs the classify hook (gateway.controllers.workflow.with_next_item) in the gateway's
+    """Needs the classify hook (gateway.moves.Moves.with_next_item) in the gateway's
     task-context classify; skipped until it is there."""
     tokens, _ = team
     task = (await create_task(platform, assignees=["ann1@example.com"])).json()

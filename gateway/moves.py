@@ -1,0 +1,194 @@
+"""Moving through a task's items for the caller: the annotator's queue from the workflow
+read model, the next item shown with a classification (Auto next item), pulls when a
+pulling task runs out, and what an answer says of a move. Used by the workflow controller
+and by classify (gateway.controllers.items); changes travel as commands to the workflow
+service, which owns the rules."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from litestar import Response
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
+
+from gateway.access import Access
+from gateway.auth import Principal
+from gateway.bus import CommandBus
+from gateway.dispatch import OPERATION, REPLAYED
+from gateway.exports import item_json
+from gateway.workflow_reads import Snapshot, WorkflowReads, read_ahead_size
+from shared.contracts import streams
+from shared.contracts.envelope import Actor, derived_id, new_id
+from shared.contracts.events import CommandRejected
+from shared.contracts.tasks import PullItems
+from shared.contracts.workflow import MovedOn, MoveOn, SyncQueue
+
+SEED_WAIT_S = 5.0  # seeding the caller's queue before answering from it
+READ_AHEAD = 16  # at most, items of an annotator's queue read in one query (read_ahead_size)
+
+
+class Pending:
+    """A command still on its way past the wait: its operation answers later."""
+
+    def __init__(self, operation_id: str) -> None:
+        self.operation_id = operation_id
+
+
+class Moves:
+    """The caller's moves in a task, over the workflow read model, the command bus and the
+    resources the caller may see (built at start; handlers receive it as `moves`)."""
+
+    def __init__(self, workflow: WorkflowReads, bus: CommandBus, access: Access, api: str,
+                 publisher: Any) -> None:
+        self.workflow, self.bus, self.access, self.api = workflow, bus, access, api
+        self.publisher = publisher  # the workflow stream's, for a move sent without waiting
+
+    async def snapshot_of(self, user: Principal, task_id: str, project_id: str, role: str | None
+                          ) -> Snapshot:
+        """The caller's queue; a task the workflow has not seen yet is seeded first."""
+        snap = await self.workflow.snapshot(task_id, user.email)
+        if snap.seeded:
+            return snap
+        command = SyncQueue(actor=user.actor(role), task_id=task_id, project_id=project_id)
+        # a step before the answer, not the answer: it waits its own bound, whatever the client's
+        await self.bus.send(streams.WORKFLOW, command, project_id, wait_s=SEED_WAIT_S)
+        snap = await self.workflow.snapshot(task_id, user.email)
+        if not snap.seeded:
+            raise ServiceUnavailableException("the workflow service has not answered yet; try again")
+        return snap
+
+    async def item_view(self, user: Principal, item_id: str | None) -> dict[str, Any] | None:
+        if not item_id:
+            return None
+        try:
+            item, _ = await self.access.item(user, item_id)
+        except NotFoundException:
+            return {"id": item_id}
+        return item_json(item, self.api)
+
+    async def pull_if_empty(self, actor: Actor, task_id: str, snap: Snapshot
+                            ) -> tuple[CommandRejected | None, str | None]:
+        """A pulling annotator holding nothing gets a batch before moving on (later batches the
+        workflow service asks for as they run low): the pull's refusal, if any, or the id of a
+        pull still on its way past the wait, which the move then waits for (MoveOn.after_command_id)."""
+        if snap.meta.get("allocation") != "pulling" or snap.open_items:
+            return None, None
+        project_id = snap.meta["projectId"]
+        command = PullItems(actor=actor, task_id=task_id, project_id=project_id)
+        outcome = await self.bus.send(streams.TASKS, command, project_id)
+        if outcome is None:
+            return None, command.id
+        return (outcome if isinstance(outcome, CommandRejected) else None), None
+
+    async def pull(self, actor: Actor, task_id: str, project_id: str) -> Any:
+        return await self.bus.send(streams.TASKS, PullItems(actor=actor, task_id=task_id,
+                                                                project_id=project_id), project_id)
+
+    async def refill_if_run_out(
+        self, actor: Actor, task_id: str, snap: Snapshot, moved: Any,
+    ) -> Any:
+        """A pulling annotator who ran out before the refill the workflow service asked for landed:
+        pull now and move on into the new batch (Pending when that move is still on its way)."""
+        if not isinstance(moved, MovedOn) or moved.item_id or snap.meta.get("allocation") != "pulling":
+            return moved
+        project_id = snap.meta["projectId"]
+        pulled = await self.pull(actor, task_id, project_id)
+        if not getattr(pulled, "item_ids", None):
+            return moved
+        command = MoveOn(actor=actor, task_id=task_id, project_id=project_id)
+        again = await self.bus.send(streams.WORKFLOW, command, project_id)
+        if again is None:
+            return Pending(command.id)
+        return again if isinstance(again, MovedOn) else moved
+
+    async def moved_view(self, user: Principal, moved: MovedOn) -> dict[str, Any]:
+        return {"taskId": moved.task_id, "assignmentId": moved.assignment_id,
+                "fromItemId": moved.from_item_id, "completedItemId": moved.completed_item_id,
+                "nextItem": await self.item_view(user, moved.item_id),
+                "nextItemId": moved.item_id, "thenItemId": moved.next_item_id, "openItems": moved.open_items}
+
+    async def look_ahead(self, user: Principal, task_id: str, item_id: str
+                         ) -> tuple[Snapshot, dict[str, Any] | None]:
+        """The annotator's read model and the item Auto next would show after `item_id`: read
+        while the classification is on its way (a classification does not move the queue)."""
+        snap = await self.workflow.snapshot(task_id, user.email)
+        shown = snap.shown_next(item_id) if snap.seeded and snap.settings.get("autoNext") == "1" else None
+        if shown:
+            wf, access = self.workflow, self.access
+            n = read_ahead_size(wf.pace(task_id, user.email), access.cache.ttl / 2, READ_AHEAD)
+            if n > 1 and ("items", shown) not in access.cache:
+                await access.read_ahead("items", await wf.upcoming(task_id, user.email, shown, n))
+        return snap, await self.item_view(user, shown) if shown else None
+
+    async def with_next_item(self, user: Principal, task_id: str, item_id: str,
+                             response: Response[Any], role: str | None = None,
+                             ahead: Awaitable[tuple[Snapshot, dict[str, Any] | None]] | None = None
+                             ) -> Response[Any]:
+        """The classify answer of a task with Auto next item on: the created annotation and the
+        next item in one response (`nextItem`, None when nothing open is left), moving on from
+        `item_id` (with Auto complete on, the item left gets `completed` through the status
+        stream). Anything else comes back as it was.
+
+        The move's id is derived from the classification's, so a repeated request (the same
+        Idempotency-Key) answers the first move instead of moving again. When the read model
+        already shows what comes next (Snapshot.shown_next), the answer comes from it and the
+        move goes to the workflow service without waiting (`to_item_id` keeps both on the same
+        item); otherwise the answer waits for the move. A classification answered 202 sends a
+        move that waits for its outcome (MoveOn.after_command_id), and its operation answers
+        with the next item once both are done. `ahead` is `look_ahead`, started with the
+        classification."""
+        ahead = ahead or self.look_ahead(user, task_id, item_id)
+        if response.status_code not in (201, 202) or not isinstance(response.content, dict):
+            if isinstance(ahead, asyncio.Future):
+                ahead.cancel()
+            return response
+        snap, shown_view = await ahead
+        if not snap.seeded or snap.settings.get("autoNext") != "1":
+            return response
+        actor, project_id = user.actor(role), snap.meta["projectId"]
+        classify_id = response.headers.get(OPERATION)
+        move_id = derived_id(classify_id, "MoveOn") if classify_id else new_id()
+        body, headers = dict(response.content), dict(response.headers)
+        if response.status_code == 202:
+            if classify_id:
+                command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id,
+                                 from_item_id=item_id, after_command_id=classify_id)
+                await self.bus.follow(streams.WORKFLOW, command, classify_id)
+                body |= {"nextItem": None, "workflow": {"operationId": move_id, "status": "pending"}}
+            return Response(body, status_code=202, headers=headers)
+        replayed = headers.get(REPLAYED) == "true"  # the first answer's move, not a second one
+        if not replayed and (shown := snap.shown_next(item_id)) is not None:
+            command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id,
+                             from_item_id=item_id, to_item_id=shown)
+            await self.publisher.publish(command.wire(), correlation_id=command.id)
+            body |= {"nextItem": shown_view or await self.item_view(user, shown), "workflow": {
+                "taskId": task_id, "assignmentId": snap.assignment_id, "fromItemId": item_id,
+                "nextItemId": shown, "autoComplete": snap.settings.get("autoComplete") == "1",
+                "operationId": command.id}}
+            return Response(body, status_code=201, headers=headers)
+        if replayed and (made := await self.bus.stored_outcome(move_id)) is not None:
+            return Response(body | await self.workflow_part(user, made, move_id), status_code=201, headers=headers)
+        refused, pulling = (None, None) if replayed else await self.pull_if_empty(actor, task_id, snap)
+        command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id,
+                         after_command_id=pulling)
+        outcome = refused or await self.bus.send(streams.WORKFLOW, command, project_id)
+        outcome = await self.refill_if_run_out(actor, task_id, snap, outcome)
+        body |= await self.workflow_part(user, outcome, command.id)
+        return Response(body, status_code=201, headers=headers)
+
+    async def workflow_part(
+        self, user: Principal, outcome: Any, operation_id: str,
+    ) -> dict[str, Any]:
+        """What a classify's answer (or its operation) says of the move Auto next made."""
+        if isinstance(outcome, MovedOn):
+            moved = await self.moved_view(user, outcome)
+            return {"nextItem": moved.pop("nextItem"), "workflow": moved | {"operationId": operation_id}}
+        if isinstance(outcome, CommandRejected):
+            return {"nextItem": None, "workflow": {"refused": {"reason": outcome.reason,
+                                                               "message": outcome.message}}}
+        if isinstance(outcome, Pending):
+            operation_id = outcome.operation_id
+        # still on its way: the operation answers later
+        return {"nextItem": None, "workflow": {"operationId": operation_id, "status": "pending"}}
