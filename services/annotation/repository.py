@@ -12,6 +12,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.platform.coalescing import Coalesced
 from shared.platform.mongo import find_in, update_in
 
 DUPLICATE_KEY = 11000
@@ -33,6 +34,7 @@ class AnnotationRepository(Protocol):
     async def mark_bulk(self, bulk_id: str, changes: dict[str, Any]) -> None: ...
     async def bulk_progressed(self, bulk_id: str, done: int) -> None: ...
     async def live_classes(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]: ...
+    async def insert_chunk(self, docs: list[dict[str, Any]]) -> None: ...
     async def tombstone(self, ids: list[str], tombstone: dict[str, Any]) -> None: ...
     async def revive(self, ids: list[str], command_id: str) -> None: ...
     async def ping(self) -> bool: ...
@@ -52,6 +54,11 @@ class MongoAnnotationRepository:
         self.counters = db["counters"]
         self.bulk_plans = db["bulk_classifications"]
         self.bulk_states = db["bulk_progress"]
+        # The runner's concurrent handlers each write one command's documents: those of one
+        # batch go to the server as one request (shared.platform.coalescing).
+        self._inserts = Coalesced(lambda docs: _insert_ignoring_duplicates(self.annotations, docs))
+        self._reads = Coalesced(lambda ids: find_in(self.annotations, "_id", set(ids)))
+        self._replaces = Coalesced(self._replace_all)
 
     async def create_indexes(self) -> None:
         """Only what reads use: annotations are read by id and by item. Every further index
@@ -71,16 +78,24 @@ class MongoAnnotationRepository:
 
     async def insert_new(self, docs: list[dict[str, Any]]) -> set[str]:
         """Insert; return the ids that already existed (a redelivery of a done command)."""
-        return await _insert_ignoring_duplicates(self.annotations, docs)
+        if not docs:
+            return set()
+        return await self._inserts(docs) & {d["_id"] for d in docs}
 
     async def get_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        return {doc["_id"]: doc for doc in await find_in(self.annotations, "_id", ids)}
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        # Two callers asking for one id at once would share its document: the runner's lanes
+        # keep an annotation (an item) to one handler at a time.
+        return {d["_id"]: d for d in await self._reads(list(wanted)) if d["_id"] in wanted}
 
     async def replace_many(self, docs: list[dict[str, Any]]) -> None:
         if docs:
-            await self.annotations.bulk_write(
-                [ReplaceOne({"_id": d["_id"]}, d) for d in docs], ordered=False
-            )
+            await self._replaces(docs)
+
+    async def _replace_all(self, docs: list[dict[str, Any]]) -> None:
+        await self.annotations.bulk_write([ReplaceOne({"_id": d["_id"]}, d) for d in docs], ordered=False)
 
     async def replace_classes(self, item_id: str, keep: str, before: str, tombstone: dict) -> list[str]:
         """Tombstone the item's other live class annotations made before `before`; their ids."""
@@ -154,6 +169,11 @@ class MongoAnnotationRepository:
                 "metadata.system.frame": {"$exists": False}}, {"itemId": 1, "label": 1}):
             found[d["itemId"]].append(d)
         return found
+
+    async def insert_chunk(self, docs: list[dict[str, Any]]) -> None:
+        """A bulk's chunk of new documents, as one request of its own (a bulk keeps two
+        chunks on their way to the server; coalesced, they would go as one)."""
+        await _insert_ignoring_duplicates(self.annotations, docs)
 
     async def tombstone(self, ids: list[str], tombstone: dict[str, Any]) -> None:
         await update_in(self.annotations, "_id", ids, {"$set": {"_deleted": tombstone}})

@@ -67,7 +67,7 @@ async def classify_items(cmd: ClassifyItems, *, repo: AnnotationRepository, base
         await repo.bulk_progressed(cmd.bulk_id, done)
 
     async def write(part: list[list[str]], docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        await repo.insert_new(docs)
+        await repo.insert_chunk(docs)
         await repo.tombstone([r for i, _ in part for r in record["replaced"].get(i, [])], tombstone)
         return docs
 
