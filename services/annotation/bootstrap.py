@@ -35,8 +35,8 @@ from shared.platform.settings import Settings
 
 def runner(repo: AnnotationRepository, *, base_url: str, publish: Publish,
            clock: Callable[[], datetime] = utcnow) -> Runner:
-    """The service's command runner: its handler table, one lane per item."""
-    return Runner(handlers.table(base_url), repo=repo, publish=publish, clock=clock, key=handlers.item_of)
+    """The service's command runner: its handler table, keyed by item and annotation."""
+    return Runner(handlers.table(base_url), repo=repo, publish=publish, clock=clock, key=handlers.scope_of)
 
 
 async def handle_commands(commands: Iterable[Any], *, repo: AnnotationRepository, base_url: str,

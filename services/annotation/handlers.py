@@ -37,8 +37,8 @@ MAX_ATTEMPTS = 5  # another writer changed the scene meanwhile: read it again, t
 
 async def classify(cmd: Classify, *, repo: AnnotationRepository, clock: Clock, base_url: str) -> list[Event]:
     """A new class annotation; in a single-class task it replaces the item's earlier classes
-    (looked for while the new one is inserted: the runner runs one item's commands in order,
-    so an earlier classify of the item is stored already)."""
+    (looked for while the new one is inserted: such a classify takes the whole item, so the
+    runner has run the item's earlier commands already)."""
     doc = rules.new_class_annotation(cmd, base_url)
     if cmd.replace_classes:
         existed, replaced = await asyncio.gather(repo.insert_new([doc]), _replace_classes(repo, cmd, doc))
@@ -117,7 +117,11 @@ def table(base_url: str) -> dict[type, Handler]:
     }
 
 
-def item_of(cmd: Any) -> str:
-    """The runner's key: one item's commands run in order; different items' concurrently."""
-    return cmd.item_id
-
+def scope_of(cmd: Any) -> tuple[str, ...]:
+    """The runner's key: what a command reads and writes. A classify that replaces the item's
+    classes, and every scene command (which may cut the item's other scenes), take the whole
+    item; any other command only its annotation, so classifies of one item run together."""
+    if isinstance(cmd, UpdateAnnotation | DeleteAnnotation) or (
+            isinstance(cmd, Classify) and not cmd.replace_classes):
+        return (cmd.item_id, cmd.annotation_id)
+    return (cmd.item_id,)

@@ -86,8 +86,8 @@ class MongoAnnotationRepository:
         wanted = set(ids)
         if not wanted:
             return {}
-        # Two callers asking for one id at once would share its document: the runner's lanes
-        # keep an annotation (an item) to one handler at a time.
+        # Two callers asking for one id at once would share its document: the runner keeps
+        # an annotation to one handler at a time (handlers.scope_of).
         return {d["_id"]: d for d in await self._reads(list(wanted)) if d["_id"] in wanted}
 
     async def replace_many(self, docs: list[dict[str, Any]]) -> None:

@@ -1,7 +1,7 @@
 """Use case: a scene command that takes frames in a single-class task (a new scene, a moved
 start or end). The rule is shared.rules.scene_overlaps; this applies it to the item's stored scenes.
 
-One command at a time per item (the runner's lanes), since each reads the item's scenes as
+One command at a time per item (handlers.scope_of), since each reads the item's scenes as
 they are. Crash safety: the new documents (the command's scenes, pieces split off others) are
 inserted first, then the conditional replaces (the command's change, the scenes cut or
 deleted to make room); a redelivery reads the item again, finds its own scenes by id and

@@ -9,12 +9,15 @@ Contract, for a batch (`Runner.run`):
   `{CommandType: handler}`; a handler is a plain function (async or not)
   `handler(command, *, repo, clock) -> list[Event]` that makes its effect durable through
   `repo` before it returns (settings a handler needs are bound when the table is built);
-- commands on the same key (`key(command)`, e.g. an item id) run one after the other in
-  batch order; commands on different keys run concurrently; a command whose key is None runs
-  alone, after everything before it and before everything after it;
+- a command runs after the earlier commands of the batch whose key overlaps its own, in
+  batch order, and concurrently with the others. `key(command)` names what the command
+  reads and writes, as a path: `(item,)` overlaps `(item, annotation)` and everything else
+  under that item; `(item, a1)` and `(item, a2)` do not overlap (a key that is not a tuple
+  is a path of one). A command whose key is None runs alone, after everything before it and
+  before everything after it;
 - once the handlers have returned, the outcome records are stored in one call, and only
   then are the events published, in batch order (publish-after-durable). A command that
-  raised is not recorded; the commands after it on its key are not run; the others are
+  raised is not recorded, nor run are the commands that had to follow it; the others are
   recorded and published, and then the first error is raised again, so the subscriber
   leaves the batch unacknowledged (NACK_ON_ERROR) and it is delivered again;
 - the runner never acknowledges: the subscriber does, after `run` returns.
@@ -114,39 +117,39 @@ class Runner:
         return events
 
     async def _apply(self, todo: list[Command], produced: dict[str, list[Event]]) -> BaseException | None:
-        """Run the handlers, lanes of keys concurrently; the first error, if any."""
+        """Run the handlers, each after the earlier commands its key overlaps; the first
+        error, if any."""
         errors: list[BaseException] = []
-        lanes: dict[Hashable, list[Command]] = {}
+        earlier: dict[Hashable, list[tuple[tuple[Hashable, ...], asyncio.Future[bool]]]] = {}
+        alone: list[asyncio.Future[bool]] = []  # every command so far, while keys are None
+        runs: list[asyncio.Future[bool]] = []
         for cmd in todo:
-            key = self.key(cmd)
-            if key is not None:
-                lanes.setdefault(key, []).append(cmd)
-                continue
-            await self._lanes(lanes, produced, errors)
-            lanes = {}
-            if errors:
-                return errors[0]
-            await self._lane([cmd], produced, errors)
-            if errors:
-                return errors[0]
-        await self._lanes(lanes, produced, errors)
+            key = _path(self.key(cmd))
+            if key is None:
+                waits = runs[:]
+            else:
+                waits = [run for k, run in earlier.get(key[0], ()) if _overlap(k, key)] + alone
+            run = asyncio.ensure_future(self._after(waits, cmd, produced, errors))
+            runs.append(run)
+            if key is None:
+                earlier, alone = {}, [run]
+            else:
+                earlier.setdefault(key[0], []).append((key, run))
+        if runs:
+            await asyncio.gather(*runs)
         return errors[0] if errors else None
 
-    async def _lanes(self, lanes: dict[Hashable, list[Command]], produced: dict[str, list[Event]],
-                     errors: list[BaseException]) -> None:
-        if len(lanes) == 1:
-            await self._lane(next(iter(lanes.values())), produced, errors)
-        elif lanes:
-            await asyncio.gather(*(self._lane(lane, produced, errors) for lane in lanes.values()))
-
-    async def _lane(self, lane: list[Command], produced: dict[str, list[Event]],
-                    errors: list[BaseException]) -> None:
-        for cmd in lane:
-            try:
-                produced[cmd.id] = await self._handle(cmd)
-            except Exception as exc:  # noqa: BLE001 - kept, and raised once the rest is recorded
-                errors.append(exc)
-                return
+    async def _after(self, waits: list[asyncio.Future[bool]], cmd: Command, produced: dict[str, list[Event]],
+                     errors: list[BaseException]) -> bool:
+        """Run `cmd` once the commands it must follow ran; False when it or one of them failed."""
+        if waits and not all(await asyncio.gather(*waits)):
+            return False
+        try:
+            produced[cmd.id] = await self._handle(cmd)
+            return True
+        except Exception as exc:  # noqa: BLE001 - kept, and raised once the rest is recorded
+            errors.append(exc)
+            return False
 
     async def _handle(self, cmd: Command) -> list[Event]:
         handler = self.handlers.get(type(cmd))
@@ -154,3 +157,13 @@ class Runner:
             raise LookupError(f"no handler is registered for {type(cmd).__name__}")
         result = handler(cmd, repo=self.repo, clock=self.clock)
         return list(await result if inspect.isawaitable(result) else result)
+
+
+def _path(key: Hashable | None) -> tuple[Hashable, ...] | None:
+    return key if key is None or isinstance(key, tuple) else (key,)
+
+
+def _overlap(a: tuple[Hashable, ...], b: tuple[Hashable, ...]) -> bool:
+    """One key is the other or lies under it (an item, and an annotation of that item)."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]

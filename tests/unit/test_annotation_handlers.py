@@ -173,25 +173,44 @@ def spy_runner(table: dict, published: list[Any], repo: Any = None) -> Runner:
         published.extend(events)
 
     return Runner(table, repo=repo or FakeAnnotationRepository(), publish=publish, clock=lambda: NOW,
-                  key=handlers.item_of)
+                  key=handlers.scope_of)
 
 
-async def test_one_items_commands_run_in_order_and_different_items_at_once():
+async def test_commands_run_after_those_they_overlap_and_beside_the_others():
     log: list[str] = []
 
-    async def slow(cmd: Classify, *, repo: Any, clock: Any) -> list[Any]:
+    async def slow(cmd: Any, *, repo: Any, clock: Any) -> list[Any]:
         log.append(f"start {cmd.label}")
         await asyncio.sleep(0.01)
         log.append(f"end {cmd.label}")
         return []
 
-    runner_ = spy_runner({Classify: slow}, [])
-    await runner_.run([classify("i1", label="a"), classify("i1", label="b"), classify("i2", label="c")])
-    assert log.index("start c") < log.index("end a")  # i2 did not wait for i1
-    assert log.index("end a") < log.index("start b")  # i1's second waited for its first
+    first = classify("i1", label="a")
+    runner_ = spy_runner({Classify: slow, UpdateAnnotation: slow}, [])
+    await runner_.run([first, update(first, label="b"), classify("i1", label="c"),
+                       classify("i1", label="d", replace_classes=True), classify("i2", label="e")])
+    assert log.index("end a") < log.index("start b")  # the update of a waited for its classify
+    assert log.index("start c") < log.index("end a")  # another annotation of i1 did not
+    assert log.index("start e") < log.index("end a")  # nor did another item
+    assert log.index("start d") > max(log.index("end b"), log.index("end c"))  # the whole item waited
 
 
-async def test_a_failing_command_leaves_its_items_later_commands_and_the_rest_is_recorded():
+async def test_a_command_without_a_key_runs_alone():
+    log: list[str] = []
+
+    async def slow(cmd: Any, *, repo: Any, clock: Any) -> list[Any]:
+        log.append(f"start {cmd.label}")
+        await asyncio.sleep(0.01)
+        log.append(f"end {cmd.label}")
+        return []
+
+    runner_ = Runner({Classify: slow}, repo=FakeAnnotationRepository(), publish=lambda e: asyncio.sleep(0),
+                     key=lambda cmd: None if cmd.label == "alone" else cmd.item_id)
+    await runner_.run([classify("i1", label="a"), classify("i2", label="alone"), classify("i3", label="c")])
+    assert log == ["start a", "end a", "start alone", "end alone", "start c", "end c"]
+
+
+async def test_a_failing_command_stops_what_must_follow_it_and_the_rest_is_recorded():
     published: list[Any] = []
 
     def sometimes(cmd: Classify, *, repo: Any, clock: Any) -> list[Any]:  # a plain function works too
@@ -201,11 +220,12 @@ async def test_a_failing_command_leaves_its_items_later_commands_and_the_rest_is
 
     repo = FakeAnnotationRepository()
     runner_ = spy_runner({Classify: sometimes}, published, repo)
-    boom, after, elsewhere = classify("i1", label="boom"), classify("i1"), classify("i2")
+    boom, beside, after = classify("i1", label="boom"), classify("i1"), classify("i1", replace_classes=True)
+    elsewhere = classify("i2")
     with pytest.raises(RuntimeError, match="the store is down"):
-        await runner_.run([boom, after, elsewhere])
-    assert set(repo.operations) == {elsewhere.id}
-    assert [e.correlation_id for e in published] == [elsewhere.id]
+        await runner_.run([boom, beside, after, elsewhere])
+    assert set(repo.operations) == {beside.id, elsewhere.id}  # `after` had to follow `boom`
+    assert [e.correlation_id for e in published] == [beside.id, elsewhere.id]
 
 
 async def test_a_command_without_a_handler_is_an_error_not_an_ack():
