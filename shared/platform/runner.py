@@ -22,6 +22,13 @@ Contract, for a batch (`Runner.run`):
   leaves the batch unacknowledged (NACK_ON_ERROR) and it is delivered again;
 - the runner never acknowledges: the subscriber does, after `run` returns.
 
+A handler whose outcome record is not just its events returns an `Answer`: its events, and
+`record` fields laid over the record made from them (a superseded status's `event`, an
+if-open status's `kept`; the `_id` and `commandType` of a command it checks on another
+service's behalf), or `stored=False` when it leaves no record at all (a check that forwards
+what it checked: the forwarded command's own record is the outcome). The events of an
+`Answer` are published like any other, after what is durable.
+
 Because the process may die after an effect is durable and before its outcome is, a handler
 must be idempotent on the command id too (derive ids from it; read back what is already
 stored). The outcome record is what the gateway's `/operations/{id}` answers from:
@@ -65,6 +72,21 @@ def outcome_record(cmd: Command, events: Sequence[Event], completed_at: datetime
             "event": wired[0] if wired else None, "events": wired, "completedAt": completed_at}
 
 
+class Answer(list):  # type: ignore[type-arg]
+    """A handler's events, with what its outcome record holds besides them (see the module)."""
+
+    def __init__(self, events: Iterable[Event] = (), *, record: Mapping[str, Any] | None = None,
+                 stored: bool = True) -> None:
+        super().__init__(events)
+        self.record: dict[str, Any] | None = dict(record or {}) if stored else None
+
+
+def record_of(cmd: Command, events: Sequence[Event], completed_at: datetime) -> dict[str, Any] | None:
+    """The outcome record the runner stores for `cmd` (None: it leaves none)."""
+    extra = events.record if isinstance(events, Answer) else {}
+    return None if extra is None else outcome_record(cmd, events, completed_at) | extra
+
+
 def stored_events(record: Mapping[str, Any], parse: Callable[[dict[str, Any]], Event] = parse_event) -> list[Event]:
     """The events of an outcome record, for replay (a record holding only `event` has one)."""
     bodies = record.get("events")
@@ -105,8 +127,9 @@ class Runner:
         produced: dict[str, list[Event]] = {c.id: stored_events(done[c.id], self.parse)
                                             for c in batch if c.id in done}
         failure = await self._apply([c for c in batch if c.id not in done], produced)
-        new = [outcome_record(c, produced[c.id], self.clock())
-               for c in batch if c.id in produced and c.id not in done]
+        records = (record_of(c, produced[c.id], self.clock())
+                   for c in batch if c.id in produced and c.id not in done)
+        new = [r for r in records if r is not None]
         if new:
             await self.outcomes.save_outcomes(new)
         events = [e for c in batch for e in produced.get(c.id, [])]
@@ -156,7 +179,8 @@ class Runner:
         if handler is None:
             raise LookupError(f"no handler is registered for {type(cmd).__name__}")
         result = handler(cmd, repo=self.repo, clock=self.clock)
-        return list(await result if inspect.isawaitable(result) else result)
+        events = await result if inspect.isawaitable(result) else result
+        return events if isinstance(events, Answer) else list(events)
 
 
 def _path(key: Hashable | None) -> tuple[Hashable, ...] | None:
