@@ -1,31 +1,34 @@
-"""Wires the task service: consumer group `task-svc` on the tasks, status and bulk-classify
-streams; events on `events.task`; accepted task-context commands forwarded to their stream."""
+"""Wires the task service from settings: broker, Redis, MongoDB, the runners and the
+subscribers (consumer group `task-svc` on the tasks, status and bulk-classify streams; events
+on `events.task`; accepted task-context commands onward to the `classify` or `scene`
+stream). Nothing connects before `build` is called (and the clients only on first use)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
+from redis.asyncio import Redis
 
-from services.task.bulk import BulkHandlers
-from services.task.bulk_store import BulkStore
-from services.task.handlers import TaskHandlers
-from services.task.repository import MongoTaskRepository, connect
+from services.task import app, handlers
+from services.task.bulk.handlers import BulkHandlers
+from services.task.repository import MongoTaskRepository, TaskRepository, connect
 from shared.contracts import streams
-from shared.contracts.bulk import BULK_COMMAND, BulkCompleted, BulkPreviewed
-from shared.contracts.commands import ClassifyStreamCommand
-from shared.contracts.envelope import Envelope
+from shared.contracts.bulk import BulkCompleted, BulkPreviewed
+from shared.contracts.commands import Classify as ClassifyCommand
+from shared.contracts.commands import ClassifyStreamCommand, DeleteAnnotation, UpdateAnnotation
+from shared.contracts.envelope import Envelope, utcnow
 from shared.contracts.events import CommandRejected
 from shared.contracts.scene_commands import SceneCommand, SceneStreamCommand
-from shared.contracts.tasks import TASK_COMMAND, TaskEvent
+from shared.contracts.tasks import TaskEvent
 from shared.platform.messaging import (
-    Consumer,
     DeadLetters,
-    attach,
     best_effort,
-    decoded_object,
     ensure_groups,
     make_broker,
     make_redis,
@@ -33,35 +36,51 @@ from shared.platform.messaging import (
     publish_all,
     stream_publisher,
 )
+from shared.platform.runner import Publish, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
 
-NAME = "task"
+FORWARDED_TO_CLASSIFY = (ClassifyCommand, UpdateAnnotation, DeleteAnnotation)
 
 
-def positions(broker: RedisBroker) -> dict[str, str]:
-    """Command id -> its entry id in the stream, as a sortable string, for the entries being
-    handled (the live reader's batch or the reclaimer's one entry): an item's place in the
-    log, which orders its status commands whichever replica reads them."""
-    message = broker.context.get_local("message")
-    if message is None:
-        return {}
-    bodies = message.body if isinstance(message.body, list) else [message.body]
-    found = {}
-    for raw_id, body in zip(message.raw_message["message_ids"], bodies, strict=False):
-        entry = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-        command = body if isinstance(body, dict) else decoded_object(body)
-        if command and isinstance(command.get("id"), str):
-            ms, _, seq = entry.partition("-")
-            found[command["id"]] = f"{int(ms):015d}-{int(seq or 0):010d}"
-    return found
+def runner(repo: TaskRepository, *, publish: Publish, clock: Callable[[], datetime] = utcnow,
+           batch: handlers.StatusBatch | None = None) -> Runner:
+    """The service's command runner: its handler table, one lane per item."""
+    return Runner(handlers.table(batch), repo=repo, publish=publish, clock=clock, key=handlers.item_of)
+
+
+def status_runner(repo: TaskRepository, *, publish: Publish,
+                  clock: Callable[[], datetime] = utcnow) -> app.StatusRunner:
+    """A runner per batch of the status stream, its statuses' places in the stream bound in
+    (and their documents being read meanwhile)."""
+    def make(commands: Sequence[Any], positions: Mapping[str, str]) -> Runner:
+        return runner(repo, publish=publish, clock=clock,
+                      batch=handlers.status_batch(commands, positions, repo))
+    return make
+
+
+def outlet(redis: Redis, events: Any, classify: Any, scene: Any) -> Publish:
+    """Publish what the handlers returned, in order: events on `events.task`, forwarded
+    commands on their own stream."""
+    def destination(message: Envelope) -> Any:
+        if isinstance(message, SceneCommand):
+            return scene
+        return classify if isinstance(message, FORWARDED_TO_CLASSIFY) else events
+
+    async def publish(produced: list[Any]) -> None:
+        for to, run in groupby(produced, key=destination):
+            await publish_all(redis, to, list(run))
+    return publish
 
 
 @dataclass
 class TaskService:
+    settings: Settings
     broker: RedisBroker
+    redis: Redis
     repo: MongoTaskRepository
-    handlers: TaskHandlers
+    runner: Runner
+    bulk: BulkHandlers
     app: AsgiFastStream
 
 
@@ -77,37 +96,19 @@ def build(settings: Settings) -> TaskService:
                                 description="Task-context Classify commands the task's rules accepted; "
                                 "ClassifyItems and UnclassifyItems of accepted bulk classifications.",
                                 writer="task-svc")
-
     scene = stream_publisher(broker, settings, streams.SCENE, schema=SceneStreamCommand,
                              description="Task-context scene commands the task's rules accepted.",
                              writer="task-svc")
+    publish = outlet(redis, events, classify, scene)
 
-    async def forward(command: Envelope) -> None:
-        to = scene if isinstance(command, SceneCommand) else classify
-        await to.publish(command.wire(), correlation_id=command.id)
+    async def forward(command: Envelope) -> None:  # a bulk's ClassifyItems or UnclassifyItems
+        await classify.publish(command.wire(), correlation_id=command.id)
 
-    task_handlers = TaskHandlers(repo, lambda evs: publish_all(redis, events, evs), forward)
-    dead_letters = DeadLetters(redis, settings.namespace)
-
-    async def on_task_commands(commands: list[Any]) -> None:
-        await task_handlers.handle(commands)
-
-    async def on_status_commands(commands: list[Any]) -> None:
-        await task_handlers.handle(commands, positions(broker))
-
-    for stream, handle in ((streams.TASKS, on_task_commands), (streams.STATUS, on_status_commands)):
-        attach(broker, Consumer(stream, streams.TASK_GROUP, TASK_COMMAND.validate_python,
-                                handle, stream,
-                                f"{stream} commands, checked against the task's allocation rules."),
-               settings=settings, service=NAME, dead_letters=dead_letters)
-
-    bulk = BulkHandlers(repo, BulkStore(repo.db), lambda evs: publish_all(redis, events, evs), forward,
+    service_runner = runner(repo, publish=publish)
+    bulk = BulkHandlers(repo, lambda evs: publish_all(redis, events, evs), forward,
                         prepare=lambda evs: prepare_all(events, evs))
-    attach(broker, Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, BULK_COMMAND.validate_python,
-                            bulk.handle, streams.BULK_CLASSIFY,
-                            "BulkClassify and UndoBulk, checked against the task's allocation rules; "
-                            "ClassesStored from the annotation service."),
-           settings=settings, service=NAME, dead_letters=dead_letters)
+    app.subscribe(broker, runner=service_runner, status_runner=status_runner(repo, publish=publish), bulk=bulk,
+                  settings=settings, dead_letters=DeadLetters(redis, settings.namespace))
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
@@ -118,5 +119,5 @@ def build(settings: Settings) -> TaskService:
         await redis.aclose()
         repo.close()
 
-    app = service_app(NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
-    return TaskService(broker, repo, task_handlers, app)
+    asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
+    return TaskService(settings, broker, redis, repo, service_runner, bulk, asgi)

@@ -1,8 +1,8 @@
-"""Which assignment holds an item, answered from memory on the hot path.
+"""Which assignment holds an item, answered from memory on the hot path: a fast path of the
+task repository (`MongoTaskRepository.holding`).
 
-An assignment keeps its item ids in one document; with 100,000 items, reading that
-document to answer "who holds item X" costs ~20 ms on the embedded server. This cache keeps,
-per task, item -> holding assignment (without item lists), built from one read of the
+An assignment keeps its item ids in one document, so asking the server "who holds item X"
+reads documents as long as the task's share of items. This cache keeps, per task, item -> holding assignment (without item lists), built from one read of the
 task's held assignments and rebuilt when the task's `allocationVersion` changes (every
 change of allocation bumps it). Other replicas see a change within the task cache's second.
 Items not held by an assignment (in the hidden queue, or not in the task) fall back to the
@@ -12,15 +12,21 @@ repository's query, which only refusals pay.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-from services.task.repository import MongoTaskRepository
+from typing import Any, Protocol
 
 LITE = ("_id", "taskId", "annotator", "queue", "removed", "locked", "active")
 
 
+class Assignments(Protocol):
+    """What the cache reads (the MongoDB repository's queries)."""
+
+    async def task(self, task_id: str) -> dict[str, Any] | None: ...
+    async def held_assignments(self, task_id: str) -> list[dict[str, Any]]: ...
+    async def holder(self, task_id: str, item_id: str) -> dict[str, Any] | None: ...
+
+
 class HolderCache:
-    def __init__(self, repo: MongoTaskRepository, max_tasks: int = 64) -> None:
+    def __init__(self, repo: Assignments, max_tasks: int = 64) -> None:
         self.repo = repo
         self.max_tasks = max_tasks
         self.maps: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}

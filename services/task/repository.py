@@ -1,27 +1,36 @@
-"""The task service's MongoDB access (motor). The only module of the service that imports it.
+"""The task service's storage: the Protocol its handlers use and its MongoDB (motor)
+implementation, the only module of the service that imports the driver.
 
 `tasks` holds task documents; `assignments` holds each assignment with its `itemIds` in
 work order (a pulling task's hidden queue is an assignment with `queue: true` and a `next`
 cursor, so a pull is one atomic `$inc`); `item_statuses` holds an item's status in a task
-with its log; `operations` holds each command's outcome. Items are read from the
-gateway's catalog (`items`), never written."""
+with its log; `task_progress` the status counts per task; `operations` each command's
+outcome record (shared.platform.runner). A bulk's plan is in `bulk_operations`, its small
+changing state in `bulk_states` and the statuses it changed in `bulk_status_changes`.
+Items are read from the gateway's catalog (`items`), never written; a bulk's preview reads
+the annotation service's `annotations` (a crossing issue 19 has still to remove)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cachetools import TTLCache
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.task.holders import HolderCache
 from shared.contracts.envelope import utcnow
 from shared.platform.mongo import find_in, update_in
 from shared.rules.progress import progress_counts, status_count_pipeline, status_key
 
+log = logging.getLogger("classifier.task")
 DUPLICATE_KEY = 11000
+PLAN_FIELDS = ("items", "statusChanges")  # a bulk's plan, apart from its state
 UNREAD = object()  # write_status: the status document was not read ahead
 # Per status document, its last writes by single commands (command id, the status it
 # replaced, the assignment that was counted under): a command redelivered after its write,
@@ -52,11 +61,58 @@ def _was_written(before: dict[str, Any], doc: dict[str, Any]) -> Written:
     return Written(status, earlier["status"].get("assignmentId", doc["assignmentId"]))
 
 
+class TaskRepository(Protocol):
+    """What the task service's handlers need of storage (tests/fakes/task_repository.py
+    keeps it in memory)."""
+
+    # outcome records (shared.platform.runner.OutcomeStore)
+    async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None: ...
+    # the gateway's catalog, read only
+    async def dataset_item_ids(self, dataset_id: str, query: dict[str, Any]) -> list[str]: ...
+    # tasks and assignments
+    async def task(self, task_id: str) -> dict[str, Any] | None: ...
+    async def cached_task(self, task_id: str) -> dict[str, Any] | None: ...
+    async def insert_task(self, task: dict[str, Any], assignments: list[dict[str, Any]]) -> None: ...
+    async def update_task(self, task_id: str, changes: dict[str, Any]) -> dict[str, Any] | None: ...
+    async def bump_allocation(self, task_id: str) -> None: ...
+    async def assignments(self, task_id: str, with_items: bool = False) -> list[dict[str, Any]]: ...
+    async def assignment(self, assignment_id: str) -> dict[str, Any] | None: ...
+    async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None: ...
+    async def insert_assignment(self, doc: dict[str, Any]) -> None: ...
+    async def set_assignment(self, assignment_id: str, changes: dict[str, Any]) -> None: ...
+    async def take_from_queue(self, queue_id: str, count: int) -> list[str]: ...
+    async def return_to_queue(self, queue_id: str, assignment_id: str, item_ids: list[str],
+                              command_id: str) -> list[str]: ...
+    # statuses and their counts
+    async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+    async def status_befores(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+    async def write_status(self, doc: dict[str, Any], log_entry: dict[str, Any],
+                           before: Any = UNREAD) -> Written | None: ...
+    async def move_statuses(self, task_id: str, item_ids: list[str], assignment_id: str) -> None: ...
+    async def count(self, task_id: str, command_id: str, deltas: dict[tuple[str, str], int]) -> None: ...
+    def counted(self, task_id: str, command_id: str) -> None: ...
+    async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]: ...
+    # bulks (services.task.bulk)
+    async def bulk_record(self, bulk_id: str, summary: bool = False) -> dict[str, Any] | None: ...
+    async def save_bulk_record(self, record: dict[str, Any]) -> None: ...
+    async def mark_bulk(self, bulk_id: str, changes: dict[str, Any]) -> None: ...
+    async def save_bulk_status_changes(self, bulk_id: str, changes: list[list[Any]]) -> None: ...
+    async def status_docs(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+    async def insert_statuses(self, docs: list[dict[str, Any]]) -> set[str]: ...
+    async def update_statuses(self, ids: list[str], unless_command: str, fields: dict[str, Any],
+                              log: dict[str, Any]) -> None: ...
+    async def items_with_label(self, item_ids: list[str], label: str) -> set[str]: ...
+
+
 class MongoTaskRepository:
     def __init__(self, client: AsyncIOMotorClient, database: str) -> None:
         self.client = client
         self.db = client[database]
         self._tasks: TTLCache[str, dict[str, Any]] = TTLCache(10_000, 1.0)
+        self._holders = HolderCache(self)
+        self._warming: set[asyncio.Future[None]] = set()
+        self._counting: dict[str, str] = {}  # command -> task, counted, its outcome not yet stored
         self._counted: dict[str, set[str]] = {}  # task -> commands whose outcome is stored
 
     async def create_indexes(self) -> None:
@@ -88,8 +144,13 @@ class MongoTaskRepository:
         cursor = self.db.operations.find({"_id": {"$in": ids}})
         return {d["_id"]: d async for d in cursor}
 
-    async def save_outcome(self, outcome: dict[str, Any]) -> None:
-        await insert_once(self.db.operations, outcome)
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
+        """Store outcome records (one already stored stays); the counts their commands made
+        need no guard against a redelivery from then on (`count`)."""
+        await insert_many_once(self.db.operations, outcomes)
+        for outcome in outcomes:
+            if (task_id := self._counting.pop(outcome["_id"], None)) is not None:
+                self.counted(task_id, outcome["_id"])
 
     # items of the catalog ------------------------------------------------------------------
 
@@ -135,9 +196,23 @@ class MongoTaskRepository:
         return [d async for d in cursor]
 
     async def bump_allocation(self, task_id: str) -> None:
-        """Mark that the task's allocation changed (caches of who holds what rebuild)."""
+        """Mark that the task's allocation changed: who holds what is read again, in the
+        background, so that the next item commands find it ready (services.task.holders)."""
         self._tasks.pop(task_id, None)
         await self.db.tasks.update_one({"_id": task_id}, {"$inc": {"allocationVersion": 1}})
+        warming = asyncio.ensure_future(self._holders.warm(task_id))
+        self._warming.add(warming)
+        warming.add_done_callback(self._warmed)
+
+    def _warmed(self, done: asyncio.Future[None]) -> None:
+        self._warming.discard(done)
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("holder map not built ahead: %r (built on first use instead)", done.exception())
+
+    async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None:
+        """The assignment holding the item (without its item list), as `holder`, answered
+        from the task's item -> assignment map while its allocation is unchanged."""
+        return await self._holders.holder(task, item_id)
 
     async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
         return await self.db.assignments.find_one({"_id": assignment_id})
@@ -295,11 +370,13 @@ class MongoTaskRepository:
             {"_id": task_id, f"applying.{command_id}": {"$exists": False}}, update)
         if result.matched_count:
             self._counted[task_id] = self._counted.get(task_id, set()) - done
+            self._counting[command_id] = task_id
         elif await self.db.task_progress.count_documents({"_id": task_id}, limit=1) == 0:
             await self.rebuild_progress(task_id)  # made before counts were kept: count all once
 
     def counted(self, task_id: str, command_id: str) -> None:
-        """The command's outcome is stored: a redelivery stops there, so its guard may go."""
+        """The command's outcome is stored: a redelivery stops there, so its guard may go
+        (`save_outcomes` says so of the commands it stores)."""
         self._counted.setdefault(task_id, set()).add(command_id)
 
     async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]:
@@ -329,6 +406,63 @@ class MongoTaskRepository:
     async def move_statuses(self, task_id: str, item_ids: list[str], assignment_id: str) -> None:
         await update_in(self.db.item_statuses, "_id", [f"{task_id}:{i}" for i in item_ids],
                         {"$set": {"assignmentId": assignment_id}})
+
+    # bulks: the plan written once, the small state apart (marking progress does not
+    # rewrite a 10,000-item plan of ~0.5 MB), the statuses changed found as they are written
+
+    async def bulk_record(self, bulk_id: str, summary: bool = False) -> dict[str, Any] | None:
+        """The bulk's record (plan and state); with `summary`, its state only."""
+        state = await self.db.bulk_states.find_one({"_id": bulk_id})
+        if summary and state is not None:
+            return state
+        plan = await self.db.bulk_operations.find_one({"_id": bulk_id})
+        if plan is None:
+            return None
+        if "statusChanges" not in plan and (found := await self.db.bulk_status_changes.find_one({"_id": bulk_id})):
+            plan["statusChanges"] = found["statusChanges"]
+        if state is None:  # the plan was stored, then the process died
+            state = _state_of(plan)
+            await insert_once(self.db.bulk_states, state)
+        return state if summary else plan | state
+
+    async def save_bulk_record(self, record: dict[str, Any]) -> None:
+        await insert_once(self.db.bulk_operations, record)
+        await insert_once(self.db.bulk_states, _state_of(record))
+
+    async def mark_bulk(self, bulk_id: str, changes: dict[str, Any]) -> None:
+        await self.db.bulk_states.update_one({"_id": bulk_id}, {"$set": changes})
+
+    async def save_bulk_status_changes(self, bulk_id: str, changes: list[list[Any]]) -> None:
+        """The statuses a bulk changes, found as it writes them (part of its plan)."""
+        await insert_once(self.db.bulk_status_changes, {"_id": bulk_id, "statusChanges": changes})
+
+    async def status_docs(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """item id -> its status document in the task (also those with no status)."""
+        docs = await find_in(self.db.item_statuses, "_id", [f"{task_id}:{i}" for i in item_ids],
+                             projection={"log": 0})
+        return {d["itemId"]: d for d in docs}
+
+    async def insert_statuses(self, docs: list[dict[str, Any]]) -> set[str]:
+        """Insert new status documents; one already there is left. The ids of those."""
+        return await insert_many_once(self.db.item_statuses, docs)
+
+    async def update_statuses(self, ids: list[str], unless_command: str, fields: dict[str, Any],
+                              log: dict[str, Any]) -> None:
+        """Set `fields` on the status documents `ids`, except where `unless_command` already
+        wrote (a redelivery)."""
+        await update_in(self.db.item_statuses, "_id", ids, {"$set": fields, "$push": {"log": log}},
+                        {"lastCommandId": {"$ne": unless_command}})
+
+    async def items_with_label(self, item_ids: list[str], label: str) -> set[str]:
+        """Items that carry a live class annotation with `label` (images; not video scenes)."""
+        docs = await find_in(self.db.annotations, "itemId", item_ids, {
+            "type": "class", "label": label, "_deleted": {"$exists": False},
+            "metadata.system.frame": {"$exists": False}}, {"itemId": 1})
+        return {d["itemId"] for d in docs}
+
+
+def _state_of(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in PLAN_FIELDS}
 
 
 async def recount(db: Any, task_id: str) -> dict[tuple[str, str], int]:

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.task.bulk import BulkHandlers
-from services.task.bulk_store import BulkStore
+from services.task.bulk.handlers import BulkHandlers
 from services.task.repository import connect
 from shared.platform.messaging import Prepared
 
@@ -31,7 +30,7 @@ class Published:
 async def bulk(settings):
     repo = connect(settings.mongodb_url, settings.mongodb_db)
     published = Published()
-    handlers = BulkHandlers(repo, BulkStore(repo.db), published, forward=None)
+    handlers = BulkHandlers(repo, published, forward=None)
     yield handlers, repo.db, published
     repo.close()
 

@@ -8,14 +8,10 @@ import asyncio
 
 import pytest
 
-from services.task.handlers import TaskHandlers
+from services.task.handlers import assignments_for
 from services.task.repository import connect
 
 pytestmark = pytest.mark.integration
-
-
-async def nothing(*_: object) -> None:
-    return None
 
 
 async def test_two_replicas_making_assignments_for_two_annotators_at_once_make_two(settings):
@@ -23,10 +19,10 @@ async def test_two_replicas_making_assignments_for_two_annotators_at_once_make_t
     try:
         task = {"_id": "t1", "projectId": "p1"}
         await repos[0].insert_task(task, [])
-        a, b = (TaskHandlers(repo, nothing, nothing) for repo in repos)
-        made = await asyncio.gather(a._assignments_for(task, ["ann1@example.com"]),
-                                    b._assignments_for(task, ["ann2@example.com"]),
-                                    a._assignments_for(task, ["ann2@example.com"]))
+        a, b = repos
+        made = await asyncio.gather(assignments_for(a, task, ["ann1@example.com"]),
+                                    assignments_for(b, task, ["ann2@example.com"]),
+                                    assignments_for(a, task, ["ann2@example.com"]))
         stored = {d["_id"]: d["annotator"] async for d in repos[0].db.assignments.find({"taskId": "t1"})}
         assert sorted(stored.values()) == ["ann1@example.com", "ann2@example.com"]
         assert stored[made[0]["ann1@example.com"]["_id"]] == "ann1@example.com"

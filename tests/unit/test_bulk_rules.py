@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.annotation.bulk.plan import plan_classes
-from services.task import bulk_rules as rules
+from services.task.bulk import rules
 from shared.contracts.bulk import BulkItem, ClassifyItems, annotation_id
 from shared.contracts.envelope import Actor
 

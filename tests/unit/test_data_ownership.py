@@ -44,8 +44,7 @@ STILL_CROSSING = {
     ("gateway/repository.py", "annotations"),
     ("gateway/task_reads.py", "assignments"), ("gateway/task_reads.py", "item_statuses"),
     ("gateway/task_reads.py", "task_progress"), ("gateway/task_reads.py", "tasks"),
-    ("services/task/bulk_store.py", "annotations"),
-    ("services/task/repository.py", "items"),
+    ("services/task/repository.py", "annotations"), ("services/task/repository.py", "items"),
     ("services/workflow/repository.py", "assignments"), ("services/workflow/repository.py", "item_statuses"),
     ("services/workflow/repository.py", "task_progress"), ("services/workflow/repository.py", "tasks"),
 }

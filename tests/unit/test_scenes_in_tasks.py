@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.task.handlers import TaskHandlers
+from services.task.handlers import forwardable
 from shared.contracts.commands import Classify
 from shared.contracts.envelope import Actor
 from shared.contracts.scene_commands import PaintScenes, SetSceneEnd, StartScene, SwitchIn
@@ -31,15 +31,15 @@ def check(command) -> CheckInTask:
     PaintScenes(**COMMON, annotation_ids=["a1"], switches=[SwitchIn(frame=0, label="walking")]),
 ], ids=lambda c: c.type)
 def test_an_accepted_scene_command_is_forwarded_with_its_task_and_assignment(command):
-    forwarded = TaskHandlers._forwardable(check(command), "as1", single_class=True)
+    forwarded = forwardable(check(command), "as1", single_class=True)
     assert type(forwarded) is type(command) and forwarded.id == command.id
     assert (forwarded.task_id, forwarded.assignment_id) == ("t1", "as1")
     assert not hasattr(forwarded, "replace_classes") and forwarded.single_class
-    assert not TaskHandlers._forwardable(check(command), "as1", single_class=False).single_class
+    assert not forwardable(check(command), "as1", single_class=False).single_class
 
 
 def test_a_classify_in_a_single_class_task_still_replaces_the_items_class():
     classify = Classify(actor=ACTOR, annotation_id="a1", item_id="i1", dataset_id="d1",
                         project_id="p1", label="walking")
-    forwarded = TaskHandlers._forwardable(check(classify), "as1", single_class=True)
+    forwarded = forwardable(check(classify), "as1", single_class=True)
     assert forwarded.replace_classes and forwarded.task_id == "t1"

@@ -13,10 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.task import bulk_rules as rules
-from services.task.bulk_store import BulkStore
-from services.task.handlers import _now, event, refused
-from services.task.repository import MongoTaskRepository
+from services.task.bulk import rules
+from services.task.handlers import event, refused, stamp
+from services.task.repository import TaskRepository
 from shared.contracts.bulk import (
     BulkClassify,
     BulkCompleted,
@@ -30,9 +29,9 @@ from shared.contracts.bulk import (
     offenders,
 )
 from shared.contracts.envelope import Actor, Envelope, derived_id, utcnow
-from shared.contracts.events import CommandRejected
 from shared.contracts.tasks import ItemStatusChanged
 from shared.platform.messaging import Prepared
+from shared.platform.runner import outcome_record, stored_events
 from shared.rules.progress import status_deltas
 
 CHUNK = 1_000
@@ -69,9 +68,13 @@ def _pick(chunks: list[Any], indexes: list[int]) -> Any:
 
 
 class BulkHandlers:
-    def __init__(self, repo: MongoTaskRepository, store: BulkStore, publish: Publish,
-                 forward: Forward, prepare: Prepare | None = None) -> None:
-        self.repo, self.store, self.publish, self.forward = repo, store, publish, forward
+    """The bulk stream's commands, one after the other. Not run by the platform runner: a
+    bulk's outcome is recorded when it completes, after the annotation service's
+    ClassesStored, not when its command has run."""
+
+    def __init__(self, repo: TaskRepository, publish: Publish, forward: Forward,
+                 prepare: Prepare | None = None) -> None:
+        self.repo, self.publish, self.forward = repo, publish, forward
         self.prepare: Prepare = prepare or _as_they_are
         # Status documents and encoded events of forwarded bulks, made while their classes
         # are written.
@@ -93,21 +96,17 @@ class BulkHandlers:
         await self._finish(cmd, refused(cmd, refusal))
 
     async def _finish(self, cmd: Envelope, outcome: Any) -> None:
-        await self.repo.save_outcome({
-            "_id": cmd.id, "commandType": cmd.type,
-            "status": "rejected" if isinstance(outcome, CommandRejected) else "succeeded",
-            "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
-            "event": outcome.wire(), "events": [outcome.wire()], "completedAt": utcnow()})
+        await self.repo.save_outcomes([outcome_record(cmd, [outcome], utcnow())])
         await self.publish([outcome])
 
     # classify -------------------------------------------------------------------------------
 
     async def on_bulk_classify(self, cmd: BulkClassify) -> None:
-        record = await self.store.record(cmd.id)
+        record = await self.repo.bulk_record(cmd.id)
         if record is None:
             done = await self.repo.outcomes([cmd.id])
             if cmd.id in done:  # refused or previewed before: say it again
-                return await self.publish([_stored(done[cmd.id])])
+                return await self.publish(stored_events(done[cmd.id]))
             record = await self._plan(cmd)
             if record is None:
                 return
@@ -132,7 +131,7 @@ class BulkHandlers:
         if refusal is not None:
             return await self._refuse(cmd, refusal)
         if cmd.dry_run:
-            docs = await self.store.status_docs(task["_id"], items)
+            docs = await self.repo.status_docs(task["_id"], items)
             return await self._preview(cmd, items, holders, rules.status_changes(items, holders, new_status, docs))
         # Which statuses the bulk replaces is found when they are written (`_write_statuses`):
         # reading 10,000 status documents first cost the MongoDB-wire server ~0.1 s on the
@@ -144,9 +143,9 @@ class BulkHandlers:
             "singleClass": task["singleClass"], "actor": cmd.actor.wire(), "label": cmd.label,
             "attributes": cmd.attributes, "mode": cmd.mode, "status": new_status,
             "items": [[i, holders[i]["_id"]] for i in items],
-            "state": "accepted", "createdAt": utcnow(), "at": _now(), "total": len(items), **unplanned,
+            "state": "accepted", "createdAt": utcnow(), "at": stamp(utcnow()), "total": len(items), **unplanned,
         }
-        await self.store.save_record(record)
+        await self.repo.save_bulk_record(record)
         return record
 
     async def _holders(self, task_id: str) -> dict[str, dict[str, Any]]:
@@ -166,14 +165,14 @@ class BulkHandlers:
         f = cmd.filter
         items = [i for i, a in holders.items() if f is None or f.assignment_id in (None, a["_id"])]
         if f is not None and f.status is not None:
-            docs = await self.store.status_docs(task["_id"], items)
+            docs = await self.repo.status_docs(task["_id"], items)
             wanted = None if f.status == "none" else f.status
             items = [i for i in items if docs.get(i, {}).get("status") == wanted]
         return items
 
     async def _preview(self, cmd: BulkClassify, items: list[str], holders: dict[str, dict[str, Any]],
                        changes: list[rules.StatusChange]) -> None:
-        carrying = await self.store.items_with_label(items, cmd.label)
+        carrying = await self.repo.items_with_label(items, cmd.label)
         changing = {c.item_id for c in changes}
         await self._finish(cmd, event(
             cmd, BulkPreviewed, task_id=cmd.task_id, project_id=cmd.project_id, total=len(items),
@@ -207,32 +206,32 @@ class BulkHandlers:
         await self._complete_when_both(cmd.id)
 
     async def on_classes_stored(self, cmd: ClassesStored) -> None:
-        await self.store.mark(cmd.bulk_id, {"classes": {
+        await self.repo.mark_bulk(cmd.bulk_id, {"classes": {
             "classified": cmd.classified, "unchanged": cmd.unchanged, "replaced": cmd.replaced}})
-        state = await self.store.record(cmd.bulk_id, summary=True)
+        state = await self.repo.bulk_record(cmd.bulk_id, summary=True)
         if state is not None and state["state"] == "accepted":
             kept = self._forwarded.pop(cmd.bulk_id, None)
             preparing = self._preparing.pop(cmd.bulk_id, None)
             fresh = kept is not None and "statusesChanged" not in state  # no earlier delivery got far
-            record = kept | state if fresh else await self.store.record(cmd.bulk_id)
+            record = kept | state if fresh else await self.repo.bulk_record(cmd.bulk_id)
             if preparing is not None and not fresh:
                 preparing.cancel()  # made from a plan an earlier delivery has gone past
             writes = await preparing if fresh and preparing is not None else await self._status_writes(record)
             changes = await self._write_statuses(record, writes)
             await self.repo.count(record["taskId"], cmd.bulk_id, status_deltas(
                 [c for _, a, previous, _ in changes for c in ((a, previous, None), (a, None, record["status"]))]))
-            await self.store.mark(cmd.bulk_id, {"state": STATUSES_DONE})
+            await self.repo.mark_bulk(cmd.bulk_id, {"state": STATUSES_DONE})
         await self._complete_when_both(cmd.bulk_id)
 
     async def _complete_when_both(self, bulk_id: str) -> None:
         """Announce `BulkCompleted` once statuses and classes are both stored. Each half
         writes its mark, then reads both: whichever comes second sees both (if both do, the
         event goes out twice with one id, which consumers and the outcome store dedupe)."""
-        record = await self.store.record(bulk_id, summary=True)
+        record = await self.repo.bulk_record(bulk_id, summary=True)
         if record is None or record["state"] == "accepted" or "classes" not in record:
             return
         if "total" not in record:  # recorded by an earlier version
-            full = await self.store.record(bulk_id) or {}
+            full = await self.repo.bulk_record(bulk_id) or {}
             record |= {"total": len(full["items"]), "statusesChanged": len(full["statusChanges"])}
         classes = record["classes"]
         completed = BulkCompleted(
@@ -241,11 +240,11 @@ class BulkHandlers:
             project_id=record["projectId"], total=record["total"], **classes,
             statuses={"status": record["status"], "changed": record["statusesChanged"]})
         if record["state"] != "completed":  # before the outcome: once an operation says done,
-            await self.store.mark(bulk_id, {"state": "completed"})  # the progress URL says so too
-        await self.repo.save_outcome({
+            await self.repo.mark_bulk(bulk_id, {"state": "completed"})  # the progress URL says so too
+        await self.repo.save_outcomes([{
             "_id": bulk_id, "commandType": "BulkClassify", "status": "succeeded",
             "actorId": completed.actor.user_id, "projectId": record["projectId"],
-            "event": completed.wire(), "events": [completed.wire()], "completedAt": utcnow()})
+            "event": completed.wire(), "events": [completed.wire()], "completedAt": utcnow()}])
         self.repo.counted(record["taskId"], bulk_id)
         await self.publish([completed])
 
@@ -297,7 +296,7 @@ class BulkHandlers:
 
         async def insert(docs: list[dict[str, Any]]) -> set[str]:
             async with gate:
-                return await self.store.insert_statuses(docs)
+                return await self.repo.insert_statuses(docs)
 
         existed = set().union(*await asyncio.gather(
             *(insert(writes.fresh[n:n + CHUNK]) for n in range(0, len(writes.fresh), CHUNK))))
@@ -306,7 +305,7 @@ class BulkHandlers:
         else:
             changes, events = await self._found_changes(record, writes, existed)
         for assignment, items in writes.existing.items():
-            await self.store.update_statuses(
+            await self.repo.update_statuses(
                 [f"{task_id}:{i}" for i in items], bulk_id,
                 {"assignmentId": assignment, "status": status, "creator": record["actor"]["email"],
                  "timestamp": record["at"], "lastCommandId": bulk_id},
@@ -321,7 +320,7 @@ class BulkHandlers:
         earlier delivery) is new, one already holding the status is left, the others are
         updated (`writes.existing`)."""
         bulk_id, task_id = record["_id"], record["taskId"]
-        found = await self.store.status_docs(task_id, [d["itemId"] for d in writes.fresh if d["_id"] in existed])
+        found = await self.repo.status_docs(task_id, [d["itemId"] for d in writes.fresh if d["_id"] in existed])
         changes: list[list[Any]] = []
         inserted: list[int] = []
         for n, (item, assignment) in enumerate(record["items"]):
@@ -332,8 +331,8 @@ class BulkHandlers:
             elif doc.get("status") != record["status"]:
                 changes.append([item, assignment, doc.get("status"), True])
                 writes.existing[assignment].append(item)
-        await self.store.save_status_changes(bulk_id, changes)
-        await self.store.mark(bulk_id, {"statusesChanged": len(changes)})
+        await self.repo.save_bulk_status_changes(bulk_id, changes)
+        await self.repo.mark_bulk(bulk_id, {"statusesChanged": len(changes)})
         if len(inserted) == len(record["items"]):
             return changes, writes.events
         updated = [c for c in changes if c[3]]
@@ -356,8 +355,8 @@ class BulkHandlers:
     async def on_undo_bulk(self, cmd: UndoBulk) -> None:
         done = await self.repo.outcomes([cmd.id])
         if cmd.id in done:
-            return await self.publish([_stored(done[cmd.id])])
-        record = await self.store.record(cmd.bulk_id)
+            return await self.publish(stored_events(done[cmd.id]))
+        record = await self.repo.bulk_record(cmd.bulk_id)
         if record is None or record["taskId"] != cmd.task_id or record["projectId"] != cmd.project_id:
             return await self._refuse(cmd, rules.Refusal("not_found", f"no bulk operation {cmd.bulk_id}"))
         if cmd.actor.role not in rules.MANAGERS and record["actor"]["userId"] != cmd.actor.user_id:
@@ -380,11 +379,11 @@ class BulkHandlers:
     async def _undo_plan(self, cmd: UndoBulk, record: dict[str, Any]) -> dict[str, Any]:
         """Which statuses go back: those still as the bulk left them; the rest are conflicts."""
         changes = record["statusChanges"]
-        docs = await self.store.status_docs(record["taskId"], [c[0] for c in changes])
+        docs = await self.repo.status_docs(record["taskId"], [c[0] for c in changes])
         restore = [c for c in changes if docs.get(c[0], {}).get("lastCommandId") == record["_id"]]
         kept = {c[0] for c in restore}
-        plan = {"restore": restore, "conflicts": [c[0] for c in changes if c[0] not in kept], "at": _now()}
-        await self.store.mark(record["_id"], {"undoneBy": cmd.id, "undo": plan})
+        plan = {"restore": restore, "conflicts": [c[0] for c in changes if c[0] not in kept], "at": stamp(utcnow())}
+        await self.repo.mark_bulk(record["_id"], {"undoneBy": cmd.id, "undo": plan})
         return plan
 
     async def _restore_statuses(self, cmd: UndoBulk, record: dict[str, Any], plan: dict[str, Any]) -> None:
@@ -395,7 +394,7 @@ class BulkHandlers:
         for (assignment, previous), ids in groups.items():
             action = "created" if previous else "deleted"
             shown = previous if previous else record["status"]
-            await self.store.update_statuses(
+            await self.repo.update_statuses(
                 ids, cmd.id, {"status": previous, "creator": email, "timestamp": at,
                               "lastCommandId": cmd.id, "assignmentId": assignment},
                 _log(action, task_id, assignment, shown, email, at))
@@ -414,8 +413,3 @@ def _log(action: str, task_id: str, assignment: str, status: str | None, email: 
     return {"action": action, "status": {"taskId": task_id, "assignmentId": assignment,
                                          "status": status, "creator": email, "timestamp": at}}
 
-
-def _stored(outcome: dict[str, Any]) -> Any:
-    from shared.contracts.events import parse_event
-
-    return parse_event(outcome["event"])

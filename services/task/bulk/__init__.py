@@ -1,0 +1,1 @@
+"""Bulk classification in a task: the check, the plan and the statuses (the annotation service writes the classes)."""
