@@ -46,7 +46,8 @@ FORWARDED_TO_CLASSIFY = (ClassifyCommand, UpdateAnnotation, DeleteAnnotation)
 def runner(repo: TaskRepository, *, publish: Publish, clock: Callable[[], datetime] = utcnow,
            batch: handlers.StatusBatch | None = None) -> Runner:
     """The service's command runner: its handler table, one lane per item."""
-    return Runner(handlers.table(batch), repo=repo, publish=publish, clock=clock, key=handlers.item_of)
+    return Runner(handlers.table(batch), repo=repo, publish=publish, clock=clock, key=handlers.item_of,
+                  recorded=handlers.recorded)
 
 
 def status_runner(repo: TaskRepository, *, publish: Publish,

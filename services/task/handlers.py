@@ -470,6 +470,13 @@ def table(batch: StatusBatch | None = None) -> dict[type, Handler]:
     }
 
 
+def recorded(cmd: Any) -> bool:
+    """Whether the runner looks up the command's record: a check never leaves one under its
+    own id (accepted, the forwarded command is answered for on its stream; refused, the
+    refusal is recorded under the command checked)."""
+    return not isinstance(cmd, CheckInTask)
+
+
 def item_of(cmd: Any) -> str | None:
     """The runner's lane: the single item an item-level command acts on (one item's commands
     run in order, different items' at once); None for task-level commands, which run alone."""

@@ -109,7 +109,8 @@ class Runner:
     def __init__(self, handlers: Mapping[type, Handler], *, repo: Any, publish: Publish,
                  outcomes: OutcomeStore | None = None, clock: Clock = utcnow,
                  key: Callable[[Command], Hashable | None] = lambda cmd: None,
-                 parse: Callable[[dict[str, Any]], Event] = parse_event) -> None:
+                 parse: Callable[[dict[str, Any]], Event] = parse_event,
+                 recorded: Callable[[Command], bool] = lambda cmd: True) -> None:
         self.handlers = dict(handlers)
         self.repo = repo
         self.outcomes: OutcomeStore = outcomes if outcomes is not None else repo
@@ -117,13 +118,18 @@ class Runner:
         self.clock = clock
         self.key = key
         self.parse = parse
+        # False for a command that never leaves a record under its own id (its handler
+        # answers with `Answer(..., stored=False)` or records another command's id): its
+        # outcome is not looked up, which spares a batch of only such commands a read.
+        self.recorded = recorded
 
     async def run(self, commands: Iterable[Command]) -> list[Event]:
         """Run a batch; the events it answers with (replayed and new), in batch order."""
         batch = unique(commands)
         if not batch:
             return []
-        done = await self.outcomes.outcomes([c.id for c in batch])
+        looked_up = [c.id for c in batch if self.recorded(c)]
+        done = await self.outcomes.outcomes(looked_up) if looked_up else {}
         produced: dict[str, list[Event]] = {c.id: stored_events(done[c.id], self.parse)
                                             for c in batch if c.id in done}
         failure = await self._apply([c for c in batch if c.id not in done], produced)

@@ -183,6 +183,22 @@ async def test_an_accepted_check_forwards_the_command_with_its_task_and_leaves_n
     assert cmd.id not in stack.repo.operations and cmd.command.id not in stack.repo.operations
 
 
+async def test_a_batch_of_accepted_checks_reads_no_outcome_records():
+    stack = Stack()
+    await stack.task()
+    looked_up: list[list[str]] = []
+    read = stack.repo.outcomes
+
+    async def counting(ids: Any) -> dict[str, Any]:
+        looked_up.append(list(ids))
+        return await read(ids)
+
+    stack.repo.outcomes = counting  # type: ignore[method-assign]
+    stack.published.clear()
+    await stack.run(check("i1"), check("i2"))
+    assert looked_up == [] and [type(c) for c in stack.published] == [Classify, Classify]
+
+
 async def test_a_refused_check_is_the_outcome_of_the_command_checked():
     stack = Stack()
     await stack.task()
