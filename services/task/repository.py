@@ -225,19 +225,6 @@ class MongoTaskRepository:
         found = await self.db.assignments.find_one(base | {"queue": {"$ne": True}}, projection)
         return found or await self.db.assignments.find_one(base | {"queue": True}, projection)
 
-    async def holders(self, task_id: str, item_ids: list[str]) -> dict[str, str]:
-        """item id -> the id of the active assignment (not the queue) holding it."""
-        found: dict[str, str] = {}
-        wanted = set(item_ids)
-        cursor = self.db.assignments.find(
-            {"taskId": task_id, "itemIds": {"$in": item_ids}, "active": True, "queue": {"$ne": True}},
-            {"itemIds": 1})
-        async for doc in cursor:
-            for i in doc["itemIds"]:
-                if i in wanted:
-                    found[i] = doc["_id"]
-        return found
-
     async def insert_assignment(self, doc: dict[str, Any]) -> None:
         await insert_once(self.db.assignments, doc)
 
@@ -291,9 +278,6 @@ class MongoTaskRepository:
     async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
         ids = [f"{task_id}:{i}" for i in item_ids]
         return {d["itemId"]: d for d in await find_in(self.db.item_statuses, "_id", ids, {"status": {"$ne": None}})}
-
-    async def status(self, task_id: str, item_id: str) -> dict[str, Any] | None:
-        return await self.db.item_statuses.find_one({"_id": f"{task_id}:{item_id}"})
 
     async def status_befores(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Status documents by id, as `write_status` reads them (read ahead for a batch)."""
