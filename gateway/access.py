@@ -105,19 +105,6 @@ class Access:
         except NotFoundException:
             raise NotFoundException(f"no item {item_id}") from None
 
-    async def annotation(
-        self, user: Principal, annotation_id: str
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The annotation (never cached: it changes) and its dataset."""
-        doc = await self.catalog.annotation(annotation_id)
-        if doc is None:
-            raise NotFoundException(f"no annotation {annotation_id}")
-        try:
-            _, dataset = await self.item(user, doc["itemId"])
-        except NotFoundException:
-            raise NotFoundException(f"no annotation {annotation_id}") from None
-        return doc, dataset
-
     async def recipe(self, user: Principal, recipe_id: str) -> dict[str, Any]:
         recipe = await self.cached("recipes", recipe_id)
         if recipe is None or not await self.recipe_projects(user, recipe):

@@ -84,15 +84,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[*ROUTES, vendor_router(), *obs.routes()],  # vendor_router: /static/vendor, no CDN
         lifespan=[lifespan],
-        state=State({"gw": gw}),  # the container, for the middlewares and the tests
+        state=State({"gw": gw}),  # the container, for tests and tools (handlers get dependencies)
         dependencies=dependencies(gw),  # what handlers receive: their adapters, and the guard's grant
         template_config=template_config(),
         middleware=[*obs.middleware(),  # request metrics and log lines (gateway.observability)
-                    session_config(gw.settings).middleware,  # loads the cookie's session
-                    DefineMiddleware(BearerAuth, exclude=["^/schema", "^/health", "^/docs", "^/$",
-                                                          "^/metrics$"]),
-                    DefineMiddleware(SessionCSRF, config=csrf_config(gw.settings)),
-                    AuditMiddleware()],
+                    session_config(gw.settings, gw).middleware,  # loads the cookie's session
+                    DefineMiddleware(BearerAuth, gateway=gw,
+                                     exclude=["^/schema", "^/health", "^/docs", "^/$", "^/metrics$"]),
+                    DefineMiddleware(SessionCSRF, config=csrf_config(gw.settings), gateway=gw),
+                    AuditMiddleware(gw)],
         guards=[authorizer(gw)],  # every route: the rule of gateway.roles.RULES for its handler
         exception_handlers={ValidationException: validation_to_422, Unprocessable: unprocessable_handler,
                             Replayed: replayed_handler,

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.enums import ScopeType
@@ -23,6 +23,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.repository import Catalog, new_id
 from gateway.roles import RULES
 from shared.contracts.envelope import utcnow
+
+if TYPE_CHECKING:
+    from gateway.container import Gateway
 
 log = logging.getLogger("classifier.gateway")
 MAX_BUFFER = 100_000
@@ -116,8 +119,13 @@ def entry(scope: Scope, status: int, body: bytes) -> dict[str, Any]:
 
 
 class AuditMiddleware(ASGIMiddleware):
+    """Records each successful write in the audit log of `gateway` (the app's container)."""
+
     scopes = (ScopeType.HTTP,)
     should_bypass_for_scope = staticmethod(lambda scope: not _writes(scope))
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         seen: dict[str, Any] = {"status": 500, "body": bytearray()}
@@ -131,4 +139,4 @@ class AuditMiddleware(ASGIMiddleware):
 
         await next_app(scope, receive, watch)
         if seen["status"] < 400 and scope.get("user") is not None:
-            scope["app"].state.gw.audit.record(entry(scope, seen["status"], bytes(seen["body"])))
+            self.gateway.audit.record(entry(scope, seen["status"], bytes(seen["body"])))

@@ -22,16 +22,20 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
 
 from gateway.cache import read_through
 from gateway.repository import Catalog, new_id
 from shared.contracts.envelope import Actor, utcnow
+
+if TYPE_CHECKING:
+    from gateway.container import Gateway
 
 SCOPES = ("read", "write")
 NEVER = 253402300799  # `exp` of a token without an end: 9999-12-31T23:59:59Z
@@ -140,7 +144,12 @@ def session_principal(session: Any) -> Principal | None:
 
 class BearerAuth(AbstractAuthenticationMiddleware):
     """A bearer token exactly as always; without an Authorization header, the browser
-    session its cookie names (writes then need a CSRF token, gateway.sessions)."""
+    session its cookie names (writes then need a CSRF token, gateway.sessions). Reads tokens
+    and the rate gate through `gateway`, the app's container (its adapters exist from start)."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.gateway = gateway
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
@@ -149,18 +158,17 @@ class BearerAuth(AbstractAuthenticationMiddleware):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException(NO_CREDENTIALS + " or sign in")
-        gw = connection.app.state.gw
+        gw = self.gateway
         principal = await gw.tokens.resolve(token.strip())
         if principal is None:
             raise NotAuthorizedException("the bearer token is unknown, expired or revoked")
         await gw.gate.admit(principal)  # revoked elsewhere a moment ago? over the rate limit?
         return AuthenticationResult(user=principal, auth=token)
 
-    @staticmethod
-    async def _session(connection: ASGIConnection) -> AuthenticationResult:
+    async def _session(self, connection: ASGIConnection) -> AuthenticationResult:
         principal = session_principal(connection.scope.get("session"))
         if principal is None:
             raise NotAuthorizedException("the session has ended (signed out or expired); "
                                          "sign in again")
-        await connection.app.state.gw.gate.admit(principal)
+        await self.gateway.gate.admit(principal)
         return AuthenticationResult(user=principal, auth=SESSION_AUTH)

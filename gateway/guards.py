@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from litestar import Litestar, Request
+from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.exceptions import (
     ImproperlyConfiguredException,
@@ -176,10 +176,6 @@ def rule_for(handler: BaseRouteHandler, path: str, docs_path: str) -> Rule | Non
 
 def _docs_path(app: Litestar) -> str:
     return (app.openapi_config.path if app.openapi_config else None) or "/schema"
-
-
-def grant_of(request: Request) -> Grant | None:
-    return getattr(request.state, "grant", None)
 
 
 def _resource(params: dict[str, Any]) -> tuple[str, str] | None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass, field
 from hmac import compare_digest
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
@@ -35,12 +36,15 @@ from litestar.middleware.session.server_side import (
 from litestar.serialization import encode_json
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
-from litestar.types import Message, Receive, Scope, ScopeSession, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, ScopeSession, Send
 from redis.asyncio import Redis
 
 from gateway.auth import SESSION_AUTH, SESSION_COOKIE
 from gateway.repository import new_id
 from shared.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.container import Gateway
 
 CSRF_COOKIE = "clf_csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -155,19 +159,24 @@ class CookieSessionMiddleware(SessionMiddleware):
         await super().__call__(scope, receive, send)
 
 
+@dataclass
 class SessionConfig(ServerSideSessionConfig):
+    """The store is the one `gateway` (the app's container) builds with its Redis client."""
+
     _backend_class = SessionBackend
+    gateway: Gateway | None = field(default=None, repr=False)
 
     @property
     def middleware(self) -> DefineMiddleware:
         return DefineMiddleware(CookieSessionMiddleware, backend=self._backend_class(config=self))
 
     def get_store_from_app(self, app: Litestar) -> Store:
-        return app.state.gw.sessions.store  # built with the Redis client, at start
+        assert self.gateway is not None, "session_config(settings, gateway)"
+        return self.gateway.sessions.store  # built with the Redis client, at start
 
 
-def session_config(settings: Settings) -> SessionConfig:
-    return SessionConfig(key=SESSION_COOKIE, renew_on_access=True,
+def session_config(settings: Settings, gateway: Gateway) -> SessionConfig:
+    return SessionConfig(gateway=gateway, key=SESSION_COOKIE, renew_on_access=True,
                          max_age=settings.session_idle_minutes * 60, secure=secure(settings),
                          httponly=True, samesite="lax", store="sessions",
                          scopes={"http"})  # type: ignore[arg-type]
@@ -175,7 +184,12 @@ def session_config(settings: Settings) -> SessionConfig:
 
 class SessionCSRF(CSRFMiddleware):
     """Litestar's double-submit CSRF check, only for requests the session cookie
-    authenticated: a bearer token is sent by a script, which a forged page cannot do."""
+    authenticated: a bearer token is sent by a script, which a forged page cannot do. The
+    secret that signs is the sessions' of `gateway` (the app's container), settled at start."""
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig, gateway: Gateway) -> None:
+        super().__init__(app, config)
+        self.gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("auth") != SESSION_AUTH \
@@ -189,7 +203,7 @@ class SessionCSRF(CSRFMiddleware):
             raise PermissionDeniedException(
                 f"a write in a browser session needs the {CSRF_HEADER} header: the value of "
                 f"the {CSRF_COOKIE} cookie")
-        if not _tokens_match(sent, cookie, scope["app"].state.gw.sessions.secret):
+        if not _tokens_match(sent, cookie, self.gateway.sessions.secret):
             raise PermissionDeniedException(
                 f"the {CSRF_HEADER} header does not match the {CSRF_COOKIE} cookie")
         await self.app(scope, receive, send)
