@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from gateway.answers import Me
 from gateway.bus import CommandBus
 from gateway.container import Gateway
 from gateway.moves import Moves
@@ -66,8 +67,8 @@ class UserController(Controller):
     tags = ["users"]
 
     @get("/")
-    async def me(self, request: Request) -> dict[str, Any]:
-        return {"id": request.user.user_id, "email": request.user.email}
+    async def me(self, request: Request) -> Me:
+        return Me(id=request.user.user_id, email=request.user.email)
 
 
 @get("/health/live", tags=["health"], exclude_from_auth=True)

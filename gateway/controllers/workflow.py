@@ -17,6 +17,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from gateway.answers import WorkflowSettings
 from gateway.auth import Principal
 from gateway.dispatch import Commands
 from gateway.guards import Grant
@@ -100,16 +101,16 @@ class WorkflowController(Controller):
     async def workflow_settings(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves],
-    ) -> dict[str, Any]:
+    ) -> WorkflowSettings:
         """The caller's Auto next item and Auto complete settings in this task, and whether
         the task allows them."""
         snap = await moves.snapshot_of(request.user, task_id, grant.project_id, grant.role)
-        view = snap.view()
-        return {"taskId": task_id, "autoNext": view["autoNext"], "autoComplete": view["autoComplete"],
-                "autoNextAvailable": snap.meta.get("singleClass") == "1",
-                # Auto complete comes only with Auto next, which only single-class tasks allow
-                "autoCompleteAvailable": snap.meta.get("offersCompleted") == "1"
-                and snap.meta.get("singleClass") == "1"}
+        view, single_class = snap.view(), snap.meta.get("singleClass") == "1"
+        return WorkflowSettings(
+            task_id=task_id, auto_next=view["autoNext"], auto_complete=view["autoComplete"],
+            auto_next_available=single_class,
+            # Auto complete comes only with Auto next, which only single-class tasks allow
+            auto_complete_available=snap.meta.get("offersCompleted") == "1" and single_class)
 
     @put("/workflow-settings")
     async def change_workflow_settings(
