@@ -1,4 +1,9 @@
-"""Publishing commands and awaiting their outcome; the Idempotency-Key store."""
+"""Publishing commands and awaiting their outcome; the Idempotency-Key store.
+
+Each command goes out with FastStream's `reply_to` naming this process's reply channel, and
+its outcome comes back there from the service that answers it (gateway.outcomes); commands
+of streams whose service does not reply yet (`REPLIED` says which do) are awaited on the
+event streams."""
 
 from __future__ import annotations
 
@@ -10,12 +15,16 @@ from redis.asyncio import Redis
 
 from gateway.outcomes import OutcomeHub
 from gateway.repository import Catalog
+from shared.contracts import streams
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import parse_event
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 PENDING_TTL_S = 7 * 24 * 3600
 STORED_POLL_S = 0.2  # how often a retry looks for an outcome stored after its event
+# The command streams whose services reply with the outcome (the platform runner's): the
+# annotation service's (classify, scene).
+REPLIED = frozenset({streams.CLASSIFY, streams.SCENE})
 
 
 class IdempotencyConflict(Exception):
@@ -31,7 +40,9 @@ class CommandBus:
         publishers: dict[str, Any],
         namespace: str,
         wait_s: float,
+        reply_to: str = "",
     ) -> None:
+        self.reply_to = reply_to  # this process's reply channel
         self.redis = redis
         self.catalog = catalog
         self.hub = hub
@@ -65,14 +76,14 @@ class CommandBus:
         """Publish `command` and wait for the outcome event of `wait_for` (default: the
         command itself) up to `wait_s` (default: the client's wait); None when it ran out."""
         waited = wait_for or command.id
-        future = self.hub.expect(waited)
+        future = self.hub.expect(waited, replied=stream in REPLIED)
         marker = json.dumps({"actorId": command.actor.user_id, "projectId": project_id,
                              "commandType": getattr(command, "type", "")})
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.set(self._pending_key(waited), marker, ex=PENDING_TTL_S)
                 await self.publishers[stream].publish(
-                    command.wire(), correlation_id=command.id, pipeline=pipe
+                    command.wire(), correlation_id=command.id, reply_to=self.reply_to, pipeline=pipe
                 )
                 await pipe.execute()
             return await asyncio.wait_for(asyncio.shield(future), self.wait_s if wait_s is None else wait_s)
@@ -85,12 +96,12 @@ class CommandBus:
                         wait_s: float | None = None) -> list[Any | None]:
         """Publish `commands` in one round trip (an import's batch path) and wait for each
         outcome up to `wait_s` (default: the client's wait); None for those not yet done."""
-        futures = [self.hub.expect(c.id) for c in commands]
+        futures = [self.hub.expect(c.id, replied=stream in REPLIED) for c in commands]
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for command in commands:
                     await self.publishers[stream].publish(command.wire(), correlation_id=command.id,
-                                                          pipeline=pipe)
+                                                          reply_to=self.reply_to, pipeline=pipe)
                 await pipe.execute()
             await asyncio.wait([asyncio.shield(f) for f in futures],
                                timeout=self.wait_s if wait_s is None else wait_s)
@@ -100,13 +111,13 @@ class CommandBus:
                 self.hub.forget(command.id)
 
     async def await_existing(self, command_id: str) -> Any | None:
-        """The outcome of a command published earlier (an idempotent retry)."""
+        """The outcome of a command published earlier (an idempotent retry): its stored
+        outcome, looked for now and then up to the wait. The reply goes to the process that
+        published the command, so it resolves this wait only when that is this one, still
+        waiting for it too."""
         future = self.hub.expect(command_id)
         deadline = asyncio.get_running_loop().time() + self.wait_s
         try:
-            # The services store an outcome and announce it at the same time, so the event
-            # may have gone by (answering the first request) before the record is readable:
-            # look again now and then, not only for an event that may never come again.
             while (stored := await self.stored_outcome(command_id)) is None:
                 left = deadline - asyncio.get_running_loop().time()
                 if left <= 0:

@@ -38,6 +38,7 @@ from shared.platform.messaging import (
     make_broker,
     make_redis,
     read_from_now,
+    reply_channel,
     stream_publisher,
     subscribers_running,
 )
@@ -51,8 +52,12 @@ class Gateway:
         s = self.settings = settings
         self.sso = SingleSignOn.configured(s)  # None while OIDC_ISSUER is empty
         self.api = settings.public_url.rstrip("/") + "/api/v1"
-        self.hub = OutcomeHub()
+        # Replies held for the event reader while this replica keeps a task browser index: a
+        # classify or status answered is listed at once (gateway.browse, gateway.outcomes).
+        self.hub = OutcomeHub(settle=lambda: bool(self.browse.entries))
         self.broker = make_broker(s)
+        self.reply_to = reply_channel(s, "gateway")
+        self._hear_replies()
         self.publishers: dict[str, Any] = {
             streams.CLASSIFY: stream_publisher(
                 self.broker, s, streams.CLASSIFY, schema=ClassifyStreamCommand,
@@ -79,14 +84,28 @@ class Gateway:
         for events in (streams.ANNOTATION_EVENTS, streams.TASK_EVENTS):
             self._listen(streams.stream(events, s.namespace))
 
+    def _hear_replies(self) -> None:
+        @self.broker.subscriber(
+            channel=self.reply_to,
+            title="reply:gateway",
+            description="Each gateway replica's reply channel (pub/sub): the outcome event of each "
+            "command it published with this channel as reply_to, sent by the service that answers "
+            "it once the outcome is stored; the correlation id names the command.",
+        )
+        async def on_reply(event: Any) -> None:
+            message = self.broker.context.get_local("message")
+            if isinstance(event, dict):
+                self.hub.reply(message.correlation_id, event, message.headers.get("published") != "0")
+
     def _listen(self, name: str) -> None:
         @self.broker.subscriber(
             **batch_reader(name, max_records=500),
             title=f"{name}:gateway",
-            description="Every gateway replica reads outcomes without a group (XREAD from $) "
-            "to answer the requests it holds.",
+            description="Every gateway replica reads the events without a group (XREAD from $) for "
+            "its read models (the task browser's index, the task activity and workflow feeds), and "
+            "for the outcomes of the few commands that are not replied to (gateway.outcomes).",
         )
-        async def on_outcomes(bodies: list[Any]) -> None:
+        async def on_events(bodies: list[Any]) -> None:
             self.browse.deliver(bodies)  # first: a request answered below sees its change listed
             self.hub.deliver(bodies)
             self.workflow.deliver_task_facts(bodies)
@@ -110,8 +129,8 @@ class Gateway:
         self.tasks = TaskReads(self.catalog.db)
         self.browse = Browser(self.catalog.db, max_age_s=s.browse_max_age_s)
         self.bus = CommandBus(
-            self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s
-        )
+            self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s,
+            reply_to=self.reply_to)
         self.commands = Commands(self.bus, self.api)
         self.moves = Moves(self.workflow, self.bus, self.access, self.api,
                            self.publishers[streams.WORKFLOW])
@@ -119,8 +138,8 @@ class Gateway:
         await self.sessions.start()
         await self.catalog.create_indexes()
         await self.links.create_indexes()
-        await read_from_now(self.broker, self.redis)  # no outcome missed before the first
-        await self.broker.start()
+        await read_from_now(self.broker, self.redis)  # no event missed before the first
+        await self.broker.start()  # the reply channel is subscribed before any command goes out
         await self.invalidation.start()
         await self.audit.start()
         self.jobs = Jobs(self, s.job_lease_s)  # imports and exports, taken over if a gateway dies

@@ -26,17 +26,20 @@ from shared.platform.messaging import (
     make_broker,
     make_redis,
     publish_all,
+    replier,
     stream_publisher,
 )
-from shared.platform.runner import Publish, Runner
+from shared.platform.runner import Publish, Replies, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
 
 
 def runner(repo: AnnotationRepository, *, base_url: str, publish: Publish,
-           clock: Callable[[], datetime] = utcnow) -> Runner:
-    """The service's command runner: its handler table, keyed by item and annotation."""
-    return Runner(handlers.table(base_url), repo=repo, publish=publish, clock=clock, key=handlers.scope_of)
+           clock: Callable[[], datetime] = utcnow, reply: Replies | None = None) -> Runner:
+    """The service's command runner: its handler table, keyed by item and annotation;
+    outcomes replied to the gateway that waits for them (`reply`)."""
+    return Runner(handlers.table(base_url), repo=repo, publish=publish, clock=clock, key=handlers.scope_of,
+                  reply=reply)
 
 
 async def handle_commands(commands: Iterable[Any], *, repo: AnnotationRepository, base_url: str,
@@ -85,7 +88,7 @@ def build(settings: Settings) -> AnnotationService:
         await redis.aclose()
         mongo.close()
 
-    service_runner = runner(repo, base_url=settings.public_url, publish=publish)
+    service_runner = runner(repo, base_url=settings.public_url, publish=publish, reply=replier(redis, broker))
     app.subscribe(broker, runner=service_runner, repo=repo, publish=publish, reply=reply, settings=settings,
                   dead_letters=DeadLetters(redis, settings.namespace))
     asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])

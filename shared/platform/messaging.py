@@ -10,6 +10,13 @@ consumes the same way:
   consumer (`min_idle_time`), and after `max_deliveries` sends them to `<stream>.dlq`
   with the reason; entries that cannot even be parsed go there at once.
 Handlers must be idempotent on the command id: delivery is at-least-once.
+
+Request/reply: a command published with FastStream's `reply_to` (a header of the entry)
+names the Redis pub/sub channel its outcome is awaited on (`reply_channel`, one per gateway
+process). A consumer that answers (`Consumer.replies`) gets each command's address with the
+batch, and its runner sends the outcome there (`replier`) once it is durable and published.
+A reply is a shortcut, never the record: one sent while nobody listens is lost, and the
+stored outcome answers instead.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from faststream import AckPolicy
@@ -38,6 +46,7 @@ from shared.contracts.envelope import utcnow
 from shared.platform import observability
 from shared.platform.observability import commands as accounted
 from shared.platform.observability import tracing
+from shared.platform.runner import Reply
 from shared.platform.scripts import lua
 from shared.platform.settings import Settings
 
@@ -147,6 +156,9 @@ class Consumer:
     # Entries per read, when not CONSUMER_BATCH_SIZE: readers of facts take bigger batches
     # (a bulk's 10,000 status facts: a fifth of the reads, queue reads and script calls).
     max_records: int | None = None
+    # True: `handle(commands, reply_to={command id: channel})`, with the reply address
+    # (FastStream's `reply_to` header) of each command that came with one.
+    replies: bool = False
 
 
 def _entry_id(raw: bytes | str) -> str:
@@ -207,14 +219,14 @@ async def entries_as_sent(raw: Any, original: Any) -> RedisBatchStreamMessage:
     each entry is unwrapped from FastStream's message format only; readers decode it once
     (`decoded`), or not at all when it is not theirs. A fast path (docs/fast-paths.md,
     Reading a batch as sent). Acks work as before: the message carries the subscriber's
-    consumer and group."""
+    consumer and group. Each entry's headers come along (`batch_headers`): its reply
+    address and, while tracing, its trace context."""
     parser = original.__self__  # FastStream's parser of this subscriber, bound to its group
     unwrap = parser.config.message_format.parse
     entries = [unwrap(entry.get(bDATA_KEY, entry)) for entry in raw["data"]]
     return RedisBatchStreamMessage(
         raw_message=raw, body=[body for body, _ in entries], headers=JSON_CONTENT,
-        # each entry's trace context, while tracing (shared.platform.observability.tracing)
-        batch_headers=[headers for _, headers in entries] if tracing.enabled() else None,
+        batch_headers=[headers for _, headers in entries],
         consumer=parser.consumer, group=parser.group)
 
 
@@ -279,19 +291,23 @@ def attach(
         msg = _current(broker)
         ids = [_entry_id(i) for i in msg.raw_message["message_ids"]]
         headers = msg.batch_headers or [{}] * len(ids)
-        good, traced, poison = [], [], []
+        good, traced, poison, reply_to = [], [], [], {}
         for entry_id, body, entry_headers in zip(ids, bodies, headers, strict=False):
             if consumer.wanted is not None and not consumer.wanted(body):
                 continue
             try:
-                good.append(consumer.parse(decoded(body)))
-                traced.append(entry_headers)
+                parsed = consumer.parse(decoded(body))
             except (ValidationError, ValueError, TypeError) as exc:
                 poison.append((entry_id, body, f"unparseable: {exc}", 1))
+                continue
+            good.append(parsed)
+            traced.append(entry_headers)
+            if consumer.replies and (to := entry_headers.get("reply_to")):
+                reply_to[parsed.id] = to
         if poison:
             await dead_letters.send(consumer, poison)
         if good:
-            await accounted.handle(name, consumer.group, good, traced, consumer.handle, facts=facts)
+            await accounted.handle(name, consumer.group, good, traced, _handler(consumer, reply_to), facts=facts)
 
     @broker.subscriber(
         stream=StreamSub(
@@ -310,13 +326,42 @@ def attach(
         except (ValidationError, ValueError, TypeError) as exc:
             await dead_letters.send(consumer, [(entry_id, body, f"unparseable: {exc}", deliveries)])
             return
+        reply_to = {parsed.id: msg.reply_to} if consumer.replies and msg.reply_to else {}
         try:
-            await accounted.handle(name, consumer.group, [parsed], [], consumer.handle, facts=facts)
+            await accounted.handle(name, consumer.group, [parsed], [], _handler(consumer, reply_to), facts=facts)
         except Exception as exc:
             if deliveries < settings.max_deliveries:
                 raise
             reason = f"failed {deliveries} deliveries; last error {type(exc).__name__}: {exc}"
             await dead_letters.send(consumer, [(entry_id, body, reason, deliveries)])
+
+
+def _handler(consumer: Consumer, reply_to: Mapping[str, str]) -> Callable[[list[Any]], Awaitable[None]]:
+    return partial(consumer.handle, reply_to=reply_to) if consumer.replies else consumer.handle
+
+
+def reply_channel(settings: Settings, service: str) -> str:
+    """The pub/sub channel this process hears its replies on (one per process)."""
+    prefix = f"{settings.namespace}:" if settings.namespace else ""
+    return f"{prefix}reply:{settings.consumer(service)}"
+
+
+def replier(redis: Redis, broker: RedisBroker) -> Callable[[Sequence[Reply]], Awaitable[None]]:
+    """Sends replies, each in the broker's message format (what a FastStream channel
+    subscriber parses), all in one round trip."""
+    fmt = broker.message_format
+
+    async def reply(replies: Sequence[Reply]) -> None:
+        if not replies:
+            return
+        async with redis.pipeline(transaction=False) as pipe:
+            for r in replies:
+                headers = JSON_CONTENT if r.published else JSON_CONTENT | {"published": "0"}
+                pipe.publish(r.channel, await fmt.encode(
+                    message=json.dumps(r.event, default=str).encode(), reply_to=None,
+                    correlation_id=r.command_id, headers=headers))
+            await pipe.execute()
+    return reply
 
 
 async def read_from_now(broker: RedisBroker, redis: Redis) -> None:
@@ -398,30 +443,36 @@ def _format_of(publisher: Any) -> tuple[Any, Any]:
     return getattr(publisher, "stream", None), getattr(getattr(publisher, "config", None), "message_format", None)
 
 
-async def prepare_all(publisher: Any, messages: Sequence[Any]) -> Prepared | Sequence[Any]:
+async def prepare_all(publisher: Any, messages: Sequence[Any],
+                      reply_to: Mapping[str, str] | None = None) -> Prepared | Sequence[Any]:
     """Encode contract messages as `publisher` would (its FastStream message format, so
     subscribers read them as if `publisher.publish` had sent them), serialised by
-    pydantic-core; a publisher that is not a stream publisher gets them as they are."""
+    pydantic-core; a publisher that is not a stream publisher gets them as they are.
+    `reply_to`: the reply address of messages passed on (by message id)."""
     stream, fmt = _format_of(publisher)
     if stream is None or fmt is None:
         return messages
+    reply_to = reply_to or {}
     return Prepared([await fmt.encode(message=m.model_dump_json(by_alias=True, exclude_none=True).encode(),
-                                      reply_to=None, correlation_id=m.id,
+                                      reply_to=reply_to.get(m.id), correlation_id=m.id,
                                       headers=tracing.headers_for(m.correlation_id, JSON_CONTENT))
                      for m in messages])
 
 
-async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Prepared) -> None:
+async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Prepared,
+                      reply_to: Mapping[str, str] | None = None) -> None:
     """Publish contract messages (or ones `prepare_all` encoded) in as few round trips as
     possible: one XADD for one message, one call of `lua/xadd_many.lua` per thousand
     otherwise. A fast path (docs/fast-paths.md, Publishing many events): it skips
     FastStream's per-message publish middleware and redis-py's packing and parsing of each
-    XADD of a pipeline, which a bulk's thousands of events feel."""
-    prepared = messages if isinstance(messages, Prepared) else await prepare_all(publisher, messages)
+    XADD of a pipeline, which a bulk's thousands of events feel. `reply_to`: the reply
+    address of commands passed on (by message id), which goes on with them."""
+    prepared = messages if isinstance(messages, Prepared) else await prepare_all(publisher, messages, reply_to)
     if not isinstance(prepared, Prepared):  # not a stream publisher: the general path
         async with redis.pipeline(transaction=False) as pipe:
             for message in prepared:
-                await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe)
+                await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe,
+                                        reply_to=(reply_to or {}).get(message.id, ""))
             await pipe.execute()
         return
     entries, stream = prepared.entries, publisher.stream

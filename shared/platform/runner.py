@@ -20,7 +20,16 @@ Contract, for a batch (`Runner.run`):
   raised is not recorded, nor run are the commands that had to follow it; the others are
   recorded and published, and then the first error is raised again, so the subscriber
   leaves the batch unacknowledged (NACK_ON_ERROR) and it is delivered again;
-- the runner never acknowledges: the subscriber does, after `run` returns.
+- the runner never acknowledges: the subscriber does, after `run` returns;
+- request/reply: `run(commands, reply_to={command id: channel})` names where a requester
+  waits for a command's outcome. Once the batch's events are published, the event of each
+  such command's outcome record (new or replayed) is sent there (`reply`), under the id the
+  record is kept by, which is the one the requester waits for. A command passed on rather
+  than answered (no record of its own: it goes on to the service that answers it) keeps its
+  address: `publish(events, reply_to={message id: channel})` is called for a batch passing on
+  such commands (the address keyed by the ids of what the command's handler returned), and
+  the publisher sends them on with it. A reply is a shortcut, never the
+  record: one that cannot be sent is logged and dropped (the requester reads the record).
 
 A handler whose outcome record is not just its events returns an `Answer`: its events, and
 `record` fields laid over the record made from them (a superseded status's `event`, an
@@ -40,17 +49,22 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from shared.contracts.envelope import utcnow
 from shared.contracts.events import CommandRejected, parse_event
 
+log = logging.getLogger("classifier.runner")
+
 Command = Any  # an envelope-derived contract model with `id`, `type` and `actor`
 Event = Any  # an envelope-derived contract model with `id` and `wire()`
 Handler = Callable[..., "list[Event] | Awaitable[list[Event]]"]
-Publish = Callable[[list[Event]], Awaitable[None]]
+Publish = Callable[..., Awaitable[None]]  # publish(events[, reply_to={message id: channel}])
+Replies = Callable[[list["Reply"]], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 
@@ -61,6 +75,20 @@ class OutcomeStore(Protocol):
 
     async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
         """Store records; one already stored (a redelivery) stays as it was."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An outcome sent to the channel its command named: `event` (the outcome event, as it
+    is on the wire) under the id the requester waits for (`command_id`, the reply's
+    correlation id). `published`: whether the event went out on its events stream too (a
+    superseded status's answer does not), so a requester knows whether to wait for its
+    read models to have seen it."""
+
+    channel: str
+    command_id: str
+    event: Mapping[str, Any]
+    published: bool = True
 
 
 def outcome_record(cmd: Command, events: Sequence[Event], completed_at: datetime) -> dict[str, Any]:
@@ -110,7 +138,8 @@ class Runner:
                  outcomes: OutcomeStore | None = None, clock: Clock = utcnow,
                  key: Callable[[Command], Hashable | None] = lambda cmd: None,
                  parse: Callable[[dict[str, Any]], Event] = parse_event,
-                 recorded: Callable[[Command], bool] = lambda cmd: True) -> None:
+                 recorded: Callable[[Command], bool] = lambda cmd: True,
+                 reply: Replies | None = None) -> None:
         self.handlers = dict(handlers)
         self.repo = repo
         self.outcomes: OutcomeStore = outcomes if outcomes is not None else repo
@@ -122,10 +151,13 @@ class Runner:
         # answers with `Answer(..., stored=False)` or records another command's id): its
         # outcome is not looked up, which spares a batch of only such commands a read.
         self.recorded = recorded
+        self.reply = reply
 
-    async def run(self, commands: Iterable[Command]) -> list[Event]:
-        """Run a batch; the events it answers with (replayed and new), in batch order."""
+    async def run(self, commands: Iterable[Command], reply_to: Mapping[str, str] | None = None) -> list[Event]:
+        """Run a batch; the events it answers with (replayed and new), in batch order.
+        `reply_to`: where each command's outcome is awaited (by command id), if anywhere."""
         batch = unique(commands)
+        reply_to = reply_to or {}
         if not batch:
             return []
         looked_up = [c.id for c in batch if self.recorded(c)]
@@ -133,17 +165,38 @@ class Runner:
         produced: dict[str, list[Event]] = {c.id: stored_events(done[c.id], self.parse)
                                             for c in batch if c.id in done}
         failure = await self._apply([c for c in batch if c.id not in done], produced)
-        records = (record_of(c, produced[c.id], self.clock())
-                   for c in batch if c.id in produced and c.id not in done)
-        new = [r for r in records if r is not None]
+        now = self.clock()
+        records = {c.id: done[c.id] if c.id in done else record_of(c, produced[c.id], now)
+                   for c in batch if c.id in produced}
+        new = [r for cid, r in records.items() if r is not None and cid not in done]
         if new:
             await self.outcomes.save_outcomes(new)
         events = [e for c in batch for e in produced.get(c.id, [])]
-        if events:
+        passing = {e.id: to for cid, to in reply_to.items()
+                   if cid in records and records[cid] is None for e in produced[cid]}
+        if passing:
+            await self.publish(events, reply_to=passing)
+        elif events:
             await self.publish(events)
+        if reply_to and self.reply is not None:
+            await self._answer(batch, records, reply_to, {e.id for e in events})
         if failure is not None:
             raise failure
         return events
+
+    async def _answer(self, batch: list[Command], records: Mapping[str, dict[str, Any] | None],
+                      reply_to: Mapping[str, str], published: set[str]) -> None:
+        """Send each outcome whose requester named a reply address (see the module)."""
+        replies = [Reply(reply_to[c.id], record["_id"], event, event.get("id") in published)
+                   for c in batch
+                   if c.id in reply_to and (record := records.get(c.id)) is not None
+                   and (event := record.get("event")) is not None]
+        if not replies:
+            return
+        try:
+            await self.reply(replies)  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - a lost reply is answered by the record
+            log.warning("replies to %d commands not sent: %r", len(replies), exc)
 
     async def _apply(self, todo: list[Command], produced: dict[str, list[Event]]) -> BaseException | None:
         """Run the handlers, each after the earlier commands its key overlaps; the first

@@ -1,5 +1,6 @@
-"""The gateway reads every event of the platform but decodes only those a request waits
-for: the correlation id is found in the bytes as sent."""
+"""For the commands whose outcome the gateway looks for on the event streams (those not
+replied to, gateway.outcomes), it decodes only the events a request waits for: the
+correlation id is found in the bytes as sent."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_correlation_is_read_from_either_json_spelling_without_decoding() -> Non
 def test_hub_resolves_only_the_awaited_outcome_and_skips_what_it_cannot_read() -> None:
     async def scenario() -> None:
         hub = OutcomeHub()
-        waited = hub.expect("cmd-1")
+        waited = hub.expect("cmd-1", replied=False)
         rejected = CommandRejected(correlation_id="cmd-1", actor=ACTOR, command_type="Classify",
                                    reason="invalid", message="no")
         other = CommandRejected(correlation_id="cmd-2", actor=ACTOR, command_type="Classify",
