@@ -71,7 +71,7 @@ async def test_a_bulk_finishes_exactly_once_per_item_after_its_services_are_kill
     platform, db = bare_platform, bare_platform.catalog.db
     items = await register_many(platform, N)
     owner = (await platform.get("/api/v1/users/me")).json()["email"]
-    # The classes are written first, then the statuses (services/task/bulk.py `_apply`):
+    # The classes are written first, then the statuses (services/task/bulk/handlers.py `_apply`):
     # the annotation service dies midway through the classes, comes back and finishes them,
     # then the task service dies midway through the statuses; both come back.
     with service("task", settings, 1) as task_svc:
