@@ -1,41 +1,43 @@
-"""Wires the workflow service: consumer group `workflow-svc` on the `workflow` command stream
-and the task and annotation event streams; events on `events.workflow`; auto complete's
-SetStatus on `status`; pulls and returns on `tasks`; the lease janitor."""
+"""Wires the workflow service from settings: consumer group `workflow-svc` on the `workflow`
+command stream and the task and annotation event streams (services.workflow.app); events on
+`events.workflow`; auto complete's SetStatus on `status`; pulls and returns on `tasks`; the
+command runner, the lease janitor and the moves waiting for a classification's outcome.
+Nothing connects before `build` is called."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio import Redis
 
-from services.workflow.handlers import Outlets, Produced, WorkflowHandlers
+from services.workflow import app, handlers
 from services.workflow.reactions import Reactions
-from services.workflow.repository import MongoTaskData, RedisQueues, connect
+from services.workflow.repository import MongoTaskData, WorkflowRepository, WorkflowStore, connect
 from shared.contracts import streams
-from shared.contracts.envelope import Envelope
-from shared.contracts.events import ANNOTATION_EVENT
-from shared.contracts.tasks import TASK_EVENT, PullItems, ReturnItems, SetStatus
-from shared.contracts.workflow import WORKFLOW_COMMAND, WorkflowEvent
+from shared.contracts.envelope import utcnow
+from shared.contracts.tasks import TASK_COMMAND, PullItems, ReturnItems, SetStatus
+from shared.contracts.workflow import WORKFLOW_EVENT, WorkflowEvent
 from shared.platform.messaging import (
-    Consumer,
     DeadLetters,
-    attach,
     ensure_groups,
     make_broker,
     make_redis,
     stream_publisher,
 )
+from shared.platform.runner import Publish, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
 
-NAME = "workflow"
 log = logging.getLogger("classifier.workflow")
 
 
@@ -54,26 +56,42 @@ class LeaseSettings(BaseSettings):
 @dataclass
 class WorkflowService:
     broker: RedisBroker
-    queues: RedisQueues
+    queues: WorkflowStore
     data: MongoTaskData
-    handlers: WorkflowHandlers
+    runner: Runner
     reactions: Reactions
     app: AsgiFastStream
 
 
 WAITING_MOVES_EVERY_S = 0.5
-FACT_BATCH = 500  # facts per read (commands: CONSUMER_BATCH_SIZE)
+TASK_COMMANDS = ("SetStatus", "PullItems", "ReturnItems")
 
 
-def parse_fact(body: Any) -> Envelope:
-    """Facts of other services, read tolerantly: the ones the workflow follows typed, any
-    other envelope as it is (acknowledged and skipped)."""
-    kind = body.get("type") if isinstance(body, dict) else None
-    if kind in ("TaskChanged", "ItemsPulled", "ItemStatusChanged"):
-        return TASK_EVENT.validate_python(body)
-    if kind in ("ItemClassified", "CommandRejected"):
-        return ANNOTATION_EVENT.validate_python(body)
-    return Envelope.model_validate(body)
+def parse_message(body: dict[str, Any]) -> Any:
+    """A message of an outcome record, for replay: a workflow fact, or a command it caused."""
+    return (TASK_COMMAND if body.get("type") in TASK_COMMANDS else WORKFLOW_EVENT).validate_python(body)
+
+
+def runner(repo: WorkflowRepository, *, publish: Publish, clock: Callable[[], datetime] = utcnow) -> Runner:
+    """The service's command runner: its handler table, one lane per annotator's queue."""
+    return Runner(handlers.table(), repo=repo, publish=publish, clock=clock, key=handlers.lane,
+                  parse=parse_message)
+
+
+def outlet(redis: Redis, events: Any, status: Any, tasks: Any) -> Publish:
+    """Publish what the handlers and reactions produced, in order and in one round trip:
+    facts on `events.workflow`, SetStatus on `status`, PullItems and ReturnItems on `tasks`."""
+    def destination(message: Any) -> Any:
+        if isinstance(message, SetStatus):
+            return status
+        return tasks if isinstance(message, (PullItems, ReturnItems)) else events
+
+    async def publish(produced: list[Any], reply_to: Any = None) -> None:
+        async with redis.pipeline(transaction=False) as pipe:
+            for message in produced:
+                await destination(message).publish(message.wire(), correlation_id=message.id, pipeline=pipe)
+            await pipe.execute()
+    return publish
 
 
 def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowService:
@@ -81,7 +99,7 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
     broker = make_broker(settings)
     redis = make_redis(settings)
     data = connect(settings.mongodb_url, settings.mongodb_db)
-    queues = RedisQueues(redis, settings.namespace, int(leases.lease_ttl_s * 1000))
+    repo = WorkflowStore(redis, settings.namespace, int(leases.lease_ttl_s * 1000), data)
     events = stream_publisher(broker, settings, streams.WORKFLOW_EVENTS, schema=WorkflowEvent,
                               description="Workflow facts: moves, settings, queue changes, lease grants, "
                               "renewals, expiries and returns; CommandRejected for refused commands.")
@@ -90,35 +108,11 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
     tasks = stream_publisher(broker, settings, streams.TASKS, schema=PullItems | ReturnItems,
                              writer="workflow-svc",
                              description="Refills of pulling annotators and returns of expired leases.")
-    async def send(produced: Produced) -> None:
-        """Commands, events and their notes in one pipelined round trip."""
-        async with redis.pipeline(transaction=False) as pipe:
-            for publisher, messages in ((status, produced.status), (tasks, produced.tasks),
-                                        (events, produced.events)):
-                for message in messages:
-                    await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe)
-            for key, value, ttl_s in produced.notes:
-                pipe.set(key, value, ex=ttl_s)
-            await pipe.execute()
-
-    outlets = Outlets(send=send, outcomes=data.save_outcomes)
-    handlers = WorkflowHandlers(queues, data, outlets)
-    reactions = Reactions(handlers)
-    dead_letters = DeadLetters(redis, settings.namespace)
-    consumers = [
-        Consumer(streams.WORKFLOW, streams.WORKFLOW_GROUP, WORKFLOW_COMMAND.validate_python,
-                 handlers.handle_commands, streams.WORKFLOW,
-                 "Annotators' workflow commands: next and previous item, settings, heartbeats, leaving."),
-        Consumer(streams.TASK_EVENTS, streams.WORKFLOW_GROUP, parse_fact, reactions.on_task_events,
-                 streams.TASK_EVENTS, "Task facts that move annotators' queues and leases.",
-                 max_records=FACT_BATCH),
-        Consumer(streams.ANNOTATION_EVENTS, streams.WORKFLOW_GROUP, parse_fact,
-                 reactions.on_annotation_events, streams.ANNOTATION_EVENTS,
-                 "Classifications in pulling tasks: work that renews the annotator's leases.",
-                 wanted=reactions.classification_may_matter, max_records=FACT_BATCH),
-    ]
-    for consumer in consumers:
-        attach(broker, consumer, settings=settings, service=NAME, dead_letters=dead_letters)
+    publish = outlet(redis, events, status, tasks)
+    service_runner = runner(repo, publish=publish)
+    reactions = Reactions(repo, publish)
+    app.subscribe(broker, runner=service_runner, reactions=reactions, settings=settings,
+                  dead_letters=DeadLetters(redis, settings.namespace))
     stopping = asyncio.Event()
     janitor: list[asyncio.Task[None]] = []
 
@@ -141,7 +135,7 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
                 await asyncio.wait_for(stopping.wait(), WAITING_MOVES_EVERY_S)
                 return
             try:
-                await handlers.run_waiting_moves()
+                await handlers.run_waiting_moves(repo, service_runner)
             except Exception:  # the next round tries again
                 log.exception("waiting moves failed")
 
@@ -160,6 +154,6 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
         await redis.aclose()
         data.close()
 
-    app = service_app(NAME, broker, checks={"mongodb": data.ping}, on_startup=[start], on_shutdown=[stop])
-    return WorkflowService(broker, queues, data, handlers, reactions, app)
+    asgi = service_app(app.NAME, broker, checks={"mongodb": data.ping}, on_startup=[start], on_shutdown=[stop])
+    return WorkflowService(broker, repo, data, service_runner, reactions, asgi)
 

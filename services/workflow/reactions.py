@@ -9,6 +9,7 @@ The janitor expires leases nobody renewed and asks the task service to take the 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cachetools import LRUCache
@@ -16,12 +17,16 @@ from cachetools import LRUCache
 from services.workflow.handlers import (
     RETURN_RETRY_MS,
     SYSTEM,
-    Produced,
-    WorkflowHandlers,
+    Clock,
     at,
+    fact,
     made,
+    ms,
+    sync_annotator,
+    sync_task,
 )
-from shared.contracts.envelope import Envelope, new_id
+from services.workflow.repository import WorkflowRepository
+from shared.contracts.envelope import Envelope, new_id, utcnow
 from shared.contracts.events import CommandRejected, ItemClassified
 from shared.contracts.tasks import ItemsPulled, ItemStatusChanged, ReturnItems, TaskChanged
 from shared.contracts.workflow import (
@@ -45,10 +50,16 @@ _TASK_ID = re.compile(rb'"taskId": ?"([^"]*)"')  # an annotation's metadata.syst
 # running for years sees tasks without end.
 ALLOCATION_TASKS_KEPT = 100_000
 
+Publish = Callable[[list[Any]], Awaitable[None]]
+
+
 class Reactions:
-    def __init__(self, handlers: WorkflowHandlers) -> None:
-        self.h = handlers
-        self.queues = handlers.queues
+    """`publish` sends what a reaction produced (services.workflow.bootstrap's outlet)."""
+
+    def __init__(self, repo: WorkflowRepository, publish: Publish | None = None, clock: Clock = utcnow) -> None:
+        self.queues = repo
+        self.publish = publish
+        self.clock = clock
         # tasks seen not to pull (fixed at creation), the most recently classified in
         self.allocation_tasks: LRUCache[str, bool] = LRUCache(ALLOCATION_TASKS_KEPT)
 
@@ -63,10 +74,14 @@ class Reactions:
         found = _TASK_ID.search(raw)
         return found is None or self.allocation_tasks.get(found.group(1).decode()) is None
 
+    async def send(self, produced: list[Any]) -> None:
+        if produced and self.publish is not None:
+            await self.publish(produced)
+
     # task facts ----------------------------------------------------------------------------
 
     async def on_task_events(self, events: list[Envelope]) -> None:
-        produced = Produced()
+        produced: list[Any] = []
         for event in events:
             if isinstance(event, TaskChanged):
                 await self.when_task_changed(event, produced)
@@ -77,11 +92,11 @@ class Reactions:
         changes = [e for e in events if isinstance(e, ItemStatusChanged)]
         if changes:
             await self.when_statuses_changed(changes, produced)
-        await self.h.send(produced)
+        await self.send(produced)
 
-    async def when_task_changed(self, event: TaskChanged, produced: Produced) -> None:
+    async def when_task_changed(self, event: TaskChanged, produced: list[Any]) -> None:
         if event.change != "items-returned":
-            await self.h.sync_task(event, event.task_id, produced)
+            await sync_task(self.queues, event, event.task_id, produced, self.clock)
             return
         assignment_id = event.summary.get("assignmentId", "")
         returned, kept = event.summary.get("returned", []), event.summary.get("kept", [])
@@ -92,21 +107,21 @@ class Reactions:
             return
         if not await self.queues.returning(event.task_id, email):
             await self.queues.retry_return_at(event.task_id, email, None)
-        produced.events.append(self.h._fact(event, ItemsReturned, meta, event.task_id, email, assignment_id,
+        produced.append(fact(event, ItemsReturned, meta, event.task_id, email, assignment_id,
                                             item_ids=returned, kept_item_ids=kept))
-        await self.h.sync_annotator(event, meta, event.task_id, email, assignment_id, produced)
+        await sync_annotator(self.queues, event, meta, event.task_id, email, assignment_id, produced, self.clock)
 
-    async def when_items_pulled(self, event: ItemsPulled, produced: Produced) -> None:
+    async def when_items_pulled(self, event: ItemsPulled, produced: list[Any]) -> None:
         meta = await self.queues.meta(event.task_id)
         email = await self.queues.annotator_of(event.task_id, event.assignment_id)
         if meta is None or email is None:  # a task (or assignment) not seen yet
-            await self.h.sync_task(event, event.task_id, produced)
+            await sync_task(self.queues, event, event.task_id, produced, self.clock)
             return
         await self.queues.end_pull(event.task_id, email)
         if event.item_ids:  # an empty pull changed nothing
-            await self.h.sync_annotator(event, meta, event.task_id, email, event.assignment_id, produced)
+            await sync_annotator(self.queues, event, meta, event.task_id, email, event.assignment_id, produced, self.clock)
 
-    async def when_statuses_changed(self, events: list[ItemStatusChanged], produced: Produced) -> None:
+    async def when_statuses_changed(self, events: list[ItemStatusChanged], produced: list[Any]) -> None:
         """Apply each item's status. A fact that is clearly the newest word on its item is
         applied as it says; the rest (handled out of order or twice, racing another writer,
         older than the queue's seeding: lua/status.lua) and items changed twice in the batch are
@@ -125,7 +140,7 @@ class Reactions:
         for task_id, first in first_of_task.items():
             meta = await self.queues.meta(task_id)
             if meta is None:  # not seen yet: seeding reads every status anyway
-                await self.h.sync_task(first, task_id, produced)
+                await sync_task(self.queues, first, task_id, produced, self.clock)
             tasks[task_id] = (meta, await self.queues.annotators(task_id)) if meta else None
         as_said = {k: e for k, e in latest.items() if k not in twice}
         unsure = await self._apply(tasks, [(e, e.assignment_id, "1" if e.status else "0", _ms(e))
@@ -133,7 +148,7 @@ class Reactions:
         unsure |= twice
         if not unsure:
             return
-        truth = await self.h.data.statuses(unsure)
+        truth = await self.queues.statuses(unsure)
         stored = []
         for key in unsure:
             event, doc = latest[key], truth.get(key)
@@ -142,16 +157,16 @@ class Reactions:
         await self._apply(tasks, stored, produced)
 
     async def _apply(self, tasks: dict[str, Any], changes: list[tuple[ItemStatusChanged, str, str, int | None]],
-                     produced: Produced) -> set[tuple[str, str]]:
+                     produced: list[Any]) -> set[tuple[str, str]]:
         """Apply (fact, assignment, has, fact time) per annotator; the items left to verify."""
         queues: dict[tuple[str, str, str], list[tuple[Envelope, str, str, int | None]]] = {}
-        for event, assignment_id, has, made in changes:
+        for event, assignment_id, has, when in changes:
             if tasks.get(event.task_id) is None:
                 continue
             _, who = tasks[event.task_id]
             if (email := who.get(assignment_id)) is not None:
                 queues.setdefault((event.task_id, assignment_id, email), []).append(
-                    (event, event.item_id, has, made))
+                    (event, event.item_id, has, when))
         unsure: set[tuple[str, str]] = set()
         for (task_id, assignment_id, email), mine in queues.items():
             meta = tasks[task_id][0]
@@ -160,30 +175,30 @@ class Reactions:
 
     async def _apply_statuses(self, meta: Any, task_id: str, assignment_id: str, email: str,
                               changes: list[tuple[Envelope, str, str, int | None]],
-                              produced: Produced) -> set[tuple[str, str]]:
+                              produced: list[Any]) -> set[tuple[str, str]]:
         """One annotator's statuses (cause, item, has, fact time) in one round trip; lease
         facts per item, the queue's change once, as it stands after the last (a bulk of
         10,000 statuses is not 10,000 QueueChanged facts for every live feed). The items the
         script left to verify."""
         applied = await self.queues.apply_statuses(
             task_id, email, [(item_id, has, made) for _, item_id, has, made in changes], meta.pulling,
-            self.h.now_ms())
+            ms(self.clock))
 
-        def fact(cause: Envelope, item_id: str, kind: type, **fields: Any) -> Any:
-            return self.h._fact(cause, kind, meta, task_id, email, assignment_id, item_id, **fields)
+        def item_fact(cause: Envelope, item_id: str, kind: type, **fields: Any) -> Any:
+            return fact(cause, kind, meta, task_id, email, assignment_id, item_id, **fields)
 
         last_change = None
         for (cause, item_id, _, _), result in zip(changes, applied, strict=True):
             if result.released:
-                produced.events.append(fact(cause, item_id, LeasesReleased, item_ids=[item_id], reason="done"))
+                produced.append(item_fact(cause, item_id, LeasesReleased, item_ids=[item_id], reason="done"))
             if result.granted:
-                produced.events.append(fact(cause, item_id, LeasesGranted, item_ids=[item_id],
+                produced.append(item_fact(cause, item_id, LeasesGranted, item_ids=[item_id],
                                             expires_at=at(result.expires_ms)))
             if result.changed:
                 last_change = (cause, item_id, result)
         if last_change is not None:
             cause, item_id, result = last_change
-            produced.events.append(fact(cause, item_id, QueueChanged, reason="status",
+            produced.append(item_fact(cause, item_id, QueueChanged, reason="status",
                                         current_item_id=result.current, next_item_id=result.next_item,
                                         open_items=result.open_items))
         own = [cause for cause, _, _, _ in changes if cause.actor.email == email]
@@ -191,7 +206,7 @@ class Reactions:
             await self._renew(own[-1], meta, task_id, email, assignment_id, None, produced)
         return {(task_id, item_id) for (_, item_id, _, _), r in zip(changes, applied, strict=True) if r.verify}
 
-    async def when_auto_completion_refused(self, event: CommandRejected, produced: Produced) -> None:
+    async def when_auto_completion_refused(self, event: CommandRejected, produced: list[Any]) -> None:
         found = await self.queues.auto_completion(event.correlation_id)
         if found is None:
             return
@@ -200,7 +215,7 @@ class Reactions:
         state = await self.queues.state(task_id, email)
         if meta is None or not state.get("assignment"):
             return
-        produced.events.append(self.h._fact(event, AutoCompleteRefused, meta, task_id, email,
+        produced.append(fact(event, AutoCompleteRefused, meta, task_id, email,
                                             state["assignment"], item_id=item_id, reason=event.reason,
                                             message=event.message))
         await self._apply_statuses(meta, task_id, state["assignment"], email, [(event, item_id, "undo", None)],
@@ -211,7 +226,7 @@ class Reactions:
     async def on_annotation_events(self, events: list[Envelope]) -> None:
         """A classification in a pulling task is work: it renews the annotator's leases and
         marks the item opened."""
-        produced = Produced()
+        produced: list[Any] = []
         seen: set[tuple[str, str]] = set()
         for event in reversed(events):
             if not isinstance(event, ItemClassified):
@@ -228,47 +243,47 @@ class Reactions:
             email = await self.queues.annotator_of(task_id, assignment_id)
             if meta is not None and meta.pulling and email == event.actor.email:
                 await self._renew(event, meta, task_id, email, assignment_id, event.item_id, produced)
-        await self.h.send(produced)
+        await self.send(produced)
 
     async def _renew(self, cause: Envelope, meta: Any, task_id: str, email: str, assignment_id: str,
-                     item_id: str | None, produced: Produced) -> None:
-        renewal = await self.queues.renew(task_id, email, True, self.h.now_ms(), force=False, item_id=item_id)
+                     item_id: str | None, produced: list[Any]) -> None:
+        renewal = await self.queues.renew(task_id, email, True, ms(self.clock), force=False, item_id=item_id)
         if renewal.items:
-            produced.events.append(self.h._fact(cause, LeasesRenewed, meta, task_id, email, assignment_id,
+            produced.append(fact(cause, LeasesRenewed, meta, task_id, email, assignment_id,
                                                 item_ids=renewal.items, expires_at=at(renewal.expires_ms)))
 
     # the janitor -------------------------------------------------------------------------------
 
     async def tick(self) -> None:
         """Expire the leases due, and ask again for returns the task service has not confirmed."""
-        produced = Produced()
-        now = self.h.now_ms()
+        produced: list[Any] = []
+        now = ms(self.clock)
         for task_id, email in await self.queues.due_leases(now):
             await self._expire(task_id, email, now, produced)
         for task_id, email in await self.queues.due_returns(now):
             await self._return_again(task_id, email, now, produced)
-        await self.h.send(produced)
+        await self.send(produced)
 
-    async def _expire(self, task_id: str, email: str, now: int, produced: Produced) -> None:
+    async def _expire(self, task_id: str, email: str, now: int, produced: list[Any]) -> None:
         meta = await self.queues.meta(task_id)
         state = await self.queues.state(task_id, email)
         expiry = await self.queues.expire(task_id, email, now)
         if meta is None or not expiry.expired or not state.get("assignment"):
             return
         cause = Envelope(id=new_id(), actor=SYSTEM)
-        fact = lambda kind, **f: self.h._fact(cause, kind, meta, task_id, email,
+        mine = lambda kind, **f: fact(cause, kind, meta, task_id, email,
                                               state["assignment"], **f)
-        produced.events += [
-            fact(LeasesExpired, item_ids=expiry.expired, opened_item_ids=expiry.opened),
-            fact(QueueChanged, reason="expired", current_item_id=expiry.current,
+        produced += [
+            mine(LeasesExpired, item_ids=expiry.expired, opened_item_ids=expiry.opened),
+            mine(QueueChanged, reason="expired", current_item_id=expiry.current,
                  next_item_id=expiry.next_item, open_items=expiry.open_items),
         ]
-        produced.tasks.append(made(cause, ReturnItems, actor=SYSTEM, task_id=task_id,
+        produced.append(made(cause, ReturnItems, actor=SYSTEM, task_id=task_id,
                                    project_id=meta.project_id, assignment_id=state["assignment"],
                                    item_ids=expiry.expired))
         await self.queues.retry_return_at(task_id, email, now + RETURN_RETRY_MS)
 
-    async def _return_again(self, task_id: str, email: str, now: int, produced: Produced) -> None:
+    async def _return_again(self, task_id: str, email: str, now: int, produced: list[Any]) -> None:
         items = await self.queues.returning(task_id, email)
         meta = await self.queues.meta(task_id)
         state = await self.queues.state(task_id, email)
@@ -276,6 +291,6 @@ class Reactions:
             await self.queues.retry_return_at(task_id, email, None)
             return
         cause = Envelope(id=new_id(), actor=SYSTEM)
-        produced.tasks.append(made(cause, ReturnItems, actor=SYSTEM, task_id=task_id, project_id=meta.project_id,
+        produced.append(made(cause, ReturnItems, actor=SYSTEM, task_id=task_id, project_id=meta.project_id,
                                    assignment_id=state["assignment"], item_ids=items))
         await self.queues.retry_return_at(task_id, email, now + RETURN_RETRY_MS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo.errors import BulkWriteError
@@ -17,13 +17,12 @@ from redis.asyncio import Redis
 from services.workflow import queue
 from services.workflow.rules import TaskMeta, WorkflowSettings, heartbeat_every_s
 from shared.contracts.read_model import ReadModel
-from shared.platform.mongo import find_in, update_in
+from shared.platform.mongo import find_in
 
 PROCESSED_TTL_S = 24 * 3600
 PULL_IN_FLIGHT_MS = 5_000
 CHUNK = 1_000
 DUPLICATE_KEY = 11000
-Note = tuple[str, str, int]  # a key to set with the messages it goes with: key, value, seconds
 
 
 class RedisQueues:
@@ -195,17 +194,21 @@ class RedisQueues:
         found = await self.redis.zrangebyscore(self.rm.return_due(), "-inf", now_ms, start=0, num=limit)
         return [tuple(m.decode().split("|", 1)) for m in found]  # type: ignore[misc]
 
-    # idempotency ----------------------------------------------------------------------------
+    # outcomes of commands (shared.platform.runner.OutcomeStore, with MongoTaskData) ---------
 
-    async def processed(self, command_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    async def processed(self, command_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """command id -> its outcome record, for the commands handled in the last day."""
         if not command_ids:
             return {}
         found = await self.redis.mget([self.rm.processed(c) for c in command_ids])
         return {c: json.loads(v) for c, v in zip(command_ids, found, strict=True) if v}
 
-    def processed_note(self, command_id: str, events: list[dict[str, Any]]) -> Note:
-        """What to write (with the command's messages) so a redelivery replays its events."""
-        return self.rm.processed(command_id), json.dumps(events), PROCESSED_TTL_S
+    async def remember(self, outcomes: Sequence[dict[str, Any]]) -> None:
+        """Keep outcome records where `processed` finds them (a day)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for record in outcomes:
+                pipe.set(self.rm.processed(record["_id"]), json.dumps(record, default=str), ex=PROCESSED_TTL_S)
+            await pipe.execute()
 
     # moves waiting for a classification's outcome ------------------------------------------
 
@@ -221,9 +224,10 @@ class RedisQueues:
         """True for the one caller that takes the move off the waiting list."""
         return bool(await self.redis.hdel(self.rm.waiting_moves(), command_id))
 
-    def auto_completion_note(self, set_status_id: str, task_id: str, email: str, item_id: str) -> Note:
-        """What to write so a refusal of auto complete's SetStatus can be undone."""
-        return self.rm.auto_completion(set_status_id), f"{task_id}|{email}|{item_id}", PROCESSED_TTL_S
+    async def note_auto_completion(self, set_status_id: str, task_id: str, email: str, item_id: str) -> None:
+        """What a refusal of auto complete's SetStatus needs to be undone."""
+        await self.redis.set(self.rm.auto_completion(set_status_id), f"{task_id}|{email}|{item_id}",
+                             ex=PROCESSED_TTL_S)
 
     async def auto_completion(self, set_status_id: str) -> tuple[str, str, str] | None:
         found = await self.redis.get(self.rm.auto_completion(set_status_id))
@@ -300,3 +304,96 @@ class MongoTaskData:
 def connect(url: str, database: str) -> MongoTaskData:
     client: AsyncIOMotorClient = AsyncIOMotorClient(url, serverSelectionTimeoutMS=3000, tz_aware=True)
     return MongoTaskData(client, database)
+
+
+class WorkflowRepository(Protocol):
+    """What the workflow's handlers and reactions read and write (services.workflow.handlers):
+    the read model's queues (RedisQueues' methods), the task service's data it is seeded
+    from, and the outcome records of its commands (shared.platform.runner.OutcomeStore)."""
+
+    # the read model
+    async def meta(self, task_id: str) -> TaskMeta | None: ...
+    async def write_task(self, task_id: str, meta: TaskMeta, who: dict[str, str]) -> dict[str, str]: ...
+    async def annotators(self, task_id: str) -> dict[str, str]: ...
+    async def annotator_of(self, task_id: str, assignment_id: str) -> str | None: ...
+    async def state(self, task_id: str, email: str) -> dict[str, str]: ...
+    async def save_settings(self, task_id: str, email: str, settings: WorkflowSettings,
+                            moves_freely: bool) -> None: ...
+    async def sync(self, task_id: str, email: str, assignment_id: str, items: Sequence[str],
+                   done: set[str], pulling: bool, now_ms: int, *, version: int | None = None,
+                   read_ms: int | None = None) -> queue.Synced: ...
+    async def look(self, task_id: str, email: str, item_id: str | None, ahead: int, now_ms: int) -> queue.Look: ...
+    async def move(self, task_id: str, email: str, from_item: str | None, complete: bool, pulling: bool,
+                   now_ms: int, *, to_item: str | None = None, asked_ms: int = 0) -> queue.Move: ...
+    async def step_back(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Back: ...
+    async def apply_statuses(self, task_id: str, email: str, changes: Sequence[tuple[str, str, int | None]],
+                             pulling: bool, now_ms: int) -> list[queue.StatusApplied]: ...
+    async def renew(self, task_id: str, email: str, pulling: bool, now_ms: int, *, force: bool,
+                    item_id: str | None = None, back: bool = False) -> queue.Renewal: ...
+    async def leave(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Leave: ...
+    async def expire(self, task_id: str, email: str, now_ms: int) -> queue.Expiry: ...
+    async def start_pull(self, task_id: str, email: str) -> bool: ...
+    async def end_pull(self, task_id: str, email: str) -> None: ...
+    async def due_leases(self, now_ms: int, limit: int = 200) -> list[tuple[str, str]]: ...
+    async def returning(self, task_id: str, email: str) -> list[str]: ...
+    async def returned(self, task_id: str, item_ids: Iterable[str]) -> None: ...
+    async def retry_return_at(self, task_id: str, email: str, at_ms: int | None) -> None: ...
+    async def due_returns(self, now_ms: int, limit: int = 200) -> list[tuple[str, str]]: ...
+    async def wait_for_outcome(self, command_id: str, move: str) -> None: ...
+    async def waiting_moves(self, limit: int = 500) -> dict[str, str]: ...
+    async def take_waiting_move(self, command_id: str) -> bool: ...
+    async def note_auto_completion(self, set_status_id: str, task_id: str, email: str, item_id: str) -> None: ...
+    async def auto_completion(self, set_status_id: str) -> tuple[str, str, str] | None: ...
+
+    # the task service's data
+    async def task(self, task_id: str) -> dict[str, Any] | None: ...
+    async def assignments(self, task_id: str) -> list[dict[str, Any]]: ...
+    async def assignment(self, assignment_id: str) -> dict[str, Any] | None: ...
+    async def allocation_version(self, task_id: str) -> int: ...
+    async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]: ...
+    async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+    # outcomes
+    async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]: ...
+    async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None: ...
+
+
+class WorkflowStore(RedisQueues):
+    """The workflow repository: the Redis read model, the task service's data (`data`), and
+    outcome records kept twice: in MongoDB's `operations`, where the gateway answers
+    `/operations/{id}` from (and a move waiting for a classification looks), and in Redis for
+    a day, where the runner looks a redelivered command up in one round trip."""
+
+    def __init__(self, redis: Redis, namespace: str, ttl_ms: int, data: MongoTaskData) -> None:
+        super().__init__(redis, namespace, ttl_ms)
+        self.data = data
+
+    async def task(self, task_id: str) -> dict[str, Any] | None:
+        return await self.data.task(task_id)
+
+    async def assignments(self, task_id: str) -> list[dict[str, Any]]:
+        return await self.data.assignments(task_id)
+
+    async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
+        return await self.data.assignment(assignment_id)
+
+    async def allocation_version(self, task_id: str) -> int:
+        return await self.data.allocation_version(task_id)
+
+    async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]:
+        return await self.data.done_items(task_id, item_ids)
+
+    async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        return await self.data.statuses(keys)
+
+    async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]:
+        return await self.data.outcome_statuses(command_ids)
+
+    async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return await self.processed(list(command_ids))
+
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
+        """MongoDB first: a record in Redis means the gateway can answer it too."""
+        await self.data.save_outcomes(outcomes)
+        await self.remember(outcomes)

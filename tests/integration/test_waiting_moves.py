@@ -6,7 +6,7 @@ finished."""
 from __future__ import annotations
 
 import asyncio
-import time
+from datetime import timedelta
 
 import pytest
 
@@ -72,7 +72,7 @@ async def test_a_move_after_a_command_that_never_finishes_is_refused_in_the_end(
     task, items = await a_task_in_hand(stack)
     move = await stack.send(streams.WORKFLOW, following(task, items[0], new_id()))
     await asyncio.sleep(0.3)
-    stack.workflow.handlers.clock = lambda: time.time() + 3601  # an hour later
+    stack.workflow.runner.clock = lambda: utcnow() + timedelta(seconds=3601)  # an hour later
     refused = await stack.outcome(streams.WORKFLOW_EVENTS, move)
     assert refused["type"] == "CommandRejected" and "did not finish" in refused["message"]
 
