@@ -1,0 +1,205 @@
+"""An in-memory workflow repository (services.workflow.repository.WorkflowRepository) for
+handler tests: the task service's data as plain documents the test seeds, and annotators'
+queues kept as Python lists with the queue scripts' simplest meaning (allocation tasks: no
+leases, no pulls). What the Lua scripts do in full is tested against real Valkey
+(tests/integration/test_lua_scripts.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.workflow import queue
+from services.workflow.rules import TaskMeta, WorkflowSettings
+
+
+@dataclass
+class FakeQueue:
+    assignment: str = ""
+    order: list[str] = field(default_factory=list)
+    open: set[str] = field(default_factory=set)
+    current: str | None = None
+    history: list[str] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def open_after(self, item: str | None) -> list[str]:
+        start = self.order.index(item) + 1 if item in self.order else 0
+        return [i for i in self.order[start:] + self.order[:start] if i in self.open and i != item]
+
+
+class FakeWorkflowRepository:
+    def __init__(self) -> None:
+        self.tasks: dict[str, dict[str, Any]] = {}  # the task service's task documents
+        self.assignment_docs: dict[str, dict[str, Any]] = {}
+        self.item_statuses: dict[tuple[str, str], dict[str, Any]] = {}
+        self.operations: dict[str, dict[str, Any]] = {}  # outcome records, by command id
+        self.metas: dict[str, TaskMeta] = {}
+        self.who: dict[str, dict[str, str]] = {}
+        self.queues: dict[tuple[str, str], FakeQueue] = {}
+        self.waiting: dict[str, str] = {}
+        self.notes: dict[str, tuple[str, str, str]] = {}
+        self.pulls: set[tuple[str, str]] = set()
+
+    def q(self, task_id: str, email: str) -> FakeQueue:
+        return self.queues.setdefault((task_id, email), FakeQueue())
+
+    # the read model ------------------------------------------------------------------------
+
+    async def meta(self, task_id: str) -> TaskMeta | None:
+        return self.metas.get(task_id)
+
+    async def write_task(self, task_id: str, meta: TaskMeta, who: dict[str, str]) -> dict[str, str]:
+        before = self.who.get(task_id, {})
+        self.metas[task_id], self.who[task_id] = meta, dict(who)
+        return before
+
+    async def annotators(self, task_id: str) -> dict[str, str]:
+        return dict(self.who.get(task_id, {}))
+
+    async def annotator_of(self, task_id: str, assignment_id: str) -> str | None:
+        return self.who.get(task_id, {}).get(assignment_id)
+
+    async def state(self, task_id: str, email: str) -> dict[str, str]:
+        q = self.queues.get((task_id, email))
+        if q is None or not q.assignment:
+            return {}
+        return {"assignment": q.assignment} | ({"current": q.current} if q.current else {})
+
+    async def save_settings(self, task_id: str, email: str, settings: WorkflowSettings, moves_freely: bool) -> None:
+        self.q(task_id, email).settings = settings.to_hash() | {"movesFreely": "1" if moves_freely else "0"}
+
+    async def sync(self, task_id: str, email: str, assignment_id: str, items: Sequence[str], done: set[str],
+                   pulling: bool, now_ms: int, *, version: int | None = None,
+                   read_ms: int | None = None) -> queue.Synced:
+        q = self.q(task_id, email)
+        q.assignment, q.order, q.open = (assignment_id if items else ""), list(items), set(items) - done
+        if q.current not in q.order:
+            q.current = next((i for i in q.order if i in q.open), None)
+        ahead = q.open_after(q.current)
+        return queue.Synced([], [], 0, len(q.open), q.current, ahead[0] if ahead else None)
+
+    async def look(self, task_id: str, email: str, item_id: str | None, ahead: int, now_ms: int) -> queue.Look:
+        meta = self.metas.get(task_id)
+        q = self.queues.get((task_id, email)) or FakeQueue()
+        item = item_id or q.current
+        return queue.Look(meta.to_hash() if meta else {}, await self.state(task_id, email), dict(q.settings),
+                          item, item in q.open, len(q.open), q.open_after(item)[:ahead])
+
+    async def move(self, task_id: str, email: str, from_item: str | None, complete: bool, pulling: bool,
+                   now_ms: int, *, to_item: str | None = None, asked_ms: int = 0) -> queue.Move:
+        q = self.q(task_id, email)
+        completed = from_item if complete and from_item in q.open else None
+        if completed:
+            q.open.discard(completed)
+        ahead = q.open_after(from_item)
+        arrived = to_item or (ahead[0] if ahead else None)
+        if from_item:
+            q.history.append(from_item)
+        q.current = arrived
+        after = q.open_after(arrived)
+        return queue.Move(from_item, completed, arrived, after[0] if after else None, len(q.open), 0, [])
+
+    async def step_back(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Back:
+        q = self.q(task_id, email)
+        if not q.history:
+            return queue.Back(None)
+        q.current = q.history.pop()
+        after = q.open_after(q.current)
+        return queue.Back(q.current, after[0] if after else None, len(q.open))
+
+    async def apply_statuses(self, task_id: str, email: str, changes: Sequence[tuple[str, str, int | None]],
+                             pulling: bool, now_ms: int) -> list[queue.StatusApplied]:
+        q, applied = self.q(task_id, email), []
+        for item_id, has, _ in changes:
+            was = item_id in q.open
+            if item_id in q.order and has == "1":
+                q.open.discard(item_id)
+            elif item_id in q.order:
+                q.open.add(item_id)
+            after = q.open_after(q.current)
+            applied.append(queue.StatusApplied(was != (item_id in q.open), False, False, 0, len(q.open),
+                                               q.current, after[0] if after else None))
+        return applied
+
+    async def renew(self, task_id: str, email: str, pulling: bool, now_ms: int, *, force: bool,
+                    item_id: str | None = None, back: bool = False) -> queue.Renewal:
+        return queue.Renewal(0, [])
+
+    async def leave(self, task_id: str, email: str, pulling: bool, now_ms: int) -> queue.Leave:
+        return queue.Leave([], [], 0, len(self.q(task_id, email).open))
+
+    async def expire(self, task_id: str, email: str, now_ms: int) -> queue.Expiry:
+        return queue.Expiry([], [], 0, None, None)
+
+    async def start_pull(self, task_id: str, email: str) -> bool:
+        if (task_id, email) in self.pulls:
+            return False
+        self.pulls.add((task_id, email))
+        return True
+
+    async def end_pull(self, task_id: str, email: str) -> None:
+        self.pulls.discard((task_id, email))
+
+    async def due_leases(self, now_ms: int, limit: int = 200) -> list[tuple[str, str]]:
+        return []
+
+    async def returning(self, task_id: str, email: str) -> list[str]:
+        return []
+
+    async def returned(self, task_id: str, item_ids: Iterable[str]) -> None:
+        return None
+
+    async def retry_return_at(self, task_id: str, email: str, at_ms: int | None) -> None:
+        return None
+
+    async def due_returns(self, now_ms: int, limit: int = 200) -> list[tuple[str, str]]:
+        return []
+
+    async def wait_for_outcome(self, command_id: str, move: str) -> None:
+        self.waiting[command_id] = move
+
+    async def waiting_moves(self, limit: int = 500) -> dict[str, str]:
+        return dict(self.waiting)
+
+    async def take_waiting_move(self, command_id: str) -> bool:
+        return self.waiting.pop(command_id, None) is not None
+
+    async def note_auto_completion(self, set_status_id: str, task_id: str, email: str, item_id: str) -> None:
+        self.notes[set_status_id] = (task_id, email, item_id)
+
+    async def auto_completion(self, set_status_id: str) -> tuple[str, str, str] | None:
+        return self.notes.get(set_status_id)
+
+    # the task service's data ---------------------------------------------------------------
+
+    async def task(self, task_id: str) -> dict[str, Any] | None:
+        return self.tasks.get(task_id)
+
+    async def assignments(self, task_id: str) -> list[dict[str, Any]]:
+        return [a for a in self.assignment_docs.values()
+                if a["taskId"] == task_id and a.get("active") and a.get("annotator") and not a.get("queue")]
+
+    async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
+        return self.assignment_docs.get(assignment_id)
+
+    async def allocation_version(self, task_id: str) -> int:
+        return int(self.tasks.get(task_id, {}).get("allocationVersion", 0))
+
+    async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]:
+        return {i for i in item_ids if (self.item_statuses.get((task_id, i)) or {}).get("status")}
+
+    async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        return {k: self.item_statuses[k] for k in keys if k in self.item_statuses}
+
+    # outcomes ------------------------------------------------------------------------------
+
+    async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]:
+        return {c: self.operations[c]["status"] for c in command_ids if c in self.operations}
+
+    async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {c: self.operations[c] for c in command_ids if c in self.operations}
+
+    async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
+        for record in outcomes:
+            self.operations.setdefault(record["_id"], record)
