@@ -7,6 +7,7 @@ returns."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from faststream.redis import RedisBroker
@@ -41,13 +42,14 @@ def subscribe(broker: RedisBroker, *, runner: Runner, reactions: Reactions, sett
     """The `workflow` command stream and the task and annotation event streams, in the
     service's group."""
 
-    async def on_workflow_commands(commands: list[Any]) -> None:
-        await runner.run(commands)
+    async def on_workflow_commands(commands: list[Any], reply_to: Mapping[str, str] | None = None) -> None:
+        await runner.run(commands, reply_to)
 
     for consumer in (
         Consumer(streams.WORKFLOW, streams.WORKFLOW_GROUP, WORKFLOW_COMMAND.validate_python,
                  on_workflow_commands, streams.WORKFLOW,
-                 "Annotators' workflow commands: next and previous item, settings, heartbeats, leaving."),
+                 "Annotators' workflow commands: next and previous item, settings, heartbeats, leaving.",
+                 replies=True),
         Consumer(streams.TASK_EVENTS, streams.WORKFLOW_GROUP, parse_fact, reactions.on_task_events,
                  streams.TASK_EVENTS, "Task facts that move annotators' queues and leases.",
                  max_records=FACT_BATCH),

@@ -32,9 +32,10 @@ from shared.platform.messaging import (
     ensure_groups,
     make_broker,
     make_redis,
+    replier,
     stream_publisher,
 )
-from shared.platform.runner import Publish, Runner
+from shared.platform.runner import Publish, Replies, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
 
@@ -72,10 +73,13 @@ def parse_message(body: dict[str, Any]) -> Any:
     return (TASK_COMMAND if body.get("type") in TASK_COMMANDS else WORKFLOW_EVENT).validate_python(body)
 
 
-def runner(repo: WorkflowRepository, *, publish: Publish, clock: Callable[[], datetime] = utcnow) -> Runner:
-    """The service's command runner: its handler table, one lane per annotator's queue."""
+def runner(repo: WorkflowRepository, *, publish: Publish, clock: Callable[[], datetime] = utcnow,
+           reply: Replies | None = None) -> Runner:
+    """The service's command runner: its handler table, one lane per annotator's queue;
+    `reply` sends each outcome to the channel its command named (a move waiting for a
+    classification's outcome is answered by its record only)."""
     return Runner(handlers.table(), repo=repo, publish=publish, clock=clock, key=handlers.lane,
-                  parse=parse_message)
+                  parse=parse_message, reply=reply)
 
 
 def outlet(redis: Redis, events: Any, status: Any, tasks: Any) -> Publish:
@@ -109,7 +113,7 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
                              writer="workflow-svc",
                              description="Refills of pulling annotators and returns of expired leases.")
     publish = outlet(redis, events, status, tasks)
-    service_runner = runner(repo, publish=publish)
+    service_runner = runner(repo, publish=publish, reply=replier(redis, broker))
     reactions = Reactions(repo, publish)
     app.subscribe(broker, runner=service_runner, reactions=reactions, settings=settings,
                   dead_letters=DeadLetters(redis, settings.namespace))
