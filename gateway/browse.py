@@ -1,6 +1,7 @@
 """Fast path of the task browser: per task, an in-memory index of its items in this gateway
-process (gateway.browse_index), built from MongoDB on the task's first use and kept fresh
-from the event streams every replica already reads without a group.
+process (gateway.browse_index), built on the task's first use (the items from the catalog;
+holders, statuses and classes asked of the task and annotation services, gateway.owners) and
+kept fresh from the event streams every replica already reads without a group.
 
 MongoDB cannot answer the browser in time (a filtered, sorted page of a big task and its
 count, even with compound indexes); the index can (figures: docs/fast-paths.md, The task
@@ -40,7 +41,7 @@ _TASK = re.compile(rb'"taskId": ?"([^"]*)"')
 _ITEM = re.compile(rb'"itemId": ?"([^"]*)"')
 TASK_FACTS = {b"ItemStatusChanged", b"ItemsPulled", b"TaskChanged"}
 SMALL_TASK = 5_000  # up to this many items, read items and classes by id; else by dataset
-NOT_DELETED = {"_deleted": {"$exists": False}}
+BIG_PAGE = 10_000  # small documents (item, label or status) per answer of a big task's read
 
 
 @dataclass
@@ -56,7 +57,8 @@ class Entry:
 
 @dataclass
 class Browser:
-    db: Any
+    db: Any  # the catalog's database: the items
+    owners: Any  # gateway.owners.Owners: the task's holders, statuses and classes, asked
     max_age_s: float = 300.0
     idle_s: float = 600.0
     most_tasks: int = 20
@@ -92,12 +94,12 @@ class Browser:
         started = self.clock()
         try:
             known = await asyncio.to_thread(entry.index.item_facts) if entry.index else {}
-            rows = await load_rows(self.db, task_id, known)
+            rows = await load_rows(self.db, self.owners, task_id, known)
             index = await asyncio.to_thread(TaskIndex, rows)
             entry.stale = not all(self._apply(index, raw) for raw in entry.seen or [])
             entry.index, entry.built_at = index, started
             self.builds += 1
-        except Exception as exc:  # the waiting request answers it (503 for MongoDB down)
+        except Exception as exc:  # the waiting request answers it (503 for MongoDB down or an owner not answering)
             log.warning("browse index of task %s not built: %r", task_id, exc)
             entry.error = exc
         finally:
@@ -145,43 +147,64 @@ class Browser:
             return False
 
 
-async def load_rows(db: Any, task_id: str, known: dict[str, dict[str, Any]] | None = None) -> Rows:
-    """A task's items with who holds them, their statuses and their class annotations, read
-    from the task service's and the catalog's collections (read only). Items in `known` (a
-    previous index's) are not read again. One read after the other: the embedded server took
-    longer for two side by side."""
-    task = await db.tasks.find_one({"_id": task_id}, {"datasetId": 1, "availableActions": 1})
-    if task is None:
+async def load_rows(db: Any, owners: Any, task_id: str, known: dict[str, dict[str, Any]] | None = None) -> Rows:
+    """A task's items with who holds them, their statuses and their class annotations: the
+    items from the catalog, the rest asked of the task and annotation services (page by
+    page). Items in `known` (a previous index's) are not read again. The holders and the
+    statuses are asked side by side, then the items and the classes (two owners and the
+    catalog, each answering from its own process)."""
+    tasks, annotations = owners.task, owners.annotation
+    found = await tasks.one("task", taskId=task_id, fields={"datasetId": 1, "availableActions": 1})
+    if not found:
         return Rows([], {}, {})
+    task = found[0]
     holders: dict[str, str | None] = {}
     annotators: dict[str, str | None] = {}
-    async for a in db.assignments.find({"taskId": task_id, "active": True}):
-        if a.get("queue"):
-            holders.update((i, None) for i in a["itemIds"][a.get("next", 0):])
-        else:
-            annotators[a["_id"]] = a.get("annotator")
-            holders.update((i, a["_id"]) for i in a["itemIds"])
+
+    async def read_holders() -> None:
+        async for page in tasks.pages("browse_holders", taskId=task_id):
+            for a in page:
+                if a.get("queue"):
+                    holders.update((i, None) for i in a["itemIds"][a.get("next", 0):])
+                else:
+                    annotators[a["_id"]] = a.get("annotator")
+                    holders.update((i, a["_id"]) for i in a["itemIds"])
+
+    async def read_statuses() -> dict[str, str]:
+        return {d["itemId"]: d["status"]
+                async for page in tasks.pages("browse_statuses", limit=BIG_PAGE, taskId=task_id)
+                for d in page if d.get("status")}
+
+    _, statuses = await asyncio.gather(read_holders(), read_statuses())
     ids = list(holders)
     known = known or {}
     missing = [i for i in ids if i not in known]
     shown = {"name": 1, "dir": 1, "createdAt": 1, "thumbnailFileId": 1}
-    classes_q = {"type": "class"} | NOT_DELETED
-    # Up to SMALL_TASK ids are read by id; more in one pass over the dataset, which beats a
-    # hundred thousand ids in slices.
-    if len(missing) <= SMALL_TASK:
-        items = [known[i] for i in ids if i in known] + await find_in(db.items, "_id", missing, None, shown)
-    else:
-        items = [d async for d in db.items.find({"datasetId": task["datasetId"]}, shown)]
-    if len(ids) <= SMALL_TASK:
-        annotations = await find_in(db.annotations, "itemId", ids, classes_q, {"itemId": 1, "label": 1})
-    else:
-        annotations = [d async for d in db.annotations.find(
-            {"datasetId": task["datasetId"]} | classes_q, {"itemId": 1, "label": 1})]
-    statuses = {d["itemId"]: d["status"] async for d in db.item_statuses.find(
-        {"_id": {"$gte": f"{task_id}:", "$lt": f"{task_id};"}}, {"itemId": 1, "status": 1})
-        if d.get("status")}
-    classes: dict[str, dict[str, str]] = {}
-    for a in annotations:
-        classes.setdefault(a["itemId"], {})[a["_id"]] = a["label"]
+    big = len(ids) > SMALL_TASK
+
+    async def read_items() -> list[dict[str, Any]]:
+        # Up to SMALL_TASK ids are read by id; more in one pass over the dataset, which beats
+        # a hundred thousand ids in slices.
+        if len(missing) <= SMALL_TASK:
+            return [known[i] for i in ids if i in known] + await find_in(db.items, "_id", missing, None, shown)
+        return [d async for d in db.items.find({"datasetId": task["datasetId"]}, shown)]
+
+    async def read_classes() -> dict[str, dict[str, str]]:
+        classes: dict[str, dict[str, str]] = {}
+        if big:
+            pages = annotations.pages("classes_of_dataset", limit=BIG_PAGE, datasetId=task["datasetId"])
+        else:
+            pages = _each([await annotations.one("classes_of_items", itemIds=ids)] if ids else [])
+        async for page in pages:
+            for a in page:
+                classes.setdefault(a["itemId"], {})[a["_id"]] = a["label"]
+        return classes
+
+    items, classes = await asyncio.gather(read_items(), read_classes())
     return Rows(items, holders, annotators, statuses, classes,
                 [a["action"] for a in task.get("availableActions", [])])
+
+
+async def _each(pages: list[Any]) -> Any:
+    for page in pages:
+        yield page

@@ -19,6 +19,7 @@ from gateway.links import Links
 from gateway.moves import Moves
 from gateway.oidc import SingleSignOn
 from gateway.outcomes import OutcomeHub
+from gateway.owners import Owners
 from gateway.passwords import SignInThrottle
 from gateway.ratelimit import RequestGate
 from gateway.repository import Catalog, connect
@@ -58,6 +59,7 @@ class Gateway:
         self.broker = make_broker(s)
         self.reply_to = reply_channel(s, "gateway")
         self._hear_replies()
+        self.owners = Owners(self.broker, s)  # the task and annotation services, asked for their data
         self.publishers: dict[str, Any] = {
             streams.CLASSIFY: stream_publisher(
                 self.broker, s, streams.CLASSIFY, schema=ClassifyStreamCommand,
@@ -126,8 +128,9 @@ class Gateway:
         self.throttle = SignInThrottle(self.redis, s)
         self.invalidation = Invalidation(self.redis, s.namespace, self.access)
         self.audit = AuditLog(self.catalog)
-        self.tasks = TaskReads(self.catalog.db)
-        self.browse = Browser(self.catalog.db, max_age_s=s.browse_max_age_s)
+        self.catalog.annotations = self.owners.annotation
+        self.tasks = TaskReads(self.owners.task, self.catalog.db)
+        self.browse = Browser(self.catalog.db, self.owners, max_age_s=s.browse_max_age_s)
         self.bus = CommandBus(
             self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s,
             reply_to=self.reply_to)

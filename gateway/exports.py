@@ -16,7 +16,6 @@ from typing import Any, Literal
 from litestar.serialization import encode_json
 
 from gateway.export_formats import coco, image_csv, scene_csv
-from gateway.repository import NOT_DELETED
 from gateway.task_reads import with_refs
 from shared.contracts.dataloop import ItemExport
 from shared.platform.mongo import find_in
@@ -113,7 +112,7 @@ class Source:
         ids = [i["id"] for i in items]
         annotations = await gw.catalog.annotations_of_items(ids)
         held = {i: self.holders.get(i, []) for i in ids}
-        statuses = await gw.tasks.statuses_of_items(held)
+        statuses = await gw.tasks.asked_statuses_of_items(held)
         return [(i, item_export(self._named(with_refs(i, held[i["id"]], statuses.get(i["id"], []))),
                                 annotations[i["id"]], gw.api)) for i in items]
 
@@ -127,24 +126,14 @@ class Source:
 
 
 async def dataset_source(gw: Any, dataset: dict[str, Any]) -> Source:
-    names = {t["_id"]: t["name"] async for t in gw.catalog.db.tasks.find({"datasetId": dataset["id"]},
-                                                                          {"name": 1})}
+    names = {t["_id"]: t["name"] for t in await gw.tasks.task_names(dataset_id=dataset["id"])}
     return Source(gw, dataset, dataset["name"], await gw.tasks.memberships(dataset_id=dataset["id"]), names)
 
 
 async def task_source(gw: Any, task: dict[str, Any], dataset: dict[str, Any]) -> Source:
     """The task's items (those of its annotators' assignments and of its queue), each with
     its status in this task."""
-    ids: set[str] = set()
-    holders: dict[str, list[tuple[str, str]]] = {}
-    async for a in gw.catalog.db.assignments.find({"taskId": task["_id"], "active": True},
-                                                  {"itemIds": 1, "queue": 1, "next": 1}):
-        if a.get("queue"):
-            ids.update(a["itemIds"][a.get("next", 0):])
-            continue
-        ids.update(a["itemIds"])
-        for item in a["itemIds"]:
-            holders.setdefault(item, []).append((task["_id"], a["_id"]))
+    ids, holders = await gw.tasks.task_items(task["_id"])
     return Source(gw, dataset, task["name"], holders, {task["_id"]: task["name"]}, sorted(ids))
 
 
@@ -260,7 +249,7 @@ async def export_body(source: Source, format: Format) -> Body:
     if format == "coco":
         gw, dataset = source.gw, source.dataset
         labels = list((await gw.access.ontology(dataset["recipeId"])).labels())
-        used = await gw.catalog.db.annotations.distinct("label", {"datasetId": dataset["id"]} | NOT_DELETED)
+        used = await gw.catalog.labels_of_dataset(dataset["id"])
         labels += sorted(set(used) - set(labels))  # labels since removed from the recipe
         return Body(coco(labels, source.pairs), "application/json", f"{stem}-coco.json", passes=2)
     rows = image_csv(source.pairs()) if format == "csv" else scene_csv(source.pairs())

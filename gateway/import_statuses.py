@@ -67,8 +67,7 @@ async def plan_statuses(gw: Any, job_id: str, dataset: dict[str, Any], actor: Ac
     plan = StatusPlan()
     if not entries:
         return plan
-    tasks = [t async for t in gw.catalog.db.tasks.find(
-        {"projectId": dataset["projectId"]}, {"name": 1, "datasetId": 1, "availableActions": 1})]
+    tasks = await gw.tasks.task_names(project_id=dataset["projectId"])
     found = _Tasks(tasks, await gw.tasks.memberships(dataset_id=dataset["id"]))
     wanted: dict[tuple[str, str], tuple[int, str, SetStatus]] = {}
     for n, entry in entries:
@@ -91,7 +90,7 @@ async def plan_statuses(gw: Any, job_id: str, dataset: dict[str, Any], actor: Ac
     holders: dict[str, list[tuple[str, str]]] = {}
     for task_id, item_id in wanted:
         holders.setdefault(item_id, []).append((task_id, ""))
-    held = await gw.tasks.statuses_of_items(holders)
+    held = await gw.tasks.asked_statuses_of_items(holders)
     now = {(d["taskId"], d["itemId"]): d for docs in held.values() for d in docs}
     for key, (n, status, command) in wanted.items():
         doc = now.get(key)

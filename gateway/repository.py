@@ -65,6 +65,8 @@ class Catalog:
         self.client = client
         self.db = client[database]
         self.files = AsyncIOMotorGridFSBucket(self.db, bucket_name="files")
+        # The annotation service, asked for annotations (gateway.owners; set by the container).
+        self.annotations: Any = None
 
     async def create_indexes(self) -> None:
         await self.db.users.create_index([("email", ASCENDING)], unique=True)
@@ -77,7 +79,6 @@ class Catalog:
         await self.db.datasets.create_index([("projectId", ASCENDING)])
         await self.db.items.create_index([("datasetId", ASCENDING), ("filename", ASCENDING)])
         await self.db.recipes.create_index([("projectIds", ASCENDING)])
-        await self.db.annotations.create_index([("itemId", ASCENDING)])
 
     async def ping(self) -> bool:
         try:
@@ -247,17 +248,32 @@ class Catalog:
         doc = await self.db["files.files"].find_one({"_id": ObjectId(file_id)})
         return StoredFile(self.db["files.chunks"], doc) if doc else None
 
-    # read models of the services' data ----------------------------------------------------
+    # the annotation service's data, asked of it (gateway.owners) ---------------------------
 
     async def annotation(self, annotation_id: str) -> dict[str, Any] | None:
-        return await self.db.annotations.find_one({"_id": annotation_id} | NOT_DELETED)
+        found = await self.annotations.one("annotation", annotationId=annotation_id)
+        return found[0] if found else None
 
     async def annotations_of_items(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {i: [] for i in item_ids}
-        for doc in await find_in(self.db.annotations, "itemId", item_ids, NOT_DELETED,
-                                 sort=[("createdAt", ASCENDING)]):
-            found[doc["itemId"]].append(doc)
+        if item_ids:
+            for doc in await self.annotations.one("of_items", itemIds=item_ids):
+                found[doc["itemId"]].append(doc)
         return found
+
+    async def labels_of_dataset(self, dataset_id: str) -> list[str]:
+        """The labels the dataset's live annotations use."""
+        return await self.annotations.one("labels_of_dataset", datasetId=dataset_id)
+
+    async def bulk_classes(self, bulk_id: str) -> dict[str, Any]:
+        """A bulk's classes side: what it classifies and how far it got ({} before it starts)."""
+        (found,) = await self.annotations.one("bulk", bulkId=bulk_id)
+        return found
+
+    async def label_counts(self, dataset_ids: list[str], labels: list[str]) -> dict[str, int]:
+        """label -> live annotations holding it in the datasets."""
+        return dict(await self.annotations.one("label_counts", datasetIds=dataset_ids, labels=labels)) \
+            if labels else {}
 
     async def operation(self, command_id: str) -> dict[str, Any] | None:
         return await self.db.operations.find_one({"_id": command_id})

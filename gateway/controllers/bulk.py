@@ -20,6 +20,7 @@ from gateway.dispatch import Commands
 from gateway.errors import unprocessable
 from gateway.guards import Grant
 from gateway.repository import Catalog
+from gateway.task_reads import TaskReads
 from shared.contracts import streams
 from shared.contracts.bulk import MAX_ITEMS, BulkClassify, BulkFilter, UndoBulk, annotation_id
 from shared.rules.labels import Problem, check_classification
@@ -85,20 +86,14 @@ class BulkController(Controller):
     @get("/bulk/{bulk_id:str}")
     async def get_bulk(
         self, task_id: FromPath[str], bulk_id: FromPath[str], grant: NamedDependency[Grant],
-        catalog: NamedDependency[Catalog], bus: NamedDependency[CommandBus],
+        catalog: NamedDependency[Catalog], bus: NamedDependency[CommandBus], tasks: NamedDependency[TaskReads],
         api: NamedDependency[str], page: Page = 0, page_size: PageSize = 1000,
     ) -> dict[str, Any]:
         """A bulk's progress (done/total) and, page by page, each item's outcome."""
-        db = catalog.db
-        record = await db.bulk_operations.find_one({"_id": bulk_id, "taskId": task_id})
+        record = await tasks.bulk(task_id, bulk_id)
         if record is None:
             return await self._not_started(catalog, bus, api, grant.project_id, task_id, bulk_id)
-        record |= await db.bulk_states.find_one({"_id": bulk_id}) or {}
-        if "statusChanges" not in record and record.get("state") == "completed":  # found as written
-            record["statusChanges"] = (await db.bulk_status_changes.find_one({"_id": bulk_id}) or {}).get(
-                "statusChanges", [])
-        classes = (await db.bulk_classifications.find_one({"_id": bulk_id}) or {}) | \
-            (await db.bulk_progress.find_one({"_id": bulk_id}) or {})
+        classes = await catalog.bulk_classes(bulk_id)
         return bulk_view(record, classes, api, page, page_size)
 
     @staticmethod

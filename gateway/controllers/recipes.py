@@ -103,10 +103,7 @@ class RecipeController(Controller):
         recipe = grant.recipe
         datasets = [d["id"] async for d in catalog.iterate(
             "datasets", {"recipeId": recipe["id"]})]
-        counts = {}
-        for label in (labels or [])[:500]:
-            counts[label] = await catalog.db.annotations.count_documents(
-                {"datasetId": {"$in": datasets}, "label": label, "_deleted": {"$exists": False}})
+        counts = await catalog.label_counts(datasets, (labels or [])[:500])
         return {"datasets": len(datasets), "labels": counts}
 
     @put("/recipes/{recipe_id:str}/ontology")

@@ -12,13 +12,14 @@ from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
-from services.annotation import app, handlers
+from services.annotation import app, handlers, queries
 from services.annotation.events import Event
 from services.annotation.repository import AnnotationRepository, MongoAnnotationRepository, connect
 from shared.contracts import streams
 from shared.contracts.bulk import ClassesStored
 from shared.contracts.envelope import utcnow
 from shared.contracts.events import AnnotationEvent
+from shared.contracts.queries import ANNOTATION, AnnotationQuery
 from shared.platform.messaging import (
     DeadLetters,
     best_effort,
@@ -29,6 +30,7 @@ from shared.platform.messaging import (
     replier,
     stream_publisher,
 )
+from shared.platform.queries import serve
 from shared.platform.runner import Publish, Replies, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
@@ -91,5 +93,6 @@ def build(settings: Settings) -> AnnotationService:
     service_runner = runner(repo, base_url=settings.public_url, publish=publish, reply=replier(redis, broker))
     app.subscribe(broker, runner=service_runner, repo=repo, publish=publish, reply=reply, settings=settings,
                   dead_letters=DeadLetters(redis, settings.namespace))
+    serve(broker, settings, ANNOTATION, AnnotationQuery, queries.table(repo.db))  # the gateway's reads of its data
     asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
     return AnnotationService(settings, broker, redis, mongo, repo, service_runner, asgi)

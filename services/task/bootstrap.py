@@ -15,7 +15,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
-from services.task import app, handlers
+from services.task import app, handlers, queries
 from services.task.bulk.handlers import BulkHandlers
 from services.task.repository import MongoTaskRepository, TaskRepository, connect
 from shared.contracts import streams
@@ -24,6 +24,7 @@ from shared.contracts.commands import Classify as ClassifyCommand
 from shared.contracts.commands import ClassifyStreamCommand, DeleteAnnotation, UpdateAnnotation
 from shared.contracts.envelope import Envelope, utcnow
 from shared.contracts.events import CommandRejected
+from shared.contracts.queries import TASK, TaskQuery
 from shared.contracts.scene_commands import SceneCommand, SceneStreamCommand
 from shared.contracts.tasks import TaskEvent
 from shared.platform.messaging import (
@@ -36,6 +37,7 @@ from shared.platform.messaging import (
     publish_all,
     stream_publisher,
 )
+from shared.platform.queries import serve
 from shared.platform.runner import Publish, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
@@ -110,6 +112,7 @@ def build(settings: Settings) -> TaskService:
                         prepare=lambda evs: prepare_all(events, evs))
     app.subscribe(broker, runner=service_runner, status_runner=status_runner(repo, publish=publish), bulk=bulk,
                   settings=settings, dead_letters=DeadLetters(redis, settings.namespace))
+    serve(broker, settings, TASK, TaskQuery, queries.table(repo.db))  # the gateway's reads of its data
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)

@@ -1,0 +1,148 @@
+"""The task service's answers to the gateway's reads (shared.contracts.queries): tasks,
+assignments, item statuses, progress and bulks, read from its own collections. Each read is
+`(arguments, after, limit) -> (documents, after)`; the large ones (a task's holders and
+statuses, a dataset's memberships) are paged by `_id`, the others answer at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+
+from shared.platform.mongo import find_in
+from shared.platform.queries import Read
+from shared.rules.progress import progress_counts, status_count_pipeline
+
+ASC = 1
+RAW = CodecOptions(document_class=RawBSONDocument, tz_aware=True)
+ASSIGNMENTS_PER_PAGE = 20  # an assignment carries its item ids: a page stays a few MB at most
+
+
+async def _paged(collection: Any, query: dict[str, Any], projection: dict[str, Any] | None,
+                 after: Any, limit: int, raw: bool = True) -> tuple[list[Any], Any]:
+    """Documents of `query` in `_id` order from past `after`, at most `limit`; where the next
+    page starts, or None when this one is the last."""
+    if after is not None:
+        query = {"$and": [query, {"_id": {"$gt": after}}]}
+    if raw:  # passed on as read: no decoding and encoding again of what the gateway decodes
+        collection = collection.with_options(codec_options=RAW)
+    docs = await collection.find(query, projection).sort("_id", ASC).limit(limit).to_list(limit)
+    return docs, (docs[-1]["_id"] if len(docs) == limit else None)
+
+
+def table(db: Any) -> dict[str, Read]:
+    """The service's reads over its motor database."""
+    raw = db.with_options(codec_options=RAW)  # documents passed on as read
+
+    async def task(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        doc = await db.tasks.find_one({"_id": args["taskId"]}, args.get("fields"))
+        return ([doc] if doc else []), None
+
+    async def tasks(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """A page of tasks of a filter (by project, dataset, name...) and their total."""
+        query = args["query"]
+        total = await db.tasks.count_documents(query)
+        cursor = db.tasks.find(query).sort("_id", ASC).skip(args["skip"]).limit(args["limit"])
+        return [{"tasks": [d async for d in cursor], "total": total}], None
+
+    async def task_names(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """The tasks of a dataset or a project: name, dataset, available actions."""
+        query = {k: args[k] for k in ("datasetId", "projectId") if k in args}
+        fields = {"name": 1, "datasetId": 1, "availableActions": 1}
+        return await db.tasks.find(query, fields).to_list(None), None
+
+    async def assignments(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """The task's assignments (not its hidden queue), each with `totalItems`, without ids."""
+        cursor = db.assignments.aggregate([
+            {"$match": {"taskId": args["taskId"], "queue": {"$ne": True}} | (args.get("query") or {})},
+            {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
+            {"$project": {"itemIds": 0}},
+            {"$sort": {"_id": ASC}},
+        ])
+        return [d async for d in cursor], None
+
+    async def assignment(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        if args.get("withItems"):
+            doc = await db.assignments.find_one({"_id": args["assignmentId"], "queue": {"$ne": True}})
+            return ([doc] if doc else []), None
+        found = await db.assignments.aggregate([
+            {"$match": {"_id": args["assignmentId"], "queue": {"$ne": True}}},
+            {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
+            {"$project": {"itemIds": 0}},
+        ]).to_list(1)
+        return found[:1], None
+
+    async def queue_remaining(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        queue = await db.assignments.find_one({"taskId": args["taskId"], "queue": True})
+        return [max(0, len(queue["itemIds"]) - queue["next"]) if queue else 0], None
+
+    async def status_counts(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """[assignment, status, items], as counted in `task_progress`; for a task not
+        counted yet, from the status documents."""
+        task_id = args["taskId"]
+        progress = await db.task_progress.find_one({"_id": task_id}, {"counts": 1})
+        if progress is not None:
+            counts = progress_counts(progress)
+        else:
+            cursor = db.item_statuses.aggregate(status_count_pipeline(task_id))
+            counts = {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
+        return [[a, s, n] for (a, s), n in counts.items()], None
+
+    async def statuses(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """The status documents of some items in a task."""
+        task_id = args["taskId"]
+        return await find_in(db.item_statuses, "_id", [f"{task_id}:{i}" for i in args["itemIds"]]), None
+
+    async def statuses_by_id(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """Status documents by `<task>:<item>` id."""
+        return await find_in(raw.item_statuses, "_id", args["ids"]), None
+
+    async def memberships(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """Active assignments (not queues) holding the given items, or of every task of a
+        dataset: `_id`, `taskId`, and `itemIds` (only the given ones, when items are given).
+        Paged by assignment."""
+        if "datasetId" in args:
+            tasks = [t["_id"] async for t in db.tasks.find({"datasetId": args["datasetId"]}, {"_id": 1})]
+            query: dict[str, Any] = {"taskId": {"$in": tasks}}
+        else:
+            query = {"itemIds": {"$in": args.get("itemIds") or []}}
+        docs, after = await _paged(db.assignments, query | {"active": True, "queue": {"$ne": True}},
+                                   {"itemIds": 1, "taskId": 1}, after, min(limit, ASSIGNMENTS_PER_PAGE),
+                                   raw="itemIds" not in args)
+        if "itemIds" in args:
+            wanted = set(args["itemIds"])
+            for d in docs:
+                d["itemIds"] = [i for i in d["itemIds"] if i in wanted]
+        return docs, after
+
+    async def browse_holders(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """The task's active assignments and queue, with their items (paged by assignment)."""
+        return await _paged(db.assignments, {"taskId": args["taskId"], "active": True},
+                            {"itemIds": 1, "queue": 1, "next": 1, "annotator": 1}, after,
+                            min(limit, ASSIGNMENTS_PER_PAGE))
+
+    async def browse_statuses(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """The task's items' statuses: `itemId` and `status`, paged in `_id` order."""
+        task_id = args["taskId"]
+        lower = {"$gt": after} if after is not None else {"$gte": f"{task_id}:"}
+        docs = await raw.item_statuses.find(
+            {"_id": lower | {"$lt": f"{task_id};"}}, {"itemId": 1, "status": 1}).sort("_id", ASC).limit(limit).to_list(limit)
+        return docs, (docs[-1]["_id"] if len(docs) == limit else None)
+
+    async def bulk(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """A bulk's record in the task, its state and, once completed, its status changes."""
+        bulk_id = args["bulkId"]
+        record = await db.bulk_operations.find_one({"_id": bulk_id, "taskId": args["taskId"]})
+        if record is None:
+            return [], None
+        record |= await db.bulk_states.find_one({"_id": bulk_id}) or {}
+        if "statusChanges" not in record and record.get("state") == "completed":  # found as written
+            record["statusChanges"] = (await db.bulk_status_changes.find_one({"_id": bulk_id}) or {}).get(
+                "statusChanges", [])
+        return [record], None
+
+    return {"task": task, "tasks": tasks, "task_names": task_names, "assignments": assignments,
+            "assignment": assignment, "queue_remaining": queue_remaining, "status_counts": status_counts,
+            "statuses": statuses, "statuses_by_id": statuses_by_id, "memberships": memberships,
+            "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk}
