@@ -1,13 +1,14 @@
 """The task service's data as the gateway reads it: tasks, assignments, item statuses,
-progress and bulks, asked of the task service (gateway.owners), which answers from its own
-collections; the gateway never writes them.
+progress and bulks. The gateway never writes them.
 
-One read still crosses the owner's line (issue 19 has it left): an item's own task refs
-(`item_refs`: the assignments holding some items and their statuses), which the item views
-render, read the task service's collections directly. Item reads must keep answering while
-the task service is down (a platform running without its services serves its catalog), and
-asking would make every item view wait for an absent owner; a read model of memberships kept
-from the task events is what replaces it."""
+What serves one request about a task or an item is still read from the task service's
+collections directly (issue 19 has it left): the task and assignment views, progress, an
+item's task refs. They must answer while the task service is down (a platform serves its
+catalog and task views without its services; the bulk crash test reads a task after
+stopping them), so asking the owner would turn them into 503s; a read model kept from the
+task events is what replaces them. The large reads, which need the task service running
+anyway (exports, imports' status plans, the task browser's index, bulk progress), are asked
+of it (gateway.owners), page by page."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from cachetools import TTLCache
 from gateway.cache import read_through
 from gateway.owners import Asker
 from shared.platform.mongo import find_in
+from shared.rules.progress import progress_counts, status_count_pipeline
+
+ASC = 1
 
 
 class TaskReads:
     def __init__(self, owner: Asker, db: Any, ttl: float = 2.0) -> None:
         self.owner = owner
-        self.db = db  # only for `memberships` of items and `statuses_of_items` (see above)
+        self.db = db  # the reads that must answer without the task service (see above)
         # The gateway reads only a task's immutable facts (project, dataset, recipe,
         # allocation) on the hot path; what changes is checked by the task service.
         self.cache: TTLCache[str, Any] = TTLCache(10_000, ttl)
@@ -31,38 +35,55 @@ class TaskReads:
     async def task(self, task_id: str) -> dict[str, Any] | None:
         return await read_through(self.cache, task_id, lambda: self.fresh_task(task_id))
 
-    async def fresh_task(self, task_id: str, fields: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        found = await self.owner.one("task", taskId=task_id, fields=fields)
-        return found[0] if found else None
+    async def fresh_task(self, task_id: str) -> dict[str, Any] | None:
+        return await self.db.tasks.find_one({"_id": task_id})
 
     async def tasks(self, query: dict[str, Any], skip: int, limit: int) -> tuple[list[dict], int]:
-        (found,) = await self.owner.one("tasks", query=query, skip=skip, limit=limit)
-        return found["tasks"], found["total"]
+        total = await self.db.tasks.count_documents(query)
+        cursor = self.db.tasks.find(query).sort("_id", ASC).skip(skip).limit(limit)
+        return [d async for d in cursor], total
 
     async def task_names(self, *, dataset_id: str | None = None, project_id: str | None = None
                          ) -> list[dict[str, Any]]:
-        """The tasks of a dataset or a project: `_id`, name, dataset, available actions."""
+        """The tasks of a dataset or a project: `_id`, name, dataset, available actions (asked)."""
         where = {"datasetId": dataset_id} if dataset_id is not None else {"projectId": project_id}
         return await self.owner.one("task_names", **where)
 
     async def assignments(self, task_id: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The task's assignments (not its hidden queue), each with `totalItems`, without ids."""
-        return await self.owner.one("assignments", taskId=task_id, query=query)
+        cursor = self.db.assignments.aggregate([
+            {"$match": {"taskId": task_id, "queue": {"$ne": True}} | (query or {})},
+            {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
+            {"$project": {"itemIds": 0}},
+            {"$sort": {"_id": ASC}},
+        ])
+        return [d async for d in cursor]
 
     async def assignment(self, assignment_id: str, with_items: bool = False) -> dict[str, Any] | None:
-        found = await self.owner.one("assignment", assignmentId=assignment_id, withItems=with_items)
+        if with_items:
+            return await self.db.assignments.find_one({"_id": assignment_id, "queue": {"$ne": True}})
+        found = await self.db.assignments.aggregate([
+            {"$match": {"_id": assignment_id, "queue": {"$ne": True}}},
+            {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
+            {"$project": {"itemIds": 0}},
+        ]).to_list(1)
         return found[0] if found else None
 
     async def queue_remaining(self, task_id: str) -> int:
-        (remaining,) = await self.owner.one("queue_remaining", taskId=task_id)
-        return remaining
+        queue = await self.db.assignments.find_one({"taskId": task_id, "queue": True})
+        return max(0, len(queue["itemIds"]) - queue["next"]) if queue else 0
 
     async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]:
-        """(assignment, status) -> items, as the task service counts them."""
-        return {(a, s): n for a, s, n in await self.owner.one("status_counts", taskId=task_id)}
+        """(assignment, status) -> items, as the task service counts them (`task_progress`);
+        for a task it has not counted yet, from the status documents."""
+        progress = await self.db.task_progress.find_one({"_id": task_id}, {"counts": 1})
+        if progress is not None:
+            return progress_counts(progress)
+        cursor = self.db.item_statuses.aggregate(status_count_pipeline(task_id))
+        return {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
 
     async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
-        docs = await self.owner.one("statuses", taskId=task_id, itemIds=item_ids)
+        docs = await find_in(self.db.item_statuses, "_id", [f"{task_id}:{i}" for i in item_ids])
         return {d["itemId"]: d for d in docs}
 
     async def memberships(self, item_ids: list[str] | None = None, dataset_id: str | None = None
