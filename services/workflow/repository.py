@@ -5,6 +5,7 @@ service that talks to Redis or MongoDB."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -203,6 +204,9 @@ class RedisQueues:
         found = await self.redis.mget([self.rm.processed(c) for c in command_ids])
         return {c: json.loads(v) for c, v in zip(command_ids, found, strict=True) if v}
 
+    async def forget(self, command_ids: Sequence[str]) -> None:
+        await self.redis.delete(*[self.rm.processed(c) for c in command_ids])
+
     async def remember(self, outcomes: Sequence[dict[str, Any]]) -> None:
         """Keep outcome records where `processed` finds them (a day)."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -394,6 +398,13 @@ class WorkflowStore(RedisQueues):
         return await self.processed(list(command_ids))
 
     async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
-        """MongoDB first: a record in Redis means the gateway can answer it too."""
-        await self.data.save_outcomes(outcomes)
-        await self.remember(outcomes)
+        """Both at once (the runner publishes once both are stored). When MongoDB's copy
+        fails, the Redis copies go again, so the redelivered batch runs its commands again
+        (idempotent) and stores both, rather than replaying a record the gateway lacks."""
+        mongo, redis = await asyncio.gather(self.data.save_outcomes(outcomes), self.remember(outcomes),
+                                            return_exceptions=True)
+        if isinstance(mongo, BaseException):
+            await self.forget([r["_id"] for r in outcomes])
+            raise mongo
+        if isinstance(redis, BaseException):
+            raise redis
