@@ -23,8 +23,9 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 PENDING_TTL_S = 7 * 24 * 3600
 STORED_POLL_S = 0.2  # how often a retry looks for an outcome stored after its event
 # The command streams whose services reply with the outcome (the platform runner's): the
-# annotation service's (classify, scene).
-REPLIED = frozenset({streams.CLASSIFY, streams.SCENE})
+# annotation service's (classify, scene) and the task service's (tasks, status; a command
+# made in a task is passed on from there to the annotation service, which replies).
+REPLIED = frozenset({streams.CLASSIFY, streams.SCENE, streams.TASKS, streams.STATUS})
 
 
 class IdempotencyConflict(Exception):
@@ -72,10 +73,10 @@ class CommandBus:
         return earlier if earlier and earlier_fp == fingerprint else None
 
     async def send(self, stream: str, command: Envelope, project_id: str,
-                   wait_for: str | None = None, wait_s: float | None = None) -> Any | None:
-        """Publish `command` and wait for the outcome event of `wait_for` (default: the
-        command itself) up to `wait_s` (default: the client's wait); None when it ran out."""
-        waited = wait_for or command.id
+                   wait_s: float | None = None) -> Any | None:
+        """Publish `command` and wait for its outcome up to `wait_s` (default: the client's
+        wait); None when it ran out."""
+        waited = command.id
         future = self.hub.expect(waited, replied=stream in REPLIED)
         marker = json.dumps({"actorId": command.actor.user_id, "projectId": project_id,
                              "commandType": getattr(command, "type", "")})

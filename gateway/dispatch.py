@@ -69,14 +69,10 @@ def replayed_handler(_: Request, exc: Replayed) -> Response[Any]:
     return exc.response
 
 
-def _under(command: Envelope, command_id: str, wait_for: str | None) -> tuple[Envelope, str | None]:
-    """The command under the id an Idempotency-Key was bound to (the forwarded command's,
-    when a check forwards it), so a retry publishes what the first request meant to."""
-    if wait_for is None:
-        return command.model_copy(update={"id": command_id, "correlation_id": command_id}), None
-    inner = command.command.model_copy(update={"id": command_id, "correlation_id": command_id})  # type: ignore[attr-defined]
-    return command.model_copy(update={"command": inner}), command_id
-
+def _under(command: Envelope, command_id: str) -> Envelope:
+    """The command under the id an Idempotency-Key was bound to, so a retry publishes what
+    the first request meant to."""
+    return command.model_copy(update={"id": command_id, "correlation_id": command_id})
 
 
 
@@ -106,11 +102,11 @@ class Commands:
 
     async def dispatch(
         self, request: Request, stream: str, command: Envelope, project_id: str, body: Any,
-        success: int, render: Callable[[Any], Any] = _annotation, wait_for: str | None = None,
+        success: int, render: Callable[[Any], Any] = _annotation,
     ) -> Response[Any]:
-        """Publish `command` and answer with its outcome. `wait_for` is the id whose outcome
-        answers the request when it differs from the command's (a command checked by the task
-        service and forwarded: the forwarded command's outcome)."""
+        """Publish `command` and answer with its outcome (a command made in a task goes to the
+        task service, which passes it on under its own id once checked: the answer is its
+        outcome wherever it is made)."""
         bus, key = self.bus, request.headers.get("idempotency-key")
         if key is not None:
             if not 0 < len(key) <= MAX_KEY:
@@ -118,11 +114,9 @@ class Commands:
                     {"field": "Idempotency-Key", "rule": f"must be 1 to {MAX_KEY} characters",
                      "source": "header"}])
             try:
-                # The key names the id the client is answered with (the forwarded command's,
-                # when a check forwards it), so a repeat finds the same outcome.
-                earlier = await bus.claim(
-                    request.user.user_id, key, _fingerprint(request, body), wait_for or command.id
-                )
+                # The key names the id the client is answered with, so a repeat finds the same
+                # outcome.
+                earlier = await bus.claim(request.user.user_id, key, _fingerprint(request, body), command.id)
             except IdempotencyConflict:
                 raise Unprocessable(
                     detail="Idempotency-Key was already used with a different request",
@@ -134,11 +128,11 @@ class Commands:
                 replayed.headers[REPLAYED] = "true"
                 return replayed
             if earlier is not None:  # claimed by a request that died before publishing: publish it now
-                command, wait_for = _under(command, earlier, wait_for)
+                command = _under(command, earlier)
         try:
-            outcome = await bus.send(stream, command, project_id, wait_for)
+            outcome = await bus.send(stream, command, project_id)
         except Exception:
             if key is not None:
                 await bus.release(request.user.user_id, key)
             raise
-        return self.answer(outcome, wait_for or command.id, success, render)
+        return self.answer(outcome, command.id, success, render)

@@ -22,7 +22,6 @@ from gateway.task_reads import TaskReads
 from shared.contracts import streams
 from shared.contracts.commands import DeleteAnnotation, UpdateAnnotation
 from shared.contracts.envelope import Envelope
-from shared.contracts.tasks import CheckInTask
 
 TaskId = Annotated[str | None, QueryParameter(
     name="taskId", description="the task the change is made in: its rules apply (annotators must send it)")]
@@ -82,8 +81,9 @@ async def _send(
     request: Request, grant: Grant, tasks: TaskReads, commands: Commands, command: Envelope,
     task_id: str | None, body: Any, success: int,
 ) -> Response[Any]:
-    """Outside a task, manager work sent as it is; in a task, checked by the task service
-    against the task's rules and forwarded (answered with the forwarded command's outcome)."""
+    """Outside a task, manager work sent as it is; in a task, sent with its task to the task
+    service, which checks it against the task's rules and passes it on (answered with its
+    outcome, or the task service's refusal)."""
     project_id = grant.dataset["projectId"]
     if task_id is None:
         if not at_least(grant.role, "manager"):
@@ -94,6 +94,5 @@ async def _send(
     task = await tasks.task(task_id)
     if task is None or task["projectId"] != project_id:
         raise NotFoundException(f"no task {task_id}")
-    check = CheckInTask(actor=command.actor, task_id=task_id, project_id=project_id, command=command)
-    return await commands.dispatch(request, streams.TASKS, check, project_id, body, success,
-                                   wait_for=command.id)
+    in_task = command.model_copy(update={"task_id": task_id})
+    return await commands.dispatch(request, streams.TASKS, in_task, project_id, body, success)

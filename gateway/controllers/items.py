@@ -34,7 +34,6 @@ from gateway.video import (
 )
 from shared.contracts import streams
 from shared.contracts.commands import Classify
-from shared.contracts.tasks import CheckInTask
 from shared.rules.labels import Problem, check_classification
 
 MAX_UPLOAD = 200 * 1024 * 1024
@@ -207,19 +206,16 @@ class ItemController(Controller):
             dataset_id=dataset["id"], project_id=dataset["projectId"],
             recipe_id=task["recipeId"] if task else dataset["recipeId"],
             label=data.label, attributes=data.attributes, source=data.source,
-            description=data.description,
+            description=data.description, task_id=task["_id"] if task else None,
         )
         body = data.model_dump()
         if task is None:
             return await commands.dispatch(request, streams.CLASSIFY, command, dataset["projectId"], body, 201)
-        # In a task, the task service checks its rules first and forwards the command; the
-        # answer is the forwarded command's outcome (or the task service's refusal).
-        check = CheckInTask(actor=command.actor, task_id=task["_id"], project_id=dataset["projectId"],
-                            command=command)
+        # In a task, the task service checks its rules first and passes the command on to the
+        # annotation service; the answer is its outcome (or the task service's refusal).
         ahead = asyncio.ensure_future(moves.look_ahead(user, task["_id"], item_id))
         try:
-            response = await commands.dispatch(request, streams.TASKS, check, dataset["projectId"], body,
-                                               201, wait_for=command.id)
+            response = await commands.dispatch(request, streams.TASKS, command, dataset["projectId"], body, 201)
         except BaseException:
             ahead.cancel()
             raise

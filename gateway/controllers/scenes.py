@@ -34,7 +34,6 @@ from shared.contracts.scene_commands import (
     SwitchIn,
     UnhideFrames,
 )
-from shared.contracts.tasks import CheckInTask
 from shared.rules import scenes as scene_rules
 from shared.rules.labels import Problem, check_classification
 from shared.rules.painting import Switch, paint
@@ -63,8 +62,9 @@ class SceneWork:
 
 async def _send(on: SceneWork, command: Any, task_id: str | None, body: Any, success: int,
                 render: Any = None) -> Response[Any]:
-    """Outside a task, manager work sent as it is; in a task, checked by the task service
-    against the task's rules and forwarded (answered with the forwarded command's outcome)."""
+    """Outside a task, manager work sent as it is; in a task, sent with its task to the task
+    service, which checks it against the task's rules and passes it on (answered with its
+    outcome, or the task service's refusal)."""
     request, project_id = on.request, on.grant.dataset["projectId"]
     extra = {"render": render} if render else {}
     if task_id is None:
@@ -76,9 +76,8 @@ async def _send(on: SceneWork, command: Any, task_id: str | None, body: Any, suc
     task = await on.tasks.task(task_id)
     if task is None or task["projectId"] != project_id:
         raise NotFoundException(f"no task {task_id}")
-    check = CheckInTask(actor=command.actor, task_id=task_id, project_id=project_id, command=command)
-    return await on.commands.dispatch(request, streams.TASKS, check, project_id, body, success,
-                                      wait_for=command.id, **extra)
+    in_task = command.model_copy(update={"task_id": task_id})
+    return await on.commands.dispatch(request, streams.TASKS, in_task, project_id, body, success, **extra)
 
 
 class SceneController(Controller):

@@ -51,17 +51,19 @@ def subscribe(broker: RedisBroker, *, runner: Runner, status_runner: StatusRunne
               settings: Settings, dead_letters: DeadLetters) -> None:
     """The `tasks`, `status` and `bulk-classify` stream subscribers, in the service's group."""
 
-    async def on_task_commands(commands: list[Any]) -> None:
-        await runner.run(commands)
+    async def on_task_commands(commands: list[Any], reply_to: Mapping[str, str]) -> None:
+        await runner.run(commands, reply_to)
 
-    async def on_status_commands(commands: list[Any]) -> None:
-        await status_runner(commands, positions(broker, commands)).run(commands)
+    async def on_status_commands(commands: list[Any], reply_to: Mapping[str, str]) -> None:
+        await status_runner(commands, positions(broker, commands)).run(commands, reply_to)
 
     for consumer in (
         Consumer(streams.TASKS, streams.TASK_GROUP, TASK_COMMAND.validate_python, on_task_commands,
-                 streams.TASKS, f"{streams.TASKS} commands, checked against the task's allocation rules."),
+                 streams.TASKS, f"{streams.TASKS} commands, checked against the task's allocation rules; "
+                 "commands made in a task, passed on to their own stream once checked.", replies=True),
         Consumer(streams.STATUS, streams.TASK_GROUP, TASK_COMMAND.validate_python, on_status_commands,
-                 streams.STATUS, f"{streams.STATUS} commands, checked against the task's allocation rules."),
+                 streams.STATUS, f"{streams.STATUS} commands, checked against the task's allocation rules.",
+                 replies=True),
         Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, BULK_COMMAND.validate_python, bulk.handle,
                  streams.BULK_CLASSIFY, "BulkClassify and UndoBulk, checked against the task's allocation "
                  "rules; ClassesStored from the annotation service."),

@@ -35,10 +35,11 @@ from shared.platform.messaging import (
     make_redis,
     prepare_all,
     publish_all,
+    replier,
     stream_publisher,
 )
 from shared.platform.queries import serve
-from shared.platform.runner import Publish, Runner
+from shared.platform.runner import Publish, Replies, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
 
@@ -46,33 +47,34 @@ FORWARDED_TO_CLASSIFY = (ClassifyCommand, UpdateAnnotation, DeleteAnnotation)
 
 
 def runner(repo: TaskRepository, *, publish: Publish, clock: Callable[[], datetime] = utcnow,
-           batch: handlers.StatusBatch | None = None) -> Runner:
-    """The service's command runner: its handler table, one lane per item."""
+           batch: handlers.StatusBatch | None = None, reply: Replies | None = None) -> Runner:
+    """The service's command runner: its handler table, one lane per item; outcomes replied
+    to the gateway that waits for them (`reply`)."""
     return Runner(handlers.table(batch), repo=repo, publish=publish, clock=clock, key=handlers.item_of,
-                  recorded=handlers.recorded)
+                  recorded=handlers.recorded, reply=reply)
 
 
 def status_runner(repo: TaskRepository, *, publish: Publish,
-                  clock: Callable[[], datetime] = utcnow) -> app.StatusRunner:
+                  clock: Callable[[], datetime] = utcnow, reply: Replies | None = None) -> app.StatusRunner:
     """A runner per batch of the status stream, its statuses' places in the stream bound in
     (and their documents being read meanwhile)."""
     def make(commands: Sequence[Any], positions: Mapping[str, str]) -> Runner:
-        return runner(repo, publish=publish, clock=clock,
+        return runner(repo, publish=publish, clock=clock, reply=reply,
                       batch=handlers.status_batch(commands, positions, repo))
     return make
 
 
 def outlet(redis: Redis, events: Any, classify: Any, scene: Any) -> Publish:
-    """Publish what the handlers returned, in order: events on `events.task`, forwarded
-    commands on their own stream."""
+    """Publish what the handlers returned, in order: events on `events.task`, commands
+    passed on on their own stream, with their requester's reply address (`reply_to`)."""
     def destination(message: Envelope) -> Any:
         if isinstance(message, SceneCommand):
             return scene
         return classify if isinstance(message, FORWARDED_TO_CLASSIFY) else events
 
-    async def publish(produced: list[Any]) -> None:
+    async def publish(produced: list[Any], reply_to: Mapping[str, str] | None = None) -> None:
         for to, run in groupby(produced, key=destination):
-            await publish_all(redis, to, list(run))
+            await publish_all(redis, to, list(run), reply_to)
     return publish
 
 
@@ -107,10 +109,11 @@ def build(settings: Settings) -> TaskService:
     async def forward(command: Envelope) -> None:  # a bulk's ClassifyItems or UnclassifyItems
         await classify.publish(command.wire(), correlation_id=command.id)
 
-    service_runner = runner(repo, publish=publish)
+    reply = replier(redis, broker)
+    service_runner = runner(repo, publish=publish, reply=reply)
     bulk = BulkHandlers(repo, lambda evs: publish_all(redis, events, evs), forward,
                         prepare=lambda evs: prepare_all(events, evs))
-    app.subscribe(broker, runner=service_runner, status_runner=status_runner(repo, publish=publish), bulk=bulk,
+    app.subscribe(broker, runner=service_runner, status_runner=status_runner(repo, publish=publish, reply=reply), bulk=bulk,
                   settings=settings, dead_letters=DeadLetters(redis, settings.namespace))
     serve(broker, settings, TASK, TaskQuery, queries.table(repo.db))  # the gateway's reads of its data
 

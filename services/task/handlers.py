@@ -5,9 +5,11 @@ publishes what the handler returned after. Every one is idempotent on its comman
 (ids derive from it, what is already stored is read back), since the process may die
 between the effect and its outcome record.
 
-An accepted `CheckInTask` returns the command it checked, completed with the task and the
-assignment, and leaves no record: the bootstrap's outlet publishes it onto its own stream
-(`classify` or `scene`), where its own outcome is made."""
+A command made in a task's context (InTaskCommand, its `task_id` set; or wrapped in a
+`CheckInTask`, as entries published before may be) is checked: accepted, it is returned,
+completed with the assignment, and leaves no record: the bootstrap's outlet passes it on to
+its own stream (`classify` or `scene`) with the requester's reply address, where its own
+outcome is made and replied."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from shared.contracts.envelope import Envelope, derived_id, utcnow
 from shared.contracts.events import CommandRejected
 from shared.contracts.scene_commands import SceneCommand
 from shared.contracts.tasks import (
+    IN_TASK_COMMANDS,
     ChangeTaskItems,
     CheckInTask,
     CreateTask,
@@ -418,11 +421,12 @@ def _superseded(cmd: SetStatus, task: dict, assignment_id: str) -> Answer:
     return Answer([], record={"event": said.wire(), "superseded": True})
 
 
-async def check_in_task(cmd: CheckInTask, *, repo: TaskRepository, clock: Clock) -> list[Event]:
-    """A command made in a task, checked against the task's item rules: accepted, it is
-    forwarded (returned, to be published on its stream, no record of the check kept);
-    refused, the refusal is the outcome of the command checked, which the client follows."""
-    inner = cmd.command
+async def check_in_task(cmd: Any, *, repo: TaskRepository, clock: Clock) -> list[Event]:
+    """A command made in a task (or a CheckInTask wrapping one), checked against the task's
+    item rules: accepted, it is passed on (returned, to be published on its stream; no
+    record of the check kept); refused, the refusal is the outcome of the command checked,
+    recorded under its id, which the client follows."""
+    inner = checked(cmd)
     task = await repo.cached_task(cmd.task_id)
     if task is None or task["projectId"] != cmd.project_id:
         return _refused_check(cmd, rules.Refusal("not_found", f"no task {cmd.task_id}"))
@@ -434,22 +438,31 @@ async def check_in_task(cmd: CheckInTask, *, repo: TaskRepository, clock: Clock)
     return Answer([forwardable(cmd, ctx.assignment["_id"], task["singleClass"])], stored=False)
 
 
-def _refused_check(cmd: CheckInTask, refusal: rules.Refusal) -> Answer:
-    inner = cmd.command
+def checked(cmd: Any) -> Any:
+    """The command a check is about: the command itself, or the one a CheckInTask wraps."""
+    return cmd.command if isinstance(cmd, CheckInTask) else cmd
+
+
+def _refused_check(cmd: Any, refusal: rules.Refusal) -> Answer:
+    inner = checked(cmd)
+    if inner is cmd:
+        return Answer([refused(cmd, refusal)])
     return Answer([refused(cmd, refusal, inner.id)], record={"_id": inner.id, "commandType": inner.type})
 
 
-def forwardable(cmd: CheckInTask, assignment_id: str, single_class: bool) -> Envelope:
-    """The checked command as it goes on to its stream, with the task and assignment."""
-    if isinstance(cmd.command, SceneCommand):
+def forwardable(cmd: Any, assignment_id: str, single_class: bool) -> Envelope:
+    """The checked command as it goes on to its stream (the same id), with the task and
+    assignment."""
+    inner = checked(cmd)
+    if isinstance(inner, SceneCommand):
         # A video holds many scenes; in a single-class task they never share a frame
         # (shared.rules.scene_overlaps, applied by the annotation service, which holds them).
-        return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,
-                                              "single_class": single_class})
-    if not isinstance(cmd.command, Classify):  # a change or removal: forwarded as it is
-        return cmd.command
-    return cmd.command.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,
-                                          "replace_classes": single_class})
+        return inner.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,
+                                        "single_class": single_class})
+    if not isinstance(inner, Classify):  # a change or removal: passed on as it is
+        return inner.model_copy(update={"task_id": cmd.task_id})
+    return inner.model_copy(update={"assignment_id": assignment_id, "task_id": cmd.task_id,
+                                    "replace_classes": single_class})
 
 
 # the table ------------------------------------------------------------------------------------
@@ -467,14 +480,15 @@ def table(batch: StatusBatch | None = None) -> dict[type, Handler]:
         ReturnItems: return_items,
         SetStatus: partial(set_status, batch=batch) if batch is not None else set_status,
         CheckInTask: check_in_task,
-    }
+    } | dict.fromkeys(IN_TASK_COMMANDS, check_in_task)
 
 
 def recorded(cmd: Any) -> bool:
-    """Whether the runner looks up the command's record: a check never leaves one under its
-    own id (accepted, the forwarded command is answered for on its stream; refused, the
-    refusal is recorded under the command checked)."""
-    return not isinstance(cmd, CheckInTask)
+    """Whether the runner looks up the command's record: not for a command checked in a
+    task, whose record is made on its own stream when it is accepted (the annotation
+    service's); checked again when redelivered, a refusal of a command already answered
+    leaves that answer as it stood."""
+    return not isinstance(cmd, (CheckInTask, *IN_TASK_COMMANDS))
 
 
 def item_of(cmd: Any) -> str | None:
@@ -482,6 +496,6 @@ def item_of(cmd: Any) -> str | None:
     run in order, different items' at once); None for task-level commands, which run alone."""
     if isinstance(cmd, SetStatus):
         return cmd.item_id
-    if isinstance(cmd, CheckInTask):
-        return cmd.command.item_id
+    if isinstance(cmd, (CheckInTask, *IN_TASK_COMMANDS)):
+        return checked(cmd).item_id
     return None

@@ -24,6 +24,8 @@ class Classify(Envelope):
     attributes: dict[str, Any] = Field(default_factory=dict)
     source: str = "ui"
     description: str | None = None
+    # Set when made in a task's context: published on `tasks`, checked by the task service
+    # against the task's rules (which sets the assignment) and passed on to `classify`.
     task_id: str | None = None
     assignment_id: str | None = None
     # Set by the task service for single-class tasks: the new class replaces the item's
@@ -42,6 +44,9 @@ class UpdateAnnotation(Envelope):
     label: str | None = None
     attributes: dict[str, Any] | None = None
     description: str | None = None
+    # Set when made in a task's context: published on `tasks`, checked by the task service
+    # against the task's rules and passed on to `classify`.
+    task_id: str | None = None
 
 
 class DeleteAnnotation(Envelope):
@@ -51,6 +56,8 @@ class DeleteAnnotation(Envelope):
     annotation_id: str
     item_id: str
     project_id: str
+    # Set when made in a task's context (as UpdateAnnotation's).
+    task_id: str | None = None
 
 
 ClassifyStreamCommand = Annotated[

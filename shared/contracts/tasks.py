@@ -4,7 +4,7 @@ commands. Consumed and emitted by the task service."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, TypeAdapter
 
@@ -151,24 +151,29 @@ class SetStatus(Envelope):
     if_open: bool = False
 
 
+# A command made in a task's context (a classify, a change or removal of an annotation, or a
+# video scene command), its `task_id` set: published on `tasks`, where the task service checks
+# it against the task's rules and, if allowed, passes it on (the same command, completed with
+# the assignment) to its own stream (`classify`, or `scene` for scene commands).
+InTaskCommand = (Classify | UpdateAnnotation | DeleteAnnotation | StartScene | SetSceneEnd | MoveSceneStart
+                 | ChangeSceneLabel | HideFrames | UnhideFrames | DeleteScene | PaintScenes)
+IN_TASK_COMMANDS: tuple[type, ...] = get_args(InTaskCommand)
+
+
 class CheckInTask(Envelope):
-    """A command made in a task's context (a classify, a change or removal of an
-    annotation, or a video scene command), to be checked against the task's rules and, if
-    allowed, forwarded to its own stream (`classify`, or `scene` for scene commands).
-    Stream `tasks`."""
+    """A command made in a task's context, wrapped, to be checked against the task's rules
+    and, if allowed, forwarded to its own stream. Stream `tasks`. No longer published (the
+    command itself goes on `tasks`, InTaskCommand); still read, for entries already there."""
 
     type: Literal["CheckInTask"] = "CheckInTask"
     task_id: str
     project_id: str
-    command: Annotated[
-        Classify | UpdateAnnotation | DeleteAnnotation | StartScene | SetSceneEnd | MoveSceneStart
-        | ChangeSceneLabel | HideFrames | UnhideFrames | DeleteScene | PaintScenes,
-        Field(discriminator="type")]
+    command: Annotated[InTaskCommand, Field(discriminator="type")]
 
 
 TaskCommand = Annotated[
     CreateTask | EditTask | ChangeTaskItems | Redistribute | Reassign | PullItems | SetStatus
-    | CheckInTask | ReturnItems,
+    | CheckInTask | ReturnItems | InTaskCommand,
     Field(discriminator="type"),
 ]
 TASK_COMMAND: TypeAdapter[Any] = TypeAdapter(TaskCommand)
