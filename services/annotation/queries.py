@@ -7,27 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson.codec_options import CodecOptions
-from bson.raw_bson import RawBSONDocument
-
 from shared.platform.mongo import find_in
-from shared.platform.queries import Read
+from shared.platform.queries import ASC, RAW, Read, paged
 
-ASC = 1
-RAW = CodecOptions(document_class=RawBSONDocument, tz_aware=True)
 LIVE = {"_deleted": {"$exists": False}}
 CLASSES = {"type": "class"} | LIVE
 CLASS_FIELDS = {"itemId": 1, "label": 1}
-
-
-async def _paged(collection: Any, query: dict[str, Any], projection: dict[str, Any] | None,
-                 after: Any, limit: int, raw: bool = True) -> tuple[list[Any], Any]:
-    if after is not None:
-        query = {"$and": [query, {"_id": {"$gt": after}}]}
-    if raw:  # passed on as read: no decoding and encoding again of what the gateway decodes
-        collection = collection.with_options(codec_options=RAW)
-    docs = await collection.find(query, projection).sort("_id", ASC).limit(limit).to_list(limit)
-    return docs, (docs[-1]["_id"] if len(docs) == limit else None)
 
 
 def table(db: Any) -> dict[str, Read]:
@@ -44,7 +29,7 @@ def table(db: Any) -> dict[str, Read]:
 
     async def of_dataset(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """A dataset's live annotations (only `fields`, if given), paged."""
-        return await _paged(db.annotations, {"datasetId": args["datasetId"]} | LIVE, args.get("fields"),
+        return await paged(db.annotations, {"datasetId": args["datasetId"]} | LIVE, args.get("fields"),
                             after, limit)
 
     async def classes_of_items(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
@@ -53,7 +38,7 @@ def table(db: Any) -> dict[str, Read]:
 
     async def classes_of_dataset(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """A dataset's live class annotations (id, item, label), paged."""
-        return await _paged(db.annotations, {"datasetId": args["datasetId"]} | CLASSES, CLASS_FIELDS, after, limit)
+        return await paged(db.annotations, {"datasetId": args["datasetId"]} | CLASSES, CLASS_FIELDS, after, limit)
 
     async def labels_of_dataset(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """The labels a dataset's live annotations use."""

@@ -7,28 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson.codec_options import CodecOptions
-from bson.raw_bson import RawBSONDocument
-
 from shared.platform.mongo import find_in
-from shared.platform.queries import Read
+from shared.platform.queries import ASC, RAW, Read, paged
 from shared.rules.progress import progress_counts, status_count_pipeline
 
-ASC = 1
-RAW = CodecOptions(document_class=RawBSONDocument, tz_aware=True)
 ASSIGNMENTS_PER_PAGE = 20  # an assignment carries its item ids: a page stays a few MB at most
-
-
-async def _paged(collection: Any, query: dict[str, Any], projection: dict[str, Any] | None,
-                 after: Any, limit: int, raw: bool = True) -> tuple[list[Any], Any]:
-    """Documents of `query` in `_id` order from past `after`, at most `limit`; where the next
-    page starts, or None when this one is the last."""
-    if after is not None:
-        query = {"$and": [query, {"_id": {"$gt": after}}]}
-    if raw:  # passed on as read: no decoding and encoding again of what the gateway decodes
-        collection = collection.with_options(codec_options=RAW)
-    docs = await collection.find(query, projection).sort("_id", ASC).limit(limit).to_list(limit)
-    return docs, (docs[-1]["_id"] if len(docs) == limit else None)
 
 
 def table(db: Any) -> dict[str, Read]:
@@ -107,7 +90,7 @@ def table(db: Any) -> dict[str, Read]:
             query: dict[str, Any] = {"taskId": {"$in": tasks}}
         else:
             query = {"itemIds": {"$in": args.get("itemIds") or []}}
-        docs, after = await _paged(db.assignments, query | {"active": True, "queue": {"$ne": True}},
+        docs, after = await paged(db.assignments, query | {"active": True, "queue": {"$ne": True}},
                                    {"itemIds": 1, "taskId": 1}, after, min(limit, ASSIGNMENTS_PER_PAGE),
                                    raw="itemIds" not in args)
         if "itemIds" in args:
@@ -118,7 +101,7 @@ def table(db: Any) -> dict[str, Read]:
 
     async def browse_holders(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """The task's active assignments and queue, with their items (paged by assignment)."""
-        return await _paged(db.assignments, {"taskId": args["taskId"], "active": True},
+        return await paged(db.assignments, {"taskId": args["taskId"], "active": True},
                             {"itemIds": 1, "queue": 1, "next": 1, "annotator": 1}, after,
                             min(limit, ASSIGNMENTS_PER_PAGE))
 

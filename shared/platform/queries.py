@@ -11,6 +11,7 @@ from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from faststream.redis import RedisBroker
 
 from shared.contracts import queries
@@ -18,6 +19,8 @@ from shared.platform.settings import Settings
 
 log = logging.getLogger("classifier.queries")
 CODEC = CodecOptions(tz_aware=True)
+RAW = CodecOptions(document_class=RawBSONDocument, tz_aware=True)  # documents passed on as read
+ASC = 1
 WORKERS = 16  # queries answered at once per replica: each is one or two MongoDB reads
 
 # A read: (arguments, where to start, how many) -> (documents, where the next page starts).
@@ -42,3 +45,15 @@ def serve(broker: RedisBroker, settings: Settings, owner: str, model: type[queri
         except Exception as exc:  # the asker is told, instead of waiting until it gives up
             log.exception("query %s failed", query.query)
             return bson.encode({"error": f"{type(exc).__name__}: {exc}"})
+
+
+async def paged(collection: Any, query: dict[str, Any], projection: dict[str, Any] | None,
+                after: Any, limit: int, raw: bool = True) -> tuple[list[Any], Any]:
+    """Documents of `query` in `_id` order from past `after`, at most `limit`; where the next
+    page starts, or None when this one is the last. An owner's paged reads share it."""
+    if after is not None:
+        query = {"$and": [query, {"_id": {"$gt": after}}]}
+    if raw:  # passed on as read: no decoding and encoding again of what the gateway decodes
+        collection = collection.with_options(codec_options=RAW)
+    docs = await collection.find(query, projection).sort("_id", ASC).limit(limit).to_list(limit)
+    return docs, (docs[-1]["_id"] if len(docs) == limit else None)
