@@ -30,6 +30,7 @@ from shared.contracts.events import CommandRejected
 from shared.contracts.scene_commands import SceneCommand
 from shared.contracts.tasks import (
     IN_TASK_COMMANDS,
+    AssignmentFact,
     ChangeTaskItems,
     CheckInTask,
     CreateTask,
@@ -126,10 +127,17 @@ async def view_of(task: dict[str, Any], repo: TaskRepository) -> dict[str, Any]:
 
 async def _changed(cmd: Any, task: dict[str, Any], change: str, repo: TaskRepository,
                    **summary: Any) -> list[Event]:
+    facts: dict[str, Any] = {}
     if change != "statuses":  # every other change may move items between assignments
-        await repo.bump_allocation(task["_id"])
+        facts["allocation_version"] = await repo.bump_allocation(task["_id"])
+        facts["assignments"] = [assignment_fact(a) for a in await repo.assignments(task["_id"], with_items=True)]
     return [event(cmd, TaskChanged, task_id=task["_id"], project_id=task["projectId"], change=change,
-                  task=await view_of(task, repo), summary=summary)]
+                  task=await view_of(task, repo), summary=summary, **facts)]
+
+
+def assignment_fact(doc: dict[str, Any]) -> AssignmentFact:
+    return AssignmentFact(id=doc["_id"], annotator=doc.get("annotator"), item_ids=doc.get("itemIds", []),
+                          active=doc.get("active", True), queue=bool(doc.get("queue")), next=doc.get("next", 0))
 
 
 # task management ------------------------------------------------------------------------------
@@ -310,11 +318,13 @@ async def pull_items(cmd: PullItems, *, repo: TaskRepository, clock: Clock) -> l
     queue = next(a for a in await repo.assignments(task["_id"]) if a.get("queue"))
     taken = await repo.take_from_queue(
         queue["_id"], rules.pull_size(task["batchSize"], task["maxBatchWorkload"], open_items))
+    version = None
     if taken:
         await repo.set_assignment(mine["_id"], {"$push": {"itemIds": {"$each": taken}}})
-        await repo.bump_allocation(task["_id"])
+        version = await repo.bump_allocation(task["_id"])
     return [event(cmd, ItemsPulled, task_id=task["_id"], project_id=task["projectId"],
-                  assignment_id=mine["_id"], item_ids=taken, open_items=open_items + len(taken))]
+                  assignment_id=mine["_id"], item_ids=taken, open_items=open_items + len(taken),
+                  allocation_version=version)]
 
 
 async def return_items(cmd: ReturnItems, *, repo: TaskRepository, clock: Clock) -> list[Event]:

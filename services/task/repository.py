@@ -75,7 +75,7 @@ class TaskRepository(Protocol):
     async def cached_task(self, task_id: str) -> dict[str, Any] | None: ...
     async def insert_task(self, task: dict[str, Any], assignments: list[dict[str, Any]]) -> None: ...
     async def update_task(self, task_id: str, changes: dict[str, Any]) -> dict[str, Any] | None: ...
-    async def bump_allocation(self, task_id: str) -> None: ...
+    async def bump_allocation(self, task_id: str) -> int: ...
     async def assignments(self, task_id: str, with_items: bool = False) -> list[dict[str, Any]]: ...
     async def assignment(self, assignment_id: str) -> dict[str, Any] | None: ...
     async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None: ...
@@ -195,14 +195,18 @@ class MongoTaskRepository:
         cursor = self.db.assignments.find({"taskId": task_id, "active": True, "queue": {"$ne": True}})
         return [d async for d in cursor]
 
-    async def bump_allocation(self, task_id: str) -> None:
+    async def bump_allocation(self, task_id: str) -> int:
         """Mark that the task's allocation changed: who holds what is read again, in the
-        background, so that the next item commands find it ready (services.task.holders)."""
+        background, so that the next item commands find it ready (services.task.holders).
+        The task's new allocation version."""
         self._tasks.pop(task_id, None)
-        await self.db.tasks.update_one({"_id": task_id}, {"$inc": {"allocationVersion": 1}})
+        task = await self.db.tasks.find_one_and_update({"_id": task_id}, {"$inc": {"allocationVersion": 1}},
+                                                       {"allocationVersion": 1},
+                                                       return_document=ReturnDocument.AFTER)
         warming = asyncio.ensure_future(self._holders.warm(task_id))
         self._warming.add(warming)
         warming.add_done_callback(self._warmed)
+        return int((task or {}).get("allocationVersion", 0))
 
     def _warmed(self, done: asyncio.Future[None]) -> None:
         self._warming.discard(done)

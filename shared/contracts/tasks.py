@@ -179,11 +179,29 @@ TaskCommand = Annotated[
 TASK_COMMAND: TypeAdapter[Any] = TypeAdapter(TaskCommand)
 
 
+class AssignmentFact(Contract):
+    """An assignment of a task as the task service holds it after a change: who holds
+    which items, in order. The pulling task's hidden queue is one too (`queue`), whose items
+    before `next` are handed out already."""
+
+    id: str
+    annotator: str | None = None
+    item_ids: list[str] = Field(default_factory=list)
+    active: bool = True
+    queue: bool = False
+    next: int = 0
+
+
 class TaskChanged(Envelope):
     """A task was created or changed (statuses, items, assignments). Emitted by the task
     service on `events.task` once stored; `task` is the task's JSON and `summary` says what
     changed (e.g. items not removed because they hold a status). Consumed by the gateway
-    and the workflow service."""
+    and the workflow service.
+
+    A change that may move items between assignments (every change but `statuses`) also
+    carries the task's `assignments` as they are now, items included, and the
+    `allocation_version` it made (the task's count of such changes): a consumer keeps its
+    own copy of who holds what from these, and ignores a copy older than the one it has."""
 
     type: Literal["TaskChanged"] = "TaskChanged"
     task_id: str
@@ -191,6 +209,8 @@ class TaskChanged(Envelope):
     change: str
     task: dict[str, Any]
     summary: dict[str, Any] = Field(default_factory=dict)
+    assignments: list[AssignmentFact] | None = None
+    allocation_version: int | None = None
 
 
 class ItemsPulled(Envelope):
@@ -203,6 +223,7 @@ class ItemsPulled(Envelope):
     assignment_id: str
     item_ids: list[str]
     open_items: int
+    allocation_version: int | None = None  # the task's, after the pull (see TaskChanged)
 
 
 class ItemStatusChanged(Envelope):

@@ -90,8 +90,9 @@ class FakeTaskRepository(TaskRepository):
         _update(self.tasks[task_id], changes)
         return _copy(self.tasks[task_id])
 
-    async def bump_allocation(self, task_id: str) -> None:
+    async def bump_allocation(self, task_id: str) -> int:
         _update(self.tasks[task_id], {"$inc": {"allocationVersion": 1}})
+        return self.tasks[task_id]["allocationVersion"]
 
     async def assignments(self, task_id: str, with_items: bool = False) -> list[dict[str, Any]]:
         found = [_copy(a) for _, a in sorted(self.assignment_docs.items()) if a["taskId"] == task_id]

@@ -249,6 +249,22 @@ async def test_a_reassignment_moves_the_items_and_their_counted_statuses():
     assert isinstance(stack.published[-1], TaskChanged) and stack.published[-1].change == "reassigned"
 
 
+async def test_a_change_of_who_holds_what_carries_the_assignments_and_the_allocation_version():
+    """Consumers keep their own copy of who holds what from the task facts (issue 19: the
+    workflow and the gateway no longer read the task service's collections)."""
+    stack = Stack()
+    await stack.task(allocation="pulling", batch_size=2, max_batch_workload=3)
+    [created] = stack.published
+    queue = next(a for a in created.assignments if a.queue)
+    assert queue.item_ids == ITEMS and queue.next == 0 and created.allocation_version == 1
+    await stack.run(PullItems(task_id="t1", project_id="p1", actor=ANN1))
+    pulled = stack.published[-1]
+    assert pulled.allocation_version == 2
+    stack.published.clear()
+    await stack.run(status("i1"))  # a status moves no item: no copy of the assignments
+    assert all(not isinstance(e, TaskChanged) or e.assignments is None for e in stack.published)
+
+
 def test_every_task_command_has_its_handler_in_the_table():
     from typing import get_args
 
