@@ -81,9 +81,7 @@ class FakeWorkflowRepository:
                    read_ms: int | None = None) -> queue.Synced:
         q = self.q(task_id, email)
         q.assignment, q.order, q.open = (assignment_id if items else ""), list(items), set(items) - done
-        if q.current not in q.order:
-            q.current = next((i for i in q.order if i in q.open), None)
-        ahead = q.open_after(q.current)
+        ahead = q.open_after(q.current)  # the item in hand stays; nothing is in hand before a move
         return queue.Synced([], [], 0, len(q.open), q.current, ahead[0] if ahead else None)
 
     async def look(self, task_id: str, email: str, item_id: str | None, ahead: int, now_ms: int) -> queue.Look:
