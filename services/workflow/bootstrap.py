@@ -1,5 +1,6 @@
 """Wires the workflow service from settings: consumer group `workflow-svc` on the `workflow`
-command stream and the task and annotation event streams (services.workflow.app); events on
+command stream and the task and annotation event streams (services.workflow.app); the task
+service asked by request/reply for tasks never seen (services.workflow.repository.TaskOwner); events on
 `events.workflow`; auto complete's SetStatus on `status`; pulls and returns on `tasks`; the
 command runner, the lease janitor and the moves waiting for a classification's outcome.
 Nothing connects before `build` is called."""
@@ -22,7 +23,13 @@ from redis.asyncio import Redis
 
 from services.workflow import app, handlers
 from services.workflow.reactions import Reactions
-from services.workflow.repository import MongoTaskData, WorkflowRepository, WorkflowStore, connect
+from services.workflow.repository import (
+    MongoOutcomes,
+    TaskOwner,
+    WorkflowRepository,
+    WorkflowStore,
+    connect,
+)
 from shared.contracts import streams
 from shared.contracts.envelope import utcnow
 from shared.contracts.tasks import TASK_COMMAND, PullItems, ReturnItems, SetStatus
@@ -58,7 +65,7 @@ class LeaseSettings(BaseSettings):
 class WorkflowService:
     broker: RedisBroker
     queues: WorkflowStore
-    data: MongoTaskData
+    data: MongoOutcomes
     runner: Runner
     reactions: Reactions
     app: AsgiFastStream
@@ -103,7 +110,8 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
     broker = make_broker(settings)
     redis = make_redis(settings)
     data = connect(settings.mongodb_url, settings.mongodb_db)
-    repo = WorkflowStore(redis, settings.namespace, int(leases.lease_ttl_s * 1000), data)
+    repo = WorkflowStore(redis, settings.namespace, int(leases.lease_ttl_s * 1000), data,
+                         TaskOwner(broker, settings.namespace))
     events = stream_publisher(broker, settings, streams.WORKFLOW_EVENTS, schema=WorkflowEvent,
                               description="Workflow facts: moves, settings, queue changes, lease grants, "
                               "renewals, expiries and returns; CommandRejected for refused commands.")

@@ -7,21 +7,24 @@ on `status`, PullItems and ReturnItems on `tasks`; its first message is the comm
 outcome. The seeding helpers (`sync_task`, `sync_annotator`) serve the reactions to task
 facts too (services.workflow.reactions).
 
-The task service's data is read, never written: everything that changes it goes out as a
-command. Every message a handler makes has an id derived from its cause (`made`), so a
+The queues are built from the workflow's own copy of the task facts (kept from the task
+service's events by services.workflow.reactions; a task never seen is asked of the task service
+once, `task_copy`). The task service's data is never written here: everything that changes it
+goes out as a command. Every message a handler makes has an id derived from its cause (`made`), so a
 command handled again after a crash makes the same messages, and the task service sees a
 redelivery as the same command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import functools
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
 from services.workflow import rules
 from services.workflow.repository import WorkflowRepository
-from services.workflow.rules import Refusal, TaskMeta, WorkflowSettings
+from services.workflow.rules import Refusal, TaskFacts, TaskMeta, WorkflowSettings
 from shared.contracts.envelope import Actor, Envelope, derived_id
 from shared.contracts.events import CommandRejected
 from shared.contracts.tasks import PullItems, ReturnItems, SetStatus
@@ -109,14 +112,14 @@ async def move_on(cmd: MoveOn, *, repo: WorkflowRepository, clock: Clock) -> lis
         assignment_id = look.state.get("assignment")
     if not assignment_id:
         return refused(cmd, Refusal("not_found", f"you have no assignment in task {task_id}", {"taskId": task_id}))
-    if meta.pulling and not look.ahead:  # nothing else open: a pull this service has not seen?
-        await sync_annotator(repo, cmd, meta, task_id, email, assignment_id, extra, clock)
+    if meta.pulling and not look.ahead:  # nothing else open: a pull whose fact has not come yet?
+        await sync_annotator(repo, cmd, meta, task_id, email, assignment_id, extra, clock, ask=True)
         look = await repo.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
     settings = WorkflowSettings.of_hash(look.settings)
     if rules.NextOnlyOnDone().check(meta, settings, look.item, look.item_is_open) is not None:
-        # The status may have been given a moment ago and not have reached the read
-        # model yet: the task service's data says, before refusing.
-        await _catch_up(repo, task_id, email, [look.item], meta, now)
+        # The status may have been given a moment ago and its fact not have arrived yet:
+        # the task service says, before refusing.
+        await _catch_up(repo, task_id, email, [look.item], meta, now, ask=True)
         look = await repo.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
         if (refusal := rules.NextOnlyOnDone().check(meta, settings, look.item, look.item_is_open)) is not None:
             return refused(cmd, refusal)
@@ -142,59 +145,67 @@ async def move_on(cmd: MoveOn, *, repo: WorkflowRepository, clock: Clock) -> lis
     return events + extra + commands
 
 
-async def step_back(cmd: StepBack, *, repo: WorkflowRepository, clock: Clock) -> list[Any]:
-    extra: list[Any] = []
-    found = await _annotator(repo, cmd, extra, clock)
-    if isinstance(found, Refusal):
-        return refused(cmd, found)
-    meta, state = found
+AnnotatorHandler = Callable[..., Awaitable[list[Any]]]
+
+
+def annotator_command(body: AnnotatorHandler) -> Handler:
+    """A command of one annotator in a task: `body(cmd, meta, assignment_id, *, repo, clock)`
+    runs once the task and the caller's queue are found (the task's read model seeded if
+    missing); a task not there or a caller without an assignment is refused. The seeding's
+    facts follow the body's answer (not a refusal of it)."""
+
+    @functools.wraps(body)
+    async def handler(cmd: Any, *, repo: WorkflowRepository, clock: Clock) -> list[Any]:
+        extra: list[Any] = []
+        found = await _annotator(repo, cmd, extra, clock)
+        if isinstance(found, Refusal):
+            return refused(cmd, found)
+        meta, state = found
+        out = await body(cmd, meta, state["assignment"], repo=repo, clock=clock)
+        return out if isinstance(out[0], CommandRejected) else out[:1] + extra + out[1:]
+    return handler
+
+
+@annotator_command
+async def step_back(cmd: StepBack, meta: TaskMeta, assignment_id: str, *, repo: WorkflowRepository,
+                    clock: Clock) -> list[Any]:
     back = await repo.step_back(cmd.task_id, cmd.actor.email, meta.pulling, ms(clock))
     if back.item is None:
         return refused(cmd, Refusal("conflict", "there is no earlier item to go back to"))
-    return [fact(cmd, SteppedBack, meta, cmd.task_id, cmd.actor.email, state["assignment"], item_id=back.item,
-                 next_item_id=back.next_item, open_items=back.open_items)] + extra
+    return [fact(cmd, SteppedBack, meta, cmd.task_id, cmd.actor.email, assignment_id, item_id=back.item,
+                 next_item_id=back.next_item, open_items=back.open_items)]
 
 
-async def change_settings(cmd: ChangeWorkflowSettings, *, repo: WorkflowRepository, clock: Clock) -> list[Any]:
-    extra: list[Any] = []
-    found = await _annotator(repo, cmd, extra, clock)
-    if isinstance(found, Refusal):
-        return refused(cmd, found)
-    meta, state = found
+@annotator_command
+async def change_settings(cmd: ChangeWorkflowSettings, meta: TaskMeta, assignment_id: str, *,
+                          repo: WorkflowRepository, clock: Clock) -> list[Any]:
     wanted = WorkflowSettings(auto_next=cmd.auto_next, auto_complete=cmd.auto_complete)
     if (refusal := rules.settings_refusal(meta, wanted)) is not None:
         return refused(cmd, refusal)
     await repo.save_settings(cmd.task_id, cmd.actor.email, wanted, rules.moves_on_freely(meta, wanted))
-    return [fact(cmd, WorkflowSettingsChanged, meta, cmd.task_id, cmd.actor.email, state["assignment"],
-                 auto_next=wanted.auto_next, auto_complete=wanted.auto_complete)] + extra
+    return [fact(cmd, WorkflowSettingsChanged, meta, cmd.task_id, cmd.actor.email, assignment_id,
+                 auto_next=wanted.auto_next, auto_complete=wanted.auto_complete)]
 
 
-async def heartbeat(cmd: Heartbeat, *, repo: WorkflowRepository, clock: Clock) -> list[Any]:
-    extra: list[Any] = []
-    found = await _annotator(repo, cmd, extra, clock)
-    if isinstance(found, Refusal):
-        return refused(cmd, found)
-    meta, state = found
+@annotator_command
+async def heartbeat(cmd: Heartbeat, meta: TaskMeta, assignment_id: str, *, repo: WorkflowRepository,
+                    clock: Clock) -> list[Any]:
     renewal = await repo.renew(cmd.task_id, cmd.actor.email, meta.pulling, ms(clock), force=True,
                                item_id=cmd.item_id, back=True)
-    return [fact(cmd, LeasesRenewed, meta, cmd.task_id, cmd.actor.email, state["assignment"],
-                 item_ids=renewal.items, expires_at=at(renewal.expires_ms))] + extra
+    return [fact(cmd, LeasesRenewed, meta, cmd.task_id, cmd.actor.email, assignment_id,
+                 item_ids=renewal.items, expires_at=at(renewal.expires_ms))]
 
 
-async def leave_task(cmd: LeaveTask, *, repo: WorkflowRepository, clock: Clock) -> list[Any]:
-    extra: list[Any] = []
+@annotator_command
+async def leave_task(cmd: LeaveTask, meta: TaskMeta, assignment_id: str, *, repo: WorkflowRepository,
+                     clock: Clock) -> list[Any]:
     now = ms(clock)
-    found = await _annotator(repo, cmd, extra, clock)
-    if isinstance(found, Refusal):
-        return refused(cmd, found)
-    meta, state = found
     left = await repo.leave(cmd.task_id, cmd.actor.email, meta.pulling, now)
-    out = [fact(cmd, LeftTask, meta, cmd.task_id, cmd.actor.email, state["assignment"],
+    out = [fact(cmd, LeftTask, meta, cmd.task_id, cmd.actor.email, assignment_id,
                 returning_item_ids=left.returning, held_item_ids=left.held, held_until=at(left.held_until_ms))]
-    out += extra
     if left.returning:
         out.append(made(cmd, ReturnItems, task_id=cmd.task_id, project_id=meta.project_id,
-                        assignment_id=state["assignment"], item_ids=left.returning))
+                        assignment_id=assignment_id, item_ids=left.returning))
         await repo.retry_return_at(cmd.task_id, cmd.actor.email, now + RETURN_RETRY_MS)
     return out
 
@@ -272,27 +283,44 @@ async def _resynced(repo: WorkflowRepository, cmd: Any, meta: TaskMeta, produced
 
 
 async def _catch_up(repo: WorkflowRepository, task_id: str, email: str, ahead: list[str], meta: TaskMeta,
-                    now: int) -> None:
-    """A status set a moment ago may not have reached the read model yet: check the few
-    items moving on would reach against the task service's data, so none is handed out
-    done."""
-    done = [(item_id, "1", None) for (_, item_id), doc in
-            (await repo.statuses((task_id, i) for i in ahead)).items() if doc.get("status")]
-    await repo.apply_statuses(task_id, email, done, meta.pulling, now)
+                    now: int, *, ask: bool = False) -> None:
+    """A status set a moment ago may not have reached the queue yet: the few items moving on
+    would reach are checked, so none is handed out done. The copy says, when it holds every
+    fact published; else (or with `ask`: before a refusal) the task service is asked (when it
+    does not answer at once, the copy's word stands)."""
+    items = [i for i in ahead if i]
+    held = await repo.ask_statuses(task_id, items) if ask or await repo.facts_behind() else None
+    done = [i for i, has in held.items() if has] if held is not None else await repo.done_items(task_id, items)
+    await repo.apply_statuses(task_id, email, [(item_id, "1", None) for item_id in done], meta.pulling, now)
 
 
-# seeding from the task service's data ---------------------------------------------------------------
+# seeding from the copy of the task's facts ----------------------------------------------------------
+
+
+async def task_copy(repo: WorkflowRepository, task_id: str, clock: Clock, *, fresh: bool = False) -> TaskFacts | None:
+    """The workflow's copy of the task's facts. A task never seen (created before this service
+    kept copies, or its facts trimmed from the stream) is asked of the task service and kept,
+    as is any task when `fresh` (facts missed: a gap in allocation versions). None when the
+    task service has no such task."""
+    if not fresh and (facts := await repo.task_facts(task_id)) is not None:
+        return facts
+    asked = await repo.ask_task(task_id, ms(clock))
+    if asked is None:
+        return await repo.task_facts(task_id)
+    facts, statuses = asked
+    await repo.keep_statuses(task_id, statuses)  # before the facts: a copy held has its statuses
+    await repo.keep_task_facts(task_id, facts)
+    return await repo.task_facts(task_id) or facts  # a newer copy kept meanwhile wins
 
 
 async def sync_task(repo: WorkflowRepository, cause: Envelope, task_id: str, produced: list[Any],
                     clock: Clock) -> TaskMeta | None:
-    """Rebuild a task's read model from the task service's data."""
+    """Rebuild a task's read model from the copy of its facts."""
     read_ms = ms(clock)
-    task = await repo.task(task_id)
-    if task is None:
+    facts = await task_copy(repo, task_id, clock)
+    if facts is None:
         return None
-    meta, version = TaskMeta.of_task(task), int(task.get("allocationVersion", 0))
-    assignments = await repo.assignments(task_id)
+    meta, version, assignments = facts.meta, facts.version, facts.assignments
     done = await repo.done_items(task_id, (i for a in assignments for i in a["itemIds"]))
     before = await repo.write_task(task_id, meta, {a["_id"]: a["annotator"] for a in assignments})
     current = {a["annotator"] for a in assignments}
@@ -306,14 +334,19 @@ async def sync_task(repo: WorkflowRepository, cause: Envelope, task_id: str, pro
 
 
 async def sync_annotator(repo: WorkflowRepository, cause: Envelope, meta: TaskMeta, task_id: str, email: str,
-                         assignment_id: str, produced: list[Any], clock: Clock) -> None:
-    """Re-seed one annotator's queue. The task's allocation version is read before the
-    assignment: the task service bumps it after each change of an assignment, so a
-    reading made by another replica meanwhile can be told older or newer (lua/sync.lua)."""
+                         assignment_id: str, produced: list[Any], clock: Clock, *, ask: bool = False) -> None:
+    """Re-seed one annotator's queue from the copy; with `ask`, from the assignment as the task
+    service holds it now (a pull whose fact has not arrived yet). The allocation version the
+    items date from lets a reading made by another replica meanwhile be told older or newer
+    (lua/sync.lua)."""
     read_ms = ms(clock)
-    version = await repo.allocation_version(task_id)
-    assignment = await repo.assignment(assignment_id)
-    items = assignment["itemIds"] if assignment and assignment.get("active") else []
+    asked = await repo.ask_assignment(task_id, assignment_id) if ask else None
+    if asked is not None:
+        items, version = asked
+    else:
+        facts = await task_copy(repo, task_id, clock)
+        assignment = facts.assignment(assignment_id) if facts else None
+        items, version = (assignment["itemIds"] if assignment else []), (facts.version if facts else 0)
     done = await repo.done_items(task_id, items)
     await _sync(repo, cause, meta, task_id, email, assignment_id, items, done, produced, clock, read_ms, version)
 

@@ -1,9 +1,11 @@
 """How the workflow service follows the facts of other services, and its lease janitor.
 
-Task facts re-seed the read model from the task service's collections (order-independent, so
-a redelivered or late fact does no harm); statuses are applied as the collections hold them
-when the fact is handled. Annotation facts in a pulling task count as work and renew leases.
-The janitor expires leases nobody renewed and asks the task service to take the items back.
+Task facts are kept first in the workflow's own copy (services.workflow.repository: settings,
+who holds which items, which items hold a status), each applied once whatever the order it
+comes in (a copy older than the one held is ignored; a gap in allocation versions, or a task
+never seen, is asked of the task service), then re-seed the read model from that copy.
+Annotation facts in a pulling task count as work and renew leases. The janitor expires leases
+nobody renewed and asks the task service to take the items back.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from services.workflow.handlers import (
     ms,
     sync_annotator,
     sync_task,
+    task_copy,
 )
 from services.workflow.repository import WorkflowRepository
+from services.workflow.rules import TaskFacts, TaskMeta
 from shared.contracts.envelope import Envelope, new_id, utcnow
 from shared.contracts.events import CommandRejected, ItemClassified
 from shared.contracts.tasks import ItemsPulled, ItemStatusChanged, ReturnItems, TaskChanged
@@ -84,15 +88,53 @@ class Reactions:
         produced: list[Any] = []
         for event in events:
             if isinstance(event, TaskChanged):
+                await self.keep_task_changed(event)
                 await self.when_task_changed(event, produced)
             elif isinstance(event, ItemsPulled):
+                await self.keep_items_pulled(event)
                 await self.when_items_pulled(event, produced)
             elif isinstance(event, CommandRejected) and event.command_type == "SetStatus":
                 await self.when_auto_completion_refused(event, produced)
         changes = [e for e in events if isinstance(e, ItemStatusChanged)]
         if changes:
+            await self.keep_statuses(changes)
             await self.when_statuses_changed(changes, produced)
         await self.send(produced)
+
+    # the copy of task facts ----------------------------------------------------------------------
+
+    async def keep_task_changed(self, event: TaskChanged) -> None:
+        """A change that may move items carries who holds what: kept unless older than the copy
+        held. A task first seen after its creation is asked of the task service instead (the
+        fact does not say which items hold a status)."""
+        meta = TaskMeta.of_view(event.task)
+        if event.assignments is not None and event.allocation_version is not None:
+            facts = TaskFacts(meta, TaskFacts.working([a.model_dump() for a in event.assignments]),
+                              event.allocation_version)
+            if event.change == "created" or await self.queues.task_facts(event.task_id) is not None:
+                await self.queues.keep_task_facts(event.task_id, facts)
+                return
+        elif event.change == "statuses" and await self.queues.keep_task_meta(event.task_id, meta):
+            return  # the task's statuses changed, not who holds what
+        await task_copy(self.queues, event.task_id, self.clock, fresh=True)
+
+    async def keep_items_pulled(self, event: ItemsPulled) -> None:
+        """Pulled items added to the copy; when it cannot tell (facts between not seen yet),
+        the task service is asked."""
+        if event.allocation_version is None or not event.item_ids:
+            return
+        if not await self.queues.keep_pulled(event.task_id, event.assignment_id, event.item_ids,
+                                             event.allocation_version):
+            await task_copy(self.queues, event.task_id, self.clock, fresh=True)
+
+    async def keep_statuses(self, events: list[ItemStatusChanged]) -> None:
+        by_task: dict[str, list[tuple[str, bool, int, str]]] = {}
+        for e in events:
+            by_task.setdefault(e.task_id, []).append((e.item_id, bool(e.status), _ms(e), e.assignment_id))
+        for task_id, changes in by_task.items():
+            await self.queues.keep_statuses(task_id, changes)
+
+    # what the facts change in the queues -----------------------------------------------------------
 
     async def when_task_changed(self, event: TaskChanged, produced: list[Any]) -> None:
         if event.change != "items-returned":
@@ -125,7 +167,7 @@ class Reactions:
         """Apply each item's status. A fact that is clearly the newest word on its item is
         applied as it says; the rest (handled out of order or twice, racing another writer,
         older than the queue's seeding: lua/status.lua) and items changed twice in the batch are
-        applied as stored now, read back from the task service's data. A bulk brings
+        applied as the copy holds them now (the newest word on each item). A bulk brings
         thousands at once: each task's meta and annotators are read once per batch."""
         latest: dict[tuple[str, str], ItemStatusChanged] = {}
         twice: set[tuple[str, str]] = set()

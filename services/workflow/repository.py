@@ -1,29 +1,47 @@
 """The workflow service's data access: its Redis read model (per-annotator queues, settings,
-leases; layout shared.contracts.read_model.ReadModel, scripts services.workflow.queue) and read-only
-reads of the task service's MongoDB collections it is seeded from. The only module of the
-service that talks to Redis or MongoDB."""
+leases; layout shared.contracts.read_model.ReadModel, scripts services.workflow.queue), its own
+copy of the task facts the queues are built from (kept from the task service's events; asked
+of the task service by request/reply for a task never seen, `TaskOwner`), and the platform's
+`operations` outcome records. The only module of the service that talks to Redis, MongoDB or
+the task service.
+
+The copy of task facts, per task in the read model: `facts` (hash: version, meta,
+assignments; lua/keep_facts.lua) and `held` (hash: item -> `<ms>|<1 or 0>|<assignment>`, which
+items hold a status and since when; lua/keep_statuses.lua)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+import bson
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo.errors import BulkWriteError
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from services.workflow import queue
-from services.workflow.rules import TaskMeta, WorkflowSettings, heartbeat_every_s
+from services.workflow.rules import TaskFacts, TaskMeta, WorkflowSettings, heartbeat_every_s
+from shared.contracts import queries, streams
 from shared.contracts.read_model import ReadModel
 from shared.platform.mongo import find_in
+from shared.platform.queries import CODEC
+from shared.platform.scripts import lua
 
+log = logging.getLogger("classifier.workflow")
 PROCESSED_TTL_S = 24 * 3600
+ASK_NOW_S = 2.0  # a move asks the task service for what changed a moment ago this long at most
 PULL_IN_FLIGHT_MS = 5_000
 CHUNK = 1_000
 DUPLICATE_KEY = 11000
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisQueues:
@@ -33,8 +51,11 @@ class RedisQueues:
     def __init__(self, redis: Redis, namespace: str, ttl_ms: int) -> None:
         self.redis = redis
         self.rm = ReadModel(namespace)
+        self.task_events = streams.stream(streams.TASK_EVENTS, namespace)
         self.ttl_ms = ttl_ms
         self.scripts = {name: redis.register_script(text) for name, text in queue.scripts().items()}
+        for name in ("keep_facts", "keep_statuses"):
+            self.scripts[name] = redis.register_script(lua("services.workflow", name))
 
     async def _run(self, script: str, task_id: str, email: str, pulling: bool, now_ms: int,
                    *args: Any, extra_keys: Sequence[str] = ()) -> Any:
@@ -72,6 +93,97 @@ class RedisQueues:
     async def annotator_of(self, task_id: str, assignment_id: str) -> str | None:
         found = await self.redis.hget(self.rm.task(task_id, "who"), assignment_id)
         return found.decode() if found else None
+
+    # the copy of task facts ---------------------------------------------------------------
+
+    async def task_facts(self, task_id: str) -> TaskFacts | None:
+        """The copy of the task's facts held, or None for a task never seen."""
+        version, meta, assignments = await self.redis.hmget(self.rm.task(task_id, "facts"),
+                                                            ["version", "meta", "assignments"])
+        if version is None or meta is None:
+            return None
+        return TaskFacts(TaskMeta.of_hash(json.loads(meta)), json.loads(assignments or b"[]"), int(version))
+
+    async def keep_task_facts(self, task_id: str, facts: TaskFacts) -> bool:
+        """Keep the facts unless the copy held is newer; True when kept."""
+        return bool(await self.scripts["keep_facts"](
+            keys=[self.rm.task(task_id, "facts")],
+            args=[facts.version, json.dumps(facts.meta.to_hash()), json.dumps(facts.assignments)]))
+
+    async def keep_task_meta(self, task_id: str, meta: TaskMeta) -> bool:
+        """New settings of a task whose copy is held (a change that moved no item)."""
+        return bool(await self.scripts["keep_facts"](keys=[self.rm.task(task_id, "facts")],
+                                                     args=["", json.dumps(meta.to_hash()), ""]))
+
+    async def keep_pulled(self, task_id: str, assignment_id: str, item_ids: Sequence[str], version: int) -> bool:
+        """Items an annotator pulled, added to the copy held: True when the copy now holds
+        them (applied, or a newer copy held already), False when it cannot tell (no copy,
+        an assignment it does not know, or facts between the two versions not seen yet)."""
+        key = self.rm.task(task_id, "facts")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    held, raw = await pipe.hmget(key, ["version", "assignments"])
+                    if held is None:
+                        return False
+                    if int(held) >= version:
+                        return True
+                    assignments = json.loads(raw or b"[]")
+                    mine = next((a for a in assignments if a["_id"] == assignment_id), None)
+                    if int(held) != version - 1 or mine is None:
+                        return False
+                    have = set(mine["itemIds"])
+                    mine["itemIds"] += [i for i in item_ids if i not in have]
+                    pipe.multi()
+                    pipe.hset(key, mapping={"version": version, "assignments": json.dumps(assignments)})
+                    await pipe.execute()
+                    return True
+                except WatchError:  # another replica changed the copy meanwhile: read it again
+                    continue
+
+    async def keep_statuses(self, task_id: str, changes: Sequence[tuple[str, bool, int, str]]) -> None:
+        """(item, holds a status, when the fact was made in ms, assignment): the newest word
+        on each item stays."""
+        for start in range(0, len(changes), CHUNK):
+            args = [v for item, has, at_ms, assignment in changes[start:start + CHUNK]
+                    for v in (item, at_ms, "1" if has else "0", assignment)]
+            await self.scripts["keep_statuses"](keys=[self.rm.task(task_id, "held")], args=args)
+
+    async def facts_behind(self) -> bool:
+        """Whether task facts are on their way to the copy: entries of the task event stream
+        this service's group has not read, or read and not yet handled. False only when the
+        copy holds every fact published (a status stored by the task service is published
+        before its outcome answers anyone), so a move need not ask the task service."""
+        try:
+            groups = await self.redis.xinfo_groups(self.task_events)
+        except Exception:  # noqa: BLE001 - no stream yet, or the server cannot say: ask
+            return True
+        mine = next((g for g in groups if _text(g.get("name")) == streams.WORKFLOW_GROUP), None)
+        return mine is None or mine.get("lag") is None or int(mine["lag"]) > 0 or int(mine.get("pending", 0)) > 0
+
+    async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]:
+        """Those of the task's `item_ids` that hold a status, as the copy says."""
+        ids, done = list(item_ids), set()
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            found = await self.redis.hmget(self.rm.task(task_id, "held"), chunk)
+            done |= {i for i, v in zip(chunk, found, strict=True) if v and v.split(b"|")[1] == b"1"}
+        return done
+
+    async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """(task, item) -> {status: holds one, assignmentId}, for the items the copy knows."""
+        by_task: dict[str, list[str]] = {}
+        for task_id, item_id in keys:
+            by_task.setdefault(task_id, []).append(item_id)
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for task_id, items in by_task.items():
+            values = await self.redis.hmget(self.rm.task(task_id, "held"), items)
+            for item_id, value in zip(items, values, strict=True):
+                if value:
+                    _, has, assignment = value.decode().split("|", 2)
+                    found[(task_id, item_id)] = {"status": has == "1", "assignmentId": assignment}
+        return found
 
     # one annotator ------------------------------------------------------------------------
 
@@ -238,48 +350,13 @@ class RedisQueues:
         return tuple(found.decode().split("|", 2)) if found else None  # type: ignore[return-value]
 
 
-class MongoTaskData:
-    """Read-only views of the task service's collections (the workflow never writes them),
-    and the `operations` outcomes every service records for the gateway."""
+class MongoOutcomes:
+    """The `operations` outcome records every service keeps for the gateway (the platform's;
+    the workflow reads no other service's collection)."""
 
     def __init__(self, client: AsyncIOMotorClient, database: str) -> None:
         self.client = client
         self.db = client[database]
-
-    async def task(self, task_id: str) -> dict[str, Any] | None:
-        return await self.db.tasks.find_one({"_id": task_id})
-
-    async def assignments(self, task_id: str) -> list[dict[str, Any]]:
-        """The task's working assignments (not the hidden queue, not removed), items in order."""
-        cursor = self.db.assignments.find({"taskId": task_id, "queue": {"$ne": True},
-                                           "removed": {"$ne": True}, "active": True})
-        return [d async for d in cursor if d.get("annotator")]
-
-    async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
-        return await self.db.assignments.find_one({"_id": assignment_id})
-
-    async def allocation_version(self, task_id: str) -> int:
-        """How many times the task service changed who holds what in the task (read before
-        an assignment, it dates the reading: lua/sync.lua)."""
-        task = await self.db.tasks.find_one({"_id": task_id}, {"allocationVersion": 1})
-        return int((task or {}).get("allocationVersion", 0))
-
-    async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]:
-        """Those of the task's `item_ids` that hold a status (read by `_id`, the only index
-        of `item_statuses`). A task whose counts show no status (a new one) is not read:
-        a big task's creation would look up every one of its ids for nothing."""
-        progress = await self.db.task_progress.find_one({"_id": task_id}, {"counts": 1})
-        if progress is not None and not any(n for by in progress.get("counts", {}).values()
-                                            for n in by.values()):
-            return set()
-        ids = [f"{task_id}:{i}" for i in item_ids]
-        docs = await find_in(self.db.item_statuses, "_id", ids, {"status": {"$ne": None}}, {"itemId": 1})
-        return {d["itemId"] for d in docs}
-
-    async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """(task, item) -> the item's status document, for the pairs that have one."""
-        ids = [f"{t}:{i}" for t, i in keys]
-        return {(d["taskId"], d["itemId"]): d for d in await find_in(self.db.item_statuses, "_id", ids)}
 
     async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]:
         """command id -> "succeeded" or "rejected", for the commands whose outcome is stored."""
@@ -305,14 +382,74 @@ class MongoTaskData:
         self.client.close()
 
 
-def connect(url: str, database: str) -> MongoTaskData:
+def connect(url: str, database: str) -> MongoOutcomes:
     client: AsyncIOMotorClient = AsyncIOMotorClient(url, serverSelectionTimeoutMS=3000, tz_aware=True)
-    return MongoTaskData(client, database)
+    return MongoOutcomes(client, database)
+
+
+class TaskOwner:
+    """Asks the task service for its data (request/reply, shared.platform.queries; the
+    owner's side: services.task.queries): a task the workflow has never seen (created before
+    it ran, or its facts trimmed from the stream), and statuses given a moment ago whose
+    facts may not have arrived yet."""
+
+    def __init__(self, broker: Any, namespace: str, timeout_s: float = 10.0) -> None:
+        self.broker = broker
+        self.list = queries.channel(queries.TASK, namespace)
+        self.timeout_s = timeout_s
+
+    async def _page(self, name: str, args: dict[str, Any], after: Any = None, *,
+                    timeout_s: float | None = None) -> tuple[list[Any], Any]:
+        body = queries.TaskQuery(query=name, args=args, after=after).model_dump(mode="json")
+        reply = await self.broker.request(body, list=self.list, timeout=timeout_s or self.timeout_s)
+        answer = bson.decode(reply.body, codec_options=CODEC)
+        if answer.get("error"):
+            raise RuntimeError(f"the task service could not answer {name}: {answer['error']}")
+        return answer.get("docs", []), answer.get("after")
+
+    async def _all(self, name: str, args: dict[str, Any]) -> list[Any]:
+        docs, after = await self._page(name, args)
+        while after is not None:
+            more, after = await self._page(name, args, after)
+            docs += more
+        return docs
+
+    async def task(self, task_id: str, now_ms: int) -> tuple[TaskFacts, list[tuple[str, bool, int, str]]] | None:
+        """The task's facts and its items' statuses as the task service holds them, or None
+        when it has no such task. The version is read first, so the assignments read after it
+        hold every change up to it; each status is dated `now_ms` (when asking began: a fact
+        made before then is in the answer already)."""
+        found, _ = await self._page("task", {"taskId": task_id})
+        if not found:
+            return None
+        task = found[0]
+        holders = await self._all("browse_holders", {"taskId": task_id})
+        statuses = await self._all("browse_statuses", {"taskId": task_id})
+        facts = TaskFacts(TaskMeta.of_task(task), TaskFacts.working(holders), int(task.get("allocationVersion", 0)))
+        holder = facts.holder()
+        return facts, [(d["itemId"], bool(d.get("status")), now_ms, holder.get(d["itemId"], ""))
+                       for d in statuses]
+
+    async def assignment(self, task_id: str, assignment_id: str, timeout_s: float) -> tuple[list[str], int] | None:
+        """An assignment's items as the task service holds them now, and the task's allocation
+        version read before them; None when it has no such working assignment."""
+        task, _ = await self._page("task", {"taskId": task_id, "fields": {"allocationVersion": 1}},
+                                   timeout_s=timeout_s)
+        found, _ = await self._page("assignment", {"assignmentId": assignment_id, "withItems": True},
+                                    timeout_s=timeout_s)
+        if not task or not found or found[0].get("taskId") != task_id or not found[0].get("active", True):
+            return None
+        return list(found[0].get("itemIds") or []), int(task[0].get("allocationVersion", 0))
+
+    async def statuses(self, task_id: str, item_ids: Sequence[str], timeout_s: float) -> dict[str, bool]:
+        """item -> holds a status, for the items the task service has a status record of."""
+        docs, _ = await self._page("statuses", {"taskId": task_id, "itemIds": list(item_ids)}, timeout_s=timeout_s)
+        return {d["itemId"]: bool(d.get("status")) for d in docs}
 
 
 class WorkflowRepository(Protocol):
     """What the workflow's handlers and reactions read and write (services.workflow.handlers):
-    the read model's queues (RedisQueues' methods), the task service's data it is seeded
+    the read model's queues (RedisQueues' methods), its copy of the task facts they are built
     from, and the outcome records of its commands (shared.platform.runner.OutcomeStore)."""
 
     # the read model
@@ -349,13 +486,18 @@ class WorkflowRepository(Protocol):
     async def note_auto_completion(self, set_status_id: str, task_id: str, email: str, item_id: str) -> None: ...
     async def auto_completion(self, set_status_id: str) -> tuple[str, str, str] | None: ...
 
-    # the task service's data
-    async def task(self, task_id: str) -> dict[str, Any] | None: ...
-    async def assignments(self, task_id: str) -> list[dict[str, Any]]: ...
-    async def assignment(self, assignment_id: str) -> dict[str, Any] | None: ...
-    async def allocation_version(self, task_id: str) -> int: ...
+    # the copy of task facts, and the task service asked for what the copy lacks
+    async def task_facts(self, task_id: str) -> TaskFacts | None: ...
+    async def keep_task_facts(self, task_id: str, facts: TaskFacts) -> bool: ...
+    async def keep_task_meta(self, task_id: str, meta: TaskMeta) -> bool: ...
+    async def keep_pulled(self, task_id: str, assignment_id: str, item_ids: Sequence[str], version: int) -> bool: ...
+    async def keep_statuses(self, task_id: str, changes: Sequence[tuple[str, bool, int, str]]) -> None: ...
+    async def facts_behind(self) -> bool: ...
     async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]: ...
     async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
+    async def ask_task(self, task_id: str, now_ms: int) -> tuple[TaskFacts, list[tuple[str, bool, int, str]]] | None: ...
+    async def ask_assignment(self, task_id: str, assignment_id: str) -> tuple[list[str], int] | None: ...
+    async def ask_statuses(self, task_id: str, item_ids: Sequence[str]) -> dict[str, bool] | None: ...
 
     # outcomes
     async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]: ...
@@ -364,32 +506,44 @@ class WorkflowRepository(Protocol):
 
 
 class WorkflowStore(RedisQueues):
-    """The workflow repository: the Redis read model, the task service's data (`data`), and
-    outcome records kept twice: in MongoDB's `operations`, where the gateway answers
-    `/operations/{id}` from (and a move waiting for a classification looks), and in Redis for
-    a day, where the runner looks a redelivered command up in one round trip."""
+    """The workflow repository: the Redis read model and copy of task facts, the task service
+    asked for what the copy lacks (`owner`), and outcome records kept twice: in MongoDB's
+    `operations`, where the gateway answers `/operations/{id}` from (and a move waiting for a
+    classification looks), and in Redis for a day, where the runner looks a redelivered
+    command up in one round trip."""
 
-    def __init__(self, redis: Redis, namespace: str, ttl_ms: int, data: MongoTaskData) -> None:
+    def __init__(self, redis: Redis, namespace: str, ttl_ms: int, data: MongoOutcomes,
+                 owner: TaskOwner | None = None) -> None:
         super().__init__(redis, namespace, ttl_ms)
         self.data = data
+        self.owner = owner
 
-    async def task(self, task_id: str) -> dict[str, Any] | None:
-        return await self.data.task(task_id)
+    async def ask_task(self, task_id: str, now_ms: int) -> tuple[TaskFacts, list[tuple[str, bool, int, str]]] | None:
+        if self.owner is None:
+            return None
+        return await self.owner.task(task_id, now_ms)
 
-    async def assignments(self, task_id: str) -> list[dict[str, Any]]:
-        return await self.data.assignments(task_id)
+    async def ask_assignment(self, task_id: str, assignment_id: str) -> tuple[list[str], int] | None:
+        """The assignment's items as the task service holds them now, or None when it has no
+        such assignment or does not answer at once (the copy's word stands then)."""
+        if self.owner is None:
+            return None
+        try:
+            return await self.owner.assignment(task_id, assignment_id, ASK_NOW_S)
+        except Exception as exc:  # noqa: BLE001 - a late or failed answer leaves the copy's word
+            log.warning("assignment %s of task %s not asked: %r", assignment_id, task_id, exc)
+            return None
 
-    async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
-        return await self.data.assignment(assignment_id)
-
-    async def allocation_version(self, task_id: str) -> int:
-        return await self.data.allocation_version(task_id)
-
-    async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]:
-        return await self.data.done_items(task_id, item_ids)
-
-    async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        return await self.data.statuses(keys)
+    async def ask_statuses(self, task_id: str, item_ids: Sequence[str]) -> dict[str, bool] | None:
+        """The statuses the task service holds now, or None when it does not answer at once
+        (the copy's word stands then: a move does not wait for a service that is down)."""
+        if self.owner is None or not item_ids:
+            return None
+        try:
+            return await self.owner.statuses(task_id, item_ids, ASK_NOW_S)
+        except Exception as exc:  # noqa: BLE001 - a late or failed answer leaves the copy's word
+            log.warning("statuses of task %s not asked: %r", task_id, exc)
+            return None
 
     async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]:
         return await self.data.outcome_statuses(command_ids)

@@ -46,6 +46,13 @@ class TaskMeta:
             batch_size=task.get("batchSize") or 0, max_batch_workload=task.get("maxBatchWorkload") or 0,
         )
 
+    @classmethod
+    def of_view(cls, view: Mapping[str, Any]) -> TaskMeta:
+        """From the task as `TaskChanged` carries it (its batch limits under metadata.system)."""
+        system = (view.get("metadata") or {}).get("system") or {}
+        return cls.of_task({**view, "batchSize": system.get("batchSize"),
+                            "maxBatchWorkload": system.get("maxBatchWorkload")})
+
     def to_hash(self) -> dict[str, str]:
         return {"projectId": self.project_id, "allocation": self.allocation,
                 "singleClass": _flag(self.single_class),
@@ -61,6 +68,34 @@ class TaskMeta:
                    offers_completed=h.get("offersCompleted", "1") == "1",
                    batch_size=int(h.get("batchSize") or 0),
                    max_batch_workload=int(h.get("maxBatchWorkload") or 0))
+
+
+@dataclass
+class TaskFacts:
+    """The workflow's own copy of a task's facts (kept from the task service's events, or
+    asked of it once for a task never seen): its settings, its working assignments (active,
+    not the hidden queue, held by an annotator: `_id`, `annotator`, `itemIds` in work order),
+    and the allocation version they date from (a copy older than the one held is ignored)."""
+
+    meta: TaskMeta
+    assignments: list[dict[str, Any]]
+    version: int
+
+    @staticmethod
+    def working(assignments: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Of a task's assignments (`AssignmentFact`s or the task service's documents), the
+        ones annotators work in, in the copy's shape."""
+        return [{"_id": a.get("_id") or a.get("id"), "annotator": a["annotator"],
+                 "itemIds": list(a.get("itemIds") or a.get("item_ids") or [])}
+                for a in assignments
+                if a.get("active", True) and not a.get("queue") and not a.get("removed") and a.get("annotator")]
+
+    def assignment(self, assignment_id: str) -> dict[str, Any] | None:
+        return next((a for a in self.assignments if a["_id"] == assignment_id), None)
+
+    def holder(self) -> dict[str, str]:
+        """item -> the assignment that holds it."""
+        return {i: a["_id"] for a in self.assignments for i in a["itemIds"]}
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,20 @@
 """An in-memory workflow repository (services.workflow.repository.WorkflowRepository) for
-handler tests: the task service's data as plain documents the test seeds, and annotators'
-queues kept as Python lists with the queue scripts' simplest meaning (allocation tasks: no
-leases, no pulls). What the Lua scripts do in full is tested against real Valkey
-(tests/integration/test_lua_scripts.py)."""
+handler tests: the copy of task facts as the real one keeps it, the task service's answers
+from plain documents the test seeds (`tasks`, `assignment_docs`, `item_statuses`: what asking
+the owner finds), and annotators' queues kept as Python lists with the queue scripts' simplest
+meaning (allocation tasks: no leases, no pulls). What the Lua scripts do in full is tested
+against real Valkey (tests/integration/test_lua_scripts.py); the copy and the rest, against
+the real repository by tests/integration/test_workflow_repository_contract.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.workflow import queue
-from services.workflow.rules import TaskMeta, WorkflowSettings
+from services.workflow.rules import TaskFacts, TaskMeta, WorkflowSettings
 
 
 @dataclass
@@ -31,6 +34,10 @@ class FakeQueue:
 class FakeWorkflowRepository:
     def __init__(self) -> None:
         self.tasks: dict[str, dict[str, Any]] = {}  # the task service's task documents
+        self.facts: dict[str, TaskFacts] = {}  # the workflow's copy of task facts
+        self.held: dict[tuple[str, str], tuple[int, bool, str]] = {}  # (task, item) -> (ms, has, assignment)
+        self.asked: list[str] = []  # tasks asked of the task service
+        self.behind = True  # task facts on their way (statuses are asked of the task service)
         self.assignment_docs: dict[str, dict[str, Any]] = {}
         self.item_statuses: dict[tuple[str, str], dict[str, Any]] = {}
         self.operations: dict[str, dict[str, Any]] = {}  # outcome records, by command id
@@ -74,9 +81,7 @@ class FakeWorkflowRepository:
                    read_ms: int | None = None) -> queue.Synced:
         q = self.q(task_id, email)
         q.assignment, q.order, q.open = (assignment_id if items else ""), list(items), set(items) - done
-        if q.current not in q.order:
-            q.current = next((i for i in q.order if i in q.open), None)
-        ahead = q.open_after(q.current)
+        ahead = q.open_after(q.current)  # the item in hand stays; nothing is in hand before a move
         return queue.Synced([], [], 0, len(q.open), q.current, ahead[0] if ahead else None)
 
     async def look(self, task_id: str, email: str, item_id: str | None, ahead: int, now_ms: int) -> queue.Look:
@@ -171,26 +176,76 @@ class FakeWorkflowRepository:
     async def auto_completion(self, set_status_id: str) -> tuple[str, str, str] | None:
         return self.notes.get(set_status_id)
 
-    # the task service's data ---------------------------------------------------------------
+    # the copy of task facts ----------------------------------------------------------------
 
-    async def task(self, task_id: str) -> dict[str, Any] | None:
-        return self.tasks.get(task_id)
+    async def task_facts(self, task_id: str) -> TaskFacts | None:
+        found = self.facts.get(task_id)
+        return TaskFacts(found.meta, deepcopy(found.assignments), found.version) if found else None
 
-    async def assignments(self, task_id: str) -> list[dict[str, Any]]:
-        return [a for a in self.assignment_docs.values()
-                if a["taskId"] == task_id and a.get("active") and a.get("annotator") and not a.get("queue")]
+    async def keep_task_facts(self, task_id: str, facts: TaskFacts) -> bool:
+        held = self.facts.get(task_id)
+        if held is not None and held.version > facts.version:
+            return False
+        self.facts[task_id] = TaskFacts(facts.meta, deepcopy(facts.assignments), facts.version)
+        return True
 
-    async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
-        return self.assignment_docs.get(assignment_id)
+    async def keep_task_meta(self, task_id: str, meta: TaskMeta) -> bool:
+        if task_id not in self.facts:
+            return False
+        self.facts[task_id].meta = meta
+        return True
 
-    async def allocation_version(self, task_id: str) -> int:
-        return int(self.tasks.get(task_id, {}).get("allocationVersion", 0))
+    async def keep_pulled(self, task_id: str, assignment_id: str, item_ids: Sequence[str], version: int) -> bool:
+        held = self.facts.get(task_id)
+        if held is None:
+            return False
+        if held.version >= version:
+            return True
+        mine = held.assignment(assignment_id)
+        if held.version != version - 1 or mine is None:
+            return False
+        mine["itemIds"] += [i for i in item_ids if i not in set(mine["itemIds"])]
+        held.version = version
+        return True
+
+    async def keep_statuses(self, task_id: str, changes: Sequence[tuple[str, bool, int, str]]) -> None:
+        for item_id, has, at_ms, assignment_id in changes:
+            held = self.held.get((task_id, item_id))
+            if held is None or held[0] <= at_ms:
+                self.held[(task_id, item_id)] = (at_ms, has, assignment_id)
+
+    async def facts_behind(self) -> bool:
+        return self.behind
 
     async def done_items(self, task_id: str, item_ids: Iterable[str]) -> set[str]:
-        return {i for i in item_ids if (self.item_statuses.get((task_id, i)) or {}).get("status")}
+        return {i for i in item_ids if (held := self.held.get((task_id, i))) and held[1]}
 
     async def statuses(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        return {k: self.item_statuses[k] for k in keys if k in self.item_statuses}
+        return {k: {"status": self.held[k][1], "assignmentId": self.held[k][2]} for k in keys if k in self.held}
+
+    # the task service asked ------------------------------------------------------------------
+
+    def _working(self, task_id: str) -> list[dict[str, Any]]:
+        return [a for a in self.assignment_docs.values() if a["taskId"] == task_id]
+
+    async def ask_task(self, task_id: str, now_ms: int) -> tuple[TaskFacts, list[tuple[str, bool, int, str]]] | None:
+        self.asked.append(task_id)
+        task = self.tasks.get(task_id)
+        if task is None:
+            return None
+        facts = TaskFacts(TaskMeta.of_task(task), TaskFacts.working(deepcopy(self._working(task_id))),
+                          int(task.get("allocationVersion", 0)))
+        return facts, [(item, bool(doc.get("status")), now_ms, doc.get("assignmentId", ""))
+                       for (t, item), doc in self.item_statuses.items() if t == task_id]
+
+    async def ask_assignment(self, task_id: str, assignment_id: str) -> tuple[list[str], int] | None:
+        doc = self.assignment_docs.get(assignment_id)
+        if doc is None or doc["taskId"] != task_id or not doc.get("active", True):
+            return None
+        return list(doc["itemIds"]), int(self.tasks.get(task_id, {}).get("allocationVersion", 0))
+
+    async def ask_statuses(self, task_id: str, item_ids: Sequence[str]) -> dict[str, bool] | None:
+        return {i: bool(doc.get("status")) for i in item_ids if (doc := self.item_statuses.get((task_id, i)))}
 
     # outcomes ------------------------------------------------------------------------------
 

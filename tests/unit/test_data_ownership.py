@@ -41,8 +41,6 @@ STILL_CROSSING = {
     # annotation service is down, and without a Redis connection)
     ("gateway/repository.py", "annotations"),
     ("services/task/repository.py", "annotations"), ("services/task/repository.py", "items"),
-    ("services/workflow/repository.py", "assignments"), ("services/workflow/repository.py", "item_statuses"),
-    ("services/workflow/repository.py", "task_progress"), ("services/workflow/repository.py", "tasks"),
 }
 
 TOUCH = re.compile(r"\b(?:db|database)\s*(?:\.\s*([a-z_]+)\b|\[\s*[\"']([a-z_]+)[\"']\s*\])")

@@ -12,9 +12,16 @@ import pytest
 
 from services.workflow import handlers
 from services.workflow.bootstrap import runner
+from services.workflow.reactions import Reactions
 from shared.contracts.envelope import Actor
 from shared.contracts.events import CommandRejected
-from shared.contracts.tasks import SetStatus
+from shared.contracts.tasks import (
+    AssignmentFact,
+    ItemsPulled,
+    ItemStatusChanged,
+    SetStatus,
+    TaskChanged,
+)
 from shared.contracts.workflow import (
     ChangeWorkflowSettings,
     Heartbeat,
@@ -69,7 +76,7 @@ async def test_a_first_command_seeds_the_task_from_its_data_and_settings_change(
     cmd = ChangeWorkflowSettings(actor=ANN, task_id="t1", project_id="p1", auto_next=True, auto_complete=True)
     [changed, synced] = await run.run([cmd])
     assert isinstance(changed, WorkflowSettingsChanged) and changed.auto_next and changed.auto_complete
-    assert isinstance(synced, QueueChanged) and synced.current_item_id == "i1" and synced.open_items == 3
+    assert isinstance(synced, QueueChanged) and synced.next_item_id == "i1" and synced.open_items == 3
     assert out.published == [changed, synced]
     assert repo.operations[cmd.id]["status"] == "succeeded"
     assert repo.operations[cmd.id]["event"]["type"] == "WorkflowSettingsChanged"
@@ -168,3 +175,61 @@ async def test_a_move_after_a_classification_refused_or_never_finished_is_refuse
     await handlers.run_waiting_moves(repo, run)
     assert repo.operations[late.id]["status"] == "rejected"
     assert "did not finish" in repo.operations[late.id]["event"]["message"]
+
+
+# the copy of task facts, kept from the task service's events -------------------------------------
+
+VIEW = {"id": "t1", "projectId": "p1", "allocation": "distribution", "singleClass": True,
+        "allowNextOnlyOnDone": False, "availableActions": [{"action": "completed"}],
+        "metadata": {"system": {"batchSize": None, "maxBatchWorkload": None}}}
+
+
+def changed(version: int, change: str = "items-add", **holdings: list[str]) -> TaskChanged:
+    return TaskChanged(actor=ANN, task_id="t1", project_id="p1", change=change, task=VIEW,
+                       assignments=[AssignmentFact(id=f"a-{who}", annotator=f"{who}@example.com", item_ids=items)
+                                    for who, items in holdings.items()]
+                       + [AssignmentFact(id="q", queue=True, item_ids=["q1"])],
+                       allocation_version=version)
+
+
+def reacting(repo: FakeWorkflowRepository) -> tuple[Reactions, Outlet]:
+    out = Outlet()
+    return Reactions(repo, out, clock=lambda: NOW), out
+
+
+async def test_a_new_task_is_kept_from_its_fact_and_its_queues_seeded_without_asking() -> None:
+    repo = FakeWorkflowRepository()
+    reactions, out = reacting(repo)
+    await reactions.on_task_events([changed(1, "created", ann=["i1", "i2"])])
+    held = await repo.task_facts("t1")
+    assert held.version == 1 and held.assignments == [{"_id": "a-ann", "annotator": ANN.email,
+                                                       "itemIds": ["i1", "i2"]}]  # not the hidden queue
+    assert repo.asked == [] and repo.queues[("t1", ANN.email)].order == ["i1", "i2"]
+    assert [e.type for e in out.published] == ["QueueChanged"]
+
+
+async def test_a_copy_older_than_the_one_held_is_ignored_and_statuses_are_kept_from_their_facts() -> None:
+    repo = FakeWorkflowRepository()
+    reactions, _ = reacting(repo)
+    await reactions.on_task_events([changed(1, "created", ann=["i1", "i2", "i3"])])
+    done = ItemStatusChanged(actor=ANN, task_id="t1", project_id="p1", assignment_id="a-ann", item_id="i2",
+                             status="completed", occurred_at=NOW)
+    await reactions.on_task_events([done, changed(2, ann=["i1", "i2", "i3", "i4"])])
+    await reactions.on_task_events([changed(1, "created", ann=["i1"])])  # late: ignored
+    assert (await repo.task_facts("t1")).assignment("a-ann")["itemIds"] == ["i1", "i2", "i3", "i4"]
+    assert repo.queues[("t1", ANN.email)].open == {"i1", "i3", "i4"}
+    assert repo.asked == []
+
+
+async def test_a_task_first_seen_after_its_creation_or_a_gap_in_its_versions_is_asked_of_the_task_service() -> None:
+    repo = seeded(statuses={"i2": "completed"})
+    reactions, _ = reacting(repo)
+    await reactions.on_task_events([changed(5, ann=["i1", "i2", "i3"])])  # which items hold a status?
+    assert repo.asked == ["t1"] and repo.queues[("t1", ANN.email)].open == {"i1", "i3"}
+    pulled = ItemsPulled(actor=ANN, task_id="t1", project_id="p1", assignment_id="a1", item_ids=["i4"],
+                         open_items=3, allocation_version=repo.facts["t1"].version + 1)
+    await reactions.on_task_events([pulled])  # the version that follows: added, nothing asked
+    assert repo.asked == ["t1"] and repo.facts["t1"].assignment("a1")["itemIds"] == ITEMS + ["i4"]
+    gap = pulled.model_copy(update={"id": "p2", "item_ids": ["i5"], "allocation_version": 9})
+    await reactions.on_task_events([gap])
+    assert repo.asked == ["t1", "t1"]
