@@ -69,6 +69,7 @@ class StatusWrites:
     fresh: list[dict[str, Any]] = field(default_factory=list)
     existing: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     events: list[Any] = field(default_factory=list)
+    encoding: asyncio.Future[list[Any]] | None = None  # the events, while they are encoded
 
 
 def _pick(chunks: list[Any], indexes: list[int]) -> Any:
@@ -209,13 +210,17 @@ class Statuses:
         """Write the statuses of an accepted bulk, then publish their events; the changes
         made (`statusChanges`: item, assignment, previous status, whether its document
         existed)."""
-        return await self._write_statuses(record, await self._status_writes(record))
+        writes = await self._status_writes(record, encode=False)
+        writes.encoding = asyncio.ensure_future(self._encoded(record, _known(record)))  # while writing
+        try:
+            return await self._write_statuses(record, writes)
+        finally:
+            writes.encoding.cancel()  # done by then, unless a write failed
 
     async def publish_events(self, record: dict[str, Any], changes: list[list[Any]]) -> None:
-        for n in range(0, len(changes), CHUNK):
-            await self.publish(await self.prepare(_status_events(record, changes[n:n + CHUNK])))
+        await self.publish(Prepared.joined(await self._encoded(record, changes)))
 
-    async def _status_writes(self, record: dict[str, Any]) -> StatusWrites:
+    async def _status_writes(self, record: dict[str, Any], encode: bool = True) -> StatusWrites:
         """The documents and encoded events of the bulk's statuses: of those it is known to
         change (`statusChanges`, stored) or, not known yet, of every item as if it had no
         status document (the most common case; `_write_statuses` finds the others)."""
@@ -231,11 +236,17 @@ class Statuses:
             writes.fresh.append({"_id": f"{task_id}:{item}", "taskId": task_id, "itemId": item,
                                  "assignmentId": assignment, "status": status, "creator": email,
                                  "timestamp": at, "lastCommandId": bulk_id, "log": [log]})
-        events = changes if changes is not None else [[i, a, None, False] for i, a in record["items"]]
-        for n in range(0, len(events), CHUNK):
-            writes.events.append(await self.prepare(_status_events(record, events[n:n + CHUNK])))
-            await asyncio.sleep(0)  # let the service's other work through between chunks
+        if encode:
+            writes.events = await self._encoded(record, _known(record))
         return writes
+
+    async def _encoded(self, record: dict[str, Any], changes: list[list[Any]]) -> list[Any]:
+        """The events of `changes`, chunk by chunk, as `prepare` makes them."""
+        encoded = []
+        for n in range(0, len(changes), CHUNK):
+            encoded.append(await self.prepare(_status_events(record, changes[n:n + CHUNK])))
+            await asyncio.sleep(0)  # let the writes and the service's other work through
+        return encoded
 
     async def _write_statuses(self, record: dict[str, Any], writes: StatusWrites) -> list[list[Any]]:
         """Write the statuses, chunk after chunk, then publish their events.
@@ -255,6 +266,8 @@ class Statuses:
 
         existed = set().union(*await asyncio.gather(
             *(insert(writes.fresh[n:n + CHUNK]) for n in range(0, len(writes.fresh), CHUNK))))
+        if writes.encoding is not None:
+            writes.events = await writes.encoding
         if writes.planned:
             changes, events = record["statusChanges"], writes.events
         else:
@@ -293,6 +306,13 @@ class Statuses:
         events = [_pick(writes.events, inserted)] + [
             await self.prepare(_status_events(record, updated[n:n + CHUNK])) for n in range(0, len(updated), CHUNK)]
         return changes, events
+
+
+def _known(record: dict[str, Any]) -> list[list[Any]]:
+    """The status changes of a bulk as far as they are known: stored, or (not found yet)
+    every item as if it had no status document."""
+    changes = record.get("statusChanges")
+    return changes if changes is not None else [[i, a, None, False] for i, a in record["items"]]
 
 
 def _status_events(record: dict[str, Any], changes: list[list[Any]]) -> list[ItemStatusChanged]:
