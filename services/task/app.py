@@ -69,7 +69,8 @@ def subscribe(broker: RedisBroker, *, runner: Runner, status_runner: StatusRunne
                  replies=True),
         Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, BULK_COMMAND.validate_python, on_bulk_commands,
                  streams.BULK_CLASSIFY, "BulkClassify and UndoBulk, checked against the task's allocation "
-                 "rules; ClassesStored from the annotation service.", replies=True),
+                 "rules, then passed on to the annotation service; ClassesStored, sent by earlier versions, left.",
+                 replies=True),
     ):
         attach(broker, consumer, settings=settings, service=NAME, dead_letters=dead_letters)
 

@@ -105,7 +105,9 @@ def build(settings: Settings) -> TaskService:
     events = stream_publisher(broker, settings, streams.TASK_EVENTS,
                               schema=TaskEvent | CommandRejected | BulkPreviewed | BulkCompleted,
                               description="Task facts: TaskChanged, ItemsPulled, ItemStatusChanged, "
-                              "CommandRejected, BulkPreviewed, BulkCompleted. Emitted after the change is durable.")
+                              "CommandRejected; BulkPreviewed and BulkCompleted when a bulk's command is delivered "
+                              "again after its end (the annotation service announces them). Emitted after the "
+                              "change is durable.")
     classify = stream_publisher(broker, settings, streams.CLASSIFY, schema=ClassifyStreamCommand,
                                 description="Task-context Classify commands the task's rules accepted; "
                                 "ClassifyItems and UnclassifyItems of accepted bulk classifications.",
