@@ -23,11 +23,13 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 PENDING_TTL_S = 7 * 24 * 3600
 STORED_POLL_S = 0.2  # how often a retry looks for an outcome stored after its event
 # The command streams whose services reply with the outcome (the platform runner's): the
-# annotation service's (classify, scene), the task service's (tasks, status; a command made
-# in a task is passed on from there to the annotation service, which replies) and the
-# workflow service's. (A move held for another command's outcome is run later, unreplied:
-# gateway.workflow_reads still finds its fact on events.workflow, which it reads anyway.)
-REPLIED = frozenset({streams.CLASSIFY, streams.SCENE, streams.TASKS, streams.STATUS, streams.WORKFLOW})
+# annotation service's (classify, scene), the task service's (tasks, status, bulk-classify;
+# a command made in a task, or an accepted bulk, is passed on from there to the annotation
+# service, which replies) and the workflow service's. (A move held for another command's
+# outcome is run later, unreplied: gateway.workflow_reads still finds its fact on
+# events.workflow, which it reads anyway.)
+REPLIED = frozenset({streams.CLASSIFY, streams.SCENE, streams.TASKS, streams.STATUS, streams.BULK_CLASSIFY,
+                     streams.WORKFLOW})
 
 
 class IdempotencyConflict(Exception):

@@ -8,8 +8,8 @@ event stream is read for it.
 
 The event streams are still looked at, by correlationId in the bytes as sent (`deliver`),
 for the few commands that need it, and only while one of them waits (`scanned`):
-- commands whose service does not reply (a bulk's, answered by the task service's bulk
-  handlers; the workflow service's, whose facts gateway.workflow_reads reads anyway);
+- commands whose service does not reply (the workflow service's moves held for another
+  command, whose facts gateway.workflow_reads reads anyway);
 - commands whose answer must follow a read model the gateway keeps from those events
   (`settle`; the task browser's index, gateway.browse: a classify answered is listed at
   once). Their reply is held until the event reader has passed the outcome event (read

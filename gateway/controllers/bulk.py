@@ -162,10 +162,10 @@ def render_undone(outcome: Any) -> dict[str, Any]:
 def bulk_view(record: dict[str, Any], classes: dict[str, Any], api: str, page: int,
               size: int) -> dict[str, Any]:
     total = len(record["items"])
-    # The task service completes a bulk once statuses and classes are both durable; the
-    # annotation service's record carries the classes' progress and the undo.
-    state = "undone" if classes.get("state") == "undone" else \
-        "completed" if record.get("state") == "completed" else "running"
+    # A bulk is linear: the task service writes the statuses, then the annotation service
+    # the classes, and its record says when the bulk is completed (or undone) and how far
+    # the classes got.
+    state = classes.get("state") if classes.get("state") in ("completed", "undone") else "running"
     view = {"id": record["_id"], "taskId": record["taskId"], "label": record["label"],
             "mode": record["mode"], "status": record["status"], "state": state,
             "done": total if state != "running" else classes.get("done", 0), "total": total,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
@@ -13,10 +14,11 @@ from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.annotation import app, handlers, queries
+from services.annotation.bulk import handlers as bulk
 from services.annotation.events import Event
 from services.annotation.repository import AnnotationRepository, MongoAnnotationRepository, connect
 from shared.contracts import streams
-from shared.contracts.bulk import ClassesStored
+from shared.contracts.bulk import BulkCompleted, BulkPreviewed, ClassesStored
 from shared.contracts.envelope import utcnow
 from shared.contracts.events import AnnotationEvent
 from shared.contracts.queries import ANNOTATION, AnnotationQuery
@@ -37,11 +39,15 @@ from shared.platform.settings import Settings
 
 
 def runner(repo: AnnotationRepository, *, base_url: str, publish: Publish,
-           clock: Callable[[], datetime] = utcnow, reply: Replies | None = None) -> Runner:
-    """The service's command runner: its handler table, keyed by item and annotation;
-    outcomes replied to the gateway that waits for them (`reply`)."""
-    return Runner(handlers.table(base_url), repo=repo, publish=publish, clock=clock, key=handlers.scope_of,
-                  reply=reply)
+           clock: Callable[[], datetime] = utcnow, reply: Replies | None = None,
+           bulk_events: Publish | None = None) -> Runner:
+    """The service's command runner: its handler table and its bulk commands', keyed by item
+    and annotation (a bulk command alone); outcomes replied to the gateway that waits for
+    them (`reply`). `bulk_events`: where a bulk's per-item events go as its chunks are
+    written (`publish` unless named)."""
+    table = handlers.table(base_url) | bulk.table(base_url, bulk_events or publish)
+    return Runner(table, repo=repo, publish=publish, clock=clock, key=bulk.scope(handlers.scope_of),
+                  recorded=bulk.recorded, reply=reply)
 
 
 async def handle_commands(commands: Iterable[Any], *, repo: AnnotationRepository, base_url: str,
@@ -71,16 +77,25 @@ def build(settings: Settings) -> AnnotationService:
         description="Annotation facts: ItemClassified, AnnotationUpdated, AnnotationDeleted, "
         "CommandRejected. Emitted after the change is durable in MongoDB.",
     )
-    bulk_replies = stream_publisher(
+    bulk_ends = stream_publisher(
+        broker, settings, streams.TASK_EVENTS, schema=BulkPreviewed | BulkCompleted, writer="annotation-svc",
+        description="BulkCompleted: a bulk classification's classes are written (its statuses were "
+        "before); BulkPreviewed: a dry run's counts. On the task events, where a bulk's readers "
+        "find its outcome. Emitted after the outcome is durable.")
+    # Declared so the contract keeps it: earlier versions sent it; this one does not (the
+    # annotation service ends a bulk itself), and the task service leaves one that comes.
+    stream_publisher(
         broker, settings, streams.BULK_CLASSIFY, schema=ClassesStored, writer="annotation-svc",
-        description="ClassesStored: the annotation side of a bulk classification is durable; "
-        "for the task service, which completes the bulk.")
+        description="ClassesStored: sent by earlier versions to the task service, which then "
+        "completed the bulk; no longer sent.")
 
-    async def publish(produced: list[Any]) -> None:
+    async def publish_events(produced: list[Any]) -> None:
         await publish_all(redis, events, produced)
 
-    async def reply(stored: ClassesStored) -> None:
-        await bulk_replies.publish(stored.wire(), correlation_id=stored.id)
+    async def publish(produced: list[Any]) -> None:
+        """The runner's outlet: a bulk's end on the task events, the rest on its own."""
+        for ends, run in groupby(produced, key=lambda e: isinstance(e, BulkPreviewed | BulkCompleted)):
+            await publish_all(redis, bulk_ends if ends else events, list(run))
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
@@ -90,9 +105,9 @@ def build(settings: Settings) -> AnnotationService:
         await redis.aclose()
         mongo.close()
 
-    service_runner = runner(repo, base_url=settings.public_url, publish=publish, reply=replier(redis, broker))
-    app.subscribe(broker, runner=service_runner, repo=repo, publish=publish, reply=reply, settings=settings,
-                  dead_letters=DeadLetters(redis, settings.namespace))
+    service_runner = runner(repo, base_url=settings.public_url, publish=publish, reply=replier(redis, broker),
+                            bulk_events=publish_events)
+    app.subscribe(broker, runner=service_runner, settings=settings, dead_letters=DeadLetters(redis, settings.namespace))
     serve(broker, settings, ANNOTATION, AnnotationQuery, queries.table(repo.db))  # the gateway's reads of its data
     asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
     return AnnotationService(settings, broker, redis, mongo, repo, service_runner, asgi)

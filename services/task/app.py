@@ -1,7 +1,8 @@
 """The task service's subscribers, and its process (`python -m services.task`).
 
-Task and status commands go to the runner (shared.platform.runner), bulk commands to
-services.task.bulk; FastStream acknowledges a batch once its subscriber returns."""
+Task, status and bulk commands go to the runner (shared.platform.runner; the bulk stream's
+through services.task.bulk's table); FastStream acknowledges a batch once its subscriber
+returns."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 
 from faststream.redis import RedisBroker
 
-from services.task.bulk.handlers import BulkHandlers
 from shared.contracts import streams
 from shared.contracts.bulk import BULK_COMMAND
 from shared.contracts.tasks import TASK_COMMAND
@@ -47,7 +47,7 @@ def _sortable(entry: str) -> str:
     return f"{int(ms):015d}-{int(seq or 0):010d}"
 
 
-def subscribe(broker: RedisBroker, *, runner: Runner, status_runner: StatusRunner, bulk: BulkHandlers,
+def subscribe(broker: RedisBroker, *, runner: Runner, status_runner: StatusRunner, bulk: Runner,
               settings: Settings, dead_letters: DeadLetters) -> None:
     """The `tasks`, `status` and `bulk-classify` stream subscribers, in the service's group."""
 
@@ -57,6 +57,9 @@ def subscribe(broker: RedisBroker, *, runner: Runner, status_runner: StatusRunne
     async def on_status_commands(commands: list[Any], reply_to: Mapping[str, str]) -> None:
         await status_runner(commands, positions(broker, commands)).run(commands, reply_to)
 
+    async def on_bulk_commands(commands: list[Any], reply_to: Mapping[str, str]) -> None:
+        await bulk.run(commands, reply_to)
+
     for consumer in (
         Consumer(streams.TASKS, streams.TASK_GROUP, TASK_COMMAND.validate_python, on_task_commands,
                  streams.TASKS, f"{streams.TASKS} commands, checked against the task's allocation rules; "
@@ -64,9 +67,10 @@ def subscribe(broker: RedisBroker, *, runner: Runner, status_runner: StatusRunne
         Consumer(streams.STATUS, streams.TASK_GROUP, TASK_COMMAND.validate_python, on_status_commands,
                  streams.STATUS, f"{streams.STATUS} commands, checked against the task's allocation rules.",
                  replies=True),
-        Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, BULK_COMMAND.validate_python, bulk.handle,
+        Consumer(streams.BULK_CLASSIFY, streams.TASK_GROUP, BULK_COMMAND.validate_python, on_bulk_commands,
                  streams.BULK_CLASSIFY, "BulkClassify and UndoBulk, checked against the task's allocation "
-                 "rules; ClassesStored from the annotation service."),
+                 "rules, then passed on to the annotation service; ClassesStored, sent by earlier versions, left.",
+                 replies=True),
     ):
         attach(broker, consumer, settings=settings, service=NAME, dead_letters=dead_letters)
 

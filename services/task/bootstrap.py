@@ -16,10 +16,10 @@ from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.task import app, handlers, queries
-from services.task.bulk.handlers import BulkHandlers
+from services.task.bulk import handlers as bulk_handlers
 from services.task.repository import MongoTaskRepository, TaskRepository, connect
 from shared.contracts import streams
-from shared.contracts.bulk import BulkCompleted, BulkPreviewed
+from shared.contracts.bulk import BulkCompleted, BulkPreviewed, ClassifyItems, UnclassifyItems
 from shared.contracts.commands import Classify as ClassifyCommand
 from shared.contracts.commands import ClassifyStreamCommand, DeleteAnnotation, UpdateAnnotation
 from shared.contracts.envelope import Envelope, utcnow
@@ -43,7 +43,7 @@ from shared.platform.runner import Publish, Replies, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
 
-FORWARDED_TO_CLASSIFY = (ClassifyCommand, UpdateAnnotation, DeleteAnnotation)
+FORWARDED_TO_CLASSIFY = (ClassifyCommand, UpdateAnnotation, DeleteAnnotation, ClassifyItems, UnclassifyItems)
 
 
 def runner(repo: TaskRepository, *, publish: Publish, clock: Callable[[], datetime] = utcnow,
@@ -62,6 +62,15 @@ def status_runner(repo: TaskRepository, *, publish: Publish,
         return runner(repo, publish=publish, clock=clock, reply=reply,
                       batch=handlers.status_batch(commands, positions, repo))
     return make
+
+
+def bulk_runner(repo: TaskRepository, *, publish: Publish, statuses: bulk_handlers.Statuses,
+                clock: Callable[[], datetime] = utcnow, reply: Replies | None = None) -> Runner:
+    """The bulk stream's runner: one command at a time (a bulk's plan is big), a refusal
+    replied here, an accepted bulk or undo passed on to the annotation service with its
+    reply address."""
+    return Runner(bulk_handlers.table(statuses), repo=repo, publish=publish, clock=clock,
+                  recorded=bulk_handlers.recorded, reply=reply)
 
 
 def outlet(redis: Redis, events: Any, classify: Any, scene: Any) -> Publish:
@@ -85,7 +94,7 @@ class TaskService:
     redis: Redis
     repo: MongoTaskRepository
     runner: Runner
-    bulk: BulkHandlers
+    bulk: Runner
     app: AsgiFastStream
 
 
@@ -96,7 +105,9 @@ def build(settings: Settings) -> TaskService:
     events = stream_publisher(broker, settings, streams.TASK_EVENTS,
                               schema=TaskEvent | CommandRejected | BulkPreviewed | BulkCompleted,
                               description="Task facts: TaskChanged, ItemsPulled, ItemStatusChanged, "
-                              "CommandRejected, BulkPreviewed, BulkCompleted. Emitted after the change is durable.")
+                              "CommandRejected; BulkPreviewed and BulkCompleted when a bulk's command is delivered "
+                              "again after its end (the annotation service announces them). Emitted after the "
+                              "change is durable.")
     classify = stream_publisher(broker, settings, streams.CLASSIFY, schema=ClassifyStreamCommand,
                                 description="Task-context Classify commands the task's rules accepted; "
                                 "ClassifyItems and UnclassifyItems of accepted bulk classifications.",
@@ -106,13 +117,11 @@ def build(settings: Settings) -> TaskService:
                              writer="task-svc")
     publish = outlet(redis, events, classify, scene)
 
-    async def forward(command: Envelope) -> None:  # a bulk's ClassifyItems or UnclassifyItems
-        await classify.publish(command.wire(), correlation_id=command.id)
-
     reply = replier(redis, broker)
     service_runner = runner(repo, publish=publish, reply=reply)
-    bulk = BulkHandlers(repo, lambda evs: publish_all(redis, events, evs), forward,
-                        prepare=lambda evs: prepare_all(events, evs))
+    statuses = bulk_handlers.Statuses(repo, lambda evs: publish_all(redis, events, evs),
+                                      prepare=lambda evs: prepare_all(events, evs))
+    bulk = bulk_runner(repo, publish=publish, statuses=statuses, reply=reply)
     app.subscribe(broker, runner=service_runner, status_runner=status_runner(repo, publish=publish, reply=reply), bulk=bulk,
                   settings=settings, dead_letters=DeadLetters(redis, settings.namespace))
     serve(broker, settings, TASK, TaskQuery, queries.table(repo.db))  # the gateway's reads of its data

@@ -114,13 +114,14 @@ def table(db: Any) -> dict[str, Read]:
         return docs, (docs[-1]["_id"] if len(docs) == limit else None)
 
     async def bulk(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        """A bulk's record in the task, its state and, once completed, its status changes."""
+        """A bulk's record in the task, its state and, once its statuses are written, their
+        changes."""
         bulk_id = args["bulkId"]
         record = await db.bulk_operations.find_one({"_id": bulk_id, "taskId": args["taskId"]})
         if record is None:
             return [], None
         record |= await db.bulk_states.find_one({"_id": bulk_id}) or {}
-        if "statusChanges" not in record and record.get("state") == "completed":  # found as written
+        if "statusChanges" not in record and record.get("state", "accepted") != "accepted":  # found as written
             record["statusChanges"] = (await db.bulk_status_changes.find_one({"_id": bulk_id}) or {}).get(
                 "statusChanges", [])
         return [record], None

@@ -7,8 +7,7 @@ cursor, so a pull is one atomic `$inc`); `item_statuses` holds an item's status 
 with its log; `task_progress` the status counts per task; `operations` each command's
 outcome record (shared.platform.runner). A bulk's plan is in `bulk_operations`, its small
 changing state in `bulk_states` and the statuses it changed in `bulk_status_changes`.
-Items are read from the gateway's catalog (`items`), never written; a bulk's preview reads
-the annotation service's `annotations` (a crossing issue 19 has still to remove)."""
+Items are read from the gateway's catalog (`items`), never written."""
 
 from __future__ import annotations
 
@@ -102,7 +101,6 @@ class TaskRepository(Protocol):
     async def insert_statuses(self, docs: list[dict[str, Any]]) -> set[str]: ...
     async def update_statuses(self, ids: list[str], unless_command: str, fields: dict[str, Any],
                               log: dict[str, Any]) -> None: ...
-    async def items_with_label(self, item_ids: list[str], label: str) -> set[str]: ...
 
 
 class MongoTaskRepository:
@@ -440,13 +438,6 @@ class MongoTaskRepository:
         wrote (a redelivery)."""
         await update_in(self.db.item_statuses, "_id", ids, {"$set": fields, "$push": {"log": log}},
                         {"lastCommandId": {"$ne": unless_command}})
-
-    async def items_with_label(self, item_ids: list[str], label: str) -> set[str]:
-        """Items that carry a live class annotation with `label` (images; not video scenes)."""
-        docs = await find_in(self.db.annotations, "itemId", item_ids, {
-            "type": "class", "label": label, "_deleted": {"$exists": False},
-            "metadata.system.frame": {"$exists": False}}, {"itemId": 1})
-        return {d["itemId"] for d in docs}
 
 
 def _state_of(record: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Bulk classification contracts: the commands on `bulk-classify` and `classify`, and the
 events that report a bulk's preview, progress, completion and undo.
 
-A bulk's id is its `BulkClassify` command id. The task service forwards the classes to
-the annotation service (`ClassifyItems`) before it writes the statuses, so both services
-write at once; the annotation service reports its half back (`ClassesStored`) and the task
-service announces `BulkCompleted` once both halves are durable. The outcome the caller waits for
+A bulk's id is its `BulkClassify` command id. The flow is linear: the task service checks
+the bulk, plans it and writes its statuses, then passes the classes on to the annotation
+service (`ClassifyItems`, with the requester's reply address), which writes them and
+announces the end (`BulkCompleted`, or `BulkPreviewed` for a dry run) on `events.task`,
+where readers of a bulk's outcome find it. The outcome the caller waits for
 (`BulkPreviewed`, `BulkCompleted`, `CommandRejected`) correlates to that id; every per-item
 event (`ItemStatusChanged`, `ItemClassified`) and `BulkProgressed` correlates to
 `items_correlation(bulk_id)` instead, so a waiting request resolves only on the outcome.
@@ -44,7 +45,7 @@ class BulkClassify(Envelope):
     """Classify many items of an allocation task at once (optionally setting their status),
     or with `dry_run` only preview what would change. Stream `bulk-classify`; consumed by
     the task service, which applies the rules, writes the statuses and forwards one
-    `ClassifyItems` to the annotation service."""
+    `ClassifyItems` to the annotation service, which answers."""
 
     type: Literal["BulkClassify"] = "BulkClassify"
     task_id: str
@@ -75,8 +76,11 @@ class BulkItem(Contract):
 
 class ClassifyItems(Envelope):
     """The accepted part of a bulk for the annotation service: add `label` to every item
-    (annotation ids from `annotation_id(bulk_id, item)`). Stream `classify`; when the
-    classes are stored the annotation service sends `ClassesStored` back."""
+    (annotation ids from `annotation_id(bulk_id, item)`). Stream `classify`; the task
+    service's statuses are durable when it is sent. When the classes are stored the
+    annotation service announces `BulkCompleted`. With `dry_run`, nothing is written: the
+    annotation service answers `BulkPreviewed`, completing the task service's counts
+    (`preview`) with which items already carry the label."""
 
     type: Literal["ClassifyItems"] = "ClassifyItems"
     bulk_id: str
@@ -89,12 +93,16 @@ class ClassifyItems(Envelope):
     replace_classes: bool = False
     items: list[BulkItem]
     statuses: dict[str, Any] = Field(default_factory=dict)  # the task service's summary
+    dry_run: bool = False
+    # a dry run's counts from the task service: total, statusOverwritten, heldByOthers,
+    # statusesBefore, and statusChanging (the items whose status would change)
+    preview: dict[str, Any] = Field(default_factory=dict)
 
 
 class ClassesStored(Envelope):
-    """The annotation service's half of a bulk is durable: every class annotation written
-    (or found there already). Stream `bulk-classify`, from the annotation service to the
-    task service, which completes the bulk once its statuses are durable too."""
+    """The annotation service's half of a bulk is durable. Sent back to the task service by
+    earlier versions, which completed the bulk on it; no longer sent (a bulk is linear:
+    the annotation service completes it), and one still arriving is acknowledged and left."""
 
     type: Literal["ClassesStored"] = "ClassesStored"
     bulk_id: str
@@ -118,7 +126,8 @@ class UnclassifyItems(Envelope):
 
 
 class BulkPreviewed(Envelope):
-    """What a bulk would do (dry run); nothing changed. Emitted on `events.task`."""
+    """What a bulk would do (dry run); nothing changed. Emitted on `events.task` (by the
+    annotation service, which knows the items already classified)."""
 
     type: Literal["BulkPreviewed"] = "BulkPreviewed"
     task_id: str
@@ -145,8 +154,9 @@ class BulkProgressed(Envelope):
 
 
 class BulkCompleted(Envelope):
-    """Every item of a bulk is classified (and its status set) durably. Emitted by the
-    task service on `events.task` once both halves are stored; correlates to the bulk id."""
+    """Every item of a bulk is classified (and its status set) durably. Emitted on
+    `events.task` by the annotation service once it has written the classes (the task
+    service wrote the statuses before passing the bulk on); correlates to the bulk id."""
 
     type: Literal["BulkCompleted"] = "BulkCompleted"
     bulk_id: str

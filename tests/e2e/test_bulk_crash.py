@@ -71,11 +71,12 @@ async def test_a_bulk_finishes_exactly_once_per_item_after_its_services_are_kill
     platform, db = bare_platform, bare_platform.catalog.db
     items = await register_many(platform, N)
     owner = (await platform.get("/api/v1/users/me")).json()["email"]
-    # The classes are written first, then the statuses (services/task/bulk/handlers.py `_apply`):
-    # the annotation service dies midway through the classes, comes back and finishes them,
-    # then the task service dies midway through the statuses; both come back.
-    with service("task", settings, 1) as task_svc:
-        with service("annotation", settings, 1) as ann_svc:
+    # A bulk is linear: the statuses are written first, then the classes
+    # (services/task/bulk/handlers.py, then services/annotation/bulk/handlers.py): the task
+    # service dies midway through the statuses, comes back and finishes them, then the
+    # annotation service dies midway through the classes; both come back.
+    with service("annotation", settings, 1) as ann_svc:
+        with service("task", settings, 1) as task_svc:
             task = (await create_task(platform, assignees=[owner], singleClass=True)).json()
             if "url" in task:  # past the gateway's wait: the created task is in the operation
                 while (op := (await platform.get("/" + task["url"].split("/", 3)[3])).json())["status"] == "pending":
@@ -84,15 +85,15 @@ async def test_a_bulk_finishes_exactly_once_per_item_after_its_services_are_kill
             request = asyncio.ensure_future(platform.post(
                 f"/api/v1/tasks/{task['id']}/bulk-classify",
                 {"label": POLO, "itemIds": items, "mode": "classify-and-set-status"}))
-            classes_then = await kill_midway(ann_svc, lambda: db.annotations.count_documents({}), "annotation")
-        with service("annotation", settings, 2):
             statuses_then = await kill_midway(
                 task_svc, lambda: db.item_statuses.count_documents({"taskId": task["id"]}), "status")
+        with service("task", settings, 2):
+            classes_then = await kill_midway(ann_svc, lambda: db.annotations.count_documents({}), "annotation")
             answer = await request
     assert 0 < statuses_then < N and 0 < classes_then < N, "the services were not killed midway"
     bulk_id = answer.json()["id"]
 
-    with service("task", settings, 2), service("annotation", settings, 3):
+    with service("task", settings, 3), service("annotation", settings, 2):
         deadline = time.monotonic() + 120
         while (view := (await platform.get(f"/api/v1/tasks/{task['id']}/bulk/{bulk_id}",
                                            params={"pageSize": 1})).json())["state"] != "completed":

@@ -52,3 +52,22 @@ async def test_a_classify_in_a_task_and_its_refusal_are_answered_from_their_repl
     assert looked_for == []
     stored = await platform.catalog.db.operations.find_one({"_id": refused.headers["operation-id"]})
     assert stored["status"] == "rejected" and stored["commandType"] == "Classify"
+
+
+async def test_a_bulk_its_preview_refusal_and_undo_are_answered_from_their_replies(platform, team):  # noqa: F811
+    _, items = team
+    task = (await create_task(platform)).json()
+    looked_for = event_streams_unread_for_outcomes(platform.gateway)
+    api = f"/api/v1/tasks/{task['id']}"
+    body = {"label": POLO, "itemIds": items[:3], "mode": "classify-and-set-status"}
+    preview = await platform.post(f"{api}/bulk-classify/preview", body)
+    assert preview.status_code == 200 and preview.json()["total"] == 3, preview.text
+    done = await platform.post(f"{api}/bulk-classify", body)
+    assert done.status_code == 200 and done.json()["status"] == "completed", done.text
+    refused = await platform.post(f"{api}/bulk-classify", body | {"status": "approved"})
+    assert refused.status_code == 422, refused.text
+    undone = await platform.post(f"{api}/bulk/{done.json()['id']}/undo")
+    assert undone.status_code == 200 and undone.json()["removed"] == 3, undone.text
+    assert looked_for == []
+    stored = await platform.catalog.db.operations.find_one({"_id": done.json()["id"]})
+    assert stored["commandType"] == "BulkClassify" and stored["event"]["type"] == "BulkCompleted"

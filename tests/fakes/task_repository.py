@@ -51,7 +51,6 @@ class FakeTaskRepository(TaskRepository):
         self.bulk_plans: dict[str, dict[str, Any]] = {}
         self.bulk_states: dict[str, dict[str, Any]] = {}
         self.bulk_changes: dict[str, list[list[Any]]] = {}
-        self.labelled: dict[str, set[str]] = defaultdict(set)  # label -> items carrying it
 
     def add_items(self, dataset_id: str, *item_ids: str, **fields: Any) -> None:
         for item_id in item_ids:
@@ -220,6 +219,3 @@ class FakeTaskRepository(TaskRepository):
             if doc is not None and doc.get("lastCommandId") != unless_command:
                 doc.update(_copy(fields))
                 doc.setdefault("log", []).append(_copy(log))
-
-    async def items_with_label(self, item_ids: list[str], label: str) -> set[str]:
-        return set(item_ids) & self.labelled[label]

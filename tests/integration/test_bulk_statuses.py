@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.task.bulk.handlers import BulkHandlers
+from services.task.bulk.handlers import Statuses
 from services.task.repository import connect
 from shared.platform.messaging import Prepared
 
@@ -30,7 +30,7 @@ class Published:
 async def bulk(settings):
     repo = connect(settings.mongodb_url, settings.mongodb_db)
     published = Published()
-    handlers = BulkHandlers(repo, published, forward=None)
+    handlers = Statuses(repo, published)
     yield handlers, repo.db, published
     repo.close()
 

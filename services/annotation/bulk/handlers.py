@@ -1,55 +1,105 @@
-"""The annotation service's bulk use cases: add one class to many items (`ClassifyItems`)
-and undo it (`UnclassifyItems`).
+"""The annotation service's bulk use cases, run by the platform runner (shared.platform.runner):
+add one class to many items and announce the bulk's end (`ClassifyItems`), answer a dry run
+(`ClassifyItems` with `dry_run`), undo (`UnclassifyItems`). The task service checked the
+bulk and wrote its statuses before passing it on; nothing goes back to it.
 
-The plan (which items get the class, which earlier classes each replaces) is stored in
-`bulk_classifications` before anything is written; a redelivery replays it. Annotation ids
-derive from the bulk and item ids, so replays insert nothing twice. Each item's change is
-an ordinary per-item event; `BulkProgressed` reports done/total per chunk; `ClassesStored`
-goes back to the task service last, after everything is durable (the task service then
-completes the bulk).
+Handlers are `(command, *, repo, clock, ...) -> Answer`, registered in `table`. The outcome
+is the bulk's (or the undo's), so it is recorded under the id the requester waits for, the
+bulk id (the undo id), not the passed-on command's: the runner does not look these commands
+up by their own id (`recorded`), and each handler reads its own progress back instead.
 
-These two do not go through the platform runner: a bulk publishes its events chunk by chunk
-while it runs, answers on the bulk stream, and records the undo's outcome under the undo's
-id; until the bulk becomes linear (issue 19), they keep their own replay."""
+A bulk's per-item events (`ItemClassified`, `AnnotationDeleted`) and its `BulkProgressed`
+reports are published by the handler itself (`publish`, bound into the table), chunk by
+chunk, each after its chunk is durable: ten thousand of them belong in no outcome record,
+and live feeds follow the progress. The outcome event (`BulkCompleted`, `BulkPreviewed`,
+`BulkUndone`) goes out through the runner, after the record.
+
+Crash safety: the plan (which items get the class, which earlier classes each replaces) is
+stored in `bulk_classifications` before anything is written; a redelivery replays it.
+Annotation ids derive from the bulk and item ids, so replays insert nothing twice, and the
+events go out again with the same ids."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from services.annotation import rules
 from services.annotation.bulk import plan
 from services.annotation.repository import AnnotationRepository
 from shared.contracts.bulk import (
+    BulkCompleted,
+    BulkPreviewed,
     BulkProgressed,
     BulkUndone,
-    ClassesStored,
     ClassifyItems,
     UnclassifyItems,
     annotation_id,
     items_correlation,
     offenders,
 )
-from shared.contracts.envelope import Envelope, derived_id, utcnow
-from shared.contracts.events import AnnotationDeleted, ItemClassified, parse_event
+from shared.contracts.envelope import derived_id
+from shared.contracts.events import AnnotationDeleted, ItemClassified
+from shared.platform.runner import Answer, Clock, Handler, stored_events
 
 CHUNK = 1_000
 IN_FLIGHT = 2  # chunk writes sent ahead
+COMPLETED = "completed"
 Publish = Callable[[list[Any]], Awaitable[None]]
 
 
-async def classify_items(cmd: ClassifyItems, *, repo: AnnotationRepository, base_url: str,
-                         publish: Publish, reply: Callable[[ClassesStored], Awaitable[None]]) -> None:
-    if (stored := await _outcome(repo, cmd.id)) is not None:
-        return await reply(ClassesStored.model_validate(stored["event"]))
+class StillWriting(RuntimeError):
+    """An undo came before its bulk's classes were all written (that bulk's command failed
+    and waits to be delivered again): left pending, it is delivered again after it."""
+
+
+async def classify_items(cmd: ClassifyItems, *, repo: AnnotationRepository, clock: Clock, base_url: str,
+                         publish: Publish) -> Answer:
+    """Write the bulk's classes, chunk by chunk, and announce its end (`BulkCompleted`); a
+    dry run's preview (`BulkPreviewed`)."""
+    outcome = {"_id": cmd.bulk_id, "commandType": "BulkClassify"}
+    if cmd.dry_run:
+        return Answer([await _preview(cmd, repo)], record=outcome)
     record = await repo.bulk_record(cmd.bulk_id)
     if record is None:
         planned = plan.plan_classes(cmd, await repo.live_classes([i.item_id for i in cmd.items]))
         record = {"_id": cmd.bulk_id, "commandId": cmd.id, "taskId": cmd.task_id,
-                  "projectId": cmd.project_id, "total": len(cmd.items), "createdAt": utcnow(), **planned}
+                  "projectId": cmd.project_id, "total": len(cmd.items), "createdAt": clock(), **planned}
         await repo.save_bulk_record(record)
+    if record.get("state") not in (COMPLETED, "undone"):
+        await _write(cmd, repo, record, base_url, publish)
+        await repo.mark_bulk(cmd.bulk_id, {"state": COMPLETED, "done": record["total"]})
+    return Answer([BulkCompleted(
+        id=derived_id(cmd.bulk_id, "BulkCompleted"), correlation_id=cmd.bulk_id, actor=cmd.actor,
+        bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id, total=record["total"],
+        classified=len(record["classified"]), unchanged=len(record["unchanged"]),
+        replaced=sum(len(v) for v in record["replaced"].values()), statuses=cmd.statuses)], record=outcome)
+
+
+async def _preview(cmd: ClassifyItems, repo: AnnotationRepository) -> BulkPreviewed:
+    """The task service's counts, with the items that already carry the label."""
+    items = [i.item_id for i in cmd.items]
+    live = await repo.live_classes(items)
+    carrying = {i for i in items if any(a["label"] == cmd.label for a in live.get(i, []))}
+    counts = cmd.preview
+    changing = set(counts.get("statusChanging", []))
+    return BulkPreviewed(
+        id=derived_id(cmd.bulk_id, "BulkPreviewed"), correlation_id=cmd.bulk_id, actor=cmd.actor,
+        task_id=cmd.task_id, project_id=cmd.project_id, total=counts.get("total", len(items)),
+        would_change=len([i for i in items if i not in carrying or i in changing]),
+        already_classified=len(carrying), status_overwritten=counts.get("statusOverwritten", 0),
+        held_by_others=counts.get("heldByOthers", {}), statuses_before=counts.get("statusesBefore", {}))
+
+
+async def _write(cmd: ClassifyItems, repo: AnnotationRepository, record: dict[str, Any], base_url: str,
+                 publish: Publish) -> None:
+    """Write the planned classes chunk by chunk, publishing each chunk's events once it is
+    durable. Two chunks are always on their way to the server: it takes the second as soon
+    as the first is in (writes to one collection take their turn there), while this process
+    builds the next chunk and publishes the events of those already durable."""
     api = f"{base_url.rstrip('/')}/api/v1"
     template = plan.template(cmd, base_url)
     tombstone = {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email, "commandId": cmd.id,
@@ -62,7 +112,10 @@ async def classify_items(cmd: ClassifyItems, *, repo: AnnotationRepository, base
             id=derived_id(cmd.id, f"classified:{d['itemId']}"), correlation_id=correlation,
             actor=cmd.actor, item_id=d["itemId"], dataset_id=cmd.dataset_id, project_id=cmd.project_id,
             annotation=rules.public(d), replaced=record["replaced"].get(d["itemId"], [])) for d in docs]
-        events.append(_progress(cmd, done, total, f"progress:{docs[0]['itemId']}"))
+        events.append(BulkProgressed(
+            id=derived_id(cmd.id, f"progress:{docs[0]['itemId']}"), correlation_id=correlation,
+            actor=cmd.actor, bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id,
+            done=done, total=total))
         await publish(events)
         await repo.bulk_progressed(cmd.bulk_id, done)
 
@@ -71,10 +124,6 @@ async def classify_items(cmd: ClassifyItems, *, repo: AnnotationRepository, base
         await repo.tombstone([r for i, _ in part for r in record["replaced"].get(i, [])], tombstone)
         return docs
 
-    # Two chunks always on their way to the server: it takes the second as soon as the first
-    # is in (writes to one collection take their turn there), while this process builds the
-    # next chunk and publishes the events of those already durable. Building between writes
-    # had left the server idle a fifth of the time (bench/bulk.py).
     done, writing, reporting = len(record["unchanged"]), deque(), None
     for n in range(0, len(todo) + IN_FLIGHT * CHUNK, CHUNK):
         part = todo[n:n + CHUNK]
@@ -89,61 +138,39 @@ async def classify_items(cmd: ClassifyItems, *, repo: AnnotationRepository, base
             reporting = asyncio.ensure_future(report(written, done))
     if reporting is not None:
         await reporting
-    stored = ClassesStored(
-        id=derived_id(cmd.id, "ClassesStored"), correlation_id=cmd.bulk_id, actor=cmd.actor,
-        bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id,
-        classified=len(todo), unchanged=len(record["unchanged"]),
-        replaced=sum(len(v) for v in record["replaced"].values()))
-    await repo.mark_bulk(cmd.bulk_id, {"state": "completed", "done": total})
-    await _finish(repo, cmd, cmd.id, "ClassifyItems", stored)
-    await reply(stored)
 
 
-def _progress(cmd: ClassifyItems, done: int, total: int, what: str) -> BulkProgressed:
-    return BulkProgressed(id=derived_id(cmd.id, what), correlation_id=items_correlation(cmd.bulk_id),
-                          actor=cmd.actor, bulk_id=cmd.bulk_id, task_id=cmd.task_id,
-                          project_id=cmd.project_id, done=done, total=total)
-
-
-async def _finish(repo: AnnotationRepository, cmd: Envelope, outcome_id: str, kind: str, event: Any) -> None:
-    await repo.save_outcomes([{"_id": outcome_id, "commandType": kind, "status": "succeeded",
-                               "actorId": cmd.actor.user_id, "projectId": getattr(cmd, "project_id", None),
-                               "event": event.wire(), "completedAt": utcnow()}])
-
-
-async def _outcome(repo: AnnotationRepository, outcome_id: str) -> dict[str, Any] | None:
-    return (await repo.outcomes([outcome_id])).get(outcome_id)
-
-
-async def unclassify_items(cmd: UnclassifyItems, *, repo: AnnotationRepository, publish: Publish) -> None:
+async def unclassify_items(cmd: UnclassifyItems, *, repo: AnnotationRepository, clock: Clock,
+                           publish: Publish) -> Answer:
     """Remove the bulk's classes and bring back those they replaced, except on items whose
-    bulk annotation changed since (those are reported as conflicts)."""
-    if (stored := await _outcome(repo, cmd.undo_id)) is not None:
-        return await publish([parse_event(stored["event"])])
+    bulk annotation changed since (those are reported as conflicts); `BulkUndone`, recorded
+    under the undo's id."""
+    outcome = {"_id": cmd.undo_id, "commandType": "UndoBulk"}
+    if (stored := (await repo.outcomes([cmd.undo_id])).get(cmd.undo_id)) is not None:
+        return Answer(stored_events(stored), record=outcome)
     record = await repo.bulk_record(cmd.bulk_id)
-    undo = (record or {}).get("undo")
+    if record is None or record.get("state") not in (COMPLETED, "undone"):
+        # The task service passes an undo on only once it has passed its bulk on, earlier on
+        # this stream: a bulk not written yet is one whose delivery failed and comes again.
+        raise StillWriting(f"bulk {cmd.bulk_id}: its classes are still being written")
+    undo = record.get("undo")
     if undo is None:
-        mine = {annotation_id(cmd.bulk_id, i): i for i, _ in record["classified"]} if record else {}
+        mine = {annotation_id(cmd.bulk_id, i): i for i, _ in record["classified"]}
         current = await repo.get_many(list(mine))
         keep = [i for a, i in mine.items() if _untouched(current.get(a))]
         undo = {"items": keep, "conflicts": [i for i in mine.values() if i not in set(keep)]}
-        if record:
-            await repo.mark_bulk(cmd.bulk_id, {"undo": undo})
+        await repo.mark_bulk(cmd.bulk_id, {"undo": undo})
     removed = [annotation_id(cmd.bulk_id, i) for i in undo["items"]]
-    back = [r for i in undo["items"] for r in (record or {}).get("replaced", {}).get(i, [])]
+    back = [r for i in undo["items"] for r in record.get("replaced", {}).get(i, [])]
     await repo.tombstone(removed, {"at": cmd.occurred_at.isoformat(), "by": cmd.actor.email,
-                                    "commandId": cmd.undo_id, "bulkId": cmd.bulk_id})
-    if record:
-        await repo.revive(back, record["commandId"])
+                                   "commandId": cmd.undo_id, "bulkId": cmd.bulk_id})
+    await repo.revive(back, record["commandId"])
     await publish(await _undo_events(cmd, repo, undo["items"], back))
-    undone = BulkUndone(
+    await repo.mark_bulk(cmd.bulk_id, {"state": "undone"})
+    return Answer([BulkUndone(
         id=derived_id(cmd.id, "BulkUndone"), correlation_id=cmd.undo_id, actor=cmd.actor,
         bulk_id=cmd.bulk_id, task_id=cmd.task_id, project_id=cmd.project_id, removed=len(removed),
-        restored=len(back), conflicts=offenders(undo["conflicts"]), statuses=cmd.statuses)
-    if record:
-        await repo.mark_bulk(cmd.bulk_id, {"state": "undone"})
-    await _finish(repo, cmd, cmd.undo_id, "UndoBulk", undone)
-    await publish([undone])
+        restored=len(back), conflicts=offenders(undo["conflicts"]), statuses=cmd.statuses)], record=outcome)
 
 
 def _untouched(doc: dict[str, Any] | None) -> bool:
@@ -162,3 +189,29 @@ async def _undo_events(cmd: UnclassifyItems, repo: AnnotationRepository, items: 
             item_id=doc["itemId"], dataset_id=doc["datasetId"], project_id=cmd.project_id,
             annotation=rules.public(doc)))
     return events
+
+
+def table(base_url: str, publish: Publish) -> dict[type, Handler]:
+    """The bulk commands of the `classify` stream and their handlers; `publish`: the outlet
+    of their per-item events (`events.annotation`)."""
+    return {
+        ClassifyItems: partial(classify_items, base_url=base_url, publish=publish),
+        UnclassifyItems: partial(unclassify_items, publish=publish),
+    }
+
+
+def is_bulk(cmd: Any) -> bool:
+    return isinstance(cmd, ClassifyItems | UnclassifyItems)
+
+
+def recorded(cmd: Any) -> bool:
+    """The runner looks up a bulk command's record by its own id: never, it is kept under
+    the bulk's (the undo's) id."""
+    return not is_bulk(cmd)
+
+
+def scope(others: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The runner's key with bulk commands: each runs alone (None), after the batch's earlier
+    commands and before its later ones, since it touches thousands of items; `others` keys
+    the rest."""
+    return lambda cmd: None if is_bulk(cmd) else others(cmd)
