@@ -22,6 +22,7 @@ from litestar.params import FromPath, JSONBody
 
 from gateway.account_schemas import AcceptInvitationIn, NewPasswordIn, PasswordChangeIn, SignInIn
 from gateway.accounts import Accounts
+from gateway.answers import InvitationInfo, SignedIn
 from gateway.auth import SESSION_AUTH, SESSION_COOKIE
 from gateway.links import Kind, LinkRefused, Links
 from gateway.passwords import SignInThrottle, verify_password
@@ -32,7 +33,7 @@ from shared.platform.settings import Settings
 WRONG = "wrong email or password"
 
 
-def user_json(user: dict[str, Any]) -> dict[str, Any]:
+def user_json(user: dict[str, Any]) -> SignedIn:
     return {"id": user["id"], "email": user["email"], "name": user.get("name") or user["email"]}
 
 
@@ -70,7 +71,7 @@ class SignInController(Controller):
     async def sign_in(
         self, data: JSONBody[SignInIn], request: Request, throttle: NamedDependency[SignInThrottle],
         accounts: NamedDependency[Accounts], sessions: NamedDependency[Sessions],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[SignedIn]:
         """Sign in with email and password: a browser session. 401 for a wrong email or
         password alike; 429 with Retry-After after SIGNIN_ATTEMPTS failures of the account
         or the address within SIGNIN_WINDOW_SECONDS."""
@@ -134,7 +135,7 @@ class SignInController(Controller):
     async def invitation(
         self, secret: FromPath[str], links: NamedDependency[Links],
         catalog: NamedDependency[Catalog],
-    ) -> dict[str, Any]:
+    ) -> InvitationInfo:
         """What an invitation is for (without using it up): the email, project and role."""
         try:
             link = await links.peek("invitation", secret)
@@ -150,7 +151,7 @@ class SignInController(Controller):
         self, secret: FromPath[str], data: JSONBody[AcceptInvitationIn], request: Request,
         accounts: NamedDependency[Accounts], links: NamedDependency[Links],
         catalog: NamedDependency[Catalog], sessions: NamedDependency[Sessions],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[SignedIn]:
         """Choose a display name and a password: signed in, already a member of the project
         with the role the owner gave. 409 when the email has an account by now."""
         _json_only(request)
@@ -172,7 +173,7 @@ class SignInController(Controller):
         self, secret: FromPath[str], data: JSONBody[NewPasswordIn], request: Request,
         accounts: NamedDependency[Accounts], links: NamedDependency[Links],
         catalog: NamedDependency[Catalog], sessions: NamedDependency[Sessions],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[SignedIn]:
         """Set a new password with a reset link: every other session of the account ends,
         and this one starts."""
         _json_only(request)
@@ -188,7 +189,7 @@ class SignInController(Controller):
         self, secret: FromPath[str], request: Request, accounts: NamedDependency[Accounts],
         links: NamedDependency[Links], catalog: NamedDependency[Catalog],
         sessions: NamedDependency[Sessions],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[SignedIn]:
         """Sign in with a one-time link (the first owner's, from `gateway.admin create-owner`
         or `make run`); set a password afterwards with PUT /users/me/password."""
         user = await _use(links, catalog, "signin", secret)

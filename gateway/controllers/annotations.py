@@ -12,6 +12,8 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.access import Access
+from gateway.answers import Annotation
+from gateway.controllers.common import GONE, accepted
 from gateway.dispatch import Commands
 from gateway.errors import unprocessable
 from gateway.exports import public_annotation
@@ -35,16 +37,16 @@ class AnnotationController(Controller):
     @get("/{annotation_id:str}")
     async def get_annotation(
         self, annotation_id: FromPath[str], grant: NamedDependency[Grant],
-    ) -> dict[str, Any]:
+    ) -> Annotation:
         return public_annotation(grant.annotation)
 
-    @patch("/{annotation_id:str}")
+    @patch("/{annotation_id:str}", responses=accepted())
     async def update_annotation(
         self, annotation_id: FromPath[str], data: JSONBody[AnnotationPatch], request: Request,
         grant: NamedDependency[Grant], access: NamedDependency[Access],
         tasks: NamedDependency[TaskReads], commands: NamedDependency[Commands],
         task_id: TaskId = None,
-    ) -> Response[Any]:
+    ) -> Response[Annotation]:
         """Change label, attributes or description; the result must still fit the recipe."""
         doc, dataset = grant.annotation, grant.dataset
         if data.label is None and data.attributes is None and data.description is None:
@@ -62,12 +64,12 @@ class AnnotationController(Controller):
         )
         return await _send(request, grant, tasks, commands, command, task_id, data.model_dump(), 200)
 
-    @delete("/{annotation_id:str}", status_code=200)
+    @delete("/{annotation_id:str}", status_code=200, responses=GONE | accepted())
     async def delete_annotation(
         self, annotation_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         tasks: NamedDependency[TaskReads], commands: NamedDependency[Commands],
         task_id: TaskId = None,
-    ) -> Response[Any]:
+    ) -> Response[None]:
         doc, dataset = grant.annotation, grant.dataset
         command = DeleteAnnotation(
             actor=request.user.actor(grant.role), annotation_id=annotation_id,

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from gateway.access import Access
+from gateway.answers import BrowsedItem, MatchingIds, Paged
 from gateway.browse import Browser
 from gateway.browse_index import TaskIndex
 from gateway.browse_rules import MAX_IDS, SORTS, BrowseFilter, check_filter
@@ -72,7 +73,7 @@ class TaskItemsReads:
         api: NamedDependency[str], status: Status = None, label: Label = None,
         assignee: Assignee = None, annotated: Annotated_ = None, name: Name = None,
         folder: Dir = None, sort: Sort = None, page: Page = 0, page_size: BrowsePageSize = 50,
-    ) -> dict[str, Any]:
+    ) -> Paged[BrowsedItem]:
         raw = {"status": status, "label": label, "assignee": assignee, "annotated": annotated,
                "name": name, "dir": folder, "sort": sort}
         index, f = await checked_index(grant.task, access, browse, raw)
@@ -88,7 +89,7 @@ class TaskItemsReads:
         access: NamedDependency[Access], browse: NamedDependency[Browser], status: Status = None,
         label: Label = None, assignee: Assignee = None, annotated: Annotated_ = None,
         name: Name = None, folder: Dir = None, sort: Sort = None,
-    ) -> dict[str, Any]:
+    ) -> MatchingIds:
         raw = {"status": status, "label": label, "assignee": assignee, "annotated": annotated,
                "name": name, "dir": folder, "sort": sort}
         index, f = await checked_index(grant.task, access, browse, raw)

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from gateway.access import Access
+from gateway.answers import Dataset, Paged
 from gateway.container import Gateway
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.controllers.recipes import recipe_doc
@@ -36,7 +37,7 @@ class DatasetController(Controller):
     async def create_dataset(
         self, project_id: FromPath[str], data: JSONBody[DatasetIn], request: Request,
         access: NamedDependency[Access], catalog: NamedDependency[Catalog],
-    ) -> dict[str, Any]:
+    ) -> Dataset:
         user = request.user
         if data.recipe_id:
             await self._recipe_in_project(access, request, data.recipe_id, project_id)
@@ -52,7 +53,7 @@ class DatasetController(Controller):
     async def list_datasets(
         self, project_id: FromPath[str], catalog: NamedDependency[Catalog], page: Page = 0,
         page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[Dataset]:
         items, total = await catalog.page(
             "datasets", {"projectId": project_id}, page * page_size, page_size
         )
@@ -61,7 +62,7 @@ class DatasetController(Controller):
     @get("/datasets/{dataset_id:str}")
     async def get_dataset(
         self, dataset_id: FromPath[str], grant: NamedDependency[Grant],
-    ) -> dict[str, Any]:
+    ) -> Dataset:
         return grant.dataset
 
     @patch("/datasets/{dataset_id:str}")
@@ -69,7 +70,7 @@ class DatasetController(Controller):
         self, dataset_id: FromPath[str], data: JSONBody[DatasetPatch], request: Request,
         grant: NamedDependency[Grant], access: NamedDependency[Access],
         catalog: NamedDependency[Catalog],
-    ) -> dict[str, Any]:
+    ) -> Dataset:
         dataset = grant.dataset
         changes = data.model_dump(exclude_none=True, by_alias=True)
         if data.recipe_id:

@@ -16,8 +16,17 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
 from gateway.access import Access
+from gateway.answers import (
+    Annotation,
+    DtlpyDataset,
+    DtlpyProject,
+    DtlpyUploadPending,
+    DtlpyUser,
+    Item,
+    Paged,
+)
 from gateway.bus import CommandBus
-from gateway.controllers.common import paged
+from gateway.controllers.common import accepted, paged
 from gateway.dtlpy_compat import (
     FilterRefused,
     dataset_json,
@@ -77,13 +86,13 @@ class DtlpyController(Controller):
     tags = ["dtlpy"]
 
     @get("/users/me")
-    async def dtlpy_me(self, request: Request) -> dict[str, Any]:
+    async def dtlpy_me(self, request: Request) -> DtlpyUser:
         """`dl.login_token` asks this to check the token."""
         return user_json(request.user.user_id, request.user.email)
 
     @get("/projects/{project_name:str}/name")
     async def dtlpy_project_by_name(self, project_name: FromPath[str], request: Request,
-                                    catalog: NamedDependency[Catalog]) -> list[dict[str, Any]]:
+                                    catalog: NamedDependency[Catalog]) -> list[DtlpyProject]:
         """`dl.projects.get(project_name=…)`: the caller's projects of that name (a list)."""
         query = {"members.userId": request.user.user_id, "name": project_name}
         found, _ = await catalog.page("projects", query, 0, 10)
@@ -94,14 +103,14 @@ class DtlpyController(Controller):
     @get("/projects/{project_id:str}")
     async def dtlpy_project(
         self, project_id: FromPath[str], grant: NamedDependency[Grant],
-    ) -> dict[str, Any]:
+    ) -> DtlpyProject:
         return project_json(grant.project)
 
     @post("/datasets/query", status_code=200)
     async def dtlpy_datasets(
         self, data: JSONBody[Any], request: Request, catalog: NamedDependency[Catalog],
         api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> Paged[DtlpyDataset]:
         """`project.datasets.list/get(dataset_name=…)`: the context's projects' datasets."""
         query, page, size = query_of("datasets", data)
         projects = (data.get("context") or {}).get("projects") or []
@@ -112,14 +121,14 @@ class DtlpyController(Controller):
     @get("/datasets/{dataset_id:str}")
     async def dtlpy_dataset(
         self, dataset_id: FromPath[str], grant: NamedDependency[Grant], api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> DtlpyDataset:
         return dataset_json(grant.dataset, api)
 
     @post("/datasets/{dataset_id:str}/query", status_code=200)
     async def dtlpy_query(
         self, dataset_id: FromPath[str], data: JSONBody[Any], catalog: NamedDependency[Catalog],
         tasks: NamedDependency[TaskReads], api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> Paged[Item] | Paged[Annotation]:
         """`dataset.items.list()` and `item.annotations.list()`: one page of items or
         annotations (`resource` in the body), Dataloop's paged shape."""
         resource = data.get("resource", "items") if isinstance(data, dict) else "items"
@@ -139,17 +148,17 @@ class DtlpyController(Controller):
     async def dtlpy_item(
         self, item_id: FromPath[str], grant: NamedDependency[Grant],
         tasks: NamedDependency[TaskReads], api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> Item:
         holders = await tasks.memberships([item_id])
         statuses = await tasks.statuses_of_items(holders)
         return item_json(with_refs(grant.item, holders.get(item_id, []), statuses.get(item_id, [])), api)
 
-    @post("/items/{item_id:str}/annotations", status_code=201)
+    @post("/items/{item_id:str}/annotations", status_code=201, responses=accepted(DtlpyUploadPending))
     async def dtlpy_upload(
         self, item_id: FromPath[str], data: JSONBody[Any], request: Request,
         grant: NamedDependency[Grant], access: NamedDependency[Access],
         bus: NamedDependency[CommandBus],
-    ) -> Response[Any]:
+    ) -> Response[list[Annotation]]:
         """`item.annotations.upload(builder)`: a list of class annotations, each one a
         `Classify` command; answered with the stored annotations (a list)."""
         user, dataset, role = request.user, grant.dataset, grant.role

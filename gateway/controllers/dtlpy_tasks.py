@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
+from gateway.answers import Paged, StatusChange, Task
 from gateway.bus import CommandBus
 from gateway.controllers.common import paged
 from gateway.controllers.dtlpy import PREFIX, callers_projects, query_of
@@ -42,7 +43,7 @@ class DtlpyTaskController(Controller):
     tags = ["dtlpy"]
 
     @staticmethod
-    async def _view(tasks: TaskReads, task: dict[str, Any]) -> dict[str, Any]:
+    async def _view(tasks: TaskReads, task: dict[str, Any]) -> Task:
         assignments = await tasks.assignments(task["_id"])
         return task_view(task, [a["_id"] for a in assignments], await tasks.status_counts(task["_id"]))
 
@@ -50,7 +51,7 @@ class DtlpyTaskController(Controller):
     async def dtlpy_tasks(
         self, data: JSONBody[Any], request: Request, catalog: NamedDependency[Catalog],
         tasks: NamedDependency[TaskReads],
-    ) -> dict[str, Any]:
+    ) -> Paged[Task]:
         """`dataset.tasks.list()` / `project.tasks.list()`: tasks of the caller's projects."""
         query, page, size = query_of("tasks", data)
         wanted = (data.get("context") or {}).get("projectIds") or []
@@ -64,7 +65,7 @@ class DtlpyTaskController(Controller):
     @get("/annotationtasks/{task_id:str}")
     async def dtlpy_task(
         self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
-    ) -> dict[str, Any]:
+    ) -> Task:
         task = await tasks.fresh_task(task_id)  # not the guard's: it may be a moment old
         if task is None:
             raise NotFoundException(f"no task {task_id}")
@@ -74,7 +75,7 @@ class DtlpyTaskController(Controller):
     async def dtlpy_task_status(
         self, task_id: FromPath[str], data: JSONBody[Any], request: Request,
         grant: NamedDependency[Grant], bus: NamedDependency[CommandBus],
-    ) -> Response[Any]:
+    ) -> Response[dict[str, StatusChange]]:
         """`task.set_status(...)`, `item.update_status(...)`: `{itemIds, statusPayload}`;
         answered with the items whose status changed, by id (dtlpy reads the keys)."""
         if not isinstance(data, dict) or not isinstance(data.get("itemIds"), list) or \
@@ -87,13 +88,13 @@ class DtlpyTaskController(Controller):
     async def dtlpy_assignment_status(
         self, assignment_id: FromPath[str], item_id: FromPath[str], data: JSONBody[Any],
         request: Request, grant: NamedDependency[Grant], bus: NamedDependency[CommandBus],
-    ) -> Response[Any]:
+    ) -> Response[dict[str, StatusChange]]:
         """`assignment.set_status(...)`: `{operation, status}` for one item."""
         return await self._set(request, grant, bus, [item_id], _status_of(data, "body"))
 
     @staticmethod
     async def _set(request: Request, grant: Grant, bus: CommandBus, item_ids: list[str],
-                   status: str | None) -> Response[Any]:
+                   status: str | None) -> Response[dict[str, StatusChange]]:
         task = grant.task  # the path's task, or its assignment's
         task_id = task["_id"]
         done: dict[str, Any] = {}

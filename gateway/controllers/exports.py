@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 
+from gateway.answers import ExportJob
 from gateway.container import Gateway
 from gateway.controllers.common import now_iso
 from gateway.controllers.datasets import streamed
@@ -30,7 +31,7 @@ class ExportIn(Body):
     format: Format = "zip"
 
 
-def export_json(doc: dict[str, Any], api: str) -> dict[str, Any]:
+def export_json(doc: dict[str, Any], api: str) -> ExportJob:
     url = f"{api}/datasets/{doc['datasetId']}/exports/{doc['_id']}"
     done = {"download": url + "/file"} if doc["status"] == "completed" else {}
     return {"id": doc["_id"]} | {k: v for k, v in doc.items() if k not in HIDDEN} | {
@@ -64,7 +65,7 @@ class ExportController(Controller):
     async def create_dataset_export(
         self, dataset_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         gateway: NamedDependency[Gateway], data: JSONBody[ExportIn | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[ExportJob]:
         """Export the dataset as a job (for large sets): 202 with the job; its `url` shows
         the progress (`processed` of `total` items), its `feed` streams it, and `download`
         appears when the file is written. `format` as `GET …/export` (default zip)."""
@@ -75,7 +76,7 @@ class ExportController(Controller):
     async def create_task_export(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         gateway: NamedDependency[Gateway], data: JSONBody[ExportIn | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[ExportJob]:
         """Export the task's items as a job, like a dataset's (the job lives under the
         task's dataset)."""
         task, dataset = await self._task(grant, gateway.catalog)
@@ -84,7 +85,7 @@ class ExportController(Controller):
 
     @staticmethod
     async def _start(gw: Gateway, request: Request, source: Source, format: Format,
-                     of: dict[str, str]) -> Response[Any]:
+                     of: dict[str, str]) -> Response[ExportJob]:
         """The job started, run by this replica's jobs (another's if this one dies)."""
         doc = {"_id": new_id(), **of, "projectId": source.dataset["projectId"], "format": format,
                "status": "running", "processed": 0, "total": None, "creator": request.user.email,
@@ -105,7 +106,7 @@ class ExportController(Controller):
     async def get_export(
         self, dataset_id: FromPath[str], export_id: FromPath[str],
         catalog: NamedDependency[Catalog], api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> ExportJob:
         """An export job: `status` running, completed or failed; `processed` of `total`
         items; `download` once completed."""
         return export_json(await self._job(catalog, dataset_id, export_id), api)

@@ -18,6 +18,7 @@ from litestar.response import ServerSentEvent
 from pydantic import ValidationError
 
 from gateway.access import Access
+from gateway.answers import ImportJob
 from gateway.container import Gateway
 from gateway.controllers.common import now_iso
 from gateway.errors import unprocessable
@@ -43,7 +44,7 @@ class ImportForm:
 HIDDEN = ("_id", "fileId", "actor", "owner", "leaseUntil")  # the job's machinery, not its report
 
 
-def job_json(doc: dict[str, Any], api: str) -> dict[str, Any]:
+def job_json(doc: dict[str, Any], api: str) -> ImportJob:
     body = {k: v for k, v in doc.items() if k not in HIDDEN}
     url = f"{api}/datasets/{doc['datasetId']}/imports/{doc['_id']}"
     return {"id": doc["_id"]} | body | {"url": url, "feed": url + "/feed"}
@@ -59,7 +60,7 @@ class ImportController(Controller):
         grant: NamedDependency[Grant], access: NamedDependency[Access],
         tasks: NamedDependency[TaskReads], catalog: NamedDependency[Catalog],
         jobs: NamedDependency[Jobs], api: NamedDependency[str], gateway: NamedDependency[Gateway],
-    ) -> Response[Any]:
+    ) -> Response[ImportJob]:
         """Import `file` (multipart): `.json` (Dataloop item export or annotation list),
         `.zip` (Dataloop export with `json/` and `items/`, JSON or CSV files, or class
         folders `<label>/<image>`), `.csv` (`filename,label[,status][,attribute columns]`).
@@ -117,7 +118,7 @@ class ImportController(Controller):
     async def get_import(
         self, dataset_id: FromPath[str], import_id: FromPath[str],
         catalog: NamedDependency[Catalog], api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> ImportJob:
         """An import's progress (`status` running, completed or failed; `processed` of
         `total`) and, per file, what was imported, skipped as duplicate or refused and why."""
         doc = await catalog.db.imports.find_one({"_id": import_id, "datasetId": dataset_id})

@@ -3,8 +3,6 @@ its members: owners only. A link's secret is shown once, in the answer that make
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
@@ -12,6 +10,7 @@ from litestar.params import FromPath
 
 from gateway import membership
 from gateway.accounts import Accounts
+from gateway.answers import Listed, PasswordReset, PendingLink, ReissuedInvitation
 from gateway.links import Links, link_json
 from gateway.membership import MembershipRefused
 from gateway.repository import Catalog
@@ -25,7 +24,7 @@ class InvitationController(Controller):
     @get("/invitations")
     async def list_invitations(
         self, project_id: FromPath[str], links: NamedDependency[Links],
-    ) -> dict[str, Any]:
+    ) -> Listed[PendingLink]:
         """Invitations not used nor revoked (expired ones too, flagged: re-issue them)."""
         return {"items": [link_json(d) for d in await links.pending(project_id)]}
 
@@ -33,7 +32,7 @@ class InvitationController(Controller):
     async def reissue_invitation(
         self, project_id: FromPath[str], invitation_id: FromPath[str], request: Request,
         links: NamedDependency[Links], accounts: NamedDependency[Accounts],
-    ) -> dict[str, Any]:
+    ) -> ReissuedInvitation:
         """Revoke the invitation and make a new one (new link, new expiry) for the same
         person and role; 409 when they have an account by now."""
         old = await links.revoke(project_id, invitation_id)
@@ -60,7 +59,7 @@ class InvitationController(Controller):
         self, project_id: FromPath[str], user_id: FromPath[str], request: Request,
         catalog: NamedDependency[Catalog], links: NamedDependency[Links],
         accounts: NamedDependency[Accounts], settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> PasswordReset:
         """A one-time password-reset link for a member (mailed too when SMTP is set), valid
         RESET_TTL_HOURS; older unused reset links of the member stop working."""
         project = await catalog.get("projects", project_id) or {"members": []}

@@ -14,7 +14,8 @@ from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.response import Redirect
 
 from gateway.access import Access
-from gateway.controllers.common import Page, PageSize, now_iso, paged
+from gateway.answers import Classified, ClassifyPending, Item, ItemWithAnnotations, Paged
+from gateway.controllers.common import Page, PageSize, accepted, now_iso, paged
 from gateway.dispatch import Commands
 from gateway.errors import unprocessable
 from gateway.exports import item_export, item_json
@@ -75,7 +76,7 @@ class ItemController(Controller):
     async def register_item(
         self, dataset_id: FromPath[str], data: JSONBody[ItemIn], request: Request,
         grant: NamedDependency[Grant], catalog: NamedDependency[Catalog], api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> Item:
         """Register an item stored elsewhere, by URL and mimetype."""
         dataset = grant.dataset
         system = {"mimetype": data.mimetype, "originalname": data.name, "isBinary": True}
@@ -96,7 +97,7 @@ class ItemController(Controller):
     async def list_items(
         self, dataset_id: FromPath[str], catalog: NamedDependency[Catalog],
         api: NamedDependency[str], page: Page = 0, page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[Item]:
         items, total = await catalog.page(
             "items", {"datasetId": dataset_id}, page * page_size, page_size
         )
@@ -111,7 +112,7 @@ class ItemController(Controller):
         grant: NamedDependency[Grant],
         catalog: NamedDependency[Catalog],
         api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> Item:
         """Upload an image (or video) file; the platform stores and serves it, with a thumbnail."""
         dataset = grant.dataset
         content = await data.file.read()
@@ -142,7 +143,7 @@ class ItemController(Controller):
     async def get_item(
         self, item_id: FromPath[str], grant: NamedDependency[Grant],
         tasks: NamedDependency[TaskReads], api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> Item:
         return item_json(await _with_refs(tasks, grant.item), api)
 
     @get("/items/{item_id:str}/stream")
@@ -178,18 +179,18 @@ class ItemController(Controller):
         self, item_id: FromPath[str], grant: NamedDependency[Grant],
         catalog: NamedDependency[Catalog], tasks: NamedDependency[TaskReads],
         api: NamedDependency[str],
-    ) -> dict[str, Any]:
+    ) -> ItemWithAnnotations:
         """The item's Dataloop JSON with its annotations (export layout 1)."""
         annotations = await catalog.annotations_of_items([item_id])
         return item_export(await _with_refs(tasks, grant.item), annotations[item_id], api)
 
-    @post("/items/{item_id:str}/annotations")
+    @post("/items/{item_id:str}/annotations", responses=accepted(ClassifyPending))
     async def classify(
         self, item_id: FromPath[str], data: JSONBody[ClassifyIn], request: Request,
         grant: NamedDependency[Grant], access: NamedDependency[Access],
         tasks: NamedDependency[TaskReads], commands: NamedDependency[Commands],
         moves: NamedDependency[Moves],
-    ) -> Response[Any]:
+    ) -> Response[Classified]:
         """Classify the item. 201 with the annotation when stored within the wait; 202 with an
         operation URL otherwise. The label must be in the recipe, attributes must fit."""
         user, dataset, role = request.user, grant.dataset, grant.role

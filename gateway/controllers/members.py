@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody
 
 from gateway import membership
 from gateway.accounts import Accounts
+from gateway.answers import AddedMember, Listed, Member
 from gateway.guards import Grant
 from gateway.invalidation import Invalidation
 from gateway.links import Links
@@ -54,7 +55,7 @@ class MemberController(Controller):
     @get("/")
     async def list_members(
         self, project_id: FromPath[str], grant: NamedDependency[Grant]
-    ) -> dict[str, Any]:
+    ) -> Listed[Member]:
         return {"items": grant.project["members"]}
 
     @post("/")
@@ -62,7 +63,7 @@ class MemberController(Controller):
         self, project_id: FromPath[str], data: JSONBody[MemberIn], request: Request,
         catalog: NamedDependency[Catalog], invalidation: NamedDependency[Invalidation],
         accounts: NamedDependency[Accounts],
-    ) -> dict[str, Any]:
+    ) -> AddedMember:
         """Add a user by email (registering the email if it is new) with a role. One without
         an account also gets an invitation: `invitation.url`, a one-time link shown only in
         this answer (and mailed when SMTP is set), valid INVITATION_TTL_HOURS."""
@@ -76,7 +77,7 @@ class MemberController(Controller):
     async def change_member_role(
         self, project_id: FromPath[str], user_id: FromPath[str], data: JSONBody[MemberPatch],
         catalog: NamedDependency[Catalog], invalidation: NamedDependency[Invalidation],
-    ) -> dict[str, Any]:
+    ) -> Member:
         members = await change_members(catalog, invalidation, project_id,
                                        lambda ms: membership.change_role(ms, user_id, data.role))
         return membership.find(members, user_id)

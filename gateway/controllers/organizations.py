@@ -3,13 +3,12 @@ members of its projects; within it, each caller sees only the projects they belo
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from gateway.access import Access
+from gateway.answers import Organization, Paged, Project
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.repository import Catalog, new_id
 from gateway.schemas import OrganizationIn
@@ -22,7 +21,7 @@ class OrganizationController(Controller):
     @post("/")
     async def create_organization(
         self, data: JSONBody[OrganizationIn], request: Request, catalog: NamedDependency[Catalog]
-    ) -> dict[str, Any]:
+    ) -> Organization:
         """Create an organisation; the caller is its owner and may create projects in it."""
         user = request.user
         doc = {"_id": new_id(), "name": data.name, "creator": user.email, "createdAt": now_iso(),
@@ -33,7 +32,7 @@ class OrganizationController(Controller):
     async def list_organizations(
         self, request: Request, catalog: NamedDependency[Catalog], page: Page = 0,
         page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[Organization]:
         query = await catalog.organizations_of(request.user.user_id)
         items, total = await catalog.page(
             "organizations", query, page * page_size, page_size)
@@ -42,14 +41,14 @@ class OrganizationController(Controller):
     @get("/{organization_id:str}")
     async def get_organization(
         self, organization_id: FromPath[str], request: Request, access: NamedDependency[Access]
-    ) -> dict[str, Any]:
+    ) -> Organization:
         return await access.organization(request.user, organization_id)
 
     @get("/{organization_id:str}/projects")
     async def list_organization_projects(
         self, organization_id: FromPath[str], request: Request, access: NamedDependency[Access],
         catalog: NamedDependency[Catalog], page: Page = 0, page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[Project]:
         await access.organization(request.user, organization_id)
         query = {"organizationId": organization_id, "members.userId": request.user.user_id}
         items, total = await catalog.page("projects", query, page * page_size, page_size)

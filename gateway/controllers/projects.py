@@ -11,6 +11,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from gateway.access import Access
+from gateway.answers import AuditEntry, Paged, Project
 from gateway.audit import AuditLog, in_project
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.guards import Grant
@@ -27,7 +28,7 @@ class ProjectController(Controller):
     async def create_project(
         self, data: JSONBody[ProjectIn], request: Request, access: NamedDependency[Access],
         catalog: NamedDependency[Catalog],
-    ) -> dict[str, Any]:
+    ) -> Project:
         """Create a project; the caller is its owner. In an organisation, only its members may."""
         user = request.user
         if data.organization_id:
@@ -49,7 +50,7 @@ class ProjectController(Controller):
     async def list_projects(
         self, request: Request, catalog: NamedDependency[Catalog], page: Page = 0,
         page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[Project]:
         query = {"members.userId": request.user.user_id}
         items, total = await catalog.page("projects", query, page * page_size, page_size)
         return paged(items, total, page, page_size)
@@ -57,7 +58,7 @@ class ProjectController(Controller):
     @get("/{project_id:str}")
     async def get_project(
         self, project_id: FromPath[str], grant: NamedDependency[Grant]
-    ) -> dict[str, Any]:
+    ) -> Project:
         return grant.project
 
     @get("/{project_id:str}/audit")
@@ -66,7 +67,7 @@ class ProjectController(Controller):
         catalog: NamedDependency[Catalog], actor: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None, since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None, page: Page = 0, page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[AuditEntry]:
         """Who did what in the project, newest first: every successful write request, with
         its actor (user id or email to filter on), action (the endpoint's name), resource
         and time (`since` inclusive, `until` exclusive)."""

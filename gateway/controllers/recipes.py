@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from gateway.access import Access
+from gateway.answers import LabelUsage, Paged, Recipe
 from gateway.controllers.common import Page, PageSize, now_iso, paged
 from gateway.errors import unprocessable
 from gateway.guards import Grant
@@ -73,14 +74,14 @@ class RecipeController(Controller):
     async def create_recipe(
         self, project_id: FromPath[str], data: JSONBody[RecipeIn], request: Request,
         catalog: NamedDependency[Catalog],
-    ) -> dict[str, Any]:
+    ) -> Recipe:
         return await catalog.insert("recipes", recipe_doc(data, project_id, request.user.email))
 
     @get("/projects/{project_id:str}/recipes")
     async def list_recipes(
         self, project_id: FromPath[str], catalog: NamedDependency[Catalog], page: Page = 0,
         page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[Recipe]:
         items, total = await catalog.page(
             "recipes", {"projectIds": project_id}, page * page_size, page_size
         )
@@ -89,14 +90,14 @@ class RecipeController(Controller):
     @get("/recipes/{recipe_id:str}")
     async def get_recipe(
         self, recipe_id: FromPath[str], grant: NamedDependency[Grant],
-    ) -> dict[str, Any]:
+    ) -> Recipe:
         return grant.recipe
 
     @get("/recipes/{recipe_id:str}/label-usage")
     async def recipe_label_usage(
         self, recipe_id: FromPath[str], grant: NamedDependency[Grant],
         catalog: NamedDependency[Catalog], labels: FromQuery[list[str] | None] = None,
-    ) -> dict[str, Any]:
+    ) -> LabelUsage:
         """How many annotations (in the datasets of this recipe) hold each of `labels` (full
         paths): what replacing the ontology without them would orphan. The ontology PUT does
         not check it; the studio's recipe editor asks here first and has the change confirmed."""
@@ -110,7 +111,7 @@ class RecipeController(Controller):
     async def replace_ontology(
         self, recipe_id: FromPath[str], data: JSONBody[OntologyIn], grant: NamedDependency[Grant],
         access: NamedDependency[Access], catalog: NamedDependency[Catalog],
-    ) -> dict[str, Any]:
+    ) -> Recipe:
         recipe = grant.recipe
         if problems := ontology_problems(data):
             raise unprocessable(problems, "the ontology is not valid")

@@ -13,6 +13,8 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.access import Access
+from gateway.answers import Annotation, FrameState, PaintedScenes
+from gateway.controllers.common import GONE, accepted
 from gateway.dispatch import Commands
 from gateway.errors import unprocessable
 from gateway.guards import Grant
@@ -45,7 +47,7 @@ TaskId = Annotated[str | None, QueryParameter(
 ONE_CHANGE = "must change exactly one of: endFrame, frame, label (with fromFrame)"
 
 
-def _painted(outcome: Any) -> dict[str, Any]:
+def _painted(outcome: Any) -> PaintedScenes:
     return {"annotations": outcome.annotations}
 
 
@@ -123,11 +125,11 @@ class SceneController(Controller):
             raise unprocessable(outcome, "the change does not fit the scene")
         return await _send(on, command, task_id, body, 200)
 
-    @post("/items/{item_id:str}/scenes")
+    @post("/items/{item_id:str}/scenes", responses=accepted())
     async def start_scene(
         self, item_id: FromPath[str], data: JSONBody[SceneIn], work: NamedDependency[SceneWork],
         task_id: TaskId = None,
-    ) -> Response[Any]:
+    ) -> Response[Annotation]:
         """Start a scene at `frame` with `label`; it lasts to the end of the video until an
         end is set. 201 with the annotation (Dataloop JSON)."""
         item, dataset, video = self._video_item(work.grant)
@@ -141,11 +143,11 @@ class SceneController(Controller):
         )
         return await _send(work, command, task_id, data.model_dump(), 201)
 
-    @post("/items/{item_id:str}/scenes/paint")
+    @post("/items/{item_id:str}/scenes/paint", responses=accepted())
     async def paint_scenes(
         self, item_id: FromPath[str], data: JSONBody[PaintIn], work: NamedDependency[SceneWork],
         task_id: TaskId = None,
-    ) -> Response[Any]:
+    ) -> Response[PaintedScenes]:
         """Play-to-paint: label switches recorded while the video played become scenes in
         one command. 201 with `annotations`, every scene made, in frame order."""
         item, dataset, video = self._video_item(work.grant)
@@ -163,11 +165,11 @@ class SceneController(Controller):
         return await _send(work, command, task_id, data.model_dump(), 201,
                            render=_painted)
 
-    @patch("/scenes/{annotation_id:str}")
+    @patch("/scenes/{annotation_id:str}", responses=accepted())
     async def change_scene(
         self, annotation_id: FromPath[str], data: JSONBody[ScenePatch],
         work: NamedDependency[SceneWork], task_id: TaskId = None,
-    ) -> Response[Any]:
+    ) -> Response[Annotation]:
         """One change: `endFrame` (null: open again), `frame` (move the start), or `label`
         from `fromFrame` until the scene's next label change."""
         doc, item, dataset, scene = self._scene(work.grant)
@@ -191,19 +193,19 @@ class SceneController(Controller):
             command = ChangeSceneLabel(**common, frame=frame, label=data.label)
         return await self._change(work, scene, command, data.model_dump(), task_id)
 
-    @post("/scenes/{annotation_id:str}/hide")
+    @post("/scenes/{annotation_id:str}/hide", responses=accepted())
     async def hide_frames(
         self, annotation_id: FromPath[str], data: JSONBody[FrameRange],
         work: NamedDependency[SceneWork], task_id: TaskId = None,
-    ) -> Response[Any]:
+    ) -> Response[Annotation]:
         """Hide frames `from`..`to` of the scene (joined with hidden ranges they touch)."""
         return await self._frames(HideFrames, data, work, task_id)
 
-    @post("/scenes/{annotation_id:str}/unhide")
+    @post("/scenes/{annotation_id:str}/unhide", responses=accepted())
     async def unhide_frames(
         self, annotation_id: FromPath[str], data: JSONBody[FrameRange],
         work: NamedDependency[SceneWork], task_id: TaskId = None,
-    ) -> Response[Any]:
+    ) -> Response[Annotation]:
         """Show frames `from`..`to` of the scene again (a hidden range around them splits)."""
         return await self._frames(UnhideFrames, data, work, task_id)
 
@@ -215,9 +217,9 @@ class SceneController(Controller):
                        annotation_id=annotation_id, first=data.first, last=data.last)
         return await self._change(work, scene, command, data.model_dump(), task_id)
 
-    @delete("/scenes/{annotation_id:str}", status_code=200)
+    @delete("/scenes/{annotation_id:str}", status_code=200, responses=GONE | accepted())
     async def delete_scene(self, annotation_id: FromPath[str], work: NamedDependency[SceneWork],
-                           task_id: TaskId = None) -> Response[Any]:
+                           task_id: TaskId = None) -> Response[None]:
         _, item, dataset, scene = self._scene(work.grant)
         command = DeleteScene(**self._common(work, item, dataset, scene.video),
                               annotation_id=annotation_id)
@@ -227,7 +229,7 @@ class SceneController(Controller):
     async def frame_state(
         self, item_id: FromPath[str], frame: FromPath[int], grant: NamedDependency[Grant],
         catalog: NamedDependency[Catalog],
-    ) -> dict[str, Any]:
+    ) -> FrameState:
         """What is on frame `frame`: every scene covering it, with its label there and
         whether it is hidden; `labels` the visible labels, `hiddenLabels` the hidden ones."""
         _, _, video = self._video_item(grant)

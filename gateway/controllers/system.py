@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from gateway.answers import Me
+from gateway.answers import Liveness, Me, OperationState, Readiness
 from gateway.bus import CommandBus
 from gateway.container import Gateway
 from gateway.moves import Moves
@@ -27,14 +27,14 @@ class OperationController(Controller):
     async def get_operation(
         self, operation_id: FromPath[str], request: Request, catalog: NamedDependency[Catalog],
         bus: NamedDependency[CommandBus], moves: NamedDependency[Moves],
-    ) -> dict[str, Any]:
+    ) -> OperationState:
         """The outcome of a command: pending, succeeded (with its result) or rejected (with why).
         Answered from stored outcomes, so it works from any replica and after restarts."""
         user = request.user
         stored = await catalog.operation(operation_id)
         if stored is not None and stored["actorId"] == user.user_id:
             outcome = bus.parse_outcome(stored["event"])
-            body: dict[str, Any] = {"id": operation_id, "commandType": stored["commandType"],
+            body: OperationState = {"id": operation_id, "commandType": stored["commandType"],
                                     "status": stored["status"]}
             if isinstance(outcome, CommandRejected):
                 body["error"] = {"reason": outcome.reason, "message": outcome.message,
@@ -72,12 +72,12 @@ class UserController(Controller):
 
 
 @get("/health/live", tags=["health"], exclude_from_auth=True)
-async def live() -> dict[str, str]:
+async def live() -> Liveness:
     return {"service": "gateway", "status": "alive"}
 
 
 @get("/health/ready", tags=["health"], exclude_from_auth=True)
-async def ready(gateway: NamedDependency[Gateway]) -> Response[dict[str, Any]]:
+async def ready(gateway: NamedDependency[Gateway]) -> Response[Readiness]:
     """200, or 503 within about a second naming what is down (Redis, MongoDB, a subscriber)."""
     body, status, headers = readiness("gateway", await gateway.readiness())
     return Response(body, status_code=status, headers=headers)

@@ -12,8 +12,17 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from gateway.access import Access
+from gateway.answers import (
+    Assignment,
+    AssignmentItem,
+    ItemStatusSet,
+    Paged,
+    Pulled,
+    Task,
+    TaskChange,
+)
 from gateway.controllers.browse import TaskItemsReads
-from gateway.controllers.common import Page, PageSize, paged
+from gateway.controllers.common import Page, PageSize, accepted, paged
 from gateway.dispatch import Commands
 from gateway.errors import unprocessable
 from gateway.guards import Grant
@@ -46,16 +55,16 @@ from shared.rules.progress import task_view
 from shared.rules.task_limits import pulling_problems, workload_problems
 
 
-def render_task(outcome: Any) -> Any:
+def render_task(outcome: Any) -> TaskChange:
     return outcome.task | ({"summary": outcome.summary} if outcome.summary else {})
 
 
-def render_pull(outcome: Any) -> Any:
+def render_pull(outcome: Any) -> Pulled:
     return {"assignmentId": outcome.assignment_id, "itemIds": outcome.item_ids,
             "openItems": outcome.open_items}
 
 
-def render_status(outcome: Any) -> Any:
+def render_status(outcome: Any) -> ItemStatusSet:
     return {"taskId": outcome.task_id, "itemId": outcome.item_id, "assignmentId": outcome.assignment_id,
             "status": outcome.status, "previous": outcome.previous}
 
@@ -90,12 +99,12 @@ class TaskController(TaskItemsReads, Controller):
     path = "/api/v1"
     tags = ["tasks"]
 
-    @post("/projects/{project_id:str}/tasks")
+    @post("/projects/{project_id:str}/tasks", responses=accepted())
     async def create_task(
         self, project_id: FromPath[str], data: JSONBody[TaskIn], request: Request,
         grant: NamedDependency[Grant], access: NamedDependency[Access],
         commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[TaskChange]:
         """Create a task and allocate its items (distribution) or queue them (pulling)."""
         project, role = grant.project, grant.role
         dataset = await access.dataset(request.user, data.dataset_id)
@@ -126,7 +135,7 @@ class TaskController(TaskItemsReads, Controller):
         self, project_id: FromPath[str], tasks: NamedDependency[TaskReads],
         dataset_id: FromQuery[str | None] = None, name: FromQuery[str | None] = None,
         page: Page = 0, page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[Task]:
         query: dict[str, Any] = {"projectId": project_id}
         if dataset_id:
             query["datasetId"] = dataset_id
@@ -136,7 +145,7 @@ class TaskController(TaskItemsReads, Controller):
         return paged([await self._view(tasks, d) for d in docs], total, page, page_size)
 
     @staticmethod
-    async def _view(tasks: TaskReads, task: dict[str, Any]) -> dict[str, Any]:
+    async def _view(tasks: TaskReads, task: dict[str, Any]) -> Task:
         assignments = await tasks.assignments(task["_id"])
         view = task_view(task, [a["_id"] for a in assignments], await tasks.status_counts(task["_id"]))
         if task["allocation"] == "pulling":
@@ -146,17 +155,17 @@ class TaskController(TaskItemsReads, Controller):
     @get("/tasks/{task_id:str}")
     async def get_task(
         self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
-    ) -> dict[str, Any]:
+    ) -> Task:
         fresh = await tasks.fresh_task(task_id)  # not the guard's: it may be a moment old
         if fresh is None:
             raise NotFoundException(f"no task {task_id}")
         return await self._view(tasks, fresh)
 
-    @patch("/tasks/{task_id:str}")
+    @patch("/tasks/{task_id:str}", responses=accepted())
     async def edit_task(
         self, task_id: FromPath[str], data: JSONBody[TaskPatch], request: Request,
         grant: NamedDependency[Grant], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[TaskChange]:
         """Rename, add or remove statuses (items that hold a removed status keep it)."""
         task, role = grant.task, grant.role
         remaining = {a["action"] for a in task["availableActions"]} - set(data.remove_statuses)
@@ -171,7 +180,7 @@ class TaskController(TaskItemsReads, Controller):
 
     @staticmethod
     async def _items(request: Request, grant: Grant, commands: Commands, data: Selection,
-                     operation: str) -> Response[Any]:
+                     operation: str) -> Response[TaskChange]:
         task, role, task_id = grant.task, grant.role, grant.task["_id"]
         if data.item_ids is None and data.filter is None:
             raise unprocessable([Problem("itemIds", "give itemIds or a filter")])
@@ -181,55 +190,55 @@ class TaskController(TaskItemsReads, Controller):
         return await commands.dispatch(request, streams.TASKS, command, task["projectId"],
                                        data.model_dump(), 200, render_task)
 
-    @post("/tasks/{task_id:str}/items", status_code=200)
+    @post("/tasks/{task_id:str}/items", status_code=200, responses=accepted())
     async def add_items(
         self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
         grant: NamedDependency[Grant], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[TaskChange]:
         return await self._items(request, grant, commands, data, "add")
 
-    @post("/tasks/{task_id:str}/items/remove", status_code=200)
+    @post("/tasks/{task_id:str}/items/remove", status_code=200, responses=accepted())
     async def remove_items(
         self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
         grant: NamedDependency[Grant], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[TaskChange]:
         """Remove items; those holding a status stay, and the answer says which and how many."""
         return await self._items(request, grant, commands, data, "remove")
 
     @get("/tasks/{task_id:str}/assignments")
     async def list_assignments(
         self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
-    ) -> list[dict]:
+    ) -> list[Assignment]:
         counts = await tasks.status_counts(task_id)
         return [assignment_json(a, counts) for a in await tasks.assignments(task_id)]
 
-    @post("/tasks/{task_id:str}/pull", status_code=200)
+    @post("/tasks/{task_id:str}/pull", status_code=200, responses=accepted())
     async def pull(self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
-                   commands: NamedDependency[Commands]) -> Response[Any]:
+                   commands: NamedDependency[Commands]) -> Response[Pulled]:
         """Pulling tasks: hand the caller their next batch from the hidden queue, never past
         the task's maximum open workload."""
         project_id = grant.task["projectId"]
         command = PullItems(actor=request.user.actor(grant.role), task_id=task_id, project_id=project_id)
         return await commands.dispatch(request, streams.TASKS, command, project_id, task_id, 200, render_pull)
 
-    @put("/tasks/{task_id:str}/items/{item_id:str}/status")
+    @put("/tasks/{task_id:str}/items/{item_id:str}/status", responses=accepted())
     async def set_status(
         self, task_id: FromPath[str], item_id: FromPath[str], data: JSONBody[ItemStatusIn],
         request: Request, grant: NamedDependency[Grant], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[ItemStatusSet]:
         return await self._status(request, grant, commands, item_id, data.status)
 
-    @delete("/tasks/{task_id:str}/items/{item_id:str}/status", status_code=200)
+    @delete("/tasks/{task_id:str}/items/{item_id:str}/status", status_code=200, responses=accepted())
     async def clear_status(
         self, task_id: FromPath[str], item_id: FromPath[str], request: Request,
         grant: NamedDependency[Grant], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[ItemStatusSet]:
         """Clear the item's status: it is open work again."""
         return await self._status(request, grant, commands, item_id, None)
 
     @staticmethod
     async def _status(request: Request, grant: Grant, commands: Commands, item_id: str,
-                      status: str | None) -> Response[Any]:
+                      status: str | None) -> Response[ItemStatusSet]:
         task = grant.task
         command = SetStatus(actor=request.user.actor(grant.role), task_id=task["_id"],
                             project_id=task["projectId"], item_id=item_id, status=status)
@@ -245,7 +254,7 @@ class AssignmentController(Controller):
     async def get_assignment(
         self, assignment_id: FromPath[str], grant: NamedDependency[Grant],
         tasks: NamedDependency[TaskReads],
-    ) -> dict:
+    ) -> Assignment:
         return assignment_json(grant.assignment, await tasks.status_counts(grant.task["_id"]))
 
     @get("/{assignment_id:str}/items")
@@ -253,7 +262,7 @@ class AssignmentController(Controller):
         self, assignment_id: FromPath[str], grant: NamedDependency[Grant],
         tasks: NamedDependency[TaskReads], catalog: NamedDependency[Catalog], page: Page = 0,
         page_size: PageSize = 100,
-    ) -> dict[str, Any]:
+    ) -> Paged[AssignmentItem]:
         """The assignment's items in work order, each with its status in the task and its
         mimetype (the studio opens a video in the video studio, and preloads only images)."""
         assignment = await tasks.assignment(assignment_id, with_items=True)  # the guard's has no ids
@@ -267,11 +276,11 @@ class AssignmentController(Controller):
                 for i in ids]
         return paged(rows, len(assignment["itemIds"]), page, page_size)
 
-    @post("/{assignment_id:str}/redistribute", status_code=200)
+    @post("/{assignment_id:str}/redistribute", status_code=200, responses=accepted())
     async def redistribute(
         self, assignment_id: FromPath[str], data: JSONBody[RedistributeIn], request: Request,
         grant: NamedDependency[Grant], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[TaskChange]:
         """Spread the assignment's remaining items (no status yet) over annotators by workload."""
         task, role = grant.task, grant.role
         members = {m["email"] for m in grant.project["members"]}
@@ -286,11 +295,11 @@ class AssignmentController(Controller):
         return await commands.dispatch(request, streams.TASKS, command, task["projectId"], data.model_dump(),
                                        200, render_task)
 
-    @post("/{assignment_id:str}/reassign", status_code=200)
+    @post("/{assignment_id:str}/reassign", status_code=200, responses=accepted())
     async def reassign(
         self, assignment_id: FromPath[str], data: JSONBody[ReassignIn], request: Request,
         grant: NamedDependency[Grant], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[TaskChange]:
         """Give the whole assignment to another annotator."""
         task, role = grant.task, grant.role
         if data.annotator not in {m["email"] for m in grant.project["members"]}:
@@ -301,7 +310,7 @@ class AssignmentController(Controller):
                                        200, render_task)
 
 
-def assignment_json(a: dict[str, Any], counts: dict[tuple[str, str], int]) -> dict[str, Any]:
+def assignment_json(a: dict[str, Any], counts: dict[tuple[str, str], int]) -> Assignment:
     mine = {s: n for (aid, s), n in counts.items() if aid == a["_id"]}
     total = a["totalItems"] if "totalItems" in a else len(a.get("itemIds", []))
     return {

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
+from gateway.answers import Listed, NewToken, Token
 from gateway.auth import TokenResolver, issue_token
 from gateway.ratelimit import RequestGate
 from gateway.repository import Catalog
@@ -20,7 +21,7 @@ from gateway.schemas import TokenIn
 from shared.contracts.envelope import utcnow
 
 
-def token_json(doc: dict[str, Any]) -> dict[str, Any]:
+def token_json(doc: dict[str, Any]) -> Token:
     """A token as listed: never its secret, nor the digest that would find it."""
     return {"id": doc["tokenId"], "name": doc["name"], "scopes": doc["scopes"],
             "createdAt": doc["createdAt"], "expiresAt": doc.get("expiresAt"),
@@ -34,7 +35,7 @@ class TokenController(Controller):
     @post("/")
     async def create_token(
         self, data: JSONBody[TokenIn], request: Request, catalog: NamedDependency[Catalog]
-    ) -> dict[str, Any]:
+    ) -> NewToken:
         """A new personal API token; the secret is in this answer only. `scopes: ["read"]`
         makes a read-only token (for integrations); `expiresAt` ends it at that time."""
         user = {"id": request.user.user_id, "email": request.user.email}
@@ -45,7 +46,7 @@ class TokenController(Controller):
     @get("/")
     async def list_tokens(
         self, request: Request, catalog: NamedDependency[Catalog],
-    ) -> dict[str, Any]:
+    ) -> Listed[Token]:
         tokens = await catalog.tokens_of(request.user.user_id)
         return {"items": [token_json(d) for d in tokens]}
 

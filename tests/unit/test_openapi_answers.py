@@ -1,0 +1,190 @@
+"""The OpenAPI document describes the answer of every JSON route: each route's success
+answers name a schema of gateway.answers (or another typed answer), so a controller that
+goes back to returning a bare `dict[str, Any]` fails here. And the declared answers fit what
+the gateway's builders make (a TypedDict declares the dict that goes out; nothing converts
+it, so nothing else would notice a wrong declaration)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import NoneType, SimpleNamespace
+from typing import Any
+
+import pytest
+from litestar.response import File, Redirect, ServerSentEvent, Stream
+from litestar.routes import HTTPRoute
+from pydantic import TypeAdapter
+
+from gateway import answers
+from gateway.app import create_app
+from shared.platform.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+# Routes whose controllers other work is changing now: typed once that lands.
+REMAINING = {"gateway.controllers.workflow", "gateway.controllers.bulk"}
+# Answers that are not JSON: downloads, file bytes and redirects (Server-Sent Events, plain
+# text and 204s are told by their return type).
+NOT_JSON = {
+    ("GET", "/api/v1/datasets/{dataset_id}/export"),  # the export, streamed (JSON, zip, CSV)
+    ("GET", "/api/v1/tasks/{task_id}/export"),
+    ("GET", "/api/v1/datasets/{dataset_id}/exports/{export_id}/file"),
+    ("GET", "/api/v1/items/{item_id}/stream"),  # the item's bytes, or a redirect to its URL
+    ("GET", "/api/v1/items/{item_id}/thumbnail"),
+    ("GET", "/api/v1/auth/oidc/callback"),  # a redirect into the studio
+}
+NO_BODY = (ServerSentEvent, Stream, File, Redirect, str, NoneType)
+
+
+@pytest.fixture(scope="module")
+def app() -> Any:
+    return create_app(Settings())
+
+
+@pytest.fixture(scope="module")
+def doc(app) -> dict[str, Any]:
+    return app.openapi_schema.to_schema()
+
+
+def _refers(schema: Any) -> bool:
+    """The schema names a component (somewhere: an array of them, a map to them, one of them)."""
+    if isinstance(schema, dict):
+        return "$ref" in schema or any(_refers(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_refers(v) for v in schema)
+    return False
+
+
+def _json_routes(app: Any) -> list[tuple[str, str, Any]]:
+    routes = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if not handler.resolve_include_in_schema() or handler.fn.__module__ in REMAINING:
+                continue
+            returned = handler.parsed_fn_signature.return_type
+            inner = returned.inner_types[0].annotation if returned.inner_types else None
+            if returned.annotation in NO_BODY or (returned.origin is not None and inner is NoneType):
+                continue
+            for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
+                if (method, route.path_format) not in NOT_JSON:
+                    routes.append((method, route.path_format, handler))
+    return routes
+
+
+def test_every_json_route_declares_the_schema_of_its_answer(app, doc) -> None:
+    routes = _json_routes(app)
+    assert len(routes) > 60  # the test sees the API, not an empty app
+    untyped = []
+    for method, path, handler in routes:
+        answered = doc["paths"][path][method.lower()]["responses"]
+        success = {code: r for code, r in answered.items() if code.startswith("2")}
+        schemas = [c.get("schema") for r in success.values() for c in (r.get("content") or {}).values()]
+        if not schemas or not all(_refers(s) for s in schemas):
+            untyped.append(f"{method} {path} ({handler.handler_name})")
+    assert not untyped, "routes whose answer the OpenAPI document does not describe:\n" + "\n".join(untyped)
+
+
+def test_a_command_route_describes_its_202_too(doc) -> None:
+    classify = doc["paths"]["/api/v1/items/{item_id}/annotations"]["post"]["responses"]
+    assert classify["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Classified")
+    assert classify["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/ClassifyPending")
+    assert "Annotation" in doc["components"]["schemas"]
+
+
+# --- the declared answers fit what the builders make -----------------------------------------
+
+
+def fits(kind: Any, value: Any) -> None:
+    """`value` holds every field `kind` requires, of its type, and no field it does not name."""
+    declared = getattr(getattr(kind, "__origin__", kind), "__annotations__", {})
+    assert set(value) <= set(declared), f"not declared in {kind}: {set(value) - set(declared)}"
+    TypeAdapter(kind).validate_python(value)
+
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+API = "http://testserver/api/v1"
+
+
+def stored_task(**over: Any) -> dict[str, Any]:
+    return {"_id": "t1", "name": "first", "projectId": "p1", "datasetId": "d1", "recipeId": "r1",
+            "creator": "m@example.com", "createdAt": "2026-12-07T12:00:00.000Z",
+            "updatedAt": "2026-12-07T12:00:00.000Z", "dueDate": None, "priority": 2,
+            "availableActions": [{"action": "completed"}], "allocation": "distribution",
+            "singleClass": True, "allowNextOnlyOnDone": False, "totalItems": 4, "batchSize": None,
+            "maxBatchWorkload": None, "allowedAssignees": None} | over
+
+
+def test_task_and_assignment_answers_fit_their_declarations() -> None:
+    from gateway.controllers.tasks import assignment_json, render_pull, render_status, render_task
+    from shared.rules.progress import task_view
+
+    counts = {("a1", "completed"): 1, ("a1", "discard"): 1}
+    view = task_view(stored_task(), ["a1"], counts)
+    fits(answers.Task, view)
+    fits(answers.Task, view | {"queue": {"remaining": 3}})
+    fits(answers.TaskChange, render_task(SimpleNamespace(task=view, summary={"notRemoved": 1})))
+    assignment = {"_id": "a1", "taskId": "t1", "annotator": "ann@example.com", "itemIds": ["i1", "i2"]}
+    fits(answers.Assignment, assignment_json(assignment, counts))
+    fits(answers.Pulled, render_pull(SimpleNamespace(assignment_id="a1", item_ids=["i1"], open_items=1)))
+    fits(answers.ItemStatusSet, render_status(SimpleNamespace(
+        task_id="t1", item_id="i1", assignment_id="a1", status="completed", previous=None)))
+
+
+def test_item_annotation_and_page_answers_fit_their_declarations() -> None:
+    from gateway.controllers.common import paged
+    from gateway.exports import item_export, item_json, public_annotation
+
+    item = {"id": "i1", "datasetId": "d1", "createdAt": "2026-12-07T12:00:00.000Z", "dir": "/",
+            "filename": "/a.jpg", "name": "a.jpg", "creator": "m@example.com",
+            "metadata": {"system": {"mimetype": "image/jpeg", "refs": [], "taskStatusLog": []}, "user": {}}}
+    annotation = {"_id": "x", "id": "x", "type": "class", "label": "cat", "attributes": [],
+                  "metadata": {"system": {}, "user": {}}, "creator": "m@example.com",
+                  "createdAt": "2026-12-07T12:00:00.000Z", "updatedBy": "m@example.com",
+                  "updatedAt": "2026-12-07T12:00:00.000Z", "itemId": "i1", "datasetId": "d1",
+                  "url": f"{API}/annotations/x", "item": f"{API}/items/i1", "dataset": f"{API}/datasets/d1",
+                  "source": "ui", "labelSuggestions": {}, "hash": "h"}
+    fits(answers.Item, item_json(item, API))
+    fits(answers.Paged[answers.Item], paged([item_json(item, API)], 1, 0, 100))
+    public = public_annotation(annotation)
+    fits(answers.Annotation, public)
+    fits(answers.Classified, public | {"nextItem": None, "workflow": {"operationId": "o1", "status": "pending"}})
+    fits(answers.ItemWithAnnotations, item_export(item, [annotation], API))
+
+
+def test_account_token_and_link_answers_fit_their_declarations() -> None:
+    from gateway.controllers.accounts import user_json
+    from gateway.controllers.tokens import token_json
+    from gateway.links import link_json
+
+    fits(answers.SignedIn, user_json({"id": "u1", "email": "ann@example.com"}))
+    token = {"tokenId": "k1", "name": "default", "scopes": ["read"], "createdAt": NOW}
+    fits(answers.Token, token_json(token))
+    fits(answers.NewToken, token_json(token) | {"token": "secret"})
+    link = {"linkId": "l1", "email": "ann@example.com", "userId": "u1", "role": "annotator",
+            "createdAt": NOW, "expiresAt": NOW}
+    fits(answers.PendingLink, link_json(link))
+    fits(answers.PendingLink, link_json(link, "http://testserver/invitations/s"))
+
+
+def test_job_and_dtlpy_answers_fit_their_declarations() -> None:
+    from gateway.controllers.exports import export_json
+    from gateway.controllers.imports import job_json
+    from gateway.dtlpy_compat import dataset_json, project_json
+    from gateway.dtlpy_compat import user_json as dtlpy_user
+
+    export = {"_id": "e1", "datasetId": "d1", "projectId": "p1", "format": "zip", "status": "completed",
+              "processed": 4, "total": 4, "creator": "m@example.com", "fileId": "f1",
+              "createdAt": "2026-12-07T12:00:00.000Z", "updatedAt": "2026-12-07T12:00:00.000Z",
+              "owner": "g1", "leaseUntil": NOW}
+    fits(answers.ExportJob, export_json(export, API))
+    job = {"_id": "j1", "datasetId": "d1", "projectId": "p1", "file": "a.csv", "creator": "m@example.com",
+           "status": "running", "total": None, "processed": 0, "createdAt": "2026-12-07T12:00:00.000Z",
+           "updatedAt": "2026-12-07T12:00:00.000Z", "fileId": "f1", "actor": {}, "taskId": None,
+           "owner": "g1", "leaseUntil": NOW}
+    fits(answers.ImportJob, job_json(job, API))
+    fits(answers.DtlpyUser, dtlpy_user("u1", "ann@example.com"))
+    fits(answers.DtlpyProject, project_json({"id": "p1", "name": "P", "createdAt": "x", "creator": "m"}))
+    fits(answers.DtlpyDataset, dataset_json({"id": "d1", "name": "D", "projectId": "p1", "recipeId": "r1"}, API))
+
