@@ -43,7 +43,7 @@ from shared.contracts import streams
 from shared.contracts.commands import Classify
 from shared.contracts.envelope import Actor
 from shared.contracts.scene_commands import StartScene, Video
-from shared.contracts.tasks import CreateTask, SetStatus, TaskChanged
+from shared.contracts.tasks import AssignmentFact, CreateTask, SetStatus, TaskChanged
 from shared.contracts.workflow import ChangeWorkflowSettings, MoveOn
 from shared.platform.settings import Settings
 from tests.fakes.annotation import FakeAnnotationRepository
@@ -365,7 +365,12 @@ async def test_facts_of_other_services_reach_the_reactions_and_unknown_ones_are_
     service, _ = workflow
     heard = Heard()
     heard.listen(service.broker, streams_=(name(streams.WORKFLOW_EVENTS),))
-    changed = TaskChanged(task_id="t1", project_id="p1", change="created", task={"id": "t1"}, actor=MANAGER)
+    view = {"id": "t1", "projectId": "p1", "allocation": "distribution", "singleClass": True,
+            "allowNextOnlyOnDone": False, "availableActions": [{"action": "completed"}],
+            "metadata": {"system": {"batchSize": None, "maxBatchWorkload": None}}}
+    changed = TaskChanged(task_id="t1", project_id="p1", change="created", task=view, actor=MANAGER,
+                          assignments=[AssignmentFact(id="a1", annotator=ANN.email, item_ids=["i1", "i2", "i3"])],
+                          allocation_version=1)
     async with TestRedisBroker(service.broker) as broker:
         await broker.publish({"type": "SomethingElse", "id": "e1", "actor": MANAGER.model_dump(by_alias=True)},
                              stream=name(streams.TASK_EVENTS))
