@@ -609,3 +609,100 @@ class DtlpyUploadPending(TypedDict):
     status: str
     operationId: str
     stored: list[Annotation]
+
+
+# --- bulk classification (gateway.controllers.bulk) ------------------------------------------
+
+
+class BulkClassified(TypedDict):
+    """200: every item of the bulk classified (and its status set) within the wait; `url`
+    follows it (its outcomes, its undo)."""
+
+    id: str
+    status: str  # "completed"
+    total: int
+    classified: int
+    unchanged: int
+    replaced: int
+    statuses: dict[str, Any]  # the task service's summary: the status set, how many changed
+    url: str
+
+
+class BulkRunning(TypedDict):
+    """202: the bulk is accepted and still running past the wait; `url` (also in `Location`)
+    follows its progress, not the operation (its id is the bulk's)."""
+
+    id: str
+    operationId: str
+    status: str  # "running"
+    url: str
+
+
+class BulkPreview(TypedDict):
+    """What a bulk would change, counted; nothing is changed."""
+
+    total: int
+    wouldChange: int
+    alreadyClassified: int
+    statusOverwritten: int
+    heldByOthers: dict[str, Any]
+    statusesBefore: dict[str, int]  # the items whose status would change, by status before
+
+
+class BulkUndone(TypedDict):
+    """The bulk undone as one step: items changed since are in `conflicts`, not overwritten."""
+
+    id: str
+    status: str  # "undone"
+    removed: int
+    restored: int
+    conflicts: dict[str, Any]  # {"items": the first 100, "count"}
+    statuses: dict[str, Any]  # the task service's part: restored, conflicts
+
+
+class BulkUndoConflicts(TypedDict):
+    """The items an undo left as they were, changed since the bulk (the first 100 of each)."""
+
+    statusConflicts: list[str]
+    classConflicts: list[str]
+
+
+# `class` is a Python keyword: this one is declared by call.
+BulkItemOutcome = TypedDict("BulkItemOutcome", {
+    "itemId": str,
+    "assignmentId": str,
+    "class": str,  # "added" or "unchanged" (the item carried the label already)
+    "annotationId": str | None,  # the class the bulk added
+    "replaced": list[str],  # the annotations it replaced (single-class tasks)
+    "statusChange": StatusChange | None,
+})
+BulkItemOutcome.__doc__ = "What a bulk did to one item."
+
+
+class BulkProgress(TypedDict):
+    """A bulk's progress (`done` of `total`); once completed or undone, each item's outcome,
+    page by page; `undo` once an undo was asked."""
+
+    id: str
+    taskId: str
+    label: str
+    mode: str
+    status: str | None
+    state: str  # "running", "completed" or "undone"
+    done: int
+    total: int
+    url: str
+    undo: NotRequired[BulkUndoConflicts]
+    outcomes: NotRequired[Paged[BulkItemOutcome]]
+
+
+class BulkNotStarted(TypedDict):
+    """A bulk with no record yet: `refused` (`error` says why) or `pending` (accepted, about
+    to start)."""
+
+    id: str
+    taskId: str
+    state: str
+    url: str
+    done: NotRequired[int]
+    error: NotRequired[OperationError]

@@ -11,11 +11,20 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from gateway.access import Access
+from gateway.answers import (
+    BulkClassified,
+    BulkItemOutcome,
+    BulkNotStarted,
+    BulkPreview,
+    BulkProgress,
+    BulkRunning,
+    BulkUndone,
+)
 from gateway.browse import Browser
 from gateway.bulk_schemas import BulkClassifyIn, BulkFilterIn
 from gateway.bus import CommandBus
 from gateway.controllers.browse import checked_index
-from gateway.controllers.common import Page, PageSize, paged
+from gateway.controllers.common import Page, PageSize, accepted, paged
 from gateway.dispatch import Commands
 from gateway.errors import unprocessable
 from gateway.guards import Grant
@@ -30,8 +39,8 @@ def _bulk_answer(response: Response[Any], api: str, task_id: str, bulk_id: str) 
     """Past the wait the bulk still runs: point at its progress rather than the operation."""
     if response.status_code == 202:
         url = f"{api}/tasks/{task_id}/bulk/{bulk_id}"
-        return Response({"id": bulk_id, "operationId": bulk_id, "status": "running", "url": url},
-                        status_code=202, headers=dict(response.headers) | {"Location": url})
+        running: BulkRunning = {"id": bulk_id, "operationId": bulk_id, "status": "running", "url": url}
+        return Response(running, status_code=202, headers=dict(response.headers) | {"Location": url})
     return response
 
 
@@ -56,12 +65,12 @@ class BulkController(Controller):
             item_ids=item_ids, filter=f, label=data.label, attributes=data.attributes,
             mode=data.mode, status=data.status, dry_run=dry_run)
 
-    @post("/bulk-classify", status_code=200)
+    @post("/bulk-classify", status_code=200, responses=accepted(BulkRunning))
     async def bulk_classify(
         self, task_id: FromPath[str], data: JSONBody[BulkClassifyIn], request: Request,
         grant: NamedDependency[Grant], access: NamedDependency[Access],
         browse: NamedDependency[Browser], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[BulkClassified]:
         """Classify (and optionally set the status of) the selected items: all of them or,
         refused, none. 200 with the outcome when done within the wait, else 202 and the URL
         of the operation's progress."""
@@ -72,12 +81,12 @@ class BulkController(Controller):
                                          lambda o: render_completed(o, api))
         return _bulk_answer(answer, api, task_id, command.id)
 
-    @post("/bulk-classify/preview", status_code=200)
+    @post("/bulk-classify/preview", status_code=200, responses=accepted())
     async def preview_bulk_classify(
         self, task_id: FromPath[str], data: JSONBody[BulkClassifyIn], request: Request,
         grant: NamedDependency[Grant], access: NamedDependency[Access],
         browse: NamedDependency[Browser], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[BulkPreview]:
         """What the bulk would change; changes nothing."""
         task, command = await self._command(data, request, grant, access, browse, dry_run=True)
         return await commands.dispatch(request, streams.BULK_CLASSIFY, command, task["projectId"],
@@ -88,7 +97,7 @@ class BulkController(Controller):
         self, task_id: FromPath[str], bulk_id: FromPath[str], grant: NamedDependency[Grant],
         catalog: NamedDependency[Catalog], bus: NamedDependency[CommandBus], tasks: NamedDependency[TaskReads],
         api: NamedDependency[str], page: Page = 0, page_size: PageSize = 1000,
-    ) -> dict[str, Any]:
+    ) -> BulkProgress | BulkNotStarted:
         """A bulk's progress (done/total) and, page by page, each item's outcome."""
         record = await tasks.bulk(task_id, bulk_id)
         if record is None:
@@ -98,7 +107,7 @@ class BulkController(Controller):
 
     @staticmethod
     async def _not_started(catalog: Catalog, bus: CommandBus, api: str, project_id: str | None,
-                           task_id: str, bulk_id: str) -> dict[str, Any]:
+                           task_id: str, bulk_id: str) -> BulkNotStarted:
         """A bulk with no record yet: refused (with why), or accepted and about to start."""
         url = f"{api}/tasks/{task_id}/bulk/{bulk_id}"
         stored = await catalog.operation(bulk_id)
@@ -114,11 +123,11 @@ class BulkController(Controller):
             return {"id": bulk_id, "taskId": task_id, "state": "pending", "done": 0, "url": url}
         raise NotFoundException(f"no bulk operation {bulk_id} in task {task_id}")
 
-    @post("/bulk/{bulk_id:str}/undo", status_code=200)
+    @post("/bulk/{bulk_id:str}/undo", status_code=200, responses=accepted())
     async def undo_bulk(
         self, task_id: FromPath[str], bulk_id: FromPath[str], request: Request,
         grant: NamedDependency[Grant], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[BulkUndone]:
         """Undo the bulk as one step; items changed since are reported, not overwritten."""
         project_id = grant.task["projectId"]
         command = UndoBulk(actor=request.user.actor(grant.role), bulk_id=bulk_id,
@@ -140,33 +149,33 @@ async def matching_ids(
     return [index.ids[p] for p in found.tolist()]
 
 
-def render_completed(outcome: Any, api: str) -> dict[str, Any]:
+def render_completed(outcome: Any, api: str) -> BulkClassified:
     return {"id": outcome.bulk_id, "status": "completed", "total": outcome.total,
             "classified": outcome.classified, "unchanged": outcome.unchanged,
             "replaced": outcome.replaced, "statuses": outcome.statuses,
             "url": f"{api}/tasks/{outcome.task_id}/bulk/{outcome.bulk_id}"}
 
 
-def render_preview(outcome: Any) -> dict[str, Any]:
+def render_preview(outcome: Any) -> BulkPreview:
     return {"total": outcome.total, "wouldChange": outcome.would_change,
             "alreadyClassified": outcome.already_classified,
             "statusOverwritten": outcome.status_overwritten, "heldByOthers": outcome.held_by_others,
             "statusesBefore": outcome.statuses_before}
 
 
-def render_undone(outcome: Any) -> dict[str, Any]:
+def render_undone(outcome: Any) -> BulkUndone:
     return {"id": outcome.bulk_id, "status": "undone", "removed": outcome.removed,
             "restored": outcome.restored, "conflicts": outcome.conflicts, "statuses": outcome.statuses}
 
 
 def bulk_view(record: dict[str, Any], classes: dict[str, Any], api: str, page: int,
-              size: int) -> dict[str, Any]:
+              size: int) -> BulkProgress:
     total = len(record["items"])
     # A bulk is linear: the task service writes the statuses, then the annotation service
     # the classes, and its record says when the bulk is completed (or undone) and how far
     # the classes got.
     state = classes.get("state") if classes.get("state") in ("completed", "undone") else "running"
-    view = {"id": record["_id"], "taskId": record["taskId"], "label": record["label"],
+    view: BulkProgress = {"id": record["_id"], "taskId": record["taskId"], "label": record["label"],
             "mode": record["mode"], "status": record["status"], "state": state,
             "done": total if state != "running" else classes.get("done", 0), "total": total,
             "url": f"{api}/tasks/{record['taskId']}/bulk/{record['_id']}"}
@@ -178,7 +187,7 @@ def bulk_view(record: dict[str, Any], classes: dict[str, Any], api: str, page: i
     unchanged = set(classes.get("unchanged", []))
     replaced = classes.get("replaced", {})
     statuses = {c[0]: {"previous": c[2], "status": record["status"]} for c in record["statusChanges"]}
-    rows = [{"itemId": i, "assignmentId": a,
+    rows: list[BulkItemOutcome] = [{"itemId": i, "assignmentId": a,
              "class": "unchanged" if i in unchanged else "added",
              "annotationId": None if i in unchanged else annotation_id(record["_id"], i),
              "replaced": replaced.get(i, []), "statusChange": statuses.get(i)}

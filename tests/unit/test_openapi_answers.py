@@ -22,7 +22,7 @@ from shared.platform.settings import Settings
 pytestmark = pytest.mark.unit
 
 # Routes whose controllers other work is changing now: typed once that lands.
-REMAINING = {"gateway.controllers.workflow", "gateway.controllers.bulk"}
+REMAINING = {"gateway.controllers.workflow"}
 # Answers that are not JSON: downloads, file bytes and redirects (Server-Sent Events, plain
 # text and 204s are told by their return type).
 NOT_JSON = {
@@ -91,6 +91,10 @@ def test_a_command_route_describes_its_202_too(doc) -> None:
     assert classify["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Classified")
     assert classify["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/ClassifyPending")
     assert "Annotation" in doc["components"]["schemas"]
+    # a bulk past the wait points at its progress, not at the operation
+    bulk = doc["paths"]["/api/v1/tasks/{task_id}/bulk-classify"]["post"]["responses"]
+    assert bulk["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/BulkClassified")
+    assert bulk["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/BulkRunning")
 
 
 # --- the declared answers fit what the builders make -----------------------------------------
@@ -188,3 +192,58 @@ def test_job_and_dtlpy_answers_fit_their_declarations() -> None:
     fits(answers.DtlpyProject, project_json({"id": "p1", "name": "P", "createdAt": "x", "creator": "m"}))
     fits(answers.DtlpyDataset, dataset_json({"id": "d1", "name": "D", "projectId": "p1", "recipeId": "r1"}, API))
 
+
+
+def test_bulk_answers_fit_their_declarations() -> None:
+    from gateway.controllers.bulk import bulk_view, render_completed, render_preview, render_undone
+
+    fits(answers.BulkClassified, render_completed(SimpleNamespace(
+        bulk_id="b1", task_id="t1", total=3, classified=2, unchanged=1, replaced=1,
+        statuses={"status": "completed", "changed": 3}), API))
+    fits(answers.BulkPreview, render_preview(SimpleNamespace(
+        total=3, would_change=2, already_classified=1, status_overwritten=1,
+        held_by_others={"items": ["i3"], "count": 1}, statuses_before={"none": 2})))
+    fits(answers.BulkUndone, render_undone(SimpleNamespace(
+        bulk_id="b1", removed=2, restored=1, conflicts={"items": ["i2"], "count": 1},
+        statuses={"restored": 2, "conflicts": {"items": [], "count": 0}})))
+    record = {"_id": "b1", "taskId": "t1", "label": "cat", "mode": "classify-and-set-status",
+              "status": "completed", "items": [["i1", "a1"], ["i2", "a1"], ["i3", "a2"]],
+              "statusChanges": [["i1", "a1", None, True], ["i3", "a2", "discard", True]]}
+    classes = {"state": "completed", "done": 3, "unchanged": ["i2"], "replaced": {"i1": ["x1"]}}
+    running = bulk_view(record | {"status": None}, {"done": 1}, API, 0, 1000)
+    fits(answers.BulkProgress, running)
+    assert "outcomes" not in running
+    done = bulk_view(record, classes, API, 0, 2)
+    fits(answers.BulkProgress, done)
+    assert {row["class"] for row in done["outcomes"]["items"]} == {"added", "unchanged"}
+    undo = {"conflicts": ["i3"], "restore": [], "at": "2026-12-07T12:00:00.000Z"}
+    fits(answers.BulkProgress, bulk_view(record | {"undo": undo}, classes | {
+        "state": "undone", "undo": {"items": ["i1"], "conflicts": ["i2"]}}, API, 1, 2))
+
+
+async def test_a_bulk_not_started_fits_its_declaration() -> None:
+    from gateway.controllers.bulk import BulkController
+
+    class Catalog:
+        def __init__(self, stored: Any) -> None:
+            self.stored = stored
+
+        async def operation(self, _id: str) -> Any:
+            return self.stored
+
+    class Bus:
+        def __init__(self, pending: Any) -> None:
+            self._pending = pending
+
+        async def pending(self, _id: str) -> Any:
+            return self._pending
+
+        def parse_outcome(self, event: Any) -> Any:
+            return SimpleNamespace(**event)
+
+    refused = {"projectId": "p1", "status": "rejected", "commandType": "BulkClassify",
+               "event": {"reason": "conflict", "message": "held by others", "details": {"count": 1}}}
+    fits(answers.BulkNotStarted, await BulkController._not_started(
+        Catalog(refused), Bus(None), API, "p1", "t1", "b1"))
+    fits(answers.BulkNotStarted, await BulkController._not_started(
+        Catalog(None), Bus({"commandType": "BulkClassify", "projectId": "p1"}), API, "p1", "t1", "b1"))
