@@ -217,12 +217,14 @@ async def _add_items(task: dict[str, Any], assignments: list[dict], new: list[st
         return
     if task["allocation"] == "pulling":
         queue = next(a for a in assignments if a.get("queue"))
+        await repo.allocate(task["_id"], new, queue, new=True)
         await repo.set_assignment(queue["_id"], {"$push": {"itemIds": {"$each": new}}})
         return
     active = [a for a in assignments if a["active"] and not a.get("removed")]
     shares = rules.split(new, rules.even_loads([a["_id"] for a in active]))
     for a in active:
         if shares[a["_id"]]:
+            await repo.allocate(task["_id"], shares[a["_id"]], a, new=True)
             await repo.set_assignment(a["_id"], {"$push": {"itemIds": {"$each": shares[a["_id"]]}}})
 
 
@@ -231,6 +233,7 @@ async def _remove_items(task: dict[str, Any], assignments: list[dict], items: li
     statuses = await repo.statuses(task["_id"], items)
     kept = [i for i in items if i in statuses]
     removable = set(items) - set(kept)
+    await repo.allocate(task["_id"], [i for i in items if i in removable], None)
     for a in assignments:
         remaining = [i for i in a["itemIds"] if i not in removable]
         if len(remaining) != len(a["itemIds"]):
@@ -259,6 +262,7 @@ async def redistribute(cmd: Redistribute, *, repo: TaskRepository, clock: Clock)
     for annotator, share in shares.items():
         target = targets[annotator]
         if target["_id"] != source["_id"]:
+            await repo.allocate(task["_id"], share, target)
             await repo.set_assignment(target["_id"], {"$push": {"itemIds": {"$each": share}}})
     keep = set(shares.get(source["annotator"], [])) | set(statuses)
     await repo.set_assignment(source["_id"], {"$set": {"itemIds": [i for i in source["itemIds"] if i in keep]}})
@@ -292,6 +296,7 @@ async def reassign(cmd: Reassign, *, repo: TaskRepository, clock: Clock) -> list
         return _no_assignment(cmd)
     target = (await assignments_for(repo, task, [cmd.annotator], stamp(clock())))[cmd.annotator]
     statuses = await repo.statuses(task["_id"], source["itemIds"])
+    await repo.allocate(task["_id"], source["itemIds"], target)
     await repo.set_assignment(target["_id"], {"$push": {"itemIds": {"$each": source["itemIds"]}}})
     await repo.move_statuses(task["_id"], source["itemIds"], target["_id"])
     # counted before the source lets go of its items: a redelivery still finds them
@@ -320,6 +325,7 @@ async def pull_items(cmd: PullItems, *, repo: TaskRepository, clock: Clock) -> l
         queue["_id"], rules.pull_size(task["batchSize"], task["maxBatchWorkload"], open_items))
     version = None
     if taken:
+        await repo.allocate(task["_id"], taken, mine)
         await repo.set_assignment(mine["_id"], {"$push": {"itemIds": {"$each": taken}}})
         version = await repo.bump_allocation(task["_id"])
     return [event(cmd, ItemsPulled, task_id=task["_id"], project_id=task["projectId"],
@@ -338,8 +344,10 @@ async def return_items(cmd: ReturnItems, *, repo: TaskRepository, clock: Clock) 
         return _no_assignment(cmd, f"no assignment {cmd.assignment_id} of a pulling task {task['_id']}")
     done = await repo.statuses(task["_id"], cmd.item_ids)
     queue = next(a for a in await repo.assignments(task["_id"]) if a.get("queue"))
-    returned = await repo.return_to_queue(
-        queue["_id"], source["_id"], [i for i in cmd.item_ids if i not in done], cmd.id)
+    held = set(source["itemIds"])
+    going = [i for i in dict.fromkeys(cmd.item_ids) if i not in done and i in held]
+    await repo.allocate(task["_id"], going, queue)  # before the move: a redelivery finds them gone
+    returned = await repo.return_to_queue(queue["_id"], source["_id"], going, cmd.id)
     return await _changed(cmd, task, "items-returned", repo, assignmentId=source["_id"], returned=returned,
                           kept=[i for i in cmd.item_ids if i not in set(returned)])
 
