@@ -359,12 +359,13 @@ async def return_items(cmd: ReturnItems, *, repo: TaskRepository, clock: Clock) 
 class StatusBatch:
     """What the status stream's reader knows of a batch: each command's place in the stream
     (`positions`, command id -> sortable entry id), which orders one item's statuses
-    whichever replica reads them, and the status documents of the batch read ahead
-    (`ahead`), while the runner loads the stored outcomes."""
+    whichever replica reads them, and the status and allocation documents of the batch read
+    ahead (`ahead`), while the runner loads the stored outcomes."""
 
     positions: Mapping[str, str] = field(default_factory=dict)
     ahead: Mapping[str, str] = field(default_factory=dict)  # command id -> status document id
     befores: asyncio.Future[dict[str, dict[str, Any]]] | None = None
+    holders: asyncio.Future[dict[str, dict[str, Any]]] | None = None
 
     async def before(self, cmd: SetStatus) -> Any:
         """The status document as read ahead (None: there is none), or UNREAD."""
@@ -372,22 +373,33 @@ class StatusBatch:
             return UNREAD
         return (await self.befores).get(self.ahead[cmd.id])
 
+    async def holder(self, cmd: SetStatus) -> dict[str, Any] | None:
+        """The assignment holding the command's item as read ahead, or None (not read, or no
+        document: the repository is asked)."""
+        if self.holders is None or cmd.id not in self.ahead:
+            return None
+        return (await self.holders).get(self.ahead[cmd.id])
+
 
 def status_batch(commands: Iterable[Any], positions: Mapping[str, str], repo: TaskRepository) -> StatusBatch:
-    """Start reading the batch's status documents (one read for the batch; an item with two
-    commands in it reads its own, the first one's write in between)."""
+    """Start reading the batch's status and allocation documents (one read of each for the
+    batch; an item with two commands in it reads its own, the first one's write in
+    between)."""
     statuses = [c for c in commands if isinstance(c, SetStatus)]
     once = Counter((c.task_id, c.item_id) for c in statuses)
     ahead = {c.id: f"{c.task_id}:{c.item_id}" for c in statuses if once[(c.task_id, c.item_id)] == 1}
-    befores = asyncio.ensure_future(repo.status_befores(ahead.values())) if ahead else None
-    if befores is not None:
-        befores.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: not logged
-    return StatusBatch(positions, ahead, befores)
+    if not ahead:
+        return StatusBatch(positions)
+    reads = [asyncio.ensure_future(repo.status_befores(ahead.values())),
+             asyncio.ensure_future(repo.allocations(ahead.values()))]
+    for read in reads:
+        read.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: not logged
+    return StatusBatch(positions, ahead, *reads)
 
 
 async def _context(cmd: Any, task: dict, item_id: str, repo: TaskRepository,
-                   status: str | None = None) -> rules.Context:
-    return rules.Context(task=task, item_id=item_id, assignment=await repo.holding(task, item_id),
+                   status: str | None = None, holder: dict[str, Any] | None = None) -> rules.Context:
+    return rules.Context(task=task, item_id=item_id, assignment=holder or await repo.holding(task, item_id),
                          actor_id=cmd.actor.user_id, actor_email=cmd.actor.email,
                          actor_role=cmd.actor.role, status=status)
 
@@ -398,7 +410,7 @@ async def set_status(cmd: SetStatus, *, repo: TaskRepository, clock: Clock,
     record says which), and one older than the item's last written one is superseded."""
     if (task := await _task(cmd, repo, fresh=False)) is None:
         return _no_task(cmd)
-    ctx = await _context(cmd, task, cmd.item_id, repo, cmd.status)
+    ctx = await _context(cmd, task, cmd.item_id, repo, cmd.status, await batch.holder(cmd))
     if (refusal := rules.first_refusal(rules.STATUS_RULES, ctx)) is not None:
         return [refused(cmd, refusal)]
     assignment_id, doc_id = ctx.assignment["_id"], f"{task['_id']}:{cmd.item_id}"

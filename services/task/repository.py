@@ -83,6 +83,7 @@ class TaskRepository(Protocol):
     async def assignments(self, task_id: str, with_items: bool = False) -> list[dict[str, Any]]: ...
     async def assignment(self, assignment_id: str) -> dict[str, Any] | None: ...
     async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None: ...
+    async def allocations(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     async def allocate(self, task_id: str, item_ids: list[str], holder: dict[str, Any] | None,
                        new: bool = False) -> None: ...
     async def insert_assignment(self, doc: dict[str, Any]) -> None: ...
@@ -222,6 +223,14 @@ class MongoTaskRepository:
         await self._build_allocation(task["_id"])
         found = await self.db.allocations.find_one({"_id": f"{task['_id']}:{item_id}"}, {"holder": 1})
         return found["holder"] if found is not None else None
+
+    async def allocations(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """"<task>:<item>" -> the assignment holding it, for those that have a document (a
+        batch's items read at once; `holding` answers the others)."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        return {d["_id"]: d["holder"] for d in await find_in(self.db.allocations, "_id", ids, projection={"holder": 1})}
 
     async def allocate(self, task_id: str, item_ids: list[str], holder: dict[str, Any] | None,
                        new: bool = False) -> None:

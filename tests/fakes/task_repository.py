@@ -51,7 +51,7 @@ class FakeTaskRepository(TaskRepository):
         self.items: dict[str, dict[str, Any]] = {}  # the gateway's catalog, as the service reads it
         self.tasks: dict[str, dict[str, Any]] = {}
         self.assignment_docs: dict[str, dict[str, Any]] = {}
-        self.allocations: dict[str, dict[str, Any]] = {}  # "<task>:<item>" -> its holder
+        self.allocation_docs: dict[str, dict[str, Any]] = {}  # "<task>:<item>" -> its holder
         self.allocated: set[str] = set()  # tasks whose allocation is written (the built mark)
         self.item_statuses: dict[str, dict[str, Any]] = {}
         self.counts: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
@@ -114,16 +114,19 @@ class FakeTaskRepository(TaskRepository):
     async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None:
         if task["_id"] not in self.allocated:  # made before allocation documents were kept
             self._insert_allocation(task["_id"], await self.assignments(task["_id"], with_items=True))
-        return _copy(self.allocations.get(f"{task['_id']}:{item_id}"))
+        return _copy(self.allocation_docs.get(f"{task['_id']}:{item_id}"))
+
+    async def allocations(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {i: _copy(self.allocation_docs[i]) for i in ids if i in self.allocation_docs}
 
     async def allocate(self, task_id: str, item_ids: list[str], holder: dict[str, Any] | None,
                        new: bool = False) -> None:
         for i in item_ids:
             key = f"{task_id}:{i}"
             if holder is None:
-                self.allocations.pop(key, None)
-            elif new or key in self.allocations:
-                self.allocations[key] = holder_of(holder)
+                self.allocation_docs.pop(key, None)
+            elif new or key in self.allocation_docs:
+                self.allocation_docs[key] = holder_of(holder)
 
     def _insert_allocation(self, task_id: str, assignments: list[dict[str, Any]]) -> None:
         holders = {}
@@ -132,7 +135,7 @@ class FakeTaskRepository(TaskRepository):
                 for i in a.get("itemIds", []):
                     holders[f"{task_id}:{i}"] = holder_of(a)
         for key, holder in holders.items():  # one there was written by a later move
-            self.allocations.setdefault(key, holder)
+            self.allocation_docs.setdefault(key, holder)
         self.allocated.add(task_id)
 
     async def insert_assignment(self, doc: dict[str, Any]) -> None:

@@ -125,6 +125,15 @@ async def test_who_holds_an_item_an_assignment_before_the_queue_none_outside_the
     assert "itemIds" not in holder and not holder["locked"] and not holder["removed"] and holder["active"]
 
 
+async def test_a_batchs_allocation_documents_are_read_at_once(store):
+    repo = store.repo
+    await repo.insert_task(TASK, [A1, QUEUE])
+    found = await repo.allocations(["t1:i1", "t1:i5", "t1:elsewhere", "other:i1"])
+    assert {k: held_by(h) for k, h in found.items()} == {"t1:i1": ("a1", "ann1@x.io", False),
+                                                        "t1:i5": ("q1", None, True)}
+    assert await repo.allocations([]) == {}
+
+
 async def test_allocation_moves_items_adds_new_ones_and_removes_them(store):
     repo = store.repo
     await repo.insert_task(TASK, [A1, A2])

@@ -8,13 +8,14 @@ import pytest
 
 from shared.contracts.tasks import (
     ChangeTaskItems,
+    ItemStatusChanged,
     PullItems,
     Reassign,
     Redistribute,
     ReturnItems,
     WorkloadUnit,
 )
-from tests.unit.test_task_handlers import ANN1, ANN2, MANAGER, Stack
+from tests.unit.test_task_handlers import ANN1, ANN2, MANAGER, Stack, status
 
 pytestmark = pytest.mark.unit
 
@@ -84,7 +85,24 @@ async def test_a_pulling_tasks_items_pulled_and_returned():
 async def test_a_task_made_before_allocation_documents_is_checked_from_documents_built_once():
     stack = Stack()
     await stack.task()
-    stack.repo.allocations.clear()
+    stack.repo.allocation_docs.clear()
     stack.repo.allocated.clear()
     await agrees(stack)
     assert "t1" in stack.repo.allocated
+
+
+async def test_a_status_batch_reads_its_items_holders_at_once_and_asks_only_for_the_others():
+    stack = Stack()
+    await stack.task()
+    asked: list[str] = []
+    holding = stack.repo.holding
+
+    async def counted(task, item):
+        asked.append(item)
+        return await holding(task, item)
+    stack.repo.holding = counted
+    stack.repo.allocation_docs.pop("t1:i2")  # as if made before: built when asked
+    stack.repo.allocated.clear()
+    await stack.run(status("i1"), status("i2"), status("i3", actor=ANN2))
+    assert asked == ["i2"]
+    assert {e.item_id for e in stack.published if isinstance(e, ItemStatusChanged)} == {"i1", "i2", "i3"}
