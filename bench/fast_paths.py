@@ -3,7 +3,7 @@ themselves (no platform running): the figures of docs/fast-paths.md.
 
     python bench/fast_paths.py                 # embedded Valkey and MongoDB-wire servers
     REDIS_URL=... MONGODB_URL=... python bench/fast_paths.py
-    python bench/fast_paths.py publish         # or: in-slices, token-check
+    python bench/fast_paths.py publish         # or: in-slices, token-check, holder
 
 - publish: 10,000 events onto a stream by `publish_all` (encoded by `prepare_all`, then one
   call of lua/xadd_many.lua per 1,000), by a pipeline of one XADD each, and by FastStream's
@@ -11,7 +11,11 @@ themselves (no platform running): the figures of docs/fast-paths.md.
 - in-slices: documents read and updated by one `$in` over the whole list, and by
   `shared.platform.mongo.find_in` / `update_in` in slices;
 - token-check: a request's admission by gateway/lua/rate_check.lua, and by the same
-  commands in a pipeline.
+  commands in a pipeline;
+- holder: who holds an item of a 100,000-item task (four assignments of 25,000): the
+  task service's allocation document read by `_id`, against the query on the assignments'
+  item lists it replaced and an in-memory map (the item -> holder cache it replaced), and
+  what writing the task's allocation documents costs.
 Each is run several times; the first round (warm-up) is left out. Wall time and this
 process's CPU time per round; the servers' CPU is not counted.
 """
@@ -137,6 +141,65 @@ async def in_slices(mongo_url: str) -> None:
     client.close()
 
 
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    at = {q: ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))] for q in (50, 95, 99)}
+    return "  ".join(f"p{q} {v:7.2f} ms" for q, v in at.items())
+
+
+async def holder(mongo_url: str, items: int = 100_000, lookups: int = 300) -> None:
+    import random
+
+    from motor.motor_asyncio import AsyncIOMotorClient
+    from pymongo import ASCENDING
+
+    client = AsyncIOMotorClient(mongo_url)
+    db = client["bench_fast_paths"]
+    await client.drop_database("bench_fast_paths")
+    await db.assignments.create_index([("itemIds", ASCENDING)])
+    ids = [f"i{k:06d}" for k in range(items)]
+    held = {f"a{n}": ids[n::4] for n in range(4)}
+    await db.assignments.insert_many([{"_id": a, "taskId": "t", "annotator": f"{a}@example.com", "itemIds": share,
+                                       "active": True, "removed": False, "locked": False, "queue": False}
+                                      for a, share in held.items()])
+    docs = [{"_id": f"t:{i}", "taskId": "t", "itemId": i, "holder": {"_id": a, "annotator": f"{a}@example.com"}}
+            for a, share in held.items() for i in share]
+    wall = time.perf_counter()
+    for n in range(0, len(docs), 10_000):
+        await db.allocations.insert_many(docs[n:n + 10_000], ordered=False)
+    print(f"holder: writing {items:,} allocation documents (insert_many, 10,000 a call): "
+          f"{(time.perf_counter() - wall) * 1000:,.0f} ms")
+    wall = time.perf_counter()
+    cache = {i: {"_id": a["_id"]} async for a in db.assignments.find({"taskId": "t"}) for i in a["itemIds"]}
+    print(f"holder: building the item -> holder map from the assignments: {(time.perf_counter() - wall) * 1000:,.0f} ms")
+    picks = random.Random(7).choices(ids, k=lookups)
+
+    async def timed(lookup) -> list[float]:
+        spent = []
+        for i in picks:
+            at = time.perf_counter()
+            assert await lookup(i) is not None
+            spent.append((time.perf_counter() - at) * 1000)
+        return spent
+
+    async def by_id(i: str) -> dict | None:
+        return await db.allocations.find_one({"_id": f"t:{i}"})
+
+    async def by_query(i: str) -> dict | None:
+        return await db.assignments.find_one({"taskId": "t", "itemIds": i, "active": True, "queue": {"$ne": True}},
+                                             {"itemIds": 0})
+
+    async def in_memory(i: str) -> dict | None:
+        return cache.get(i)
+
+    await timed(by_id)  # warm-up
+    for way, lookup in (("allocation document by _id", by_id), ("query on the item lists", by_query),
+                        ("in-memory map (the cache)", in_memory)):
+        print(f"  {way:32s} {percentiles(await timed(lookup))}  ({lookups} lookups)")
+    await client.drop_database("bench_fast_paths")
+    client.close()
+
+
 async def token_check(redis_url: str, n: int = 2_000) -> None:
     redis = make_redis(Settings(REDIS_URL=redis_url))
     check = redis.register_script(lua("gateway", "rate_check"))
@@ -173,11 +236,15 @@ async def main(which: str) -> None:
             await publish(redis_url)
         if which in ("all", "token-check"):
             await token_check(redis_url)
+        if which in ("all", "in-slices", "holder"):
+            mongo_url = os.environ.get("MONGODB_URL") or stack.enter_context(embedded_secantus())
         if which in ("all", "in-slices"):
-            await in_slices(os.environ.get("MONGODB_URL") or stack.enter_context(embedded_secantus()))
+            await in_slices(mongo_url)
+        if which in ("all", "holder"):
+            await holder(mongo_url)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "publish", "in-slices", "token-check"])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", "publish", "in-slices", "token-check", "holder"])
     asyncio.run(main(parser.parse_args().which))

@@ -64,8 +64,6 @@ class MongoAnnotationRepository:
         """Only what reads use: annotations are read by id and by item. Every further index
         costs each write (on the embedded server ~40 us per document per index)."""
         await self.annotations.create_index([("itemId", ASCENDING)])
-        if "datasetId_1" in await self.annotations.index_information():  # made by earlier versions
-            await self.annotations.drop_index("datasetId_1")
 
     async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = list(command_ids)

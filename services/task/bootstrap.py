@@ -129,7 +129,6 @@ def build(settings: Settings) -> TaskService:
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
         await best_effort("index creation", repo.create_indexes())
-        await best_effort("counting earlier tasks' statuses", repo.count_uncounted_tasks())
 
     async def stop() -> None:
         await redis.aclose()

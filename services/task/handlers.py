@@ -217,12 +217,14 @@ async def _add_items(task: dict[str, Any], assignments: list[dict], new: list[st
         return
     if task["allocation"] == "pulling":
         queue = next(a for a in assignments if a.get("queue"))
+        await repo.allocate(task["_id"], new, queue, new=True)
         await repo.set_assignment(queue["_id"], {"$push": {"itemIds": {"$each": new}}})
         return
     active = [a for a in assignments if a["active"] and not a.get("removed")]
     shares = rules.split(new, rules.even_loads([a["_id"] for a in active]))
     for a in active:
         if shares[a["_id"]]:
+            await repo.allocate(task["_id"], shares[a["_id"]], a, new=True)
             await repo.set_assignment(a["_id"], {"$push": {"itemIds": {"$each": shares[a["_id"]]}}})
 
 
@@ -231,6 +233,7 @@ async def _remove_items(task: dict[str, Any], assignments: list[dict], items: li
     statuses = await repo.statuses(task["_id"], items)
     kept = [i for i in items if i in statuses]
     removable = set(items) - set(kept)
+    await repo.allocate(task["_id"], [i for i in items if i in removable], None)
     for a in assignments:
         remaining = [i for i in a["itemIds"] if i not in removable]
         if len(remaining) != len(a["itemIds"]):
@@ -259,6 +262,7 @@ async def redistribute(cmd: Redistribute, *, repo: TaskRepository, clock: Clock)
     for annotator, share in shares.items():
         target = targets[annotator]
         if target["_id"] != source["_id"]:
+            await repo.allocate(task["_id"], share, target)
             await repo.set_assignment(target["_id"], {"$push": {"itemIds": {"$each": share}}})
     keep = set(shares.get(source["annotator"], [])) | set(statuses)
     await repo.set_assignment(source["_id"], {"$set": {"itemIds": [i for i in source["itemIds"] if i in keep]}})
@@ -292,6 +296,7 @@ async def reassign(cmd: Reassign, *, repo: TaskRepository, clock: Clock) -> list
         return _no_assignment(cmd)
     target = (await assignments_for(repo, task, [cmd.annotator], stamp(clock())))[cmd.annotator]
     statuses = await repo.statuses(task["_id"], source["itemIds"])
+    await repo.allocate(task["_id"], source["itemIds"], target)
     await repo.set_assignment(target["_id"], {"$push": {"itemIds": {"$each": source["itemIds"]}}})
     await repo.move_statuses(task["_id"], source["itemIds"], target["_id"])
     # counted before the source lets go of its items: a redelivery still finds them
@@ -320,6 +325,7 @@ async def pull_items(cmd: PullItems, *, repo: TaskRepository, clock: Clock) -> l
         queue["_id"], rules.pull_size(task["batchSize"], task["maxBatchWorkload"], open_items))
     version = None
     if taken:
+        await repo.allocate(task["_id"], taken, mine)
         await repo.set_assignment(mine["_id"], {"$push": {"itemIds": {"$each": taken}}})
         version = await repo.bump_allocation(task["_id"])
     return [event(cmd, ItemsPulled, task_id=task["_id"], project_id=task["projectId"],
@@ -338,8 +344,10 @@ async def return_items(cmd: ReturnItems, *, repo: TaskRepository, clock: Clock) 
         return _no_assignment(cmd, f"no assignment {cmd.assignment_id} of a pulling task {task['_id']}")
     done = await repo.statuses(task["_id"], cmd.item_ids)
     queue = next(a for a in await repo.assignments(task["_id"]) if a.get("queue"))
-    returned = await repo.return_to_queue(
-        queue["_id"], source["_id"], [i for i in cmd.item_ids if i not in done], cmd.id)
+    held = set(source["itemIds"])
+    going = [i for i in dict.fromkeys(cmd.item_ids) if i not in done and i in held]
+    await repo.allocate(task["_id"], going, queue)  # before the move: a redelivery finds them gone
+    returned = await repo.return_to_queue(queue["_id"], source["_id"], going, cmd.id)
     return await _changed(cmd, task, "items-returned", repo, assignmentId=source["_id"], returned=returned,
                           kept=[i for i in cmd.item_ids if i not in set(returned)])
 
@@ -351,12 +359,13 @@ async def return_items(cmd: ReturnItems, *, repo: TaskRepository, clock: Clock) 
 class StatusBatch:
     """What the status stream's reader knows of a batch: each command's place in the stream
     (`positions`, command id -> sortable entry id), which orders one item's statuses
-    whichever replica reads them, and the status documents of the batch read ahead
-    (`ahead`), while the runner loads the stored outcomes."""
+    whichever replica reads them, and the status and allocation documents of the batch read
+    ahead (`ahead`), while the runner loads the stored outcomes."""
 
     positions: Mapping[str, str] = field(default_factory=dict)
     ahead: Mapping[str, str] = field(default_factory=dict)  # command id -> status document id
     befores: asyncio.Future[dict[str, dict[str, Any]]] | None = None
+    holders: asyncio.Future[dict[str, dict[str, Any]]] | None = None
 
     async def before(self, cmd: SetStatus) -> Any:
         """The status document as read ahead (None: there is none), or UNREAD."""
@@ -364,22 +373,33 @@ class StatusBatch:
             return UNREAD
         return (await self.befores).get(self.ahead[cmd.id])
 
+    async def holder(self, cmd: SetStatus) -> dict[str, Any] | None:
+        """The assignment holding the command's item as read ahead, or None (not read, or no
+        document: the repository is asked)."""
+        if self.holders is None or cmd.id not in self.ahead:
+            return None
+        return (await self.holders).get(self.ahead[cmd.id])
+
 
 def status_batch(commands: Iterable[Any], positions: Mapping[str, str], repo: TaskRepository) -> StatusBatch:
-    """Start reading the batch's status documents (one read for the batch; an item with two
-    commands in it reads its own, the first one's write in between)."""
+    """Start reading the batch's status and allocation documents (one read of each for the
+    batch; an item with two commands in it reads its own, the first one's write in
+    between)."""
     statuses = [c for c in commands if isinstance(c, SetStatus)]
     once = Counter((c.task_id, c.item_id) for c in statuses)
     ahead = {c.id: f"{c.task_id}:{c.item_id}" for c in statuses if once[(c.task_id, c.item_id)] == 1}
-    befores = asyncio.ensure_future(repo.status_befores(ahead.values())) if ahead else None
-    if befores is not None:
-        befores.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: not logged
-    return StatusBatch(positions, ahead, befores)
+    if not ahead:
+        return StatusBatch(positions)
+    reads = [asyncio.ensure_future(repo.status_befores(ahead.values())),
+             asyncio.ensure_future(repo.allocations(ahead.values()))]
+    for read in reads:
+        read.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: not logged
+    return StatusBatch(positions, ahead, *reads)
 
 
 async def _context(cmd: Any, task: dict, item_id: str, repo: TaskRepository,
-                   status: str | None = None) -> rules.Context:
-    return rules.Context(task=task, item_id=item_id, assignment=await repo.holding(task, item_id),
+                   status: str | None = None, holder: dict[str, Any] | None = None) -> rules.Context:
+    return rules.Context(task=task, item_id=item_id, assignment=holder or await repo.holding(task, item_id),
                          actor_id=cmd.actor.user_id, actor_email=cmd.actor.email,
                          actor_role=cmd.actor.role, status=status)
 
@@ -390,7 +410,7 @@ async def set_status(cmd: SetStatus, *, repo: TaskRepository, clock: Clock,
     record says which), and one older than the item's last written one is superseded."""
     if (task := await _task(cmd, repo, fresh=False)) is None:
         return _no_task(cmd)
-    ctx = await _context(cmd, task, cmd.item_id, repo, cmd.status)
+    ctx = await _context(cmd, task, cmd.item_id, repo, cmd.status, await batch.holder(cmd))
     if (refusal := rules.first_refusal(rules.STATUS_RULES, ctx)) is not None:
         return [refused(cmd, refusal)]
     assignment_id, doc_id = ctx.assignment["_id"], f"{task['_id']}:{cmd.item_id}"

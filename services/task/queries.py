@@ -1,5 +1,5 @@
-"""The task service's answers to the gateway's reads (shared.contracts.queries): tasks,
-assignments, item statuses, progress and bulks, read from its own collections. Each read is
+"""The task service's answers to the gateway's reads (shared.contracts.queries): tasks, item
+statuses, who holds which items, and bulks, read from its own collections. Each read is
 `(arguments, after, limit) -> (documents, after)`; the large ones (a task's holders and
 statuses, a dataset's memberships) are paged by `_id`, the others answer at once."""
 
@@ -9,7 +9,6 @@ from typing import Any
 
 from shared.platform.mongo import find_in
 from shared.platform.queries import ASC, RAW, Read, paged
-from shared.rules.progress import progress_counts, status_count_pipeline
 
 ASSIGNMENTS_PER_PAGE = 20  # an assignment carries its item ids: a page stays a few MB at most
 
@@ -22,60 +21,11 @@ def table(db: Any) -> dict[str, Read]:
         doc = await db.tasks.find_one({"_id": args["taskId"]}, args.get("fields"))
         return ([doc] if doc else []), None
 
-    async def tasks(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        """A page of tasks of a filter (by project, dataset, name...) and their total."""
-        query = args["query"]
-        total = await db.tasks.count_documents(query)
-        cursor = db.tasks.find(query).sort("_id", ASC).skip(args["skip"]).limit(args["limit"])
-        return [{"tasks": [d async for d in cursor], "total": total}], None
-
     async def task_names(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """The tasks of a dataset or a project: name, dataset, available actions."""
         query = {k: args[k] for k in ("datasetId", "projectId") if k in args}
         fields = {"name": 1, "datasetId": 1, "availableActions": 1}
         return await db.tasks.find(query, fields).to_list(None), None
-
-    async def assignments(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        """The task's assignments (not its hidden queue), each with `totalItems`, without ids."""
-        cursor = db.assignments.aggregate([
-            {"$match": {"taskId": args["taskId"], "queue": {"$ne": True}} | (args.get("query") or {})},
-            {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
-            {"$project": {"itemIds": 0}},
-            {"$sort": {"_id": ASC}},
-        ])
-        return [d async for d in cursor], None
-
-    async def assignment(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        if args.get("withItems"):
-            doc = await db.assignments.find_one({"_id": args["assignmentId"], "queue": {"$ne": True}})
-            return ([doc] if doc else []), None
-        found = await db.assignments.aggregate([
-            {"$match": {"_id": args["assignmentId"], "queue": {"$ne": True}}},
-            {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
-            {"$project": {"itemIds": 0}},
-        ]).to_list(1)
-        return found[:1], None
-
-    async def queue_remaining(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        queue = await db.assignments.find_one({"taskId": args["taskId"], "queue": True})
-        return [max(0, len(queue["itemIds"]) - queue["next"]) if queue else 0], None
-
-    async def status_counts(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        """[assignment, status, items], as counted in `task_progress`; for a task not
-        counted yet, from the status documents."""
-        task_id = args["taskId"]
-        progress = await db.task_progress.find_one({"_id": task_id}, {"counts": 1})
-        if progress is not None:
-            counts = progress_counts(progress)
-        else:
-            cursor = db.item_statuses.aggregate(status_count_pipeline(task_id))
-            counts = {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
-        return [[a, s, n] for (a, s), n in counts.items()], None
-
-    async def statuses(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        """The status documents of some items in a task."""
-        task_id = args["taskId"]
-        return await find_in(db.item_statuses, "_id", [f"{task_id}:{i}" for i in args["itemIds"]]), None
 
     async def statuses_by_id(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """Status documents by `<task>:<item>` id."""
@@ -126,7 +76,5 @@ def table(db: Any) -> dict[str, Read]:
                 "statusChanges", [])
         return [record], None
 
-    return {"task": task, "tasks": tasks, "task_names": task_names, "assignments": assignments,
-            "assignment": assignment, "queue_remaining": queue_remaining, "status_counts": status_counts,
-            "statuses": statuses, "statuses_by_id": statuses_by_id, "memberships": memberships,
+    return {"task": task, "task_names": task_names, "statuses_by_id": statuses_by_id, "memberships": memberships,
             "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk}

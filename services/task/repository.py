@@ -3,7 +3,11 @@ implementation, the only module of the service that imports the driver.
 
 `tasks` holds task documents; `assignments` holds each assignment with its `itemIds` in
 work order (a pulling task's hidden queue is an assignment with `queue: true` and a `next`
-cursor, so a pull is one atomic `$inc`); `item_statuses` holds an item's status in a task
+cursor, so a pull is one atomic `$inc`); `allocations` says who holds each item of a task,
+one document per item (`_id` "<task>:<item>", `holder`: the assignment or hidden queue,
+without its item list), written by every step that moves items and read by `_id` for an
+item command's check (an assignment's item list can be 100,000 ids long: asking the server
+which one holds an item reads them); `item_statuses` holds an item's status in a task
 with its log; `task_progress` the status counts per task; `operations` each command's
 outcome record (shared.platform.runner). A bulk's plan is in `bulk_operations`, its small
 changing state in `bulk_states` and the statuses it changed in `bulk_status_changes`.
@@ -22,13 +26,13 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.task.holders import HolderCache
 from shared.contracts.envelope import utcnow
-from shared.platform.mongo import find_in, update_in
+from shared.platform.mongo import find_in, slices, update_in
 from shared.rules.progress import progress_counts, status_count_pipeline, status_key
 
 log = logging.getLogger("classifier.task")
 DUPLICATE_KEY = 11000
+HOLDER_FIELDS = ("_id", "taskId", "annotator", "queue", "removed", "locked", "active")
 PLAN_FIELDS = ("items", "statusChanges")  # a bulk's plan, apart from its state
 UNREAD = object()  # write_status: the status document was not read ahead
 # Per status document, its last writes by single commands (command id, the status it
@@ -78,6 +82,9 @@ class TaskRepository(Protocol):
     async def assignments(self, task_id: str, with_items: bool = False) -> list[dict[str, Any]]: ...
     async def assignment(self, assignment_id: str) -> dict[str, Any] | None: ...
     async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None: ...
+    async def allocations(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+    async def allocate(self, task_id: str, item_ids: list[str], holder: dict[str, Any] | None,
+                       new: bool = False) -> None: ...
     async def insert_assignment(self, doc: dict[str, Any]) -> None: ...
     async def set_assignment(self, assignment_id: str, changes: dict[str, Any]) -> None: ...
     async def take_from_queue(self, queue_id: str, count: int) -> list[str]: ...
@@ -108,19 +115,16 @@ class MongoTaskRepository:
         self.client = client
         self.db = client[database]
         self._tasks: TTLCache[str, dict[str, Any]] = TTLCache(10_000, 1.0)
-        self._holders = HolderCache(self)
-        self._warming: set[asyncio.Future[None]] = set()
+        self._building: dict[str, asyncio.Future[None]] = {}  # task -> its allocation being built
         self._counting: dict[str, str] = {}  # command -> task, counted, its outcome not yet stored
         self._counted: dict[str, set[str]] = {}  # task -> commands whose outcome is stored
 
     async def create_indexes(self) -> None:
         await self.db.assignments.create_index([("itemIds", ASCENDING)])
         await self.db.assignments.create_index([("taskId", ASCENDING), ("annotator", ASCENDING)])
-        # `item_statuses` has no index but `_id` ("<task>:<item>"): every read is by id, and
-        # progress comes from `task_progress`. An index there cost each status write, and a
-        # 10,000-item bulk ~1 s on the embedded server.
-        if "taskId_1_status_1" in await self.db.item_statuses.index_information():
-            await self.db.item_statuses.drop_index("taskId_1_status_1")
+        # `item_statuses` and `allocations` have no index but `_id` ("<task>:<item>"): every
+        # read is by id, and progress comes from `task_progress`. An index there cost each
+        # status write, and a 10,000-item bulk ~1 s on the embedded server.
         await self.db.tasks.create_index([("projectId", ASCENDING)])
 
     async def ping(self) -> bool:
@@ -173,8 +177,10 @@ class MongoTaskRepository:
         return found
 
     async def insert_task(self, task: dict[str, Any], assignments: list[dict[str, Any]]) -> None:
-        """Assignments first, the task last: a redelivered create finds the task and stops."""
+        """Assignments and their items' allocation first, the task last: a redelivered
+        create finds the task and stops."""
         await insert_many_once(self.db.assignments, assignments)
+        await self._insert_allocation(task["_id"], assignments)
         await insert_once(self.db.task_progress, {"_id": task["_id"], "counts": {}, "applying": {}})
         await insert_once(self.db.tasks, task)
 
@@ -188,44 +194,83 @@ class MongoTaskRepository:
         cursor = self.db.assignments.find({"taskId": task_id}, projection).sort("_id", ASCENDING)
         return [d async for d in cursor]
 
-    async def held_assignments(self, task_id: str) -> list[dict[str, Any]]:
-        """The task's active assignments that hold items (not the hidden queue), with ids."""
-        cursor = self.db.assignments.find({"taskId": task_id, "active": True, "queue": {"$ne": True}})
-        return [d async for d in cursor]
-
     async def bump_allocation(self, task_id: str) -> int:
-        """Mark that the task's allocation changed: who holds what is read again, in the
-        background, so that the next item commands find it ready (services.task.holders).
-        The task's new allocation version."""
+        """Mark that the task's allocation changed (TaskChanged and ItemsPulled carry the
+        version, so readers of the facts know which is newer). The new version."""
         self._tasks.pop(task_id, None)
         task = await self.db.tasks.find_one_and_update({"_id": task_id}, {"$inc": {"allocationVersion": 1}},
                                                        {"allocationVersion": 1},
                                                        return_document=ReturnDocument.AFTER)
-        warming = asyncio.ensure_future(self._holders.warm(task_id))
-        self._warming.add(warming)
-        warming.add_done_callback(self._warmed)
         return int((task or {}).get("allocationVersion", 0))
-
-    def _warmed(self, done: asyncio.Future[None]) -> None:
-        self._warming.discard(done)
-        if not done.cancelled() and done.exception() is not None:
-            log.warning("holder map not built ahead: %r (built on first use instead)", done.exception())
-
-    async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None:
-        """The assignment holding the item (without its item list), as `holder`, answered
-        from the task's item -> assignment map while its allocation is unchanged."""
-        return await self._holders.holder(task, item_id)
 
     async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
         return await self.db.assignments.find_one({"_id": assignment_id})
 
-    async def holder(self, task_id: str, item_id: str) -> dict[str, Any] | None:
-        """The active assignment of `task_id` holding `item_id` (without its item list), else
-        the hidden queue if the item waits there, else None."""
-        projection = {"itemIds": 0}
-        base = {"taskId": task_id, "itemIds": item_id, "active": True}
-        found = await self.db.assignments.find_one(base | {"queue": {"$ne": True}}, projection)
-        return found or await self.db.assignments.find_one(base | {"queue": True}, projection)
+    # allocation: who holds each item ---------------------------------------------------------
+
+    async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None:
+        """The assignment holding the item (without its item list), else the hidden queue
+        if the item waits there, else None (not in the task): the item's allocation
+        document. A task made before allocation documents were kept has them built from its
+        assignments on first use, once."""
+        found = await self.db.allocations.find_one({"_id": f"{task['_id']}:{item_id}"}, {"holder": 1})
+        if found is not None:
+            return found["holder"]
+        if await self.db.allocations.find_one({"_id": built_mark(task["_id"])}, {"_id": 1}) is not None:
+            return None
+        await self._build_allocation(task["_id"])
+        found = await self.db.allocations.find_one({"_id": f"{task['_id']}:{item_id}"}, {"holder": 1})
+        return found["holder"] if found is not None else None
+
+    async def allocations(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """"<task>:<item>" -> the assignment holding it, for those that have a document (a
+        batch's items read at once; `holding` answers the others)."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        return {d["_id"]: d["holder"] for d in await find_in(self.db.allocations, "_id", ids, projection={"holder": 1})}
+
+    async def allocate(self, task_id: str, item_ids: list[str], holder: dict[str, Any] | None,
+                       new: bool = False) -> None:
+        """Say that `holder` (an assignment or the hidden queue) holds the items now; None:
+        the items left the task; `new`: the items join the task. Written before the
+        assignments change (a redelivered command plans again from the assignments as they
+        were), and idempotent. A move of a task made before allocation documents were kept
+        finds none to update: they are built from the assignments on first use."""
+        if not item_ids:
+            return
+        ids = [f"{task_id}:{i}" for i in item_ids]
+        if holder is None:
+            for part in slices(ids):
+                await self.db.allocations.delete_many({"_id": {"$in": part}})
+            return
+        lite = holder_of(holder)
+        if new:
+            ids = sorted(await insert_many_once(self.db.allocations, [
+                {"_id": f"{task_id}:{i}", "taskId": task_id, "itemId": i, "holder": lite} for i in item_ids]))
+        await update_in(self.db.allocations, "_id", ids, {"$set": {"holder": lite}})
+
+    async def _insert_allocation(self, task_id: str, assignments: list[dict[str, Any]]) -> None:
+        """The allocation documents of a task's assignments as they stand (a new task, or one
+        made before they were kept), then the mark that the task has them. One already there
+        is left: it was written by a later move."""
+        holders: dict[str, dict[str, Any]] = {}
+        for a in sorted(assignments, key=lambda a: not a.get("queue")):  # an assignment over the queue
+            if a.get("active", True):
+                for item in a.get("itemIds", []):
+                    holders[item] = holder_of(a)
+        await insert_many_once(self.db.allocations, [
+            {"_id": f"{task_id}:{i}", "taskId": task_id, "itemId": i, "holder": h} for i, h in holders.items()])
+        await insert_once(self.db.allocations, {"_id": built_mark(task_id), "taskId": task_id})
+
+    async def _build_allocation(self, task_id: str) -> None:
+        """One build per task however many commands ask at once."""
+        if task_id not in self._building:
+            async def build() -> None:
+                await self._insert_allocation(task_id, await self.assignments(task_id, with_items=True))
+            self._building[task_id] = asyncio.ensure_future(build())
+            self._building[task_id].add_done_callback(lambda _: self._building.pop(task_id, None))
+        await asyncio.shield(self._building[task_id])
 
     async def insert_assignment(self, doc: dict[str, Any]) -> None:
         await insert_once(self.db.assignments, doc)
@@ -372,13 +417,6 @@ class MongoTaskRepository:
             return await self.rebuild_progress(task_id)
         return progress_counts(progress)
 
-    async def count_uncounted_tasks(self) -> None:
-        """Store status counts for tasks made before counts were kept (once, at start)."""
-        have = {d["_id"] async for d in self.db.task_progress.find({}, {"_id": 1})}
-        async for task in self.db.tasks.find({}, {"_id": 1}):
-            if task["_id"] not in have:
-                await self.rebuild_progress(task["_id"])
-
     async def rebuild_progress(self, task_id: str) -> dict[tuple[str, str], int]:
         """Count a task's statuses from `item_statuses` (a scan: for tasks made by versions
         that did not keep counts) and store the counts, unless someone stored them first."""
@@ -438,6 +476,17 @@ class MongoTaskRepository:
         wrote (a redelivery)."""
         await update_in(self.db.item_statuses, "_id", ids, {"$set": fields, "$push": {"log": log}},
                         {"lastCommandId": {"$ne": unless_command}})
+
+
+def holder_of(assignment: dict[str, Any]) -> dict[str, Any]:
+    """An assignment as an allocation document names it: what the item rules read of it."""
+    return {k: assignment.get(k) for k in HOLDER_FIELDS}
+
+
+def built_mark(task_id: str) -> str:
+    """The `_id` of the document saying that a task's allocation documents are all written
+    (no item has an empty id)."""
+    return f"{task_id}:"
 
 
 def _state_of(record: dict[str, Any]) -> dict[str, Any]:

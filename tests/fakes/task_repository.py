@@ -9,7 +9,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from services.task.repository import UNREAD, WRITTEN, TaskRepository, Written, _was_written
+from services.task.repository import (
+    UNREAD,
+    WRITTEN,
+    TaskRepository,
+    Written,
+    _was_written,
+    holder_of,
+)
 
 
 def _copy(doc: Any) -> Any:
@@ -44,6 +51,8 @@ class FakeTaskRepository(TaskRepository):
         self.items: dict[str, dict[str, Any]] = {}  # the gateway's catalog, as the service reads it
         self.tasks: dict[str, dict[str, Any]] = {}
         self.assignment_docs: dict[str, dict[str, Any]] = {}
+        self.allocation_docs: dict[str, dict[str, Any]] = {}  # "<task>:<item>" -> its holder
+        self.allocated: set[str] = set()  # tasks whose allocation is written (the built mark)
         self.item_statuses: dict[str, dict[str, Any]] = {}
         self.counts: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
         self.applying: dict[str, set[str]] = defaultdict(set)
@@ -81,6 +90,7 @@ class FakeTaskRepository(TaskRepository):
     async def insert_task(self, task: dict[str, Any], assignments: list[dict[str, Any]]) -> None:
         for doc in assignments:
             self.assignment_docs.setdefault(doc["_id"], _copy(doc))
+        self._insert_allocation(task["_id"], assignments)
         self.tasks.setdefault(task["_id"], _copy(task))
 
     async def update_task(self, task_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
@@ -101,10 +111,31 @@ class FakeTaskRepository(TaskRepository):
         return _copy(self.assignment_docs.get(assignment_id))
 
     async def holding(self, task: dict[str, Any], item_id: str) -> dict[str, Any] | None:
-        held = [a for _, a in sorted(self.assignment_docs.items())
-                if a["taskId"] == task["_id"] and a["active"] and item_id in a["itemIds"]]
-        held.sort(key=lambda a: bool(a.get("queue")))  # an assignment before the hidden queue
-        return {k: v for k, v in held[0].items() if k != "itemIds"} if held else None
+        if task["_id"] not in self.allocated:  # made before allocation documents were kept
+            self._insert_allocation(task["_id"], await self.assignments(task["_id"], with_items=True))
+        return _copy(self.allocation_docs.get(f"{task['_id']}:{item_id}"))
+
+    async def allocations(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {i: _copy(self.allocation_docs[i]) for i in ids if i in self.allocation_docs}
+
+    async def allocate(self, task_id: str, item_ids: list[str], holder: dict[str, Any] | None,
+                       new: bool = False) -> None:
+        for i in item_ids:
+            key = f"{task_id}:{i}"
+            if holder is None:
+                self.allocation_docs.pop(key, None)
+            elif new or key in self.allocation_docs:
+                self.allocation_docs[key] = holder_of(holder)
+
+    def _insert_allocation(self, task_id: str, assignments: list[dict[str, Any]]) -> None:
+        holders = {}
+        for a in sorted(assignments, key=lambda a: not a.get("queue")):  # an assignment over the queue
+            if a.get("active", True):
+                for i in a.get("itemIds", []):
+                    holders[f"{task_id}:{i}"] = holder_of(a)
+        for key, holder in holders.items():  # one there was written by a later move
+            self.allocation_docs.setdefault(key, holder)
+        self.allocated.add(task_id)
 
     async def insert_assignment(self, doc: dict[str, Any]) -> None:
         self.assignment_docs.setdefault(doc["_id"], _copy(doc))

@@ -1,6 +1,6 @@
 """The task service's status counts (`task_progress`) on a real MongoDB-wire server: each
 command counts once, even when it is handled again after a crash before its outcome was
-stored; tasks made before counts were kept are counted from their statuses."""
+stored; tasks made before counts were kept are counted from their statuses on first use."""
 
 from __future__ import annotations
 
@@ -54,7 +54,6 @@ async def test_a_task_made_before_counts_were_kept_is_counted_from_its_statuses(
         {"_id": "old:i2", "taskId": "old", "itemId": "i2", "assignmentId": "a1", "status": None},
         {"_id": "old:i3", "taskId": "old", "itemId": "i3", "assignmentId": "a2", "status": "discard"}])
     await repo.db.tasks.insert_one({"_id": "old", "projectId": "p1"})
-    await repo.count_uncounted_tasks()
     assert await repo.status_counts("old") == {("a1", "completed"): 1, ("a2", "discard"): 1}
     await repo.count("old", "c9", {("a1", "completed"): 1})
     assert await repo.status_counts("old") == {("a1", "completed"): 2, ("a2", "discard"): 1}

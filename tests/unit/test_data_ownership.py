@@ -22,6 +22,7 @@ OWNERS = {
     # the task service
     **dict.fromkeys(("tasks", "assignments", "item_statuses", "task_progress", "bulk_operations",
                      "bulk_states", "bulk_status_changes"), "task"),
+    "allocations": "task",
     # the annotation service
     **dict.fromkeys(("annotations", "counters", "bulk_classifications", "bulk_progress"), "annotation"),
     # the platform kit's outcome records: every runner writes its commands' outcomes there,
