@@ -1,8 +1,8 @@
 """Moving through a task's items for the caller: the annotator's queue from the workflow
-read model, the next item shown with a classification (Auto next item), pulls when a
-pulling task runs out, and what an answer says of a move. Used by the workflow controller
-and by classify (gateway.controllers.items); changes travel as commands to the workflow
-service, which owns the rules."""
+read model, the next item shown with a classification (Auto next item), and what an answer
+says of a move. Used by the workflow controller and by classify (gateway.controllers.items);
+changes travel as commands to the workflow service, which owns the rules and decides the
+pulls of a pulling task (a move is one MoveOn; see shared.contracts.workflow.MoveOn)."""
 
 from __future__ import annotations
 
@@ -20,20 +20,12 @@ from gateway.dispatch import OPERATION, REPLAYED
 from gateway.exports import item_json
 from gateway.workflow_reads import Snapshot, WorkflowReads, read_ahead_size
 from shared.contracts import streams
-from shared.contracts.envelope import Actor, derived_id, new_id
+from shared.contracts.envelope import derived_id, new_id
 from shared.contracts.events import CommandRejected
-from shared.contracts.tasks import PullItems
-from shared.contracts.workflow import MovedOn, MoveOn, SyncQueue
+from shared.contracts.workflow import MovedOn, MoveOn, SyncQueue, pull_id
 
 SEED_WAIT_S = 5.0  # seeding the caller's queue before answering from it
 READ_AHEAD = 16  # at most, items of an annotator's queue read in one query (read_ahead_size)
-
-
-class Pending:
-    """A command still on its way past the wait: its operation answers later."""
-
-    def __init__(self, operation_id: str) -> None:
-        self.operation_id = operation_id
 
 
 class Moves:
@@ -68,40 +60,16 @@ class Moves:
             return {"id": item_id}
         return item_json(item, self.api)
 
-    async def pull_if_empty(self, actor: Actor, task_id: str, snap: Snapshot
-                            ) -> tuple[CommandRejected | None, str | None]:
-        """A pulling annotator holding nothing gets a batch before moving on (later batches the
-        workflow service asks for as they run low): the pull's refusal, if any, or the id of a
-        pull still on its way past the wait, which the move then waits for (MoveOn.after_command_id)."""
-        if snap.meta.get("allocation") != "pulling" or snap.open_items:
-            return None, None
-        project_id = snap.meta["projectId"]
-        command = PullItems(actor=actor, task_id=task_id, project_id=project_id)
-        outcome = await self.bus.send(streams.TASKS, command, project_id)
-        if outcome is None:
-            return None, command.id
-        return (outcome if isinstance(outcome, CommandRejected) else None), None
-
-    async def pull(self, actor: Actor, task_id: str, project_id: str) -> Any:
-        return await self.bus.send(streams.TASKS, PullItems(actor=actor, task_id=task_id,
-                                                                project_id=project_id), project_id)
-
-    async def refill_if_run_out(
-        self, actor: Actor, task_id: str, snap: Snapshot, moved: Any,
-    ) -> Any:
-        """A pulling annotator who ran out before the refill the workflow service asked for landed:
-        pull now and move on into the new batch (Pending when that move is still on its way)."""
-        if not isinstance(moved, MovedOn) or moved.item_id or snap.meta.get("allocation") != "pulling":
-            return moved
-        project_id = snap.meta["projectId"]
-        pulled = await self.pull(actor, task_id, project_id)
-        if not getattr(pulled, "item_ids", None):
-            return moved
-        command = MoveOn(actor=actor, task_id=task_id, project_id=project_id)
-        again = await self.bus.send(streams.WORKFLOW, command, project_id)
-        if again is None:
-            return Pending(command.id)
-        return again if isinstance(again, MovedOn) else moved
+    async def pull_refused(self, response: Response[Any]) -> CommandRejected | None:
+        """The refusal of the pull a refused move asked for, if that is why it was refused
+        (a pulling annotator holding nothing is refused with the pull's reason): answered
+        under the pull's id, as the pull's own refusal."""
+        if response.status_code < 400 or not (move_id := response.headers.get(OPERATION)):
+            return None
+        made = await self.bus.stored_outcome(move_id)
+        if isinstance(made, CommandRejected) and made.command_type == "PullItems":
+            return made.model_copy(update={"correlation_id": pull_id(move_id)})
+        return None
 
     async def moved_view(self, user: Principal, moved: MovedOn) -> dict[str, Any]:
         return {"taskId": moved.task_id, "assignmentId": moved.assignment_id,
@@ -170,11 +138,8 @@ class Moves:
             return Response(body, status_code=201, headers=headers)
         if replayed and (made := await self.bus.stored_outcome(move_id)) is not None:
             return Response(body | await self.workflow_part(user, made, move_id), status_code=201, headers=headers)
-        refused, pulling = (None, None) if replayed else await self.pull_if_empty(actor, task_id, snap)
-        command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id,
-                         after_command_id=pulling)
-        outcome = refused or await self.bus.send(streams.WORKFLOW, command, project_id)
-        outcome = await self.refill_if_run_out(actor, task_id, snap, outcome)
+        command = MoveOn(id=move_id, actor=actor, task_id=task_id, project_id=project_id, from_item_id=item_id)
+        outcome = await self.bus.send(streams.WORKFLOW, command, project_id)
         body |= await self.workflow_part(user, outcome, command.id)
         return Response(body, status_code=201, headers=headers)
 
@@ -188,7 +153,5 @@ class Moves:
         if isinstance(outcome, CommandRejected):
             return {"nextItem": None, "workflow": {"refused": {"reason": outcome.reason,
                                                                "message": outcome.message}}}
-        if isinstance(outcome, Pending):
-            operation_id = outcome.operation_id
         # still on its way: the operation answers later
         return {"nextItem": None, "workflow": {"operationId": operation_id, "status": "pending"}}

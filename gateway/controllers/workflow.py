@@ -21,7 +21,7 @@ from gateway.answers import WorkflowSettings
 from gateway.auth import Principal
 from gateway.dispatch import Commands
 from gateway.guards import Grant
-from gateway.moves import Moves, Pending
+from gateway.moves import Moves
 from gateway.workflow_reads import WorkflowReads
 from gateway.workflow_schemas import HeartbeatIn, MoveOnIn, WorkflowSettingsIn
 from shared.contracts import streams
@@ -63,21 +63,18 @@ class WorkflowController(Controller):
         data: JSONBody[MoveOnIn | None] = None,
     ) -> Response[Any]:
         """Move on from the item in hand to the next open item; with Auto complete on, the item
-        left gets `completed`. A pulling task's next batch is pulled as it runs low."""
+        left gets `completed`. In a pulling task the workflow service pulls the batches the move
+        needs; a refused pull is answered as the pull's refusal."""
         user, role = request.user, grant.role
         snap = await moves.snapshot_of(user, task_id, grant.project_id, role)
-        refused, pulling = await moves.pull_if_empty(user.actor(role), task_id, snap)
-        if refused is not None:
-            return commands.answer(refused, refused.correlation_id, 200)
         command = MoveOn(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"],
-                         from_item_id=data.item_id if data else None, after_command_id=pulling)
+                         from_item_id=data.item_id if data else None)
         response = await commands.dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"],
                                            data.model_dump() if data else None, 200, _outcome)
-        moved = await moves.refill_if_run_out(user.actor(role), task_id, snap, response.content)
-        if isinstance(moved, MovedOn):
-            return Response(await moves.moved_view(user, moved), status_code=200)
-        if isinstance(moved, Pending):
-            return commands.answer(None, moved.operation_id, 200)
+        if isinstance(response.content, MovedOn):
+            return Response(await moves.moved_view(user, response.content), status_code=200)
+        if (refused := await moves.pull_refused(response)) is not None:
+            return commands.answer(refused, refused.correlation_id, 200)
         return response
 
     @post("/previous-item", status_code=200)

@@ -111,7 +111,7 @@ def build(settings: Settings, leases: LeaseSettings | None = None) -> WorkflowSe
     redis = make_redis(settings)
     data = connect(settings.mongodb_url, settings.mongodb_db)
     repo = WorkflowStore(redis, settings.namespace, int(leases.lease_ttl_s * 1000), data,
-                         TaskOwner(broker, settings.namespace))
+                         TaskOwner(broker, settings.namespace, maxlen=settings.stream_maxlen))
     events = stream_publisher(broker, settings, streams.WORKFLOW_EVENTS, schema=WorkflowEvent,
                               description="Workflow facts: moves, settings, queue changes, lease grants, "
                               "renewals, expiries and returns; CommandRejected for refused commands.")

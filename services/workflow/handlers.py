@@ -27,7 +27,7 @@ from services.workflow.repository import WorkflowRepository
 from services.workflow.rules import Refusal, TaskFacts, TaskMeta, WorkflowSettings
 from shared.contracts.envelope import Actor, Envelope, derived_id
 from shared.contracts.events import CommandRejected
-from shared.contracts.tasks import PullItems, ReturnItems, SetStatus
+from shared.contracts.tasks import ItemsPulled, PullItems, ReturnItems, SetStatus
 from shared.contracts.workflow import (
     ChangeWorkflowSettings,
     Heartbeat,
@@ -44,6 +44,7 @@ from shared.contracts.workflow import (
     SteppedBack,
     SyncQueue,
     WorkflowSettingsChanged,
+    pull_id,
 )
 from shared.platform.runner import Answer, Handler, Runner
 
@@ -89,7 +90,13 @@ def refused(cmd: Envelope, refusal: Refusal) -> list[Any]:
 async def move_on(cmd: MoveOn, *, repo: WorkflowRepository, clock: Clock) -> list[Any]:
     """The annotator's next open item. A move that follows a classification
     (`after_command_id`) waits until that command's outcome is stored (`run_waiting_moves`):
-    on if it succeeded, refused if it was refused or never finished."""
+    on if it succeeded, refused if it was refused or never finished.
+
+    In a pulling task the move decides the pulls (the task service enforces the allocation
+    rules): an annotator holding nothing gets a batch first (`_pull`), and a refused pull
+    refuses the move with its reason; one the task service has not answered yet makes the
+    move wait for its outcome like a classification's. One who runs out moves into a batch
+    pulled then (nothing is next when it is refused, late or empty)."""
     if cmd.after_command_id:
         status = (await repo.outcome_statuses([cmd.after_command_id])).get(cmd.after_command_id)
         if status is None and clock().timestamp() - cmd.occurred_at.timestamp() < WAITING_MOVE_MAX_S:
@@ -106,7 +113,18 @@ async def move_on(cmd: MoveOn, *, repo: WorkflowRepository, clock: Clock) -> lis
         look = await repo.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
     if not look.meta or look.meta["projectId"] != cmd.project_id:
         return refused(cmd, Refusal("not_found", f"no task {task_id}"))
-    meta, assignment_id = TaskMeta.of_hash(look.meta), look.state.get("assignment")
+    meta = TaskMeta.of_hash(look.meta)
+    held_nothing = meta.pulling and not look.open_items
+    if held_nothing:  # a batch before moving on; the task service enforces the allocation rules
+        pulled = await _pull(repo, cmd, meta, "empty", extra, clock)
+        if pulled is None:  # on its way: the move waits for its outcome, off the lane
+            await repo.wait_for_outcome(pull_id(cmd.id), cmd.model_dump_json(by_alias=True))
+            return Answer(extra, stored=False)
+        if isinstance(pulled, CommandRejected):  # answered as the pull's refusal (MoveOn)
+            return [made(cmd, CommandRejected, "pull", command_type="PullItems", reason=pulled.reason,
+                         message=pulled.message, details=pulled.details), *extra]
+        look = await repo.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
+    assignment_id = look.state.get("assignment")
     if not assignment_id and await _resynced(repo, cmd, meta, extra, clock) is not None:
         look = await repo.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
         assignment_id = look.state.get("assignment")
@@ -127,9 +145,15 @@ async def move_on(cmd: MoveOn, *, repo: WorkflowRepository, clock: Clock) -> lis
     move = await repo.move(task_id, email, look.item, rules.completes_on_move(settings, look.item_is_open),
                            meta.pulling, now, to_item=cmd.to_item_id,
                            asked_ms=int(cmd.occurred_at.timestamp() * 1000))
+    arrived = move
+    if meta.pulling and not move.arrived and not held_nothing:  # ran out: into the next batch
+        pulled = await _pull(repo, cmd, meta, "refill", extra, clock)
+        if isinstance(pulled, ItemsPulled) and pulled.item_ids:  # else (refused, late) nothing is next
+            arrived = await repo.move(task_id, email, None, False, meta.pulling, now,
+                                      asked_ms=int(cmd.occurred_at.timestamp() * 1000))
     mine = lambda kind, key="", **f: fact(cmd, kind, meta, task_id, email, assignment_id, key, **f)
-    events = [mine(MovedOn, from_item_id=move.from_item, item_id=move.arrived, next_item_id=move.next_item,
-                   completed_item_id=move.completed, open_items=move.open_items)]
+    events = [mine(MovedOn, from_item_id=move.from_item, item_id=arrived.arrived, next_item_id=arrived.next_item,
+                   completed_item_id=move.completed, open_items=arrived.open_items)]
     commands: list[Any] = []
     if move.completed:
         status = made(cmd, SetStatus, task_id=task_id, project_id=meta.project_id,
@@ -138,11 +162,30 @@ async def move_on(cmd: MoveOn, *, repo: WorkflowRepository, clock: Clock) -> lis
         commands.append(status)
         if meta.pulling:
             events.append(mine(LeasesReleased, item_ids=[move.completed], reason="done"))
-    if move.renewed:
-        events.append(mine(LeasesRenewed, item_ids=move.renewed, expires_at=at(move.expires_ms)))
-    if rules.needs_refill(meta, move.open_items) and await repo.start_pull(task_id, email):
+    if renewed := list(dict.fromkeys([*move.renewed, *(arrived.renewed if arrived is not move else [])])):
+        events.append(mine(LeasesRenewed, item_ids=renewed, expires_at=at(arrived.expires_ms or move.expires_ms)))
+    if rules.needs_refill(meta, arrived.open_items) and await repo.start_pull(task_id, email):
         commands.append(made(cmd, PullItems, task_id=task_id, project_id=meta.project_id))
     return events + extra + commands
+
+
+async def _pull(repo: WorkflowRepository, cmd: MoveOn, meta: TaskMeta, why: str, produced: list[Any],
+                clock: Clock) -> Any:
+    """Ask the task service for the annotator's next batch and wait for its answer: ItemsPulled
+    (its items applied to the queue at once, not when its fact comes), CommandRejected, or None
+    while it is on its way. The pull's id is derived from the move's (`pull_id`): a move handled
+    again (redelivered after a crash, or run once its pull is done) gets the same batch, which
+    the task service answers once."""
+    task_id, email = cmd.task_id, cmd.actor.email
+    pulled = await repo.pull(PullItems(id=pull_id(cmd.id, why), correlation_id=cmd.id, actor=cmd.actor,
+                                       task_id=task_id, project_id=meta.project_id))
+    if isinstance(pulled, ItemsPulled) and pulled.item_ids:
+        kept = pulled.allocation_version is not None and await repo.keep_pulled(
+            task_id, pulled.assignment_id, pulled.item_ids, pulled.allocation_version)
+        if not kept:  # facts in between not seen yet: the task service says
+            await task_copy(repo, task_id, clock, fresh=True)
+        await sync_annotator(repo, cmd, meta, task_id, email, pulled.assignment_id, produced, clock)
+    return pulled
 
 
 AnnotatorHandler = Callable[..., Awaitable[list[Any]]]

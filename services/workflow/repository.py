@@ -1,7 +1,8 @@
 """The workflow service's data access: its Redis read model (per-annotator queues, settings,
 leases; layout shared.contracts.read_model.ReadModel, scripts services.workflow.queue), its own
 copy of the task facts the queues are built from (kept from the task service's events; asked
-of the task service by request/reply for a task never seen, `TaskOwner`), and the platform's
+of the task service by request/reply for a task never seen, `TaskOwner`, which also asks it for
+an annotator's next batch), and the platform's
 `operations` outcome records. The only module of the service that talks to Redis, MongoDB or
 the task service.
 
@@ -27,7 +28,9 @@ from redis.exceptions import WatchError
 from services.workflow import queue
 from services.workflow.rules import TaskFacts, TaskMeta, WorkflowSettings, heartbeat_every_s
 from shared.contracts import queries, streams
+from shared.contracts.events import parse_event
 from shared.contracts.read_model import ReadModel
+from shared.contracts.tasks import PullItems
 from shared.platform.mongo import find_in
 from shared.platform.queries import CODEC
 from shared.platform.scripts import lua
@@ -35,6 +38,7 @@ from shared.platform.scripts import lua
 log = logging.getLogger("classifier.workflow")
 PROCESSED_TTL_S = 24 * 3600
 ASK_NOW_S = 2.0  # a move asks the task service for what changed a moment ago this long at most
+PULL_WAIT_S = 2.0  # a move waits this long for its pull's answer before it waits off the lane
 PULL_IN_FLIGHT_MS = 5_000
 CHUNK = 1_000
 DUPLICATE_KEY = 11000
@@ -393,10 +397,20 @@ class TaskOwner:
     it ran, or its facts trimmed from the stream), and statuses given a moment ago whose
     facts may not have arrived yet."""
 
-    def __init__(self, broker: Any, namespace: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, broker: Any, namespace: str, timeout_s: float = 10.0, maxlen: int | None = None) -> None:
         self.broker = broker
         self.list = queries.channel(queries.TASK, namespace)
         self.timeout_s = timeout_s
+        self.tasks, self.maxlen = streams.stream(streams.TASKS, namespace), maxlen
+
+    async def pull(self, command: PullItems, timeout_s: float) -> Any:
+        """Ask for an annotator's next batch: `command` on the `tasks` stream, where the task
+        service enforces the allocation rules and dedups on the command id, and its outcome
+        (ItemsPulled or CommandRejected) awaited on a reply channel of this request's own.
+        TimeoutError when it does not come within `timeout_s`."""
+        reply = await self.broker.request(command.wire(), stream=self.tasks, maxlen=self.maxlen,
+                                          correlation_id=command.id, timeout=timeout_s)
+        return parse_event(json.loads(reply.body))
 
     async def _page(self, name: str, args: dict[str, Any], after: Any = None, *,
                     timeout_s: float | None = None) -> tuple[list[Any], Any]:
@@ -498,6 +512,7 @@ class WorkflowRepository(Protocol):
     async def ask_task(self, task_id: str, now_ms: int) -> tuple[TaskFacts, list[tuple[str, bool, int, str]]] | None: ...
     async def ask_assignment(self, task_id: str, assignment_id: str) -> tuple[list[str], int] | None: ...
     async def ask_statuses(self, task_id: str, item_ids: Sequence[str]) -> dict[str, bool] | None: ...
+    async def pull(self, command: PullItems) -> Any: ...
 
     # outcomes
     async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]: ...
@@ -543,6 +558,18 @@ class WorkflowStore(RedisQueues):
             return await self.owner.statuses(task_id, item_ids, ASK_NOW_S)
         except Exception as exc:  # noqa: BLE001 - a late or failed answer leaves the copy's word
             log.warning("statuses of task %s not asked: %r", task_id, exc)
+            return None
+
+    async def pull(self, command: PullItems) -> Any:
+        """The outcome of `command` (ItemsPulled or CommandRejected), or None when the task
+        service has not answered within PULL_WAIT_S (the pull is on its way: its outcome is
+        stored once it is done)."""
+        if self.owner is None:
+            return None
+        try:
+            return await self.owner.pull(command, PULL_WAIT_S)
+        except TimeoutError:
+            log.warning("pull %s not answered within %.1f s", command.id, PULL_WAIT_S)
             return None
 
     async def outcome_statuses(self, command_ids: Sequence[str]) -> dict[str, str]:

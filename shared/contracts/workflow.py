@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from shared.contracts.envelope import Envelope
+from shared.contracts.envelope import Envelope, derived_id
 from shared.contracts.events import CommandRejected
 
 # --- commands (stream `workflow`) -------------------------------------------------------------
@@ -40,6 +40,17 @@ class MoveOn(Envelope):
     from_item_id: str | None = None
     to_item_id: str | None = None
     after_command_id: str | None = None
+
+
+def pull_id(move_id: str, why: str = "empty") -> str:
+    """The id of the PullItems a MoveOn asks for. In a pulling task, an annotator holding
+    nothing gets a batch before moving on: the workflow service sends PullItems (id
+    `pull_id(move id)`) to the task service and waits for it; a refused pull refuses the move
+    with the pull's reason (CommandRejected with `commandType` PullItems), which the gateway
+    answers under the pull's id. One who runs out gets a batch too (`pull_id(move id,
+    "refill")`) and moves into it. Derived from the move's id, so a move handled again asks
+    for the same batch, which the task service answers once."""
+    return derived_id(move_id, f"PullItems:{why}")
 
 
 class StepBack(Envelope):

@@ -2,7 +2,8 @@
 handler tests: the copy of task facts as the real one keeps it, the task service's answers
 from plain documents the test seeds (`tasks`, `assignment_docs`, `item_statuses`: what asking
 the owner finds), and annotators' queues kept as Python lists with the queue scripts' simplest
-meaning (allocation tasks: no leases, no pulls). What the Lua scripts do in full is tested
+meaning (no leases; pulls answered by `pull`, the task service's rules at their simplest:
+`hidden` items handed out a batch at a time, the same batch again for the same command id). What the Lua scripts do in full is tested
 against real Valkey (tests/integration/test_lua_scripts.py); the copy and the rest, against
 the real repository by tests/integration/test_workflow_repository_contract.py."""
 
@@ -15,6 +16,8 @@ from typing import Any
 
 from services.workflow import queue
 from services.workflow.rules import TaskFacts, TaskMeta, WorkflowSettings
+from shared.contracts.events import CommandRejected
+from shared.contracts.tasks import ItemsPulled, PullItems
 
 
 @dataclass
@@ -25,6 +28,7 @@ class FakeQueue:
     current: str | None = None
     history: list[str] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
+    closing: set[str] = field(default_factory=set)  # auto completed by a move, kept by a sync
 
     def open_after(self, item: str | None) -> list[str]:
         start = self.order.index(item) + 1 if item in self.order else 0
@@ -47,6 +51,9 @@ class FakeWorkflowRepository:
         self.waiting: dict[str, str] = {}
         self.notes: dict[str, tuple[str, str, str]] = {}
         self.pulls: set[tuple[str, str]] = set()
+        self.hidden: dict[str, list[str]] = {}  # a pulling task's items not handed out yet
+        self.pulled: dict[str, Any] = {}  # the task service's answers to pulls, by command id
+        self.pull_late = False  # pulls answered after the move stops waiting (None)
 
     def q(self, task_id: str, email: str) -> FakeQueue:
         return self.queues.setdefault((task_id, email), FakeQueue())
@@ -80,7 +87,7 @@ class FakeWorkflowRepository:
                    pulling: bool, now_ms: int, *, version: int | None = None,
                    read_ms: int | None = None) -> queue.Synced:
         q = self.q(task_id, email)
-        q.assignment, q.order, q.open = (assignment_id if items else ""), list(items), set(items) - done
+        q.assignment, q.order, q.open = (assignment_id if items else ""), list(items), set(items) - done - q.closing
         ahead = q.open_after(q.current)  # the item in hand stays; nothing is in hand before a move
         return queue.Synced([], [], 0, len(q.open), q.current, ahead[0] if ahead else None)
 
@@ -97,6 +104,7 @@ class FakeWorkflowRepository:
         completed = from_item if complete and from_item in q.open else None
         if completed:
             q.open.discard(completed)
+            q.closing.add(completed)
         ahead = q.open_after(from_item)
         arrived = to_item or (ahead[0] if ahead else None)
         if from_item:
@@ -246,6 +254,29 @@ class FakeWorkflowRepository:
 
     async def ask_statuses(self, task_id: str, item_ids: Sequence[str]) -> dict[str, bool] | None:
         return {i: bool(doc.get("status")) for i in item_ids if (doc := self.item_statuses.get((task_id, i)))}
+
+    async def pull(self, command: PullItems) -> Any:
+        """The task service's pull: refused for a task that does not pull or a caller who is not
+        an assignee; else the next `batchSize` hidden items added to the caller's assignment."""
+        if command.id not in self.pulled:
+            self.pulled[command.id] = self._pull(command)
+        return None if self.pull_late else self.pulled[command.id]
+
+    def _pull(self, command: PullItems) -> Any:
+        task = self.tasks.get(command.task_id, {})
+        mine = next((a for a in self._working(command.task_id) if a["annotator"] == command.actor.email), None)
+        if task.get("allocation") != "pulling" or mine is None:
+            reason, message = (("forbidden", "you are not an assignee of this task") if mine is None else
+                               ("conflict", "only a pulling task hands out items on request"))
+            return CommandRejected(correlation_id=command.id, actor=command.actor, command_type="PullItems",
+                                   reason=reason, message=message)
+        hidden = self.hidden.setdefault(command.task_id, [])
+        batch, self.hidden[command.task_id] = hidden[:task["batchSize"]], hidden[task["batchSize"]:]
+        mine["itemIds"] = mine["itemIds"] + batch
+        task["allocationVersion"] = int(task.get("allocationVersion", 0)) + (1 if batch else 0)
+        return ItemsPulled(correlation_id=command.id, actor=command.actor, task_id=command.task_id,
+                           project_id=command.project_id, assignment_id=mine["_id"], item_ids=batch,
+                           open_items=len(batch), allocation_version=task["allocationVersion"])
 
     # outcomes ------------------------------------------------------------------------------
 
