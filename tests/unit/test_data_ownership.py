@@ -40,7 +40,7 @@ STILL_CROSSING = {
     # an item's and an annotation's own view (gateway.repository: they answer while the
     # annotation service is down, and without a Redis connection)
     ("gateway/repository.py", "annotations"),
-    ("services/task/repository.py", "annotations"), ("services/task/repository.py", "items"),
+    ("services/task/repository.py", "annotations"),
     ("services/workflow/repository.py", "assignments"), ("services/workflow/repository.py", "item_statuses"),
     ("services/workflow/repository.py", "task_progress"), ("services/workflow/repository.py", "tasks"),
 }
