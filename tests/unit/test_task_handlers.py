@@ -125,6 +125,23 @@ async def test_items_added_and_removed_are_those_resolved():
     assert sorted(i for a in stack.repo.assignment_docs.values() for i in a["itemIds"]) == ["i2", "i3"]
 
 
+async def test_a_redelivered_create_is_answered_from_its_record_and_one_that_died_before_it_stores_the_same():
+    """The resolved items travel in the command: a redelivery allocates exactly what the first
+    delivery did, whatever the catalog holds by then."""
+    stack = Stack()
+    create = await stack.task()
+    [first] = stack.published
+    docs = {k: dict(v) for k, v in stack.repo.assignment_docs.items()}
+    await stack.run(create)  # redelivered after its outcome was stored: replayed, not rerun
+    assert stack.published == [first, first]
+    stack.repo.operations.clear()  # died after the effect, before the outcome record
+    stack.published.clear()
+    await stack.run(create)
+    [again] = stack.published
+    assert again.id == first.id and again.task["totalItems"] == len(ITEMS)
+    assert stack.repo.assignment_docs == docs and list(stack.repo.tasks) == ["t1"]
+
+
 async def test_a_status_is_written_counted_and_answered():
     stack = Stack()
     await stack.task()
