@@ -20,6 +20,9 @@ from shared.platform.mongo import find_in
 
 NOT_DELETED = {"_deleted": {"$exists": False}}
 FILE_CHUNK = 255 * 1024  # GridFS's default chunk size, as the driver writes uploads
+# A task command naming up to this many items has them looked up by id; more, and one read of
+# the dataset's ids costs less than the id slices (figures: docs/fast-paths.md).
+NAMED_BY_ID = 1000
 
 
 def item_query(f: ItemFilter | None) -> dict[str, Any]:
@@ -223,11 +226,16 @@ class Catalog:
         """The dataset's items a task command takes: the `item_ids` it names, in their order and
         once each, or (None) every item `item_filter` matches, in id order; and the named ids
         that are not among them (not in the dataset, or not matching the filter)."""
-        cursor = self.db.items.find({"datasetId": dataset_id} | item_query(item_filter), {"_id": 1})
-        in_dataset = [d["_id"] async for d in cursor.sort("_id", ASCENDING)]
-        if item_ids is None:
-            return in_dataset, []
-        known, named = set(in_dataset), list(dict.fromkeys(item_ids))
+        query = {"datasetId": dataset_id} | item_query(item_filter)
+        named = None if item_ids is None else list(dict.fromkeys(item_ids))
+        if named is not None and len(named) <= NAMED_BY_ID:
+            known = {d["_id"] for d in await find_in(self.db.items, "_id", named, query, {"_id": 1})}
+        else:
+            cursor = self.db.items.find(query, {"_id": 1}).sort("_id", ASCENDING)
+            in_dataset = [d["_id"] async for d in cursor]
+            if named is None:
+                return in_dataset, []
+            known = set(in_dataset)
         return [i for i in named if i in known], [i for i in named if i not in known]
 
     # files --------------------------------------------------------------------------------------
