@@ -4,6 +4,7 @@ services write (annotations, operations). The only gateway module that imports m
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,10 +15,28 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorGridFSBucket
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from shared.contracts.tasks import ItemFilter
 from shared.platform.mongo import find_in
 
 NOT_DELETED = {"_deleted": {"$exists": False}}
 FILE_CHUNK = 255 * 1024  # GridFS's default chunk size, as the driver writes uploads
+# A task command naming up to this many items has them looked up by id; more, and one read of
+# the dataset's ids costs less than the id slices (figures: docs/fast-paths.md).
+NAMED_BY_ID = 1000
+
+
+def item_query(f: ItemFilter | None) -> dict[str, Any]:
+    """The `items` query of a task's item filter (its fields combined with AND)."""
+    query: dict[str, Any] = {}
+    if f is None:
+        return query
+    if f.dir:
+        query["dir"] = f.dir
+    if f.mimetype_prefix:
+        query["metadata.system.mimetype"] = {"$regex": "^" + re.escape(f.mimetype_prefix)}
+    if f.name_prefix:
+        query["name"] = {"$regex": "^" + re.escape(f.name_prefix)}
+    return query
 
 
 def new_id() -> str:
@@ -201,6 +220,23 @@ class Catalog:
         (0: the server's batches, up to 16 MB of BSON each, several times that once decoded)."""
         async for doc in self.db[collection].find(query, batch_size=batch_size).sort("_id", ASCENDING):
             yield _out(doc)
+
+    async def selected_items(self, dataset_id: str, item_ids: list[str] | None,
+                             item_filter: ItemFilter | None) -> tuple[list[str], list[str]]:
+        """The dataset's items a task command takes: the `item_ids` it names, in their order and
+        once each, or (None) every item `item_filter` matches, in id order; and the named ids
+        that are not among them (not in the dataset, or not matching the filter)."""
+        query = {"datasetId": dataset_id} | item_query(item_filter)
+        named = None if item_ids is None else list(dict.fromkeys(item_ids))
+        if named is not None and len(named) <= NAMED_BY_ID:
+            known = {d["_id"] for d in await find_in(self.db.items, "_id", named, query, {"_id": 1})}
+        else:
+            cursor = self.db.items.find(query, {"_id": 1}).sort("_id", ASCENDING)
+            in_dataset = [d["_id"] async for d in cursor]
+            if named is None:
+                return in_dataset, []
+            known = set(in_dataset)
+        return [i for i in named if i in known], [i for i in named if i not in known]
 
     # files --------------------------------------------------------------------------------------
 

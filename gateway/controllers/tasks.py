@@ -37,6 +37,8 @@ from gateway.task_schemas import (
     TaskPatch,
 )
 from shared.contracts import streams
+from shared.contracts.envelope import derived_id
+from shared.contracts.events import CommandRejected
 from shared.contracts.tasks import (
     ChangeTaskItems,
     CreateTask,
@@ -73,6 +75,15 @@ def _filter(data: Selection) -> ItemFilter | None:
     return ItemFilter(**data.filter.model_dump()) if data.filter else None
 
 
+def _not_in_dataset(command: CreateTask | ChangeTaskItems, unknown: list[str]) -> CommandRejected:
+    """The refusal of a command naming items outside its dataset, answered before it is sent
+    (as the task service refused it when it read the catalog)."""
+    return CommandRejected(id=derived_id(command.id, "CommandRejected"), correlation_id=command.id,
+                           actor=command.actor, command_type=command.type, reason="invalid",
+                           message=f"{len(unknown)} item(s) are not in the dataset",
+                           details={"field": "itemIds", "items": unknown[:100], "count": len(unknown)})
+
+
 def _task_problems(data: TaskIn, members: set[str]) -> list[Problem]:
     problems = [Problem(f"assignees[{i}]", f"'{a}' is not a member of the project")
                 for i, a in enumerate(data.assignees) if a not in members]
@@ -103,7 +114,7 @@ class TaskController(TaskItemsReads, Controller):
     async def create_task(
         self, project_id: FromPath[str], data: JSONBody[TaskIn], request: Request,
         grant: NamedDependency[Grant], access: NamedDependency[Access],
-        commands: NamedDependency[Commands],
+        commands: NamedDependency[Commands], catalog: NamedDependency[Catalog],
     ) -> Response[TaskChange]:
         """Create a task and allocate its items (distribution) or queue them (pulling)."""
         project, role = grant.project, grant.role
@@ -115,11 +126,11 @@ class TaskController(TaskItemsReads, Controller):
             raise unprocessable([Problem("recipeId", "is not a recipe of this project")])
         if problems := _task_problems(data, {m["email"] for m in project["members"]}):
             raise unprocessable(problems, "the task definition breaks a rule")
+        items, unknown = await catalog.selected_items(dataset["id"], data.item_ids, _filter(data))
         command = CreateTask(
             actor=request.user.actor(role), task_id=new_id(), project_id=project_id,
             dataset_id=dataset["id"], recipe_id=recipe_id, name=data.name, due_date=data.due_date,
-            priority=data.priority, item_ids=data.item_ids, filter=_filter(data),
-            assignees=data.assignees,
+            priority=data.priority, resolved_item_ids=items, assignees=data.assignees,
             workload=[WorkloadUnit(**w.model_dump()) for w in data.workload] if data.workload else None,
             single_class=data.single_class, allocation=data.allocation, batch_size=data.batch_size,
             max_batch_workload=data.max_batch_workload, allowed_assignees=data.allowed_assignees,
@@ -127,6 +138,8 @@ class TaskController(TaskItemsReads, Controller):
             **({"available_actions": [StatusAction(**a.model_dump()) for a in data.available_actions]}
                if data.available_actions else {}),
         )
+        if unknown:
+            return commands.answer(_not_in_dataset(command, unknown), command.id, 201)
         return await commands.dispatch(request, streams.TASKS, command, project_id,
                                        data.model_dump(mode="json"), 201, render_task)
 
@@ -179,31 +192,33 @@ class TaskController(TaskItemsReads, Controller):
                                        200, render_task)
 
     @staticmethod
-    async def _items(request: Request, grant: Grant, commands: Commands, data: Selection,
+    async def _items(request: Request, grant: Grant, commands: Commands, catalog: Catalog, data: Selection,
                      operation: str) -> Response[TaskChange]:
         task, role, task_id = grant.task, grant.role, grant.task["_id"]
         if data.item_ids is None and data.filter is None:
             raise unprocessable([Problem("itemIds", "give itemIds or a filter")])
+        items, unknown = await catalog.selected_items(task["datasetId"], data.item_ids, _filter(data))
         command = ChangeTaskItems(actor=request.user.actor(role), task_id=task_id,
-                                  project_id=task["projectId"], operation=operation,
-                                  item_ids=data.item_ids, filter=_filter(data))
+                                  project_id=task["projectId"], operation=operation, resolved_item_ids=items)
+        if unknown:
+            return commands.answer(_not_in_dataset(command, unknown), command.id, 200)
         return await commands.dispatch(request, streams.TASKS, command, task["projectId"],
                                        data.model_dump(), 200, render_task)
 
     @post("/tasks/{task_id:str}/items", status_code=200, responses=accepted())
     async def add_items(
         self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
-        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands], catalog: NamedDependency[Catalog],
     ) -> Response[TaskChange]:
-        return await self._items(request, grant, commands, data, "add")
+        return await self._items(request, grant, commands, catalog, data, "add")
 
     @post("/tasks/{task_id:str}/items/remove", status_code=200, responses=accepted())
     async def remove_items(
         self, task_id: FromPath[str], data: JSONBody[Selection], request: Request,
-        grant: NamedDependency[Grant], commands: NamedDependency[Commands],
+        grant: NamedDependency[Grant], commands: NamedDependency[Commands], catalog: NamedDependency[Catalog],
     ) -> Response[TaskChange]:
         """Remove items; those holding a status stay, and the answer says which and how many."""
-        return await self._items(request, grant, commands, data, "remove")
+        return await self._items(request, grant, commands, catalog, data, "remove")
 
     @get("/tasks/{task_id:str}/assignments")
     async def list_assignments(

@@ -14,7 +14,6 @@ outcome is made and replied."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +34,6 @@ from shared.contracts.tasks import (
     CheckInTask,
     CreateTask,
     EditTask,
-    ItemFilter,
     ItemsPulled,
     ItemStatusChanged,
     PullItems,
@@ -75,33 +73,12 @@ def assignment_doc(task_id: str, n: int | str, annotator: str | None, item_ids: 
     return doc | ({"next": 0} if queue else {})
 
 
-def item_query(f: ItemFilter | None) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    if f is None:
-        return query
-    if f.dir:
-        query["dir"] = f.dir
-    if f.mimetype_prefix:
-        query["metadata.system.mimetype"] = {"$regex": "^" + re.escape(f.mimetype_prefix)}
-    if f.name_prefix:
-        query["name"] = {"$regex": "^" + re.escape(f.name_prefix)}
-    return query
-
-
-async def _select(repo: TaskRepository, dataset_id: str, ids: list[str] | None,
-                  f: ItemFilter | None) -> tuple[list[str], list[str]]:
-    """The dataset's items a command names, and the ids it names that are not in the dataset."""
-    in_dataset = await repo.dataset_item_ids(dataset_id, item_query(f))
-    if ids is None:
-        return in_dataset, []
-    known = set(in_dataset)
-    ordered = list(dict.fromkeys(ids))
-    return [i for i in ordered if i in known], [i for i in ordered if i not in known]
-
-
-def _not_in_dataset(cmd: Envelope, unknown: list[str]) -> list[Event]:
-    return [refused(cmd, rules.Refusal("invalid", f"{len(unknown)} item(s) are not in the dataset",
-                                       {"field": "itemIds", "items": unknown[:100], "count": len(unknown)}))]
+def _unresolved(cmd: Envelope) -> list[Event]:
+    """A task command takes the items the gateway resolved against its catalog (the task
+    service reads none): one published before it resolved them is refused, to be sent again."""
+    return [refused(cmd, rules.Refusal(
+        "invalid", "the items were not resolved against the dataset: send the request again",
+        {"field": "itemIds"}))]
 
 
 def _no_task(cmd: Any) -> list[Event]:
@@ -144,9 +121,8 @@ def assignment_fact(doc: dict[str, Any]) -> AssignmentFact:
 
 
 async def create_task(cmd: CreateTask, *, repo: TaskRepository, clock: Clock) -> list[Event]:
-    items, unknown = await _select(repo, cmd.dataset_id, cmd.item_ids, cmd.filter)
-    if unknown:
-        return _not_in_dataset(cmd, unknown)
+    if (items := cmd.resolved_item_ids) is None:
+        return _unresolved(cmd)
     at = stamp(clock())
     if cmd.allocation == "pulling":
         allowed = cmd.allowed_assignees or cmd.assignees
@@ -189,9 +165,8 @@ async def edit_task(cmd: EditTask, *, repo: TaskRepository, clock: Clock) -> lis
 async def change_task_items(cmd: ChangeTaskItems, *, repo: TaskRepository, clock: Clock) -> list[Event]:
     if (task := await _task(cmd, repo)) is None:
         return _no_task(cmd)
-    items, unknown = await _select(repo, task["datasetId"], cmd.item_ids, cmd.filter)
-    if unknown:
-        return _not_in_dataset(cmd, unknown)
+    if (items := cmd.resolved_item_ids) is None:
+        return _unresolved(cmd)
     assignments = await repo.assignments(task["_id"], with_items=True)
     present = {i for a in assignments for i in a["itemIds"]}
     if cmd.operation == "add":

@@ -11,7 +11,7 @@ which one holds an item reads them); `item_statuses` holds an item's status in a
 with its log; `task_progress` the status counts per task; `operations` each command's
 outcome record (shared.platform.runner). A bulk's plan is in `bulk_operations`, its small
 changing state in `bulk_states` and the statuses it changed in `bulk_status_changes`.
-Items are read from the gateway's catalog (`items`), never written."""
+The items a task takes come resolved in its commands (the gateway's catalog holds them)."""
 
 from __future__ import annotations
 
@@ -71,8 +71,6 @@ class TaskRepository(Protocol):
     # outcome records (shared.platform.runner.OutcomeStore)
     async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None: ...
-    # the gateway's catalog, read only
-    async def dataset_item_ids(self, dataset_id: str, query: dict[str, Any]) -> list[str]: ...
     # tasks and assignments
     async def task(self, task_id: str) -> dict[str, Any] | None: ...
     async def cached_task(self, task_id: str) -> dict[str, Any] | None: ...
@@ -153,12 +151,6 @@ class MongoTaskRepository:
         for outcome in outcomes:
             if (task_id := self._counting.pop(outcome["_id"], None)) is not None:
                 self.counted(task_id, outcome["_id"])
-
-    # items of the catalog ------------------------------------------------------------------
-
-    async def dataset_item_ids(self, dataset_id: str, query: dict[str, Any]) -> list[str]:
-        cursor = self.db.items.find({"datasetId": dataset_id} | query, {"_id": 1}).sort("_id", ASCENDING)
-        return [d["_id"] async for d in cursor]
 
     # tasks and assignments -----------------------------------------------------------------
 

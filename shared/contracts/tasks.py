@@ -73,6 +73,12 @@ class CreateTask(Envelope):
     allowed_assignees: list[str] | None = None
     consensus: bool = False
     allow_next_only_on_done: bool = False
+    # The items the task takes, resolved by the gateway, whose catalog holds the items: the
+    # dataset's items `item_ids` names (in their order, once each) or that `filter` matches (in
+    # id order), refused there if any named id is not in the dataset. The task service takes
+    # exactly these and reads no catalog; the gateway sends them instead of `item_ids` and
+    # `filter`, which only commands published before carry (refused: nothing resolved them).
+    resolved_item_ids: list[str] | None = None
 
 
 class EditTask(Envelope):
@@ -95,6 +101,7 @@ class ChangeTaskItems(Envelope):
     operation: Literal["add", "remove"]
     item_ids: list[str] | None = None
     filter: ItemFilter | None = None
+    resolved_item_ids: list[str] | None = None  # as CreateTask's, in the task's dataset
 
 
 class Redistribute(Envelope):

@@ -4,7 +4,6 @@ tests (tests/unit/test_task_handlers.py)."""
 from __future__ import annotations
 
 import copy
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -33,22 +32,8 @@ def _update(doc: dict[str, Any], changes: dict[str, Any]) -> None:
         doc.setdefault(key, []).extend(_copy(value["$each"]) if isinstance(value, dict) else [_copy(value)])
 
 
-def _matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
-    for key, wanted in query.items():
-        have: Any = doc
-        for part in key.split("."):
-            have = have.get(part) if isinstance(have, dict) else None
-        if isinstance(wanted, dict) and "$regex" in wanted:
-            if not isinstance(have, str) or not re.search(wanted["$regex"], have):
-                return False
-        elif have != wanted:
-            return False
-    return True
-
-
 class FakeTaskRepository(TaskRepository):
     def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}  # the gateway's catalog, as the service reads it
         self.tasks: dict[str, dict[str, Any]] = {}
         self.assignment_docs: dict[str, dict[str, Any]] = {}
         self.allocation_docs: dict[str, dict[str, Any]] = {}  # "<task>:<item>" -> its holder
@@ -61,10 +46,6 @@ class FakeTaskRepository(TaskRepository):
         self.bulk_states: dict[str, dict[str, Any]] = {}
         self.bulk_changes: dict[str, list[list[Any]]] = {}
 
-    def add_items(self, dataset_id: str, *item_ids: str, **fields: Any) -> None:
-        for item_id in item_ids:
-            self.items[item_id] = {"_id": item_id, "datasetId": dataset_id, **fields}
-
     # outcomes ---------------------------------------------------------------------------------
 
     async def outcomes(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -76,10 +57,7 @@ class FakeTaskRepository(TaskRepository):
             for applying in self.applying.values():
                 applying.discard(outcome["_id"])
 
-    # the catalog, tasks and assignments ---------------------------------------------------------
-
-    async def dataset_item_ids(self, dataset_id: str, query: dict[str, Any]) -> list[str]:
-        return sorted(i for i, d in self.items.items() if d["datasetId"] == dataset_id and _matches(d, query))
+    # tasks and assignments ----------------------------------------------------------------------
 
     async def task(self, task_id: str) -> dict[str, Any] | None:
         return _copy(self.tasks.get(task_id))

@@ -45,6 +45,7 @@ class Stack:
     cursors: dict[str, str] = field(default_factory=dict)
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    catalog: dict[str, list[str]] = field(default_factory=dict)  # dataset -> items, as the gateway resolves
 
     def name(self, stream: str) -> str:
         return streams.stream(stream, self.settings.namespace)
@@ -98,11 +99,13 @@ class Stack:
     async def items(self, n: int, dataset: str = "d1") -> list[str]:
         ids = [f"{dataset}-item{i:05d}" for i in range(n)]
         await self.mongo.items.insert_many([{"_id": i, "datasetId": dataset, "name": i} for i in ids])
+        self.catalog[dataset] = sorted(self.catalog.get(dataset, []) + ids)
         return ids
 
     async def create_task(self, assignees: list[str], **over: Any) -> dict[str, Any]:
         cmd = CreateTask(actor=MANAGER, task_id=new_id(), project_id="p1", dataset_id="d1", recipe_id="r1",
-                         name="t", assignees=assignees, **over)
+                         name="t", assignees=assignees,
+                         **{"resolved_item_ids": self.catalog.get("d1", [])} | over)
         event = await self.outcome(streams.TASK_EVENTS, await self.send(streams.TASKS, cmd))
         assert event["type"] == "TaskChanged", event
         return event["task"]

@@ -41,7 +41,6 @@ STILL_CROSSING = {
     # an item's and an annotation's own view (gateway.repository: they answer while the
     # annotation service is down, and without a Redis connection)
     ("gateway/repository.py", "annotations"),
-    ("services/task/repository.py", "items"),
 }
 
 TOUCH = re.compile(r"\b(?:db|database)\s*(?:\.\s*([a-z_]+)\b|\[\s*[\"']([a-z_]+)[\"']\s*\])")

@@ -15,8 +15,10 @@ from shared.contracts.commands import Classify
 from shared.contracts.envelope import Actor
 from shared.contracts.events import CommandRejected
 from shared.contracts.tasks import (
+    ChangeTaskItems,
     CheckInTask,
     CreateTask,
+    ItemFilter,
     ItemsPulled,
     ItemStatusChanged,
     PullItems,
@@ -40,7 +42,6 @@ class Stack:
 
     def __init__(self) -> None:
         self.repo = FakeTaskRepository()
-        self.repo.add_items("d1", *ITEMS)
         self.published: list[Any] = []
         self.ran: list[str] = []
 
@@ -53,7 +54,8 @@ class Stack:
 
     async def task(self, **over: Any) -> CreateTask:
         create = CreateTask(**({"task_id": "t1", "project_id": "p1", "dataset_id": "d1", "recipe_id": "r1",
-                                "name": "first", "assignees": [ANN1.email, ANN2.email], "actor": MANAGER} | over))
+                                "name": "first", "assignees": [ANN1.email, ANN2.email], "actor": MANAGER,
+                                "resolved_item_ids": ITEMS} | over))
         await self.run(create)
         return create
 
@@ -82,12 +84,62 @@ async def test_a_created_task_shares_its_items_between_its_assignees_and_answers
     assert record["status"] == "succeeded" and record["events"] == [changed.wire()]
 
 
-async def test_a_task_over_items_outside_its_dataset_is_refused_and_nothing_is_stored():
+async def test_a_task_takes_exactly_the_items_the_gateway_resolved():
     stack = Stack()
-    await stack.task(item_ids=["i1", "elsewhere"])
+    await stack.task(resolved_item_ids=["i3", "i1", "i9"], item_ids=["i1", "elsewhere"])
+    shares = {a["annotator"]: a["itemIds"] for a in stack.repo.assignment_docs.values()}
+    assert shares == {ANN1.email: ["i3", "i1"], ANN2.email: ["i9"]} and stack.repo.tasks["t1"]["totalItems"] == 3
+
+
+async def test_a_task_command_whose_items_nothing_resolved_is_refused_and_nothing_is_stored():
+    """Published before the gateway resolved items: the task service reads no catalog."""
+    stack = Stack()
+    await stack.task(resolved_item_ids=None, item_ids=["i1"])
     [rejected] = stack.published
-    assert isinstance(rejected, CommandRejected) and rejected.details["items"] == ["elsewhere"]
+    assert isinstance(rejected, CommandRejected) and rejected.reason == "invalid"
     assert not stack.repo.tasks and not stack.repo.assignment_docs
+    stack.published.clear()
+    await stack.task(task_id="t2")
+    stack.published.clear()
+    change = ChangeTaskItems(task_id="t2", project_id="p1", operation="add", filter=ItemFilter(dir="/x"),
+                             actor=MANAGER)
+    await stack.run(change)
+    [rejected] = stack.published
+    assert isinstance(rejected, CommandRejected) and rejected.command_type == "ChangeTaskItems"
+    assert stack.repo.tasks["t2"]["totalItems"] == len(ITEMS)
+
+
+async def test_items_added_and_removed_are_those_resolved():
+    stack = Stack()
+    await stack.task(resolved_item_ids=["i1", "i2"])
+    stack.published.clear()
+    await stack.run(ChangeTaskItems(task_id="t1", project_id="p1", operation="add", resolved_item_ids=["i2", "i3", "i4"],
+                                    actor=MANAGER))
+    [changed] = stack.published
+    assert isinstance(changed, TaskChanged) and changed.summary == {"added": 2} and changed.task["totalItems"] == 4
+    stack.published.clear()
+    await stack.run(ChangeTaskItems(task_id="t1", project_id="p1", operation="remove", resolved_item_ids=["i1", "i4"],
+                                    actor=MANAGER))
+    [changed] = stack.published
+    assert changed.summary["removed"] == 2 and changed.task["totalItems"] == 2
+    assert sorted(i for a in stack.repo.assignment_docs.values() for i in a["itemIds"]) == ["i2", "i3"]
+
+
+async def test_a_redelivered_create_is_answered_from_its_record_and_one_that_died_before_it_stores_the_same():
+    """The resolved items travel in the command: a redelivery allocates exactly what the first
+    delivery did, whatever the catalog holds by then."""
+    stack = Stack()
+    create = await stack.task()
+    [first] = stack.published
+    docs = {k: dict(v) for k, v in stack.repo.assignment_docs.items()}
+    await stack.run(create)  # redelivered after its outcome was stored: replayed, not rerun
+    assert stack.published == [first, first]
+    stack.repo.operations.clear()  # died after the effect, before the outcome record
+    stack.published.clear()
+    await stack.run(create)
+    [again] = stack.published
+    assert again.id == first.id and again.task["totalItems"] == len(ITEMS)
+    assert stack.repo.assignment_docs == docs and list(stack.repo.tasks) == ["t1"]
 
 
 async def test_a_status_is_written_counted_and_answered():
