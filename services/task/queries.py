@@ -27,6 +27,18 @@ def table(db: Any) -> dict[str, Read]:
         fields = {"name": 1, "datasetId": 1, "availableActions": 1}
         return await db.tasks.find(query, fields).to_list(None), None
 
+    async def assignment(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """An annotator's assignment with its items (the workflow service's copy, when it
+        lags behind the task facts)."""
+        doc = await db.assignments.find_one({"_id": args["assignmentId"], "queue": {"$ne": True}})
+        return ([doc] if doc else []), None
+
+    async def statuses(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """The status documents of some items in a task (the workflow service checks the
+        items ahead of a move against them while task facts are on their way)."""
+        task_id = args["taskId"]
+        return await find_in(db.item_statuses, "_id", [f"{task_id}:{i}" for i in args["itemIds"]]), None
+
     async def statuses_by_id(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """Status documents by `<task>:<item>` id."""
         return await find_in(raw.item_statuses, "_id", args["ids"]), None
@@ -76,5 +88,6 @@ def table(db: Any) -> dict[str, Read]:
                 "statusChanges", [])
         return [record], None
 
-    return {"task": task, "task_names": task_names, "statuses_by_id": statuses_by_id, "memberships": memberships,
+    return {"task": task, "task_names": task_names, "assignment": assignment, "statuses": statuses,
+            "statuses_by_id": statuses_by_id, "memberships": memberships,
             "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk}

@@ -23,15 +23,9 @@ AT = "2026-01-01T00:00:00.000Z"
 @dataclass
 class Store:
     """The repository under test and how to put data in it that it does not write itself:
-    the gateway's catalog items, and a task made before allocation documents were kept."""
+    a task made before allocation documents were kept."""
 
     repo: TaskRepository
-
-    async def items(self, dataset_id: str, *item_ids: str, **fields: Any) -> None:
-        if isinstance(self.repo, FakeTaskRepository):
-            self.repo.add_items(dataset_id, *item_ids, **fields)
-        else:
-            await self.repo.db.items.insert_many([{"_id": i, "datasetId": dataset_id, **fields} for i in item_ids])
 
     async def earlier_task(self, task: dict[str, Any], assignments: list[dict[str, Any]]) -> None:
         task, assignments = copy.deepcopy(task), copy.deepcopy(assignments)
@@ -80,14 +74,6 @@ async def test_an_outcome_is_stored_once_and_read_back_by_command_id(store):
     found = await repo.outcomes(["c1", "c2", "c3"])
     assert sorted(found) == ["c1", "c2"] and found["c1"]["status"] == "succeeded"
     assert await repo.outcomes([]) == {}
-
-
-async def test_the_catalogs_items_of_a_dataset_in_id_order_with_a_filter(store):
-    await store.items("d1", "i2", "i1", dir="/a")
-    await store.items("d1", "i3", dir="/b")
-    await store.items("d2", "i9", dir="/a")
-    assert await store.repo.dataset_item_ids("d1", {}) == ["i1", "i2", "i3"]
-    assert await store.repo.dataset_item_ids("d1", {"dir": "/a"}) == ["i1", "i2"]
 
 
 async def test_a_task_is_inserted_once_with_its_assignments(store):

@@ -49,7 +49,6 @@ class Platform:
 
     def __init__(self) -> None:
         self.tasks, self.annotations = FakeTaskRepository(), FakeAnnotationRepository()
-        self.tasks.add_items("d1", *ITEMS)
         self.task_events: list[Any] = []  # events.task, from either service
         self.annotation_events: list[Any] = []  # events.annotation
         self.classify_stream: list[tuple[Any, str | None]] = []  # passed on, with its reply address
@@ -83,7 +82,8 @@ class Platform:
 
     async def task(self, **over: Any) -> None:
         create = CreateTask(**({"task_id": "t1", "project_id": "p1", "dataset_id": "d1", "recipe_id": "r1",
-                                "name": "first", "assignees": [ANN1.email], "actor": MANAGER} | over))
+                                "name": "first", "assignees": [ANN1.email], "actor": MANAGER,
+                                "resolved_item_ids": ITEMS} | over))
         await task_runner(self.tasks, publish=self.publish_task_events, clock=lambda: NOW).run([create])
         self.task_events.clear()
 

@@ -284,7 +284,6 @@ def task(monkeypatch: pytest.MonkeyPatch, relay: Relay) -> Iterator[tuple[Any, F
     from services.task import bootstrap
 
     repo = Stores.fit(FakeTaskRepository())
-    repo.add_items("d1", "i1", "i2", "i3", "i4")
     monkeypatch.setattr(bootstrap, "make_redis", lambda _s: relay)
     monkeypatch.setattr(bootstrap, "connect", lambda *_: repo)
     service = bootstrap.build(settings())
@@ -294,7 +293,8 @@ def task(monkeypatch: pytest.MonkeyPatch, relay: Relay) -> Iterator[tuple[Any, F
 
 def create_task() -> CreateTask:
     return CreateTask(task_id="t1", project_id="p1", dataset_id="d1", recipe_id="r1", name="first",
-                      assignees=[ANN.email, ANN2.email], actor=MANAGER)
+                      assignees=[ANN.email, ANN2.email], actor=MANAGER,
+                      resolved_item_ids=["i1", "i2", "i3", "i4"])
 
 
 async def test_task_commands_status_commands_and_classifies_in_a_task_go_their_ways(task) -> None:
