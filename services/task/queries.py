@@ -125,7 +125,27 @@ def table(db: Any) -> dict[str, Read]:
                 "statusChanges", [])
         return [record], None
 
+    # the gateway's read models, built once from here for a deployment that had data before
+    # them (gateway.views.TaskViews.build): every task, assignment and status, paged by `_id`
+
+    async def view_tasks(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        return await paged(db.tasks, {}, None, after, limit)
+
+    async def view_assignments(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        docs, after = await paged(db.assignments, {}, {"createdAt": 0}, after, min(limit, ASSIGNMENTS_PER_PAGE),
+                                  raw=False)
+        for d in docs:
+            d["v"] = -1  # older than any allocation an event carries
+        return docs, after
+
+    async def view_statuses(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        return await paged(db.item_statuses, {}, {"taskId": 1, "itemId": 1, "assignmentId": 1, "status": 1,
+                                                  "creator": 1, "timestamp": 1, "log": 1}, after, limit)
+
+    views = {"view_tasks": view_tasks, "view_assignments": view_assignments, "view_statuses": view_statuses}
+
     return {"task": task, "tasks": tasks, "task_names": task_names, "assignments": assignments,
             "assignment": assignment, "queue_remaining": queue_remaining, "status_counts": status_counts,
             "statuses": statuses, "statuses_by_id": statuses_by_id, "memberships": memberships,
-            "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk}
+            "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk,
+            **views}
