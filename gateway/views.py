@@ -31,7 +31,7 @@ import asyncio
 import logging
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateOne
@@ -45,14 +45,20 @@ from shared.platform.mongo import find_in
 log = logging.getLogger("classifier.gateway")
 
 GROUP = "gateway-views"
+VIEW_CONNECTIONS = 8  # the views' own broker: two streams, each read live and reclaimed
 SEEN = 32  # event ids a status document remembers (a redelivery comes within a few)
 DUPLICATE_KEY = 11000
 TASK_FACTS = re.compile(rb'"type": ?"(ItemStatusChanged|ItemsPulled|TaskChanged)"')
 
 
-def stamp(occurred_at: str) -> str:
+def _moment(value: Any) -> datetime:
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def stamp(occurred_at: Any) -> str:
     """Dataloop's timestamp (milliseconds, `Z`) of an event's time."""
-    at = datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
+    at = _moment(occurred_at)
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
@@ -66,23 +72,34 @@ def stored_task(view: dict[str, Any]) -> dict[str, Any]:
             **{k: system.get(k) for k in ("batchSize", "maxBatchWorkload", "allowedAssignees")}}
 
 
+def _at(fact: dict[str, Any]) -> str:
+    """An event's time as a fixed-width string, so that times compare as strings."""
+    return _moment(fact["occurredAt"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# Every view document holds `at` (its last event's time; "" before any) and an assignment
+# `v`: a plain comparison, never an `$or` (the embedded server scans the collection for one).
 def _newer(at: str) -> dict[str, Any]:
-    return {"$or": [{"at": {"$lte": at}}, {"at": {"$exists": False}}]}
+    return {"at": {"$lte": at}}
 
 
 def _older_than(version: int) -> dict[str, Any]:
-    return {"$or": [{"v": {"$lt": version}}, {"v": {"$exists": False}}]}
+    return {"v": {"$lt": version}}
 
 
-async def _writes(collection: Any, ops: list[Any], ordered: bool = False) -> None:
-    """A bulk write whose duplicate keys (an upsert of a document already newer) are fine."""
+async def _writes(collection: Any, ops: list[Any], ordered: bool = False) -> set[int]:
+    """A bulk write whose duplicate keys (an upsert of a document already newer) are fine:
+    the positions of those."""
     if not ops:
-        return
+        return set()
     try:
         await collection.bulk_write(ops, ordered=ordered)
     except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        return {e["index"] for e in errors}
+    return set()
 
 
 def _task_range(task_id: str) -> dict[str, Any]:
@@ -123,35 +140,29 @@ class TaskViews:
     async def _statuses(self, facts: list[dict[str, Any]]) -> None:
         if not facts:
             return
-        coll = self.db.view_statuses
-        shells = {f"{f['taskId']}:{f['itemId']}": {"_id": f"{f['taskId']}:{f['itemId']}", "taskId": f["taskId"],
-                                                  "itemId": f["itemId"], "log": [], "seen": []} for f in facts}
-        there = {d["_id"] for d in await find_in(coll, "_id", list(shells), projection={"_id": 1})}
-        if missing := [d for i, d in shells.items() if i not in there]:
-            try:
-                await coll.insert_many(missing, ordered=False)
-            except BulkWriteError as exc:
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                    raise
-        logged, current = [], []
+        ops, fallbacks = [], []
         for f in facts:
-            doc_id, at = f"{f['taskId']}:{f['itemId']}", f["occurredAt"]
-            email, when = (f.get("actor") or {}).get("email"), stamp(at)
+            doc_id, at = f"{f['taskId']}:{f['itemId']}", _at(f)
+            email, when = (f.get("actor") or {}).get("email"), stamp(f["occurredAt"])
             status = f.get("status")
             entry = {"action": "created" if status else "deleted",
                      "status": {"taskId": f["taskId"], "assignmentId": f["assignmentId"],
                                 "status": status if status else f.get("previous"), "creator": email,
                                 "timestamp": when}}
-            logged.append(UpdateOne({"_id": doc_id, "seen": {"$ne": f["id"]}},
-                                    {"$push": {"log": entry, "seen": {"$each": [f["id"]], "$slice": -SEEN}}}))
-            current.append(UpdateOne({"_id": doc_id} | _newer(at), {"$set": {
-                "assignmentId": f["assignmentId"], "status": status, "creator": email, "timestamp": when,
-                "at": at}}))
-        await _writes(coll, logged, ordered=True)  # in stream order: the log reads in it
-        await _writes(coll, current, ordered=True)
+            logged = {"$push": {"log": entry, "seen": {"$each": [f["id"]], "$slice": -SEEN}}}
+            # the usual case in one write: not seen yet, and newer than what the item holds
+            ops.append(UpdateOne({"_id": doc_id, "seen": {"$ne": f["id"]}} | _newer(at), logged | {
+                "$set": {"assignmentId": f["assignmentId"], "status": status, "creator": email,
+                         "timestamp": when, "at": at},
+                "$setOnInsert": {"taskId": f["taskId"], "itemId": f["itemId"]}}, upsert=True))
+            fallbacks.append(UpdateOne({"_id": doc_id, "seen": {"$ne": f["id"]}}, logged))
+        # seen already, or older than the item's status (its log entry still goes in): the
+        # upsert met the document as a duplicate key
+        refused = await _writes(self.db.view_statuses, ops)
+        await _writes(self.db.view_statuses, [fallbacks[n] for n in sorted(refused)])
 
     async def _task_changed(self, fact: dict[str, Any]) -> None:
-        task, at = stored_task(fact["task"]), fact["occurredAt"]
+        task, at = stored_task(fact["task"]), _at(fact)
         fields = {k: v for k, v in task.items() if k != "_id"} | {"at": at}
         found = await self.db.view_tasks.update_one({"_id": task["_id"]} | _newer(at), {"$set": fields})
         if not found.matched_count:
@@ -271,16 +282,94 @@ class TaskViews:
     async def build(self, owner: Any) -> None:
         """Fill the views from the task service's own documents (a deployment that had data
         before them): only documents not there yet are inserted, events keep them after."""
-        for query, coll in (("view_tasks", self.db.view_tasks), ("view_assignments", self.db.view_assignments),
-                            ("view_statuses", self.db.view_statuses)):
+        for query, coll, extra in (("view_tasks", self.db.view_tasks, {"at": ""}),
+                                   ("view_assignments", self.db.view_assignments, {"v": -1}),
+                                   ("view_statuses", self.db.view_statuses, {"at": "", "seen": []})):
             async for page in owner.pages(query):
                 try:
-                    await coll.insert_many(page, ordered=False)
+                    await coll.insert_many([dict(d) | extra for d in page], ordered=False)
                 except BulkWriteError as exc:
                     if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                         raise
         try:
             await self.db.view_meta.insert_one({"_id": "tasks"})
+        except DuplicateKeyError:
+            pass
+
+
+ANNOTATION_FACTS = re.compile(rb'"type": ?"(ItemClassified|AnnotationUpdated|AnnotationDeleted)"')
+
+
+def _is_scene(annotation: dict[str, Any]) -> bool:
+    system = (annotation.get("metadata") or {}).get("system") or {}
+    return isinstance(system.get("frame"), int) and isinstance(system.get("endFrame"), int)
+
+
+class AnnotationViews:
+    """The annotations as the annotation service stores them (their Dataloop JSON, with
+    `_projectId`, `_commandId` of the command that made it, a deletion's `_deleted`, a
+    scene's `_scene.open`), kept from the annotation events, each set only by an event at
+    least as recent as the one it holds."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    async def create_indexes(self) -> None:
+        await self.db.view_annotations.create_index([("itemId", 1), ("createdAt", 1)])
+        await self.db.view_annotations.create_index([("datasetId", 1)])
+
+    async def apply(self, facts: list[dict[str, Any]]) -> None:
+        ops: list[Any] = []
+        for f in facts:
+            kind = f.get("type")
+            if kind not in ("ItemClassified", "AnnotationUpdated", "AnnotationDeleted"):
+                continue
+            at = _at(f)
+            if kind == "AnnotationDeleted":
+                ops.append(UpdateOne({"_id": f["annotationId"]} | _newer(at),
+                                     {"$set": {"_deleted": {"at": f["occurredAt"]}, "at": at}}, upsert=True))
+                continue
+            open_scenes = set(f.get("openScenes") or [])
+            made = f.get("annotations") or [f["annotation"]]
+            for a in made:
+                fields = a | {"_projectId": f.get("projectId"), "at": at}
+                if _is_scene(a) and (kind == "ItemClassified" or "openScenes" in f):
+                    fields["_scene"] = {"open": a["id"] in open_scenes}
+                update: dict[str, Any] = {"$set": fields, "$unset": {"_deleted": ""}}
+                if kind == "ItemClassified":
+                    update["$setOnInsert"] = {"_commandId": f.get("correlationId", "")}
+                ops.append(UpdateOne({"_id": a["id"]} | _newer(at), update, upsert=True))
+            for gone in f.get("replaced") or []:
+                ops.append(UpdateOne({"_id": gone} | _newer(at),
+                                     {"$set": {"_deleted": {"at": f["occurredAt"]}, "at": at}}, upsert=True))
+            for cut in f.get("trimmed") or []:
+                ops.append(UpdateOne({"_id": cut["id"]} | _newer(at), {"$set": cut | {"at": at}}, upsert=True))
+        # A deletion leaves a tombstone with its time, so the writes commute: each lands only
+        # on an older state (a newer one makes the upsert a duplicate key, skipped).
+        await _writes(self.db.view_annotations, ops)
+
+    async def annotation(self, annotation_id: str) -> dict[str, Any] | None:
+        return await self.db.view_annotations.find_one({"_id": annotation_id, "_deleted": {"$exists": False}},
+                                                       {"at": 0})
+
+    async def of_items(self, item_ids: list[str]) -> list[dict[str, Any]]:
+        return await find_in(self.db.view_annotations, "itemId", item_ids, {"_deleted": {"$exists": False}},
+                             {"at": 0}, sort=[("createdAt", 1)])
+
+    async def built(self) -> bool:
+        return await self.db.view_meta.count_documents({"_id": "annotations"}, limit=1) > 0
+
+    async def build(self, owner: Any) -> None:
+        """Fill the view from the annotation service's documents (a deployment that had
+        data before it): only documents not there yet are inserted."""
+        async for page in owner.pages("view_annotations"):
+            try:
+                await self.db.view_annotations.insert_many([dict(d) | {"at": ""} for d in page], ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
+        try:
+            await self.db.view_meta.insert_one({"_id": "annotations"})
         except DuplicateKeyError:
             pass
 
@@ -291,8 +380,8 @@ class Barrier:
     or the group behind for longer than the bound, the read goes on (and later reads do not
     wait for `rest_s`)."""
 
-    def __init__(self, redis: Any, stream: str, group: str = GROUP, bound_s: float = 2.0,
-                 rest_s: float = 5.0) -> None:
+    def __init__(self, redis: Any, stream: str, group: str = GROUP, bound_s: float = 5.0,
+                 rest_s: float = 0.5) -> None:
         self.redis, self.stream, self.group = redis, stream, group
         self.bound_s, self.rest_s = bound_s, rest_s
         self.behind_until = 0.0
@@ -342,7 +431,7 @@ def _entry(entry_id: Any) -> tuple[int, int]:
 
 def _fact(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ValueError("not an event")
+        raise TypeError("not an event")
     return body
 
 
@@ -350,6 +439,14 @@ def _wanted(pattern: re.Pattern[bytes]) -> Any:
     def wanted(raw: Any) -> bool:
         return not isinstance(raw, (bytes, bytearray)) or pattern.search(raw) is not None
     return wanted
+
+
+def annotation_consumer(handle: Any) -> Consumer:
+    """The gateway replicas' one reading of the annotation events for the views."""
+    return Consumer(stream=streams.ANNOTATION_EVENTS, group=GROUP, parse=_fact, handle=handle,
+                    title="gateway views", wanted=_wanted(ANNOTATION_FACTS), max_records=500,
+                    description="The gateway replicas, as one group, keep their view of the annotations "
+                    "from the annotation events (gateway.views).")
 
 
 def task_consumer(handle: Any) -> Consumer:
@@ -374,26 +471,30 @@ class Kept:
     """The gateway's views and their upkeep: the group's handler, the reply path, the
     one-time build."""
 
-    def __init__(self, db: Any, redis: Any, settings: Any, owner: Any) -> None:
+    def __init__(self, db: Any, redis: Any, settings: Any, owners: Any) -> None:
         self.tasks = TaskViews(db)
+        self.annotations = AnnotationViews(db)
         self.task_barrier = Barrier(redis, streams.stream(streams.TASK_EVENTS, settings.namespace))
-        self.redis, self.settings, self.owner = redis, settings, owner
-        self.building: asyncio.Task[None] | None = None
+        self.annotation_barrier = Barrier(redis, streams.stream(streams.ANNOTATION_EVENTS, settings.namespace))
+        self.redis, self.settings, self.owners = redis, settings, owners
+        self.building: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        await self.tasks.create_indexes()
-        await ensure_group(self.redis, self.task_barrier.stream)
-        if not await self.tasks.built():
-            self.building = asyncio.ensure_future(self._build())
+        for views, barrier, owner in ((self.tasks, self.task_barrier, self.owners.task),
+                                      (self.annotations, self.annotation_barrier, self.owners.annotation)):
+            await views.create_indexes()
+            await ensure_group(self.redis, barrier.stream)
+            if not await views.built():
+                self.building.append(asyncio.ensure_future(self._build(views, owner)))
 
     async def stop(self) -> None:
-        if self.building is not None:
-            self.building.cancel()
+        for building in self.building:
+            building.cancel()
 
-    async def _build(self) -> None:
+    async def _build(self, views: Any, owner: Any) -> None:
         while True:
             try:
-                await self.tasks.build(self.owner)
+                await views.build(owner)
                 return
             except asyncio.CancelledError:
                 raise
@@ -404,6 +505,19 @@ class Kept:
     async def on_task_facts(self, facts: list[dict[str, Any]]) -> None:
         await self.tasks.apply(facts)
 
+    async def on_annotation_facts(self, facts: list[dict[str, Any]]) -> None:
+        await self.annotations.apply(facts)
+
+    async def recorded(self, record: dict[str, Any]) -> None:
+        """A finished command's stored outcome, before its operation is answered: its events
+        are in the views when the client that saw it done reads next (applied again by the
+        group, which changes nothing). A superseded status's events were never published."""
+        if record.get("superseded"):
+            return
+        events = record.get("events") or ([record["event"]] if record.get("event") else [])
+        for event in events:
+            await self.replied(event, True)
+
     async def replied(self, event: Any, published: bool) -> None:
         """A command's outcome, before its request is answered: its change is in the views
         when the client reads next (the group applies it again, which changes nothing)."""
@@ -412,5 +526,7 @@ class Kept:
         try:
             if event.get("type") in ("TaskChanged", "ItemStatusChanged"):
                 await self.tasks.apply([event])
+            elif event.get("type") in ("ItemClassified", "AnnotationUpdated", "AnnotationDeleted"):
+                await self.annotations.apply([event])
         except Exception as exc:  # noqa: BLE001 - the group applies it; a read waits for that
             log.warning("a reply's event was not applied to the views: %s", exc)

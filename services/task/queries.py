@@ -132,11 +132,7 @@ def table(db: Any) -> dict[str, Read]:
         return await paged(db.tasks, {}, None, after, limit)
 
     async def view_assignments(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        docs, after = await paged(db.assignments, {}, {"createdAt": 0}, after, min(limit, ASSIGNMENTS_PER_PAGE),
-                                  raw=False)
-        for d in docs:
-            d["v"] = -1  # older than any allocation an event carries
-        return docs, after
+        return await paged(db.assignments, {}, {"createdAt": 0}, after, min(limit, ASSIGNMENTS_PER_PAGE))
 
     async def view_statuses(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         return await paged(db.item_statuses, {}, {"taskId": 1, "itemId": 1, "assignmentId": 1, "status": 1,

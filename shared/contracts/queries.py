@@ -27,6 +27,7 @@ TaskQueryName = Literal[
 AnnotationQueryName = Literal[
     "annotation", "of_items", "of_dataset", "classes_of_items", "classes_of_dataset", "labels_of_dataset",
     "label_counts", "bulk",
+    "view_annotations",  # the gateway's view, built once (gateway.views)
 ]
 
 

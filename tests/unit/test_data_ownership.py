@@ -20,7 +20,8 @@ OWNERS = {
                      "keymaps", "preferences", "audit", "links", "imports", "exports", "files"),
                     "gateway"),
     # the gateway's read models of the task service's data, kept from its events (gateway.views)
-    **dict.fromkeys(("view_tasks", "view_assignments", "view_statuses", "view_meta"), "gateway"),
+    **dict.fromkeys(("view_tasks", "view_assignments", "view_statuses", "view_annotations", "view_meta"),
+                    "gateway"),
     # the task service
     **dict.fromkeys(("tasks", "assignments", "item_statuses", "task_progress", "bulk_operations",
                      "bulk_states", "bulk_status_changes"), "task"),
@@ -33,12 +34,6 @@ OWNERS = {
 
 # (module, collection) reads that still cross an owner's line.
 STILL_CROSSING = {
-    # an import's plan of what is already there (gateway.import_jobs._seen: planned while the
-    # annotation service may not run yet)
-    ("gateway/import_jobs.py", "annotations"),
-    # an item's and an annotation's own view (gateway.repository: they answer while the
-    # annotation service is down, and without a Redis connection)
-    ("gateway/repository.py", "annotations"),
     ("services/task/repository.py", "annotations"), ("services/task/repository.py", "items"),
     ("services/workflow/repository.py", "assignments"), ("services/workflow/repository.py", "item_statuses"),
     ("services/workflow/repository.py", "task_progress"), ("services/workflow/repository.py", "tasks"),
