@@ -34,6 +34,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import LRUCache
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 from redis.exceptions import ResponseError
@@ -111,6 +112,9 @@ class TaskViews:
 
     def __init__(self, db: Any) -> None:
         self.db = db
+        # counts by (task, its `statusVersion`): a task's statuses are counted again only
+        # after they changed (a count of 10,000 statuses takes the embedded server ~1.5 s)
+        self.counts: LRUCache[tuple[str, int], dict[tuple[str, str], int]] = LRUCache(1000)
 
     async def create_indexes(self) -> None:
         await self.db.view_tasks.create_index([("projectId", 1), ("datasetId", 1)])
@@ -160,6 +164,12 @@ class TaskViews:
         # upsert met the document as a duplicate key
         refused = await _writes(self.db.view_statuses, ops)
         await _writes(self.db.view_statuses, [fallbacks[n] for n in sorted(refused)])
+        await self._statuses_changed({f["taskId"] for f in facts})
+
+    async def _statuses_changed(self, task_ids: set[str]) -> None:
+        """After the writes: a count made from here on is made again."""
+        for task_id in task_ids:
+            await self.db.view_tasks.update_one({"_id": task_id}, {"$inc": {"statusVersion": 1}})
 
     async def _task_changed(self, fact: dict[str, Any]) -> None:
         task, at = stored_task(fact["task"]), _at(fact)
@@ -167,7 +177,8 @@ class TaskViews:
         found = await self.db.view_tasks.update_one({"_id": task["_id"]} | _newer(at), {"$set": fields})
         if not found.matched_count:
             try:
-                await self.db.view_tasks.insert_one(task | {"at": at})
+                # counted as changed: statuses applied before the task was there are counted
+                await self.db.view_tasks.insert_one(task | {"at": at, "statusVersion": 1})
             except DuplicateKeyError:
                 pass  # a newer copy is there
         version = fact.get("allocationVersion")
@@ -179,6 +190,7 @@ class TaskViews:
             if source and target:
                 await self.db.view_statuses.update_many(
                     {"_id": _task_range(task["_id"]), "assignmentId": source}, {"$set": {"assignmentId": target}})
+                await self._statuses_changed({task["_id"]})
 
     async def _allocation(self, task_id: str, assignments: list[dict[str, Any]], version: int,
                           fact: dict[str, Any]) -> None:
@@ -227,11 +239,13 @@ class TaskViews:
     # reads ----------------------------------------------------------------------------------
 
     async def task(self, task_id: str) -> dict[str, Any] | None:
-        return await self.db.view_tasks.find_one({"_id": task_id}, {"at": 0, "allocationVersion": 0})
+        return await self.db.view_tasks.find_one({"_id": task_id}, {"at": 0, "allocationVersion": 0,
+                                                                   "statusVersion": 0})
 
     async def tasks(self, query: dict[str, Any], skip: int, limit: int) -> tuple[list[dict], int]:
         total = await self.db.view_tasks.count_documents(query)
-        cursor = self.db.view_tasks.find(query, {"at": 0, "allocationVersion": 0}).sort("_id", 1).skip(skip).limit(limit)
+        cursor = self.db.view_tasks.find(query, {"at": 0, "allocationVersion": 0, "statusVersion": 0}
+                                         ).sort("_id", 1).skip(skip).limit(limit)
         return [d async for d in cursor], total
 
     async def assignments(self, task_id: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -259,11 +273,17 @@ class TaskViews:
 
     async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]:
         """(assignment, status) -> items, counted from the statuses (exact whatever was
-        delivered twice)."""
+        delivered twice), again only once they changed."""
+        task = await self.db.view_tasks.find_one({"_id": task_id}, {"statusVersion": 1}) or {}
+        key = (task_id, task.get("statusVersion", 0))
+        if (counted := self.counts.get(key)) is not None:
+            return dict(counted)
         cursor = self.db.view_statuses.aggregate([
             {"$match": {"_id": _task_range(task_id), "status": {"$ne": None}}},
             {"$group": {"_id": {"a": "$assignmentId", "s": "$status"}, "n": {"$sum": 1}}}])
-        return {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
+        counts = {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
+        self.counts[key] = counts
+        return dict(counts)
 
     async def statuses_by_id(self, ids: list[str]) -> list[dict[str, Any]]:
         return await find_in(self.db.view_statuses, "_id", ids, projection={"seen": 0, "at": 0})
