@@ -103,6 +103,21 @@ async def _writes(collection: Any, ops: list[Any], ordered: bool = False) -> set
     return set()
 
 
+async def _inserts(collection: Any, docs: list[dict[str, Any]]) -> set[str]:
+    """Insert the documents not there yet; the ids of those inserted (the others were there)."""
+    if not docs:
+        return set()
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        there = {docs[e["index"]]["_id"] for e in errors}
+        return {d["_id"] for d in docs} - there
+    return {d["_id"] for d in docs}
+
+
 def _task_range(task_id: str) -> dict[str, Any]:
     return {"$gte": f"{task_id}:", "$lt": f"{task_id};"}
 
@@ -144,8 +159,8 @@ class TaskViews:
     async def _statuses(self, facts: list[dict[str, Any]]) -> None:
         if not facts:
             return
-        ops, fallbacks = [], []
-        for f in facts:
+        ops, fallbacks, fresh, firsts = [], [], [], {}
+        for n, f in enumerate(facts):
             doc_id, at = f"{f['taskId']}:{f['itemId']}", _at(f)
             email, when = (f.get("actor") or {}).get("email"), stamp(f["occurredAt"])
             status = f.get("status")
@@ -153,15 +168,23 @@ class TaskViews:
                      "status": {"taskId": f["taskId"], "assignmentId": f["assignmentId"],
                                 "status": status if status else f.get("previous"), "creator": email,
                                 "timestamp": when}}
+            current = {"assignmentId": f["assignmentId"], "status": status, "creator": email,
+                       "timestamp": when, "at": at}
+            if doc_id not in firsts:  # an item's first status in the batch: inserted, if new
+                firsts[doc_id] = n
+                fresh.append({"_id": doc_id, "taskId": f["taskId"], "itemId": f["itemId"], **current,
+                              "log": [entry], "seen": [f["id"]]})
             logged = {"$push": {"log": entry, "seen": {"$each": [f["id"]], "$slice": -SEEN}}}
             # the usual case in one write: not seen yet, and newer than what the item holds
             ops.append(UpdateOne({"_id": doc_id, "seen": {"$ne": f["id"]}} | _newer(at), logged | {
-                "$set": {"assignmentId": f["assignmentId"], "status": status, "creator": email,
-                         "timestamp": when, "at": at},
-                "$setOnInsert": {"taskId": f["taskId"], "itemId": f["itemId"]}}, upsert=True))
+                "$set": current, "$setOnInsert": {"taskId": f["taskId"], "itemId": f["itemId"]}}, upsert=True))
             fallbacks.append(UpdateOne({"_id": doc_id, "seen": {"$ne": f["id"]}}, logged))
-        # seen already, or older than the item's status (its log entry still goes in): the
-        # upsert met the document as a duplicate key
+        # Most statuses are an item's first in the task (a bulk's thousands): one insert of
+        # them all; those already there go the way of the others, a write each.
+        inserted = await _inserts(self.db.view_statuses, fresh)
+        done = {firsts[doc_id] for doc_id in inserted}
+        keep = [n for n in range(len(facts)) if n not in done]
+        ops, fallbacks = [ops[n] for n in keep], [fallbacks[n] for n in keep]
         refused = await _writes(self.db.view_statuses, ops)
         await _writes(self.db.view_statuses, [fallbacks[n] for n in sorted(refused)])
         await self._statuses_changed({f["taskId"] for f in facts})
