@@ -17,8 +17,18 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from gateway.answers import WorkflowSettings
+from gateway.answers import (
+    LeasesRenewedAnswer,
+    Moved,
+    NextItemLook,
+    QueueState,
+    SteppedBackTo,
+    TaskLeft,
+    WorkflowSettings,
+    WorkflowSettingsSet,
+)
 from gateway.auth import Principal
+from gateway.controllers.common import accepted
 from gateway.dispatch import Commands
 from gateway.guards import Grant
 from gateway.moves import Moves
@@ -50,18 +60,18 @@ class WorkflowController(Controller):
     async def next_item(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves],
-    ) -> dict[str, Any]:
+    ) -> NextItemLook:
         """The item moving on would reach (a look, nothing changes), with the caller's queue."""
         snap = await moves.snapshot_of(request.user, task_id, grant.project_id, grant.role)
         return {"taskId": task_id, **snap.view(),
                 "nextItem": await moves.item_view(request.user, snap.state.get("next"))}
 
-    @post("/next-item", status_code=200)
+    @post("/next-item", status_code=200, responses=accepted())
     async def move_on(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves], commands: NamedDependency[Commands],
         data: JSONBody[MoveOnIn | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[Moved]:
         """Move on from the item in hand to the next open item; with Auto complete on, the item
         left gets `completed`. In a pulling task the workflow service pulls the batches the move
         needs; a refused pull is answered as the pull's refusal."""
@@ -77,11 +87,11 @@ class WorkflowController(Controller):
             return commands.answer(refused, refused.correlation_id, 200)
         return response
 
-    @post("/previous-item", status_code=200)
+    @post("/previous-item", status_code=200, responses=accepted())
     async def previous_item(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[SteppedBackTo]:
         """Step back to the item worked on before the one in hand (again to go further back)."""
         user, role = request.user, grant.role
         snap = await moves.snapshot_of(user, task_id, grant.project_id, role)
@@ -109,12 +119,12 @@ class WorkflowController(Controller):
             # Auto complete comes only with Auto next, which only single-class tasks allow
             auto_complete_available=snap.meta.get("offersCompleted") == "1" and single_class)
 
-    @put("/workflow-settings")
+    @put("/workflow-settings", responses=accepted())
     async def change_workflow_settings(
         self, task_id: FromPath[str], data: JSONBody[WorkflowSettingsIn], request: Request,
         grant: NamedDependency[Grant], moves: NamedDependency[Moves],
         commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[WorkflowSettingsSet]:
         """Turn Auto next item (single-class tasks only) and Auto complete (only with Auto next)
         on or off."""
         user, role = request.user, grant.role
@@ -129,7 +139,7 @@ class WorkflowController(Controller):
     @get("/queue-state")
     async def queue_state(self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant], moves: NamedDependency[Moves],
                           annotator: Annotated[str | None, QueryParameter(
-                              description="another annotator's queue (managers)")] = None) -> dict[str, Any]:
+                              description="another annotator's queue (managers)")] = None) -> QueueState:
         """The caller's queue: item in hand, next item, open items in work order, history,
         leases with their expiry."""
         role = grant.role
@@ -138,12 +148,12 @@ class WorkflowController(Controller):
         await moves.snapshot_of(request.user, task_id, grant.project_id, role)
         return await moves.workflow.queue_state(task_id, annotator or request.user.email)
 
-    @post("/heartbeat", status_code=200)
+    @post("/heartbeat", status_code=200, responses=accepted())
     async def heartbeat(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves], commands: NamedDependency[Commands],
         data: JSONBody[HeartbeatIn | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[LeasesRenewedAnswer]:
         """Still at work: renews the caller's leases in a pulling task (send it every
         `heartbeatEverySeconds` of the queue state while an item is open)."""
         user, role = request.user, grant.role
@@ -155,11 +165,11 @@ class WorkflowController(Controller):
                                        lambda o: {"taskId": o.task_id, "itemIds": o.item_ids,
                                          "expiresAt": o.expires_at.isoformat() if o.expires_at else None})
 
-    @post("/leave", status_code=200)
+    @post("/leave", status_code=200, responses=accepted())
     async def leave_task(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[TaskLeft]:
         """Leave a pulling task: unopened items go back to the queue now, opened ones when
         their lease ends."""
         user, role = request.user, grant.role
