@@ -14,9 +14,9 @@ from litestar import Response
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
 
 from gateway.access import Access
+from gateway.answers import Item, ItemRef, Moved, WorkflowPart
 from gateway.auth import Principal
 from gateway.bus import CommandBus
-from gateway.answers import Item, ItemRef, Moved, WorkflowPart
 from gateway.dispatch import OPERATION, REPLAYED
 from gateway.exports import item_json
 from gateway.workflow_reads import Snapshot, WorkflowReads, read_ahead_size

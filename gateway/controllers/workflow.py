@@ -38,10 +38,13 @@ from shared.contracts import streams
 from shared.contracts.workflow import (
     ChangeWorkflowSettings,
     Heartbeat,
+    LeasesRenewed,
     LeaveTask,
+    LeftTask,
     MovedOn,
     MoveOn,
     StepBack,
+    WorkflowSettingsChanged,
 )
 
 KEEP_ALIVE_S = 15.0
@@ -50,6 +53,20 @@ MANAGERS = ("manager", "owner")
 
 def _outcome(outcome: Any) -> Any:
     return outcome
+
+
+def render_settings(o: WorkflowSettingsChanged) -> WorkflowSettingsSet:
+    return {"taskId": o.task_id, "autoNext": o.auto_next, "autoComplete": o.auto_complete}
+
+
+def render_renewed(o: LeasesRenewed) -> LeasesRenewedAnswer:
+    return {"taskId": o.task_id, "itemIds": o.item_ids,
+            "expiresAt": o.expires_at.isoformat() if o.expires_at else None}
+
+
+def render_left(o: LeftTask) -> TaskLeft:
+    return {"taskId": o.task_id, "returningItemIds": o.returning_item_ids, "heldItemIds": o.held_item_ids,
+            "heldUntil": o.held_until.isoformat() if o.held_until else None}
 
 
 class WorkflowController(Controller):
@@ -133,8 +150,7 @@ class WorkflowController(Controller):
                                          project_id=snap.meta["projectId"], auto_next=data.auto_next,
                                          auto_complete=data.auto_complete)
         return await commands.dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"], data.model_dump(),
-                                       200, lambda o: {"taskId": o.task_id, "autoNext": o.auto_next,
-                                              "autoComplete": o.auto_complete})
+                                       200, render_settings)
 
     @get("/queue-state")
     async def queue_state(self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant], moves: NamedDependency[Moves],
@@ -161,9 +177,7 @@ class WorkflowController(Controller):
         command = Heartbeat(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"],
                             item_id=data.item_id if data else None)
         return await commands.dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"],
-                                       data.model_dump() if data else None, 200,
-                                       lambda o: {"taskId": o.task_id, "itemIds": o.item_ids,
-                                         "expiresAt": o.expires_at.isoformat() if o.expires_at else None})
+                                       data.model_dump() if data else None, 200, render_renewed)
 
     @post("/leave", status_code=200, responses=accepted())
     async def leave_task(
@@ -176,9 +190,7 @@ class WorkflowController(Controller):
         snap = await moves.snapshot_of(user, task_id, grant.project_id, role)
         command = LeaveTask(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"])
         return await commands.dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"], None, 200,
-                                       lambda o: {"taskId": o.task_id, "returningItemIds": o.returning_item_ids,
-                                         "heldItemIds": o.held_item_ids,
-                                         "heldUntil": o.held_until.isoformat() if o.held_until else None})
+                                       render_left)
 
     @get("/feed")
     async def workflow_feed(
