@@ -371,3 +371,42 @@ def test_the_other_workflow_answers_fit_their_declarations() -> None:
                                                                        expires_at=expires)))
         fits(answers.TaskLeft, render_left(LeftTask(**fact, returning_item_ids=["i2"], held_item_ids=["i1"],
                                                     held_until=expires)))
+
+
+async def test_the_queue_state_fits_its_declaration() -> None:
+    from gateway.workflow_reads import WorkflowReads
+    from shared.contracts.read_model import ReadModel
+
+    class Pipeline:
+        """Answers each pipeline with the next scripted results, whatever was asked."""
+
+        def __init__(self, results: list[list[Any]]) -> None:
+            self.results = results
+
+        async def __aenter__(self) -> Any:
+            return self
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+        def __getattr__(self, _name: str) -> Any:
+            return lambda *_a, **_k: None
+
+        async def execute(self) -> list[Any]:
+            return self.results.pop(0)
+
+    def reads(pulling: bool) -> Any:
+        meta = {b"projectId": b"p1", b"allocation": b"pull" if pulling else b"distribution"}
+        if pulling:
+            meta |= {b"leaseTtlMs": b"600000", b"heartbeatEveryMs": b"60000"}
+        script = [[meta, {b"assignment": b"a1", b"current": b"i1", b"next": b"i2"}, {b"autoNext": b"1"}, 2],
+                  [[b"i1", b"i2"], [b"i0"], [(b"i1", 1_796_000_000_000.0)] if pulling else [],
+                   {b"i1"}, {b"i3": b"ann@example.com", b"i4": b"other@example.com"}]]
+        wf = object.__new__(WorkflowReads)
+        wf.rm, wf.redis = ReadModel("test"), SimpleNamespace(pipeline=lambda **_: Pipeline(script))
+        return wf
+
+    for pulling in (True, False):
+        state = await reads(pulling).queue_state("t1", "ann@example.com")
+        fits(answers.QueueState, state)
+        assert bool(state["leases"]) is pulling
