@@ -331,23 +331,23 @@ class WorkflowPart(TypedDict):
     """With Auto next on in a task, a classification's answer carries the next item and the
     move's state (gateway.moves)."""
 
-    nextItem: dict[str, Any] | None
-    workflow: dict[str, Any]
+    nextItem: "Item | ItemRef | None"
+    workflow: "MoveState"
 
 
 class Classified(Annotation):
     """201: the classification, stored; in a task with Auto next on, the next item too."""
 
-    nextItem: NotRequired[dict[str, Any] | None]
-    workflow: NotRequired[dict[str, Any]]
+    nextItem: NotRequired["Item | ItemRef | None"]
+    workflow: NotRequired["MoveState"]
 
 
 class ClassifyPending(PendingOperation):
     """202: the classification is still running; in a task with Auto next on, what the
     move says so far."""
 
-    nextItem: NotRequired[dict[str, Any] | None]
-    workflow: NotRequired[dict[str, Any]]
+    nextItem: NotRequired["Item | ItemRef | None"]
+    workflow: NotRequired["MoveState"]
 
 
 class PaintedScenes(TypedDict):
@@ -537,8 +537,8 @@ class OperationState(TypedDict):
     status: str
     result: NotRequired[dict[str, Any]]
     error: NotRequired[OperationError]
-    nextItem: NotRequired[dict[str, Any] | None]
-    workflow: NotRequired[dict[str, Any]]
+    nextItem: NotRequired["Item | ItemRef | None"]
+    workflow: NotRequired["MoveState"]
 
 
 class StatusChange(TypedDict):
@@ -706,3 +706,153 @@ class BulkNotStarted(TypedDict):
     url: str
     done: NotRequired[int]
     error: NotRequired[OperationError]
+
+
+# --- moving through a task (gateway.controllers.workflow, gateway.moves) -----------------------
+
+
+class ItemRef(TypedDict):
+    """An item the caller may no longer see: its id only (gateway.moves.Moves.item_view)."""
+
+    id: str
+
+
+class QueueView(TypedDict):
+    """The caller's queue in a task, from the workflow read model
+    (gateway.workflow_reads.Snapshot.view)."""
+
+    assignmentId: str | None
+    currentItemId: str | None
+    nextItemId: str | None
+    openItems: int
+    allocation: str | None
+    autoNext: bool
+    autoComplete: bool
+    allowNextOnlyOnDone: bool
+    left: bool
+
+
+class QueueSnapshot(QueueView):
+    """The caller's queue in a task: the live feed's first `snapshot` event."""
+
+    taskId: str
+
+
+class NextItemLook(QueueSnapshot):
+    """The item moving on would reach (a look: nothing changes), with the caller's queue."""
+
+    nextItem: Item | ItemRef | None
+
+
+class _MoveFields(TypedDict):
+    taskId: str
+    assignmentId: str
+    fromItemId: str | None
+    completedItemId: str | None  # the item Auto complete asked to complete
+    nextItemId: str | None
+    thenItemId: str | None
+    openItems: int
+
+
+class Moved(_MoveFields):
+    """A move made: the item reached (`nextItem`, None when nothing open is left) and the one
+    after it (gateway.moves.Moves.moved_view)."""
+
+    nextItem: Item | ItemRef | None
+
+
+class MoveMade(_MoveFields):
+    """A classification's Auto next move, made within the wait (gateway.moves.workflow_part)."""
+
+    operationId: str
+
+
+class MoveShown(TypedDict):
+    """A classification's Auto next move, answered from the read model and sent on without
+    waiting (gateway.moves.Moves.with_next_item)."""
+
+    taskId: str
+    assignmentId: str | None
+    fromItemId: str
+    nextItemId: str
+    autoComplete: bool
+    operationId: str
+
+
+class MovePending(TypedDict):
+    """A classification's Auto next move still on its way: its operation answers later."""
+
+    operationId: str
+    status: str  # "pending"
+
+
+class MoveRefusal(TypedDict):
+    reason: str
+    message: str
+
+
+class MoveRefused(TypedDict):
+    """A classification's Auto next move, refused by the workflow service."""
+
+    refused: MoveRefusal
+
+
+MoveState = MoveMade | MoveShown | MovePending | MoveRefused
+
+
+class SteppedBackTo(TypedDict):
+    """A step back: the item worked on before (`item`) is in hand again."""
+
+    taskId: str
+    assignmentId: str
+    item: Item | ItemRef | None
+    itemId: str
+    nextItemId: str | None
+    openItems: int
+
+
+class WorkflowSettingsSet(TypedDict):
+    """Auto next item and Auto complete, as now set."""
+
+    taskId: str
+    autoNext: bool
+    autoComplete: bool
+
+
+class Lease(TypedDict):
+    itemId: str
+    expiresAt: str
+    opened: bool
+
+
+class QueueState(QueueView):
+    """The caller's whole queue: open items in work order, history, leases with their expiry
+    (gateway.workflow_reads.WorkflowReads.queue_state)."""
+
+    taskId: str
+    annotator: str
+    open: list[str]
+    history: list[str]
+    back: int
+    leases: list[Lease]
+    returning: list[str]
+    leaseTtlSeconds: float | None
+    heartbeatEverySeconds: float | None
+
+
+class LeasesRenewedAnswer(TypedDict):
+    """A heartbeat: the leases renewed, until `expiresAt`."""
+
+    taskId: str
+    itemIds: list[str]
+    expiresAt: str | None
+
+
+class TaskLeft(TypedDict):
+    """A pulling task left: `returningItemIds` go back to the queue now, `heldItemIds`
+    (opened) when their lease ends at `heldUntil`."""
+
+    taskId: str
+    returningItemIds: list[str]
+    heldItemIds: list[str]
+    heldUntil: str | None

@@ -14,6 +14,7 @@ from litestar import Response
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
 
 from gateway.access import Access
+from gateway.answers import Item, ItemRef, Moved, WorkflowPart
 from gateway.auth import Principal
 from gateway.bus import CommandBus
 from gateway.dispatch import OPERATION, REPLAYED
@@ -51,7 +52,7 @@ class Moves:
             raise ServiceUnavailableException("the workflow service has not answered yet; try again")
         return snap
 
-    async def item_view(self, user: Principal, item_id: str | None) -> dict[str, Any] | None:
+    async def item_view(self, user: Principal, item_id: str | None) -> Item | ItemRef | None:
         if not item_id:
             return None
         try:
@@ -71,14 +72,14 @@ class Moves:
             return made.model_copy(update={"correlation_id": pull_id(move_id)})
         return None
 
-    async def moved_view(self, user: Principal, moved: MovedOn) -> dict[str, Any]:
+    async def moved_view(self, user: Principal, moved: MovedOn) -> Moved:
         return {"taskId": moved.task_id, "assignmentId": moved.assignment_id,
                 "fromItemId": moved.from_item_id, "completedItemId": moved.completed_item_id,
                 "nextItem": await self.item_view(user, moved.item_id),
                 "nextItemId": moved.item_id, "thenItemId": moved.next_item_id, "openItems": moved.open_items}
 
     async def look_ahead(self, user: Principal, task_id: str, item_id: str
-                         ) -> tuple[Snapshot, dict[str, Any] | None]:
+                         ) -> tuple[Snapshot, Item | ItemRef | None]:
         """The annotator's read model and the item Auto next would show after `item_id`: read
         while the classification is on its way (a classification does not move the queue)."""
         snap = await self.workflow.snapshot(task_id, user.email)
@@ -92,7 +93,7 @@ class Moves:
 
     async def with_next_item(self, user: Principal, task_id: str, item_id: str,
                              response: Response[Any], role: str | None = None,
-                             ahead: Awaitable[tuple[Snapshot, dict[str, Any] | None]] | None = None
+                             ahead: Awaitable[tuple[Snapshot, Item | ItemRef | None]] | None = None
                              ) -> Response[Any]:
         """The classify answer of a task with Auto next item on: the created annotation and the
         next item in one response (`nextItem`, None when nothing open is left), moving on from
@@ -145,7 +146,7 @@ class Moves:
 
     async def workflow_part(
         self, user: Principal, outcome: Any, operation_id: str,
-    ) -> dict[str, Any]:
+    ) -> WorkflowPart:
         """What a classify's answer (or its operation) says of the move Auto next made."""
         if isinstance(outcome, MovedOn):
             moved = await self.moved_view(user, outcome)

@@ -17,8 +17,18 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from gateway.answers import WorkflowSettings
+from gateway.answers import (
+    LeasesRenewedAnswer,
+    Moved,
+    NextItemLook,
+    QueueState,
+    SteppedBackTo,
+    TaskLeft,
+    WorkflowSettings,
+    WorkflowSettingsSet,
+)
 from gateway.auth import Principal
+from gateway.controllers.common import accepted
 from gateway.dispatch import Commands
 from gateway.guards import Grant
 from gateway.moves import Moves
@@ -28,10 +38,13 @@ from shared.contracts import streams
 from shared.contracts.workflow import (
     ChangeWorkflowSettings,
     Heartbeat,
+    LeasesRenewed,
     LeaveTask,
+    LeftTask,
     MovedOn,
     MoveOn,
     StepBack,
+    WorkflowSettingsChanged,
 )
 
 KEEP_ALIVE_S = 15.0
@@ -42,6 +55,20 @@ def _outcome(outcome: Any) -> Any:
     return outcome
 
 
+def render_settings(o: WorkflowSettingsChanged) -> WorkflowSettingsSet:
+    return {"taskId": o.task_id, "autoNext": o.auto_next, "autoComplete": o.auto_complete}
+
+
+def render_renewed(o: LeasesRenewed) -> LeasesRenewedAnswer:
+    return {"taskId": o.task_id, "itemIds": o.item_ids,
+            "expiresAt": o.expires_at.isoformat() if o.expires_at else None}
+
+
+def render_left(o: LeftTask) -> TaskLeft:
+    return {"taskId": o.task_id, "returningItemIds": o.returning_item_ids, "heldItemIds": o.held_item_ids,
+            "heldUntil": o.held_until.isoformat() if o.held_until else None}
+
+
 class WorkflowController(Controller):
     path = "/api/v1/tasks/{task_id:str}"
     tags = ["workflow"]
@@ -50,18 +77,18 @@ class WorkflowController(Controller):
     async def next_item(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves],
-    ) -> dict[str, Any]:
+    ) -> NextItemLook:
         """The item moving on would reach (a look, nothing changes), with the caller's queue."""
         snap = await moves.snapshot_of(request.user, task_id, grant.project_id, grant.role)
         return {"taskId": task_id, **snap.view(),
                 "nextItem": await moves.item_view(request.user, snap.state.get("next"))}
 
-    @post("/next-item", status_code=200)
+    @post("/next-item", status_code=200, responses=accepted())
     async def move_on(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves], commands: NamedDependency[Commands],
         data: JSONBody[MoveOnIn | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[Moved]:
         """Move on from the item in hand to the next open item; with Auto complete on, the item
         left gets `completed`. In a pulling task the workflow service pulls the batches the move
         needs; a refused pull is answered as the pull's refusal."""
@@ -77,11 +104,11 @@ class WorkflowController(Controller):
             return commands.answer(refused, refused.correlation_id, 200)
         return response
 
-    @post("/previous-item", status_code=200)
+    @post("/previous-item", status_code=200, responses=accepted())
     async def previous_item(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[SteppedBackTo]:
         """Step back to the item worked on before the one in hand (again to go further back)."""
         user, role = request.user, grant.role
         snap = await moves.snapshot_of(user, task_id, grant.project_id, role)
@@ -109,12 +136,12 @@ class WorkflowController(Controller):
             # Auto complete comes only with Auto next, which only single-class tasks allow
             auto_complete_available=snap.meta.get("offersCompleted") == "1" and single_class)
 
-    @put("/workflow-settings")
+    @put("/workflow-settings", responses=accepted())
     async def change_workflow_settings(
         self, task_id: FromPath[str], data: JSONBody[WorkflowSettingsIn], request: Request,
         grant: NamedDependency[Grant], moves: NamedDependency[Moves],
         commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[WorkflowSettingsSet]:
         """Turn Auto next item (single-class tasks only) and Auto complete (only with Auto next)
         on or off."""
         user, role = request.user, grant.role
@@ -123,13 +150,12 @@ class WorkflowController(Controller):
                                          project_id=snap.meta["projectId"], auto_next=data.auto_next,
                                          auto_complete=data.auto_complete)
         return await commands.dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"], data.model_dump(),
-                                       200, lambda o: {"taskId": o.task_id, "autoNext": o.auto_next,
-                                              "autoComplete": o.auto_complete})
+                                       200, render_settings)
 
     @get("/queue-state")
     async def queue_state(self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant], moves: NamedDependency[Moves],
                           annotator: Annotated[str | None, QueryParameter(
-                              description="another annotator's queue (managers)")] = None) -> dict[str, Any]:
+                              description="another annotator's queue (managers)")] = None) -> QueueState:
         """The caller's queue: item in hand, next item, open items in work order, history,
         leases with their expiry."""
         role = grant.role
@@ -138,12 +164,12 @@ class WorkflowController(Controller):
         await moves.snapshot_of(request.user, task_id, grant.project_id, role)
         return await moves.workflow.queue_state(task_id, annotator or request.user.email)
 
-    @post("/heartbeat", status_code=200)
+    @post("/heartbeat", status_code=200, responses=accepted())
     async def heartbeat(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves], commands: NamedDependency[Commands],
         data: JSONBody[HeartbeatIn | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[LeasesRenewedAnswer]:
         """Still at work: renews the caller's leases in a pulling task (send it every
         `heartbeatEverySeconds` of the queue state while an item is open)."""
         user, role = request.user, grant.role
@@ -151,24 +177,20 @@ class WorkflowController(Controller):
         command = Heartbeat(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"],
                             item_id=data.item_id if data else None)
         return await commands.dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"],
-                                       data.model_dump() if data else None, 200,
-                                       lambda o: {"taskId": o.task_id, "itemIds": o.item_ids,
-                                         "expiresAt": o.expires_at.isoformat() if o.expires_at else None})
+                                       data.model_dump() if data else None, 200, render_renewed)
 
-    @post("/leave", status_code=200)
+    @post("/leave", status_code=200, responses=accepted())
     async def leave_task(
         self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
         moves: NamedDependency[Moves], commands: NamedDependency[Commands],
-    ) -> Response[Any]:
+    ) -> Response[TaskLeft]:
         """Leave a pulling task: unopened items go back to the queue now, opened ones when
         their lease ends."""
         user, role = request.user, grant.role
         snap = await moves.snapshot_of(user, task_id, grant.project_id, role)
         command = LeaveTask(actor=user.actor(role), task_id=task_id, project_id=snap.meta["projectId"])
         return await commands.dispatch(request, streams.WORKFLOW, command, snap.meta["projectId"], None, 200,
-                                       lambda o: {"taskId": o.task_id, "returningItemIds": o.returning_item_ids,
-                                         "heldItemIds": o.held_item_ids,
-                                         "heldUntil": o.held_until.isoformat() if o.held_until else None})
+                                       render_left)
 
     @get("/feed")
     async def workflow_feed(

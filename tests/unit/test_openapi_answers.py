@@ -22,7 +22,7 @@ from shared.platform.settings import Settings
 pytestmark = pytest.mark.unit
 
 # Routes whose controllers other work is changing now: typed once that lands.
-REMAINING = {"gateway.controllers.workflow"}
+REMAINING: set[str] = set()
 # Answers that are not JSON: downloads, file bytes and redirects (Server-Sent Events, plain
 # text and 204s are told by their return type).
 NOT_JSON = {
@@ -247,3 +247,166 @@ async def test_a_bulk_not_started_fits_its_declaration() -> None:
         Catalog(refused), Bus(None), API, "p1", "t1", "b1"))
     fits(answers.BulkNotStarted, await BulkController._not_started(
         Catalog(None), Bus({"commandType": "BulkClassify", "projectId": "p1"}), API, "p1", "t1", "b1"))
+
+
+# --- the workflow answers (gateway.moves, gateway.controllers.workflow) -----------------------
+
+ITEM = {"id": "i2", "datasetId": "d1", "createdAt": "2026-12-07T12:00:00.000Z", "dir": "/",
+        "filename": "/b.jpg", "name": "b.jpg", "creator": "m@example.com",
+        "metadata": {"system": {"mimetype": "image/jpeg", "refs": [], "taskStatusLog": []}, "user": {}}}
+
+
+def _moves() -> Any:
+    """Moves over an access that sees ITEM only, and a publisher that keeps what it sends."""
+    from litestar.exceptions import NotFoundException
+
+    from gateway.moves import Moves
+
+    class Access:
+        async def item(self, _user: Any, item_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+            if item_id != ITEM["id"]:
+                raise NotFoundException(item_id)
+            return ITEM, {}
+
+    class Publisher:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def publish(self, _body: Any, correlation_id: str) -> None:
+            self.sent.append(correlation_id)
+
+    return Moves(None, None, Access(), API, Publisher())  # type: ignore[arg-type]
+
+
+def _snapshot(**settings: str) -> Any:
+    from gateway.workflow_reads import Snapshot
+
+    return Snapshot(meta={"projectId": "p1", "allocation": "pull", "singleClass": "1"},
+                    state={"assignment": "a1", "current": "i1", "next": "i2"},
+                    settings={"autoNext": "1", "autoComplete": "1"} | settings, open_items=2)
+
+
+def _moved(**over: Any) -> Any:
+    from shared.contracts.envelope import Actor
+    from shared.contracts.workflow import MovedOn
+
+    return MovedOn(actor=Actor(user_id="u1", email="ann@example.com"), task_id="t1", project_id="p1",
+                   assignment_id="a1", annotator="ann@example.com", from_item_id="i1", item_id="i2",
+                   next_item_id="i3", completed_item_id="i1", open_items=2).model_copy(update=over)
+
+
+def test_queue_answers_fit_their_declarations() -> None:
+    snap = _snapshot()
+    fits(answers.QueueView, snap.view())
+    fits(answers.QueueSnapshot, {"taskId": "t1", **snap.view()})  # the feed's snapshot event
+    fits(answers.NextItemLook, {"taskId": "t1", **snap.view(), "nextItem": item_json_of(ITEM)})
+    unseeded = type(snap)(meta={}, state={}, settings={}, open_items=0)
+    fits(answers.NextItemLook, {"taskId": "t1", **unseeded.view(), "nextItem": None})
+
+
+def item_json_of(item: dict[str, Any]) -> dict[str, Any]:
+    from gateway.exports import item_json
+
+    return item_json(item, API)
+
+
+async def test_move_answers_fit_their_declarations() -> None:
+    from shared.contracts.envelope import Actor
+    from shared.contracts.events import CommandRejected
+
+    moves, user = _moves(), SimpleNamespace(email="ann@example.com")
+    fits(answers.Moved, await moves.moved_view(user, _moved()))
+    fits(answers.Moved, await moves.moved_view(user, _moved(item_id="gone", from_item_id=None)))
+    fits(answers.Moved, await moves.moved_view(user, _moved(item_id=None, next_item_id=None,
+                                                            completed_item_id=None, open_items=0)))
+    made = await moves.workflow_part(user, _moved(), "o1")
+    fits(answers.WorkflowPart, made)
+    fits(answers.MoveMade, made["workflow"])
+    refused = await moves.workflow_part(user, CommandRejected(
+        actor=Actor(user_id="u1", email="ann@example.com"), command_type="MoveOn", reason="conflict",
+        message="nothing open", correlation_id="o1"), "o1")
+    fits(answers.WorkflowPart, refused)
+    fits(answers.MoveRefused, refused["workflow"])
+    pending = await moves.workflow_part(user, None, "o1")
+    fits(answers.WorkflowPart, pending)
+    fits(answers.MovePending, pending["workflow"])
+
+
+async def test_a_classification_moving_on_at_once_fits_its_declaration() -> None:
+    from litestar import Response
+
+    from gateway.auth import Principal
+    from gateway.dispatch import OPERATION
+
+    moves, user = _moves(), Principal(user_id="u1", email="ann@example.com", token_id="k1")
+    snap = _snapshot(movesFreely="1")
+
+    async def ahead() -> Any:
+        return snap, item_json_of(ITEM)
+
+    classified = {"id": "x", "type": "class", "label": "cat", "attributes": [],
+                  "metadata": {"system": {}, "user": {}}, "creator": "ann@example.com",
+                  "createdAt": "2026-12-07T12:00:00.000Z", "updatedBy": "ann@example.com",
+                  "updatedAt": "2026-12-07T12:00:00.000Z", "itemId": "i1", "datasetId": "d1"}
+    answer = await moves.with_next_item(user, "t1", "i1", Response(
+        classified, status_code=201, headers={OPERATION: "c1"}), "annotator", ahead())
+    assert answer.status_code == 201 and moves.publisher.sent  # answered from the read model
+    fits(answers.Classified, answer.content)
+    fits(answers.MoveShown, answer.content["workflow"])
+
+
+def test_the_other_workflow_answers_fit_their_declarations() -> None:
+    fits(answers.SteppedBackTo, {"taskId": "t1", "assignmentId": "a1", "item": {"id": "i0"},
+                                 "itemId": "i0", "nextItemId": "i1", "openItems": 3})
+    from gateway.controllers.workflow import render_left, render_renewed, render_settings
+    from shared.contracts.envelope import Actor
+    from shared.contracts.workflow import LeasesRenewed, LeftTask, WorkflowSettingsChanged
+
+    fact = {"actor": Actor(user_id="u1", email="ann@example.com"), "task_id": "t1", "project_id": "p1",
+            "assignment_id": "a1", "annotator": "ann@example.com"}
+    fits(answers.WorkflowSettingsSet, render_settings(WorkflowSettingsChanged(
+        **fact, auto_next=True, auto_complete=False)))
+    for expires in (NOW, None):
+        fits(answers.LeasesRenewedAnswer, render_renewed(LeasesRenewed(**fact, item_ids=["i1"],
+                                                                       expires_at=expires)))
+        fits(answers.TaskLeft, render_left(LeftTask(**fact, returning_item_ids=["i2"], held_item_ids=["i1"],
+                                                    held_until=expires)))
+
+
+async def test_the_queue_state_fits_its_declaration() -> None:
+    from gateway.workflow_reads import WorkflowReads
+    from shared.contracts.read_model import ReadModel
+
+    class Pipeline:
+        """Answers each pipeline with the next scripted results, whatever was asked."""
+
+        def __init__(self, results: list[list[Any]]) -> None:
+            self.results = results
+
+        async def __aenter__(self) -> Any:
+            return self
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+        def __getattr__(self, _name: str) -> Any:
+            return lambda *_a, **_k: None
+
+        async def execute(self) -> list[Any]:
+            return self.results.pop(0)
+
+    def reads(pulling: bool) -> Any:
+        meta = {b"projectId": b"p1", b"allocation": b"pull" if pulling else b"distribution"}
+        if pulling:
+            meta |= {b"leaseTtlMs": b"600000", b"heartbeatEveryMs": b"60000"}
+        script = [[meta, {b"assignment": b"a1", b"current": b"i1", b"next": b"i2"}, {b"autoNext": b"1"}, 2],
+                  [[b"i1", b"i2"], [b"i0"], [(b"i1", 1_796_000_000_000.0)] if pulling else [],
+                   {b"i1"}, {b"i3": b"ann@example.com", b"i4": b"other@example.com"}]]
+        wf = object.__new__(WorkflowReads)
+        wf.rm, wf.redis = ReadModel("test"), SimpleNamespace(pipeline=lambda **_: Pipeline(script))
+        return wf
+
+    for pulling in (True, False):
+        state = await reads(pulling).queue_state("t1", "ann@example.com")
+        fits(answers.QueueState, state)
+        assert bool(state["leases"]) is pulling
