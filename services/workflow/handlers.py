@@ -115,6 +115,13 @@ async def move_on(cmd: MoveOn, *, repo: WorkflowRepository, clock: Clock) -> lis
         return refused(cmd, Refusal("not_found", f"no task {task_id}"))
     meta = TaskMeta.of_hash(look.meta)
     held_nothing = meta.pulling and not look.open_items
+    if held_nothing and await repo.facts_behind():  # a pull whose fact has not come yet?
+        facts = await task_copy(repo, task_id, clock, fresh=True)
+        mine = next((a for a in facts.assignments if a["annotator"] == email), None) if facts else None
+        if mine is not None:
+            await sync_annotator(repo, cmd, meta, task_id, email, mine["_id"], extra, clock)
+            look = await repo.look(task_id, email, cmd.from_item_id, VERIFY_AHEAD, now)
+            held_nothing = not look.open_items
     if held_nothing:  # a batch before moving on; the task service enforces the allocation rules
         pulled = await _pull(repo, cmd, meta, "empty", extra, clock)
         if pulled is None:  # on its way: the move waits for its outcome, off the lane
