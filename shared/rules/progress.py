@@ -1,7 +1,7 @@
 """Task progress: how status changes move a task's counts, and a task as the API and
 `TaskChanged` show it. Also the stored layout of the task service's `task_progress` counts
-(status_key, progress_counts, status_count_pipeline), which the gateway still reads directly
-(see docs/architecture.md, "Who owns which data")."""
+(status_key, progress_counts, status_count_pipeline), which only the task service reads
+(the gateway keeps its own view of a task's progress from the task events)."""
 
 from __future__ import annotations
 
