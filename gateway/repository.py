@@ -331,6 +331,14 @@ class Catalog:
         return dict(await self.annotations.one("label_counts", datasetIds=dataset_ids, labels=labels)) \
             if labels else {}
 
+    async def record_outcome(self, record: dict[str, Any]) -> None:
+        """Store the outcome of a command the gateway refused before sending it (its answer
+        names the operation, which then answers as a service's refusal would); once."""
+        try:
+            await self.db.operations.insert_one(record)
+        except DuplicateKeyError:
+            pass
+
     async def operation(self, command_id: str) -> dict[str, Any] | None:
         record = await self.db.operations.find_one({"_id": command_id})
         if record is not None and self.recorded is not None:

@@ -37,7 +37,7 @@ from gateway.task_schemas import (
     TaskPatch,
 )
 from shared.contracts import streams
-from shared.contracts.envelope import derived_id
+from shared.contracts.envelope import derived_id, utcnow
 from shared.contracts.events import CommandRejected
 from shared.contracts.tasks import (
     ChangeTaskItems,
@@ -52,6 +52,7 @@ from shared.contracts.tasks import (
     WorkloadUnit,
 )
 from shared.platform.mongo import find_in
+from shared.platform.runner import outcome_record
 from shared.rules.labels import Problem
 from shared.rules.progress import task_view
 from shared.rules.task_limits import pulling_problems, workload_problems
@@ -82,6 +83,15 @@ def _not_in_dataset(command: CreateTask | ChangeTaskItems, unknown: list[str]) -
                            actor=command.actor, command_type=command.type, reason="invalid",
                            message=f"{len(unknown)} item(s) are not in the dataset",
                            details={"field": "itemIds", "items": unknown[:100], "count": len(unknown)})
+
+
+async def _refused_early(catalog: Catalog, commands: Commands, command: CreateTask | ChangeTaskItems,
+                         unknown: list[str], success: int) -> Response[Any]:
+    """The refusal answered, and stored as the command's outcome: its operation answers it
+    as the task service's refusal was answered."""
+    refusal = _not_in_dataset(command, unknown)
+    await catalog.record_outcome(outcome_record(command, [refusal], utcnow()))
+    return commands.answer(refusal, command.id, success)
 
 
 def _task_problems(data: TaskIn, members: set[str]) -> list[Problem]:
@@ -139,7 +149,7 @@ class TaskController(TaskItemsReads, Controller):
                if data.available_actions else {}),
         )
         if unknown:
-            return commands.answer(_not_in_dataset(command, unknown), command.id, 201)
+            return await _refused_early(catalog, commands, command, unknown, 201)
         return await commands.dispatch(request, streams.TASKS, command, project_id,
                                        data.model_dump(mode="json"), 201, render_task)
 
@@ -201,7 +211,7 @@ class TaskController(TaskItemsReads, Controller):
         command = ChangeTaskItems(actor=request.user.actor(role), task_id=task_id,
                                   project_id=task["projectId"], operation=operation, resolved_item_ids=items)
         if unknown:
-            return commands.answer(_not_in_dataset(command, unknown), command.id, 200)
+            return await _refused_early(catalog, commands, command, unknown, 200)
         return await commands.dispatch(request, streams.TASKS, command, task["projectId"],
                                        data.model_dump(), 200, render_task)
 

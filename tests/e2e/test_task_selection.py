@@ -50,8 +50,9 @@ async def test_ids_outside_the_dataset_are_refused_before_any_command_is_sent(pl
     far = await elsewhere(platform)
     r = await create_task(platform, itemIds=[items[0], far, "nowhere", far])
     refusal(r, [far, "nowhere"])
-    # never published: no operation pending or stored, no task
-    assert (await platform.get(f"/api/v1/operations/{r.headers['Operation-Id']}")).status_code == 404
+    # never published, no task; its operation answers the refusal, as a refusal by the task service did
+    op = (await platform.get(f"/api/v1/operations/{r.headers['Operation-Id']}")).json()
+    assert op["status"] == "rejected" and op["error"]["message"] == "2 item(s) are not in the dataset"
     listed = (await platform.get(f"/api/v1/projects/{platform.ids['project']}/tasks")).json()
     assert listed["totalItemsCount"] == 0
 
