@@ -26,7 +26,6 @@ from gateway.repository import Catalog, connect
 from gateway.sessions import Sessions
 from gateway.task_activity import TaskActivity
 from gateway.task_reads import TaskReads
-from gateway.views import VIEW_CONNECTIONS, Kept, annotation_consumer, task_consumer
 from gateway.workflow_reads import WorkflowReads
 from shared.contracts import streams
 from shared.contracts.bulk import BulkClassify, UndoBulk
@@ -35,8 +34,6 @@ from shared.contracts.scene_commands import SceneStreamCommand
 from shared.contracts.tasks import SetStatus, TaskCommand
 from shared.contracts.workflow import WorkflowCommand
 from shared.platform.messaging import (
-    DeadLetters,
-    attach,
     batch_reader,
     ensure_groups,
     make_broker,
@@ -88,14 +85,6 @@ class Gateway:
             description="BulkClassify and UndoBulk; read by the task service.")
         for events in (streams.ANNOTATION_EVENTS, streams.TASK_EVENTS):
             self._listen(streams.stream(events, s.namespace))
-        # the views the replicas keep as one group (gateway.views), on a broker of their own:
-        # their readers do not take connections from the requests' pool. Redis set at start.
-        self.views_broker = make_broker(s.model_copy(update={"redis_max_connections": VIEW_CONNECTIONS}))
-        self.dead_letters = DeadLetters(None, s.namespace)  # type: ignore[arg-type]
-        attach(self.views_broker, task_consumer(lambda facts: self.kept.on_task_facts(facts)), settings=s,
-               service="gateway", dead_letters=self.dead_letters)
-        attach(self.views_broker, annotation_consumer(lambda facts: self.kept.on_annotation_facts(facts)),
-               settings=s, service="gateway", dead_letters=self.dead_letters)
 
     def _hear_replies(self) -> None:
         @self.broker.subscriber(
@@ -108,7 +97,6 @@ class Gateway:
         async def on_reply(event: Any) -> None:
             message = self.broker.context.get_local("message")
             if isinstance(event, dict):
-                await self.kept.replied(event, message.headers.get("published") != "0")
                 self.hub.reply(message.correlation_id, event, message.headers.get("published") != "0")
 
     def _listen(self, name: str) -> None:
@@ -141,11 +129,7 @@ class Gateway:
         self.invalidation = Invalidation(self.redis, s.namespace, self.access)
         self.audit = AuditLog(self.catalog)
         self.catalog.annotations = self.owners.annotation
-        self.dead_letters.redis = self.redis
-        self.kept = Kept(self.catalog.db, self.redis, s, self.owners)
-        self.catalog.views, self.catalog.barrier = self.kept.annotations, self.kept.annotation_barrier
-        self.catalog.recorded = self.kept.recorded
-        self.tasks = TaskReads(self.owners.task, self.kept.tasks, self.kept.task_barrier)
+        self.tasks = TaskReads(self.owners.task, self.catalog.db)
         self.browse = Browser(self.catalog.db, self.owners, max_age_s=s.browse_max_age_s)
         self.bus = CommandBus(
             self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s,
@@ -157,10 +141,8 @@ class Gateway:
         await self.sessions.start()
         await self.catalog.create_indexes()
         await self.links.create_indexes()
-        await self.kept.start()  # its group made before the broker reads in it
         await read_from_now(self.broker, self.redis)  # no event missed before the first
         await self.broker.start()  # the reply channel is subscribed before any command goes out
-        await self.views_broker.start()
         await self.invalidation.start()
         await self.audit.start()
         self.jobs = Jobs(self, s.job_lease_s)  # imports and exports, taken over if a gateway dies
@@ -173,15 +155,13 @@ class Gateway:
         await self.audit.stop()  # before the MongoDB client closes: no entry is lost
         await self.invalidation.stop()
         await self.broker.stop()
-        await self.views_broker.stop()
-        await self.kept.stop()
         await self.redis.aclose()
         self.catalog.client.close()
 
     async def readiness(self) -> dict[str, bool]:
         """Each dependency's check, all at once and each bounded (shared.platform.runtime)."""
         async def subscribers() -> bool:
-            return subscribers_running(self.broker) and subscribers_running(self.views_broker)
+            return subscribers_running(self.broker)
 
         return await run_checks(
             {"redis": self.redis.ping, "mongodb": self.catalog.ping, "subscribers": subscribers})

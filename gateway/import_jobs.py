@@ -141,15 +141,14 @@ class _Report:
 
 async def _seen(gw: Any, dataset_id: str) -> dict[tuple, str]:
     """(item, label, frame, end frame) -> the command id that made it, of the dataset's
-    live annotations, from the gateway's view of them (gateway.views): an import plans,
-    counts its duplicates and reports its total before any command is sent, also while the
-    annotation service is not running yet (it goes on when the service comes), so asking
-    the service here would stall the plan."""
+    live annotations. Still read from the annotation service's collection (issue 19 has it
+    left): an import plans, counts its duplicates and reports its total before any command
+    is sent, also while the annotation service is not running yet (it goes on when the
+    service comes), so asking the service here would stall the plan."""
     seen = {}
     fields = {"itemId": 1, "label": 1, "metadata.system.frame": 1, "metadata.system.endFrame": 1,
               "_commandId": 1}
-    await gw.kept.annotation_barrier.wait()
-    async for a in gw.catalog.db.view_annotations.find({"datasetId": dataset_id} | NOT_DELETED, fields):
+    async for a in gw.catalog.db.annotations.find({"datasetId": dataset_id} | NOT_DELETED, fields):
         system = a["metadata"]["system"]
         seen[(a["itemId"], a["label"], system.get("frame"), system.get("endFrame"))] = a.get("_commandId", "")
     return seen

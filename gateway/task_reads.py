@@ -1,14 +1,14 @@
 """The task service's data as the gateway reads it: tasks, assignments, item statuses,
 progress and bulks. The gateway never writes them.
 
-What serves one request about a task or an item (the task and assignment views, progress,
-an item's task refs and status log) is read from the gateway's own read models, kept from
-the task events (gateway.views): they answer while the task service is down (a platform
-serves its catalog and task views without its services; the bulk crash test reads a task
-after stopping them). Each such read first waits, bounded, for the views to have passed
-what the event stream held (gateway.views.Barrier). The large reads, which need the task
-service running anyway (exports, imports' status plans, the task browser's index, bulk
-progress), are asked of it (gateway.owners), page by page."""
+What serves one request about a task or an item is still read from the task service's
+collections directly (issue 19 has it left): the task and assignment views, progress, an
+item's task refs. They must answer while the task service is down (a platform serves its
+catalog and task views without its services; the bulk crash test reads a task after
+stopping them), so asking the owner would turn them into 503s; a read model kept from the
+task events is what replaces them. The large reads, which need the task service running
+anyway (exports, imports' status plans, the task browser's index, bulk progress), are asked
+of it (gateway.owners), page by page."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ from cachetools import TTLCache
 
 from gateway.cache import read_through
 from gateway.owners import Asker
-from gateway.views import Barrier, TaskViews
+from shared.platform.mongo import find_in
+from shared.rules.progress import progress_counts, status_count_pipeline
+
+ASC = 1
 
 
 class TaskReads:
-    def __init__(self, owner: Asker, views: TaskViews, barrier: Barrier | None = None, ttl: float = 2.0) -> None:
+    def __init__(self, owner: Asker, db: Any, ttl: float = 2.0) -> None:
         self.owner = owner
-        self.views = views  # the reads that must answer without the task service (see above)
-        self.barrier = barrier
+        self.db = db  # the reads that must answer without the task service (see above)
         # The gateway reads only a task's immutable facts (project, dataset, recipe,
         # allocation) on the hot path; what changes is checked by the task service.
         self.cache: TTLCache[str, Any] = TTLCache(10_000, ttl)
@@ -33,18 +35,13 @@ class TaskReads:
     async def task(self, task_id: str) -> dict[str, Any] | None:
         return await read_through(self.cache, task_id, lambda: self.fresh_task(task_id))
 
-    async def caught_up(self) -> None:
-        """Wait (bounded) until the views have what the task events held by now."""
-        if self.barrier is not None:
-            await self.barrier.wait()
-
     async def fresh_task(self, task_id: str) -> dict[str, Any] | None:
-        await self.caught_up()
-        return await self.views.task(task_id)
+        return await self.db.tasks.find_one({"_id": task_id})
 
     async def tasks(self, query: dict[str, Any], skip: int, limit: int) -> tuple[list[dict], int]:
-        await self.caught_up()
-        return await self.views.tasks(query, skip, limit)
+        total = await self.db.tasks.count_documents(query)
+        cursor = self.db.tasks.find(query).sort("_id", ASC).skip(skip).limit(limit)
+        return [d async for d in cursor], total
 
     async def task_names(self, *, dataset_id: str | None = None, project_id: str | None = None
                          ) -> list[dict[str, Any]]:
@@ -54,25 +51,39 @@ class TaskReads:
 
     async def assignments(self, task_id: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The task's assignments (not its hidden queue), each with `totalItems`, without ids."""
-        await self.caught_up()
-        return await self.views.assignments(task_id, query)
+        cursor = self.db.assignments.aggregate([
+            {"$match": {"taskId": task_id, "queue": {"$ne": True}} | (query or {})},
+            {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
+            {"$project": {"itemIds": 0}},
+            {"$sort": {"_id": ASC}},
+        ])
+        return [d async for d in cursor]
 
     async def assignment(self, assignment_id: str, with_items: bool = False) -> dict[str, Any] | None:
         if with_items:
-            await self.caught_up()
-        return await self.views.assignment(assignment_id, with_items)
+            return await self.db.assignments.find_one({"_id": assignment_id, "queue": {"$ne": True}})
+        found = await self.db.assignments.aggregate([
+            {"$match": {"_id": assignment_id, "queue": {"$ne": True}}},
+            {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
+            {"$project": {"itemIds": 0}},
+        ]).to_list(1)
+        return found[0] if found else None
 
     async def queue_remaining(self, task_id: str) -> int:
-        return await self.views.queue_remaining(task_id)
+        queue = await self.db.assignments.find_one({"taskId": task_id, "queue": True})
+        return max(0, len(queue["itemIds"]) - queue["next"]) if queue else 0
 
     async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]:
-        """(assignment, status) -> items, counted from the view of the task's statuses."""
-        await self.caught_up()
-        return await self.views.status_counts(task_id)
+        """(assignment, status) -> items, as the task service counts them (`task_progress`);
+        for a task it has not counted yet, from the status documents."""
+        progress = await self.db.task_progress.find_one({"_id": task_id}, {"counts": 1})
+        if progress is not None:
+            return progress_counts(progress)
+        cursor = self.db.item_statuses.aggregate(status_count_pipeline(task_id))
+        return {(d["_id"]["a"], d["_id"]["s"]): d["n"] async for d in cursor}
 
     async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
-        await self.caught_up()
-        docs = await self.views.statuses_by_id([f"{task_id}:{i}" for i in item_ids])
+        docs = await find_in(self.db.item_statuses, "_id", [f"{task_id}:{i}" for i in item_ids])
         return {d["itemId"]: d for d in docs}
 
     async def memberships(self, item_ids: list[str] | None = None, dataset_id: str | None = None
@@ -88,8 +99,9 @@ class TaskReads:
                         found.setdefault(item, []).append((a["taskId"], a["_id"]))
             return found
         wanted = set(item_ids or [])
-        await self.caught_up()
-        for a in await self.views.holding(list(wanted)):
+        cursor = self.db.assignments.find({"itemIds": {"$in": item_ids or []}, "active": True, "queue": {"$ne": True}},
+                                          {"itemIds": 1, "taskId": 1})
+        async for a in cursor:
             for item in a["itemIds"]:
                 if item in wanted:
                     found.setdefault(item, []).append((a["taskId"], a["_id"]))
@@ -102,7 +114,7 @@ class TaskReads:
         holds it."""
         ids = [f"{task}:{item}" for item, held in holders.items() for task, _ in held]
         found: dict[str, list[dict[str, Any]]] = {}
-        for d in await self.views.statuses_by_id(ids):
+        for d in await find_in(self.db.item_statuses, "_id", ids):
             found.setdefault(d["itemId"], []).append(d)
         return found
 

@@ -56,12 +56,6 @@ def table(db: Any) -> dict[str, Read]:
         return [(await db.bulk_classifications.find_one({"_id": bulk_id}) or {}) |
                 (await db.bulk_progress.find_one({"_id": bulk_id}) or {})], None
 
-    async def view_annotations(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        """Every annotation, paged by `_id`: the gateway's view is built from them once, for a
-        deployment that had data before it (gateway.views.AnnotationViews.build)."""
-        return await paged(db.annotations, {}, {"_lastCommand": 0}, after, limit)
-
     return {"annotation": annotation, "of_items": of_items, "of_dataset": of_dataset,
             "classes_of_items": classes_of_items, "classes_of_dataset": classes_of_dataset,
-            "labels_of_dataset": labels_of_dataset, "label_counts": label_counts, "bulk": bulk,
-            "view_annotations": view_annotations}
+            "labels_of_dataset": labels_of_dataset, "label_counts": label_counts, "bulk": bulk}

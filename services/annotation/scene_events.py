@@ -24,7 +24,7 @@ from shared.contracts.scene_commands import (
 )
 from shared.rules.labels import Problem
 from shared.rules.painting import Switch, paint
-from shared.rules.scenes import SCENE_FIELD, Scene, refused
+from shared.rules.scenes import Scene, refused
 
 Create = StartScene | PaintScenes
 
@@ -58,8 +58,7 @@ def classified(cmd: Create, docs: list[dict[str, Any]], **extra: Any) -> Event:
     public = [rules.public(d) for d in docs]
     return event_for(cmd, ItemClassified, item_id=cmd.item_id, dataset_id=cmd.dataset_id,
                   project_id=cmd.project_id, annotation=public[0],
-                  annotations=public if isinstance(cmd, PaintScenes) else [],
-                  open_scenes=[d["_id"] for d in docs if (d.get(SCENE_FIELD) or {}).get("open")], **extra)
+                  annotations=public if isinstance(cmd, PaintScenes) else [], **extra)
 
 
 def change(cmd: OnScene, doc: dict[str, Any] | None,
@@ -75,5 +74,4 @@ def change(cmd: OnScene, doc: dict[str, Any] | None,
         return invalid(cmd, updated), None
     new, previous = updated
     return event_for(cmd, AnnotationUpdated, item_id=cmd.item_id, project_id=cmd.project_id,
-                     annotation=rules.public(new), previous=previous,
-                     open_scenes=[new["_id"]] if (new.get(SCENE_FIELD) or {}).get("open") else []), new
+                     annotation=rules.public(new), previous=previous), new

@@ -88,22 +88,6 @@ def table(db: Any) -> dict[str, Read]:
                 "statusChanges", [])
         return [record], None
 
-    # the gateway's read models, built once from here for a deployment that had data before
-    # them (gateway.views.TaskViews.build): every task, assignment and status, paged by `_id`
-
-    async def view_tasks(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        return await paged(db.tasks, {}, None, after, limit)
-
-    async def view_assignments(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        return await paged(db.assignments, {}, {"createdAt": 0}, after, min(limit, ASSIGNMENTS_PER_PAGE))
-
-    async def view_statuses(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        return await paged(db.item_statuses, {}, {"taskId": 1, "itemId": 1, "assignmentId": 1, "status": 1,
-                                                  "creator": 1, "timestamp": 1, "log": 1}, after, limit)
-
-    views = {"view_tasks": view_tasks, "view_assignments": view_assignments, "view_statuses": view_statuses}
-
     return {"task": task, "task_names": task_names, "assignment": assignment, "statuses": statuses,
             "statuses_by_id": statuses_by_id, "memberships": memberships,
-            "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk,
-            **views}
+            "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk}

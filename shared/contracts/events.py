@@ -13,9 +13,6 @@ TRIMMED = Field(default_factory=list, description=(
     "piece split off is a new scene), as they are now (shared.rules.scene_overlaps)"))
 REPLACED_SCENES = Field(default_factory=list, description=(
     "single-class task, video: ids of the item's scenes this one covered whole (deleted)"))
-OPEN_SCENES = Field(None, description=(
-    "video scene commands: which of the scenes written are open (running to the video's end "
-    "until an end is set); absent for other commands. Lets a reader keep scenes as stored."))
 
 
 class ItemClassified(Envelope):
@@ -37,7 +34,6 @@ class ItemClassified(Envelope):
     replaced: list[str] = Field(default_factory=list)
     annotations: list[dict[str, Any]] = Field(default_factory=list)
     trimmed: list[dict[str, Any]] = TRIMMED
-    open_scenes: list[str] | None = OPEN_SCENES
 
 
 class AnnotationUpdated(Envelope):
@@ -55,7 +51,6 @@ class AnnotationUpdated(Envelope):
     previous: dict[str, Any] = Field(default_factory=dict)
     replaced: list[str] = REPLACED_SCENES
     trimmed: list[dict[str, Any]] = TRIMMED
-    open_scenes: list[str] | None = OPEN_SCENES
 
 
 class AnnotationDeleted(Envelope):

@@ -22,12 +22,10 @@ PAGE = 1000  # documents per answer of a paged read: each answer stays small, th
 TaskQueryName = Literal[
     "task", "tasks", "task_names", "assignments", "assignment", "queue_remaining", "status_counts",
     "statuses", "statuses_by_id", "memberships", "browse_holders", "browse_statuses", "bulk",
-    "view_tasks", "view_assignments", "view_statuses",  # the gateway's views, built once (gateway.views)
 ]
 AnnotationQueryName = Literal[
     "annotation", "of_items", "of_dataset", "classes_of_items", "classes_of_dataset", "labels_of_dataset",
     "label_counts", "bulk",
-    "view_annotations",  # the gateway's view, built once (gateway.views)
 ]
 
 

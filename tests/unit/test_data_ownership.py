@@ -19,9 +19,6 @@ OWNERS = {
     **dict.fromkeys(("users", "tokens", "organizations", "projects", "datasets", "items", "recipes",
                      "keymaps", "preferences", "audit", "links", "imports", "exports", "files"),
                     "gateway"),
-    # the gateway's read models of the task service's data, kept from its events (gateway.views)
-    **dict.fromkeys(("view_tasks", "view_assignments", "view_statuses", "view_annotations", "view_meta"),
-                    "gateway"),
     # the task service
     **dict.fromkeys(("tasks", "assignments", "item_statuses", "task_progress", "bulk_operations",
                      "bulk_states", "bulk_status_changes"), "task"),
@@ -33,10 +30,18 @@ OWNERS = {
     "operations": "platform",
 }
 
-# (module, collection) reads that still cross an owner's line: none since issue 19 (the
-# gateway keeps read models from events, the workflow its copy of the task facts, and the
-# task service gets a task's items resolved in its commands). Keep it empty.
-STILL_CROSSING: set[tuple[str, str]] = set()
+# (module, collection) reads that still cross an owner's line.
+STILL_CROSSING = {
+    # the task and item views (gateway.task_reads: they answer while the task service is down)
+    ("gateway/task_reads.py", "assignments"), ("gateway/task_reads.py", "item_statuses"),
+    ("gateway/task_reads.py", "task_progress"), ("gateway/task_reads.py", "tasks"),
+    # an import's plan of what is already there (gateway.import_jobs._seen: planned while the
+    # annotation service may not run yet)
+    ("gateway/import_jobs.py", "annotations"),
+    # an item's and an annotation's own view (gateway.repository: they answer while the
+    # annotation service is down, and without a Redis connection)
+    ("gateway/repository.py", "annotations"),
+}
 
 TOUCH = re.compile(r"\b(?:db|database)\s*(?:\.\s*([a-z_]+)\b|\[\s*[\"']([a-z_]+)[\"']\s*\])")
 
