@@ -39,6 +39,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import api_session, arguments, created_task, path_of, percentiles, platform
+from bench.observability import processes
 from bench.tasks import register
 
 LABEL = "men's clothes.polo shirts"
@@ -49,42 +50,6 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # the platform's processes, from /proc -------------------------------------------------------
-
-def process_tree(root: int) -> list[int]:
-    """`root` and every process below it."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
-def name_of(pid: int) -> str:
-    """A short name for a platform process: the module or the server it runs."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return "?"
-    words = [a.decode(errors="replace") for a in argv if a]
-    if "-m" in words and words.index("-m") + 1 < len(words):
-        return words[words.index("-m") + 1]
-    joined = " ".join(words)
-    for known in ("valkey", "redis", "secantus", "mongod", "uvicorn", "granian"):
-        if known in joined:
-            return known
-    return Path(words[0]).name if words else "?"
-
 
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of one process (0 if it is gone)."""
@@ -103,7 +68,7 @@ def rss_mib(pid: int) -> float:
 
 
 def snapshot(root: int) -> dict[int, tuple[str, float]]:
-    return {pid: (name_of(pid), cpu_s(pid)) for pid in process_tree(root)}
+    return {pid: (name, cpu_s(pid)) for pid, name in processes(root).items()}
 
 
 def client_cpu_s() -> float:
@@ -279,7 +244,7 @@ async def run_level(owner: aiohttp.ClientSession, base: str, project: str, recip
         by_name[name] = by_name.get(name, 0.0) + cpu - before.get(pid, (name, 0.0))[1]
     total = sum(by_name.values())
     shares = {k: v / total for k, v in sorted(by_name.items(), key=lambda kv: -kv[1]) if total and v > 0}
-    rss = sum(rss_mib(pid) for pid in process_tree(root))
+    rss = sum(rss_mib(pid) for pid in processes(root))
     p = percentiles(tally.latencies) if len(tally.latencies) > 1 else {"p50": 0, "p95": 0, "p99": 0, "max": 0}
     level = Level(n, p, items / elapsed, n / think, tally.errors, 1000 * total / max(items, 1), shares, rss)
     print(f"N={n}: {items:,} items in {elapsed:.1f} s = {level.achieved:,.1f} items/s of {level.offered:,.0f} "

@@ -289,3 +289,13 @@ class FakeWorkflowRepository:
     async def save_outcomes(self, outcomes: list[dict[str, Any]]) -> None:
         for record in outcomes:
             self.operations.setdefault(record["_id"], record)
+
+
+class Outlet:
+    """What a workflow runner or its reactions published, in order."""
+
+    def __init__(self) -> None:
+        self.published: list[Any] = []
+
+    async def __call__(self, messages: list[Any], reply_to: Any = None) -> None:
+        self.published += messages

@@ -36,7 +36,7 @@ from shared.contracts.workflow import (
     SyncQueue,
     WorkflowSettingsChanged,
 )
-from tests.fakes.workflow_repository import FakeWorkflowRepository
+from tests.fakes.workflow_repository import FakeWorkflowRepository, Outlet
 
 pytestmark = pytest.mark.unit
 
@@ -55,14 +55,6 @@ def seeded(single_class: bool = True, statuses: dict[str, str] | None = None) ->
     for item, status in (statuses or {}).items():
         repo.item_statuses[("t1", item)] = {"taskId": "t1", "itemId": item, "assignmentId": "a1", "status": status}
     return repo
-
-
-class Outlet:
-    def __init__(self) -> None:
-        self.published: list[Any] = []
-
-    async def __call__(self, messages: list[Any], reply_to: Any = None) -> None:
-        self.published += messages
 
 
 def running(repo: FakeWorkflowRepository, clock=lambda: NOW) -> tuple[Any, Outlet]:

@@ -17,7 +17,7 @@ from shared.contracts.envelope import Actor
 from shared.contracts.events import CommandRejected
 from shared.contracts.tasks import PullItems
 from shared.contracts.workflow import MovedOn, MoveOn, pull_id
-from tests.fakes.workflow_repository import FakeWorkflowRepository
+from tests.fakes.workflow_repository import FakeWorkflowRepository, Outlet
 
 pytestmark = pytest.mark.unit
 
@@ -34,14 +34,6 @@ def pulling(hidden: int = 7, batch: int = 3, most: int = 5) -> FakeWorkflowRepos
     repo.assignment_docs["a1"] = {"_id": "a1", "taskId": "t1", "annotator": ANN.email, "itemIds": [], "active": True}
     repo.hidden["t1"] = [f"i{n}" for n in range(1, hidden + 1)]
     return repo
-
-
-class Outlet:
-    def __init__(self) -> None:
-        self.published: list[Any] = []
-
-    async def __call__(self, messages: list[Any], reply_to: Any = None) -> None:
-        self.published += messages
 
 
 def move(actor: Actor = ANN, **fields: Any) -> MoveOn:
