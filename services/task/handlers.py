@@ -91,13 +91,17 @@ async def _task(cmd: Any, repo: TaskRepository, fresh: bool = True) -> dict[str,
     return task if task is not None and task["projectId"] == cmd.project_id else None
 
 
-async def view_of(task: dict[str, Any], repo: TaskRepository) -> dict[str, Any]:
-    """The task as TaskChanged carries it: the document, its assignments and progress."""
-    assignments = await repo.assignments(task["_id"])
+async def view_of(task: dict[str, Any], repo: TaskRepository,
+                  assignments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The task as TaskChanged carries it: the document, its assignments and progress.
+    `assignments`: the task's, with their items, when the caller has read them already."""
+    listed = assignments if assignments is not None else await repo.assignments(task["_id"])
     counts = await repo.status_counts(task["_id"])
-    view = task_view(task, [a["_id"] for a in assignments if not a.get("queue")], counts)
+    view = task_view(task, [a["_id"] for a in listed if not a.get("queue")], counts)
     if task["allocation"] == "pulling":
-        queue = await repo.assignment(next(a["_id"] for a in assignments if a.get("queue")))
+        queue = next(a for a in listed if a.get("queue"))
+        if assignments is None:  # listed without items
+            queue = await repo.assignment(queue["_id"])
         view["queue"] = {"remaining": max(0, len(queue["itemIds"]) - queue["next"])}
     return view
 
@@ -105,11 +109,13 @@ async def view_of(task: dict[str, Any], repo: TaskRepository) -> dict[str, Any]:
 async def _changed(cmd: Any, task: dict[str, Any], change: str, repo: TaskRepository,
                    **summary: Any) -> list[Event]:
     facts: dict[str, Any] = {}
+    held = None
     if change != "statuses":  # every other change may move items between assignments
         facts["allocation_version"] = await repo.bump_allocation(task["_id"])
-        facts["assignments"] = [assignment_fact(a) for a in await repo.assignments(task["_id"], with_items=True)]
+        held = await repo.assignments(task["_id"], with_items=True)
+        facts["assignments"] = [assignment_fact(a) for a in held]
     return [event(cmd, TaskChanged, task_id=task["_id"], project_id=task["projectId"], change=change,
-                  task=await view_of(task, repo), summary=summary, **facts)]
+                  task=await view_of(task, repo, held), summary=summary, **facts)]
 
 
 def assignment_fact(doc: dict[str, Any]) -> AssignmentFact:

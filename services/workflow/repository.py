@@ -449,7 +449,7 @@ class TaskOwner:
         version read before them; None when it has no such working assignment."""
         task, _ = await self._page("task", {"taskId": task_id, "fields": {"allocationVersion": 1}},
                                    timeout_s=timeout_s)
-        found, _ = await self._page("assignment", {"assignmentId": assignment_id, "withItems": True},
+        found, _ = await self._page("assignment", {"assignmentId": assignment_id},
                                     timeout_s=timeout_s)
         if not task or not found or found[0].get("taskId") != task_id or not found[0].get("active", True):
             return None
