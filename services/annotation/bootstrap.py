@@ -3,7 +3,7 @@ subscribers. Nothing connects before `build` is called (and the clients only on 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -29,25 +29,24 @@ from shared.platform.messaging import (
     make_broker,
     make_redis,
     publish_all,
-    replier,
     stream_publisher,
 )
 from shared.platform.queries import serve
-from shared.platform.runner import Publish, Replies, Runner
+from shared.platform.runner import Publish, Replies, Reply, Runner
 from shared.platform.runtime import service_app
 from shared.platform.settings import Settings
 
 
 def runner(repo: AnnotationRepository, *, base_url: str, publish: Publish,
            clock: Callable[[], datetime] = utcnow, reply: Replies | None = None,
-           bulk_events: Publish | None = None) -> Runner:
+           bulk_events: Publish | None = None, joint: bool = False) -> Runner:
     """The service's command runner: its handler table and its bulk commands', keyed by item
     and annotation (a bulk command alone); outcomes replied to the gateway that waits for
-    them (`reply`). `bulk_events`: where a bulk's per-item events go as its chunks are
-    written (`publish` unless named)."""
+    them (`reply`, or with the events by `publish` when `joint`). `bulk_events`: where a
+    bulk's per-item events go as its chunks are written (`publish` unless named)."""
     table = handlers.table(base_url) | bulk.table(base_url, bulk_events or publish)
     return Runner(table, repo=repo, publish=publish, clock=clock, key=bulk.scope(handlers.scope_of),
-                  recorded=bulk.recorded, reply=reply)
+                  recorded=bulk.recorded, reply=reply, joint=joint)
 
 
 async def handle_commands(commands: Iterable[Any], *, repo: AnnotationRepository, base_url: str,
@@ -92,10 +91,14 @@ def build(settings: Settings) -> AnnotationService:
     async def publish_events(produced: list[Any]) -> None:
         await publish_all(redis, events, produced)
 
-    async def publish(produced: list[Any]) -> None:
-        """The runner's outlet: a bulk's end on the task events, the rest on its own."""
-        for ends, run in groupby(produced, key=lambda e: isinstance(e, BulkPreviewed | BulkCompleted)):
-            await publish_all(redis, bulk_ends if ends else events, list(run))
+    async def publish(produced: list[Any], replies: Sequence[Reply] = ()) -> None:
+        """The runner's outlet: a bulk's end on the task events, the rest on its own; the
+        replies after them all, with the last of them (one round trip for a batch of one
+        stream's events and its replies)."""
+        runs = [(bulk_ends if ends else events, list(run)) for ends, run in
+                groupby(produced, key=lambda e: isinstance(e, BulkPreviewed | BulkCompleted))] or [(events, [])]
+        for n, (publisher, run) in enumerate(runs, 1):
+            await publish_all(redis, publisher, run, replies=replies if n == len(runs) else ())
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
@@ -105,8 +108,8 @@ def build(settings: Settings) -> AnnotationService:
         await redis.aclose()
         mongo.close()
 
-    service_runner = runner(repo, base_url=settings.public_url, publish=publish, reply=replier(redis, broker),
-                            bulk_events=publish_events)
+    service_runner = runner(repo, base_url=settings.public_url, publish=publish, bulk_events=publish_events,
+                            joint=True)
     app.subscribe(broker, runner=service_runner, settings=settings, dead_letters=DeadLetters(redis, settings.namespace))
     serve(broker, settings, ANNOTATION, AnnotationQuery, queries.table(repo.db))  # the gateway's reads of its data
     asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])

@@ -355,13 +355,19 @@ def replier(redis: Redis, broker: RedisBroker) -> Callable[[Sequence[Reply]], Aw
         if not replies:
             return
         async with redis.pipeline(transaction=False) as pipe:
-            for r in replies:
-                headers = JSON_CONTENT if r.published else JSON_CONTENT | {"published": "0"}
-                pipe.publish(r.channel, await fmt.encode(
-                    message=json.dumps(r.event, default=str).encode(), reply_to=None,
-                    correlation_id=r.command_id, headers=headers))
+            await _queue_replies(pipe, fmt, replies)
             await pipe.execute()
     return reply
+
+
+async def _queue_replies(pipe: Any, fmt: Any, replies: Sequence[Reply]) -> None:
+    """PUBLISH each reply on `pipe`, in the message format `fmt` (what a FastStream channel
+    subscriber parses)."""
+    for r in replies:
+        headers = JSON_CONTENT if r.published else JSON_CONTENT | {"published": "0"}
+        pipe.publish(r.channel, await fmt.encode(
+            message=json.dumps(r.event, default=str).encode(), reply_to=None,
+            correlation_id=r.command_id, headers=headers))
 
 
 async def read_from_now(broker: RedisBroker, redis: Redis) -> None:
@@ -460,34 +466,51 @@ async def prepare_all(publisher: Any, messages: Sequence[Any],
 
 
 async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Prepared,
-                      reply_to: Mapping[str, str] | None = None) -> None:
+                      reply_to: Mapping[str, str] | None = None, replies: Sequence[Reply] = ()) -> None:
     """Publish contract messages (or ones `prepare_all` encoded) in as few round trips as
     possible: one XADD for one message, one call of `lua/xadd_many.lua` per thousand
     otherwise. A fast path (docs/fast-paths.md, Publishing many events): it skips
     FastStream's per-message publish middleware and redis-py's packing and parsing of each
     XADD of a pipeline, which a bulk's thousands of events feel. `reply_to`: the reply
-    address of commands passed on (by message id), which goes on with them."""
+    address of commands passed on (by message id), which goes on with them. `replies`: the
+    runner's replies (shared.platform.runner, `joint`), sent after the messages in the
+    same round trip (docs/fast-paths.md, Replies with the events)."""
     prepared = messages if isinstance(messages, Prepared) else await prepare_all(publisher, messages, reply_to)
     if not isinstance(prepared, Prepared):  # not a stream publisher: the general path
         async with redis.pipeline(transaction=False) as pipe:
             for message in prepared:
                 await publisher.publish(message.wire(), correlation_id=message.id, pipeline=pipe,
                                         reply_to=(reply_to or {}).get(message.id, ""))
+            if replies:
+                await _queue_replies(pipe, _reply_format(publisher), replies)
             await pipe.execute()
         return
     entries, stream = prepared.entries, publisher.stream
-    if not entries:
+    if not entries and not replies:
         return
-    if len(entries) == 1:
+    if len(entries) == 1 and not replies:
         await redis.xadd(stream.name, {DATA_KEY: entries[0]}, maxlen=stream.maxlen)
         return
-    script = _xadd_many(redis)
-    maxlen = "" if stream.maxlen is None else str(stream.maxlen)
     async with redis.pipeline(transaction=False) as pipe:  # every call in one round trip
-        for n in range(0, len(entries), XADD_MANY_AT_ONCE):
-            await script(keys=[stream.name], args=[maxlen, DATA_KEY, *entries[n:n + XADD_MANY_AT_ONCE]],
-                         client=pipe)
+        if len(entries) == 1:
+            pipe.xadd(stream.name, {DATA_KEY: entries[0]}, maxlen=stream.maxlen)
+        elif entries:
+            script = _xadd_many(redis)
+            maxlen = "" if stream.maxlen is None else str(stream.maxlen)
+            for n in range(0, len(entries), XADD_MANY_AT_ONCE):
+                await script(keys=[stream.name], args=[maxlen, DATA_KEY, *entries[n:n + XADD_MANY_AT_ONCE]],
+                             client=pipe)
+        if replies:  # after the events: a requester answered finds its event on the stream
+            await _queue_replies(pipe, _reply_format(publisher), replies)
         await pipe.execute()
+
+
+def _reply_format(publisher: Any) -> Any:
+    """The message format replies go in: the publisher's broker's (a channel subscriber's)."""
+    fmt = _format_of(publisher)[1]
+    if fmt is None:
+        raise TypeError(f"{publisher!r} has no message format to send replies in")
+    return fmt
 
 
 def _xadd_many(redis: Redis) -> Any:

@@ -30,6 +30,9 @@ Contract, for a batch (`Runner.run`):
   such commands (the address keyed by the ids of what the command's handler returned), and
   the publisher sends them on with it. A reply is a shortcut, never the
   record: one that cannot be sent is logged and dropped (the requester reads the record).
+  A runner built `joint` hands the replies to its outlet with the events instead
+  (`publish(events, replies=[...])`), which sends them after the events in the same round
+  trip; a failure there fails the batch, which is delivered again and answered again.
 
 A handler whose outcome record is not just its events returns an `Answer`: its events, and
 `record` fields laid over the record made from them (a superseded status's `event`, an
@@ -63,7 +66,7 @@ log = logging.getLogger("classifier.runner")
 Command = Any  # an envelope-derived contract model with `id`, `type` and `actor`
 Event = Any  # an envelope-derived contract model with `id` and `wire()`
 Handler = Callable[..., "list[Event] | Awaitable[list[Event]]"]
-Publish = Callable[..., Awaitable[None]]  # publish(events[, reply_to={message id: channel}])
+Publish = Callable[..., Awaitable[None]]  # publish(events[, reply_to={id: channel}][, replies=[Reply]])
 Replies = Callable[[list["Reply"]], Awaitable[None]]
 Clock = Callable[[], datetime]
 
@@ -139,7 +142,7 @@ class Runner:
                  key: Callable[[Command], Hashable | None] = lambda cmd: None,
                  parse: Callable[[dict[str, Any]], Event] = parse_event,
                  recorded: Callable[[Command], bool] = lambda cmd: True,
-                 reply: Replies | None = None) -> None:
+                 reply: Replies | None = None, joint: bool = False) -> None:
         self.handlers = dict(handlers)
         self.repo = repo
         self.outcomes: OutcomeStore = outcomes if outcomes is not None else repo
@@ -152,6 +155,9 @@ class Runner:
         # outcome is not looked up, which spares a batch of only such commands a read.
         self.recorded = recorded
         self.reply = reply
+        # True: the outlet sends the replies itself, after the events and in the same round
+        # trip (`publish(events, replies=[Reply, ...])`), instead of `reply` once they are out.
+        self.joint = joint
 
     async def run(self, commands: Iterable[Command], reply_to: Mapping[str, str] | None = None) -> list[Event]:
         """Run a batch; the events it answers with (replayed and new), in batch order.
@@ -174,25 +180,20 @@ class Runner:
         events = [e for c in batch for e in produced.get(c.id, [])]
         passing = {e.id: to for cid, to in reply_to.items()
                    if cid in records and records[cid] is None for e in produced[cid]}
-        if passing:
-            await self.publish(events, reply_to=passing)
-        elif events:
-            await self.publish(events)
-        if reply_to and self.reply is not None:
-            await self._answer(batch, records, reply_to, {e.id for e in events})
+        replies = _replies(batch, records, reply_to, {e.id for e in events}) if reply_to else []
+        along: dict[str, Any] = {"reply_to": passing} if passing else {}
+        if self.joint and replies:
+            along["replies"] = replies
+        if events or along:
+            await self.publish(events, **along)
+        if replies and not self.joint and self.reply is not None:
+            await self._answer(replies)
         if failure is not None:
             raise failure
         return events
 
-    async def _answer(self, batch: list[Command], records: Mapping[str, dict[str, Any] | None],
-                      reply_to: Mapping[str, str], published: set[str]) -> None:
-        """Send each outcome whose requester named a reply address (see the module)."""
-        replies = [Reply(reply_to[c.id], record["_id"], event, event.get("id") in published)
-                   for c in batch
-                   if c.id in reply_to and (record := records.get(c.id)) is not None
-                   and (event := record.get("event")) is not None]
-        if not replies:
-            return
+    async def _answer(self, replies: list[Reply]) -> None:
+        """Send the outcomes whose requesters named a reply address (see the module)."""
         try:
             await self.reply(replies)  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - a lost reply is answered by the record
@@ -240,6 +241,16 @@ class Runner:
         result = handler(cmd, repo=self.repo, clock=self.clock)
         events = await result if inspect.isawaitable(result) else result
         return events if isinstance(events, Answer) else list(events)
+
+
+def _replies(batch: list[Command], records: Mapping[str, dict[str, Any] | None],
+             reply_to: Mapping[str, str], published: set[str]) -> list[Reply]:
+    """The reply of each command whose requester named a reply address and whose record
+    holds an outcome event (see the module)."""
+    return [Reply(reply_to[c.id], record["_id"], event, event.get("id") in published)
+            for c in batch
+            if c.id in reply_to and (record := records.get(c.id)) is not None
+            and (event := record.get("event")) is not None]
 
 
 def _path(key: Hashable | None) -> tuple[Hashable, ...] | None:
