@@ -2,8 +2,9 @@
 
 Each subscriber hands its batch to the runner (shared.platform.runner), with the reply
 address of each command that names one (bulk commands too: services.annotation.bulk's
-table is part of the runner's); FastStream acknowledges the batch once the subscriber
-returns."""
+table is part of the runner's) and the batch's acknowledgement, which the runner's outlet
+sends with the events once every command ran (FastStream acknowledges a batch it did not
+once the subscriber returns)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from faststream.redis import RedisBroker
 from shared.contracts import streams
 from shared.contracts.commands import parse_classify_stream
 from shared.contracts.scene_commands import SCENE_COMMAND
-from shared.platform.messaging import Consumer, DeadLetters, attach
+from shared.platform.messaging import Ack, Consumer, DeadLetters, attach
 from shared.platform.runner import Runner
 from shared.platform.settings import Settings
 
@@ -26,19 +27,19 @@ NAME = "annotation"
 def subscribe(broker: RedisBroker, *, runner: Runner, settings: Settings, dead_letters: DeadLetters) -> None:
     """The `classify` and `scene` stream subscribers, in the service's group."""
 
-    async def on_classify(commands: list[Any], reply_to: Mapping[str, str]) -> None:
-        await runner.run(commands, reply_to)
+    async def on_classify(commands: list[Any], reply_to: Mapping[str, str], ack: Ack | None = None) -> None:
+        await runner.run(commands, reply_to, ack)
 
-    async def on_scene(commands: list[Any], reply_to: Mapping[str, str]) -> None:
-        await runner.run(commands, reply_to)
+    async def on_scene(commands: list[Any], reply_to: Mapping[str, str], ack: Ack | None = None) -> None:
+        await runner.run(commands, reply_to, ack)
 
     for consumer in (
         Consumer(stream=streams.CLASSIFY, group=streams.ANNOTATION_GROUP, parse=parse_classify_stream,
-                 handle=on_classify, title="classify", replies=True,
+                 handle=on_classify, title="classify", replies=True, acks=True,
                  description="Classify, UpdateAnnotation and DeleteAnnotation commands from the "
                  "gateway; ClassifyItems and UnclassifyItems (bulk classification) from the task service."),
         Consumer(stream=streams.SCENE, group=streams.ANNOTATION_GROUP, parse=SCENE_COMMAND.validate_python,
-                 handle=on_scene, title="scene", replies=True,
+                 handle=on_scene, title="scene", replies=True, acks=True,
                  description="Video scene commands from the gateway: StartScene, SetSceneEnd, "
                  "MoveSceneStart, ChangeSceneLabel, HideFrames, UnhideFrames, DeleteScene, PaintScenes."),
     ):

@@ -23,6 +23,7 @@ from shared.contracts.envelope import utcnow
 from shared.contracts.events import AnnotationEvent
 from shared.contracts.queries import ANNOTATION, AnnotationQuery
 from shared.platform.messaging import (
+    Ack,
     DeadLetters,
     best_effort,
     ensure_groups,
@@ -91,14 +92,15 @@ def build(settings: Settings) -> AnnotationService:
     async def publish_events(produced: list[Any]) -> None:
         await publish_all(redis, events, produced)
 
-    async def publish(produced: list[Any], replies: Sequence[Reply] = ()) -> None:
+    async def publish(produced: list[Any], replies: Sequence[Reply] = (), ack: Ack | None = None) -> None:
         """The runner's outlet: a bulk's end on the task events, the rest on its own; the
-        replies after them all, with the last of them (one round trip for a batch of one
-        stream's events and its replies)."""
+        replies and the batch's ack after them all, with the last of them (one round trip
+        for a batch of one stream's events)."""
         runs = [(bulk_ends if ends else events, list(run)) for ends, run in
                 groupby(produced, key=lambda e: isinstance(e, BulkPreviewed | BulkCompleted))] or [(events, [])]
         for n, (publisher, run) in enumerate(runs, 1):
-            await publish_all(redis, publisher, run, replies=replies if n == len(runs) else ())
+            last = n == len(runs)
+            await publish_all(redis, publisher, run, replies=replies if last else (), ack=ack if last else None)
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)

@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from faststream import AckPolicy
+from faststream.message import AckStatus
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.configs import RedisConnectionState
 from faststream.redis.message import DATA_KEY, RedisBatchStreamMessage, bDATA_KEY
@@ -159,6 +160,26 @@ class Consumer:
     # True: `handle(commands, reply_to={command id: channel})`, with the reply address
     # (FastStream's `reply_to` header) of each command that came with one.
     replies: bool = False
+    # True: `handle(commands, ..., ack=Ack)`: the handler's outlet may acknowledge the batch
+    # in the call that publishes what it produced (`publish_all(..., ack=)`); a batch it did
+    # not acknowledge so is acknowledged as any other once `handle` returns.
+    acks: bool = False
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The acknowledgement of a batch of entries read in a group (`Consumer.acks`), for the
+    outlet that publishes what the batch produced to send after it, in the same call
+    (docs/fast-paths.md, The ack with the events)."""
+
+    stream: str
+    group: str
+    ids: tuple[Any, ...]
+    message: Any  # FastStream's message of the batch
+
+    def taken(self) -> None:
+        """Sent: FastStream does not acknowledge the batch again."""
+        self.message.committed = AckStatus.ACKED
 
 
 def _entry_id(raw: bytes | str) -> str:
@@ -307,7 +328,8 @@ def attach(
         if poison:
             await dead_letters.send(consumer, poison)
         if good:
-            await accounted.handle(name, consumer.group, good, traced, _handler(consumer, reply_to), facts=facts)
+            await accounted.handle(name, consumer.group, good, traced,
+                                   _handler(consumer, reply_to, _ack_of(consumer, name, msg)), facts=facts)
 
     @broker.subscriber(
         stream=StreamSub(
@@ -328,7 +350,8 @@ def attach(
             return
         reply_to = {parsed.id: msg.reply_to} if consumer.replies and msg.reply_to else {}
         try:
-            await accounted.handle(name, consumer.group, [parsed], [], _handler(consumer, reply_to), facts=facts)
+            await accounted.handle(name, consumer.group, [parsed], [],
+                                   _handler(consumer, reply_to, _ack_of(consumer, name, msg)), facts=facts)
         except Exception as exc:
             if deliveries < settings.max_deliveries:
                 raise
@@ -336,8 +359,18 @@ def attach(
             await dead_letters.send(consumer, [(entry_id, body, reason, deliveries)])
 
 
-def _handler(consumer: Consumer, reply_to: Mapping[str, str]) -> Callable[[list[Any]], Awaitable[None]]:
-    return partial(consumer.handle, reply_to=reply_to) if consumer.replies else consumer.handle
+def _handler(consumer: Consumer, reply_to: Mapping[str, str],
+             ack: Ack | None = None) -> Callable[[list[Any]], Awaitable[None]]:
+    along: dict[str, Any] = {"reply_to": reply_to} if consumer.replies else {}
+    if ack is not None:
+        along["ack"] = ack
+    return partial(consumer.handle, **along) if along else consumer.handle
+
+
+def _ack_of(consumer: Consumer, name: str, msg: Any) -> Ack | None:
+    if not consumer.acks or msg.group is None:
+        return None
+    return Ack(name, msg.group, tuple(msg.raw_message.get("message_ids") or ()), msg)
 
 
 def reply_channel(settings: Settings, service: str) -> str:
@@ -364,10 +397,13 @@ async def _queue_replies(pipe: Any, fmt: Any, replies: Sequence[Reply]) -> None:
     """PUBLISH each reply on `pipe`, in the message format `fmt` (what a FastStream channel
     subscriber parses)."""
     for r in replies:
-        headers = JSON_CONTENT if r.published else JSON_CONTENT | {"published": "0"}
-        pipe.publish(r.channel, await fmt.encode(
-            message=json.dumps(r.event, default=str).encode(), reply_to=None,
-            correlation_id=r.command_id, headers=headers))
+        pipe.publish(r.channel, await _reply_payload(fmt, r))
+
+
+async def _reply_payload(fmt: Any, r: Reply) -> bytes:
+    headers = JSON_CONTENT if r.published else JSON_CONTENT | {"published": "0"}
+    return await fmt.encode(message=json.dumps(r.event, default=str).encode(), reply_to=None,
+                            correlation_id=r.command_id, headers=headers)
 
 
 async def read_from_now(broker: RedisBroker, redis: Redis) -> None:
@@ -466,7 +502,8 @@ async def prepare_all(publisher: Any, messages: Sequence[Any],
 
 
 async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Prepared,
-                      reply_to: Mapping[str, str] | None = None, replies: Sequence[Reply] = ()) -> None:
+                      reply_to: Mapping[str, str] | None = None, replies: Sequence[Reply] = (),
+                      ack: Ack | None = None) -> None:
     """Publish contract messages (or ones `prepare_all` encoded) in as few round trips as
     possible: one XADD for one message, one call of `lua/xadd_many.lua` per thousand
     otherwise. A fast path (docs/fast-paths.md, Publishing many events): it skips
@@ -474,8 +511,12 @@ async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Pr
     XADD of a pipeline, which a bulk's thousands of events feel. `reply_to`: the reply
     address of commands passed on (by message id), which goes on with them. `replies`: the
     runner's replies (shared.platform.runner, `joint`), sent after the messages in the
-    same round trip (docs/fast-paths.md, Replies with the events)."""
+    same round trip (docs/fast-paths.md, Replies with the events). `ack`: the batch that
+    produced them, acknowledged after them in the same call (`lua/xadd_acked.lua`)."""
     prepared = messages if isinstance(messages, Prepared) else await prepare_all(publisher, messages, reply_to)
+    if ack is not None and isinstance(prepared, Prepared):
+        await _publish_acked(redis, publisher, prepared.entries, replies, ack)
+        return
     if not isinstance(prepared, Prepared):  # not a stream publisher: the general path
         async with redis.pipeline(transaction=False) as pipe:
             for message in prepared:
@@ -484,6 +525,9 @@ async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Pr
             if replies:
                 await _queue_replies(pipe, _reply_format(publisher), replies)
             await pipe.execute()
+        if ack is not None:  # after the pipeline's success only
+            await redis.xack(ack.stream, ack.group, *ack.ids)
+            ack.taken()
         return
     entries, stream = prepared.entries, publisher.stream
     if not entries and not replies:
@@ -505,6 +549,24 @@ async def publish_all(redis: Redis, publisher: Any, messages: Sequence[Any] | Pr
         await pipe.execute()
 
 
+async def _publish_acked(redis: Redis, publisher: Any, entries: list[bytes], replies: Sequence[Reply],
+                         ack: Ack) -> None:
+    """Entries, replies and the batch's ack in one call of `lua/xadd_acked.lua` (which
+    stops at a failing call, so the ack goes only after the rest); the entries beyond its
+    last thousand go first, in calls of their own."""
+    if len(entries) > XADD_MANY_AT_ONCE:
+        await publish_all(redis, publisher, Prepared(entries[:-XADD_MANY_AT_ONCE]))
+        entries = entries[-XADD_MANY_AT_ONCE:]
+    fmt = _reply_format(publisher)
+    sent = [x for r in replies for x in (r.channel, await _reply_payload(fmt, r))]
+    stream = publisher.stream
+    maxlen = "" if stream.maxlen is None else str(stream.maxlen)
+    await _script(redis, "xadd_acked")(
+        keys=[stream.name, ack.stream],
+        args=[maxlen, DATA_KEY, ack.group, len(entries), len(replies), *entries, *sent, *ack.ids])
+    ack.taken()
+
+
 def _reply_format(publisher: Any) -> Any:
     """The message format replies go in: the publisher's broker's (a channel subscriber's)."""
     fmt = _format_of(publisher)[1]
@@ -515,10 +577,16 @@ def _reply_format(publisher: Any) -> Any:
 
 def _xadd_many(redis: Redis) -> Any:
     """The registered `lua/xadd_many.lua` of this client (EVALSHA, loaded on first use)."""
-    script = _SCRIPTS.get(redis)
+    return _script(redis, "xadd_many")
+
+
+def _script(redis: Redis, name: str) -> Any:
+    """The registered `lua/<name>.lua` of this client (EVALSHA, loaded on first use)."""
+    scripts = _SCRIPTS.setdefault(redis, {})
+    script = scripts.get(name)
     if script is None:
-        script = _SCRIPTS[redis] = redis.register_script(lua("shared.platform", "xadd_many"))
+        script = scripts[name] = redis.register_script(lua("shared.platform", name))
     return script
 
 
-_SCRIPTS: weakref.WeakKeyDictionary[Redis, Any] = weakref.WeakKeyDictionary()
+_SCRIPTS: weakref.WeakKeyDictionary[Redis, dict[str, Any]] = weakref.WeakKeyDictionary()

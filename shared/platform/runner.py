@@ -20,7 +20,8 @@ Contract, for a batch (`Runner.run`):
   raised is not recorded, nor run are the commands that had to follow it; the others are
   recorded and published, and then the first error is raised again, so the subscriber
   leaves the batch unacknowledged (NACK_ON_ERROR) and it is delivered again;
-- the runner never acknowledges: the subscriber does, after `run` returns;
+- the runner never acknowledges: the subscriber does, after `run` returns (or the outlet of a
+  `joint` runner, see below);
 - request/reply: `run(commands, reply_to={command id: channel})` names where a requester
   waits for a command's outcome. Once the batch's events are published, the event of each
   such command's outcome record (new or replayed) is sent there (`reply`), under the id the
@@ -32,7 +33,10 @@ Contract, for a batch (`Runner.run`):
   record: one that cannot be sent is logged and dropped (the requester reads the record).
   A runner built `joint` hands the replies to its outlet with the events instead
   (`publish(events, replies=[...])`), which sends them after the events in the same round
-  trip; a failure there fails the batch, which is delivered again and answered again.
+  trip; a failure there fails the batch, which is delivered again and answered again. It
+  hands the outlet the batch's acknowledgement too (`run(..., ack=)`), once every command
+  ran: `publish(events, ack=...)` sends it after the events and replies, still one round
+  trip (the subscriber acknowledges a batch whose ack was not sent so).
 
 A handler whose outcome record is not just its events returns an `Answer`: its events, and
 `record` fields laid over the record made from them (a superseded status's `event`, an
@@ -66,7 +70,7 @@ log = logging.getLogger("classifier.runner")
 Command = Any  # an envelope-derived contract model with `id`, `type` and `actor`
 Event = Any  # an envelope-derived contract model with `id` and `wire()`
 Handler = Callable[..., "list[Event] | Awaitable[list[Event]]"]
-Publish = Callable[..., Awaitable[None]]  # publish(events[, reply_to={id: channel}][, replies=[Reply]])
+Publish = Callable[..., Awaitable[None]]  # publish(events[, reply_to={id: channel}][, replies=..., ack=...])
 Replies = Callable[[list["Reply"]], Awaitable[None]]
 Clock = Callable[[], datetime]
 
@@ -159,9 +163,12 @@ class Runner:
         # trip (`publish(events, replies=[Reply, ...])`), instead of `reply` once they are out.
         self.joint = joint
 
-    async def run(self, commands: Iterable[Command], reply_to: Mapping[str, str] | None = None) -> list[Event]:
+    async def run(self, commands: Iterable[Command], reply_to: Mapping[str, str] | None = None,
+                  ack: Any = None) -> list[Event]:
         """Run a batch; the events it answers with (replayed and new), in batch order.
-        `reply_to`: where each command's outcome is awaited (by command id), if anywhere."""
+        `reply_to`: where each command's outcome is awaited (by command id), if anywhere.
+        `ack`: the batch's acknowledgement, which a `joint` runner hands to its outlet with
+        the events when every command ran (`publish(events, ack=...)`: sent after them)."""
         batch = unique(commands)
         reply_to = reply_to or {}
         if not batch:
@@ -184,6 +191,8 @@ class Runner:
         along: dict[str, Any] = {"reply_to": passing} if passing else {}
         if self.joint and replies:
             along["replies"] = replies
+        if self.joint and ack is not None and failure is None:
+            along["ack"] = ack
         if events or along:
             await self.publish(events, **along)
         if replies and not self.joint and self.reply is not None:

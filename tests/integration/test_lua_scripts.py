@@ -213,3 +213,37 @@ async def test_expired_leases_send_their_items_back_and_clear_the_item_in_hand(q
         (["i1", "i2"], ["i1"], 0, None)
     assert sorted(await queues.returning(*WHO)) == ["i1", "i2"]
     assert await queues.due_leases(10**12) == []  # nothing left to expire
+
+
+# --- shared/platform/lua/xadd_acked.lua -----------------------------------------------------
+
+
+async def test_xadd_acked_adds_publishes_then_acknowledges_the_batch(redis, settings):
+    read, written = f"{settings.namespace}:lua.acked.in", f"{settings.namespace}:lua.acked.out"
+    await redis.xgroup_create(read, "g", id="0", mkstream=True)
+    ids = [await redis.xadd(read, {"__data__": n}) for n in ("c1", "c2")]
+    await redis.xreadgroup("g", "me", {read: ">"})
+    assert (await redis.xpending(read, "g"))["pending"] == 2
+    pubsub = redis.pubsub()
+    await pubsub.subscribe("lua.acked.reply")
+    await pubsub.get_message(timeout=1)  # the subscription's confirmation
+    xadd_acked = redis.register_script(lua("shared.platform", "xadd_acked"))
+    assert await xadd_acked(keys=[written, read], args=["", "__data__", "g", 2, 1, "e1", "e2",
+                                                       "lua.acked.reply", "r1", *ids]) == 2
+    assert [f[b"__data__"] for _, f in await redis.xrange(written)] == [b"e1", b"e2"]
+    assert (await redis.xpending(read, "g"))["pending"] == 0
+    heard = await pubsub.get_message(timeout=1)
+    assert heard is not None and heard["data"] == b"r1"
+    await pubsub.aclose()
+
+
+async def test_xadd_acked_acknowledges_nothing_when_an_entry_cannot_be_added(redis, settings):
+    read, written = f"{settings.namespace}:lua.acked.in2", f"{settings.namespace}:lua.acked.notastream"
+    await redis.xgroup_create(read, "g", id="0", mkstream=True)
+    entry = await redis.xadd(read, {"__data__": "c1"})
+    await redis.xreadgroup("g", "me", {read: ">"})
+    await redis.set(written, "a string, not a stream")  # XADD on it fails
+    xadd_acked = redis.register_script(lua("shared.platform", "xadd_acked"))
+    with pytest.raises(Exception, match="WRONGTYPE"):
+        await xadd_acked(keys=[written, read], args=["", "__data__", "g", 1, 0, "e1", entry])
+    assert (await redis.xpending(read, "g"))["pending"] == 1  # left for redelivery
