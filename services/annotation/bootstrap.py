@@ -46,8 +46,13 @@ def runner(repo: AnnotationRepository, *, base_url: str, publish: Publish,
     them (`reply`, or with the events by `publish` when `joint`). `bulk_events`: where a
     bulk's per-item events go as its chunks are written (`publish` unless named)."""
     table = handlers.table(base_url) | bulk.table(base_url, bulk_events or publish)
+    reads = getattr(repo, "read_ahead", None)  # the MongoDB repository's: a fast path
+
+    def read_ahead(commands: list[Any]) -> Any:
+        return reads({i for c in commands if (i := handlers.read_first(c)) is not None})
+
     return Runner(table, repo=repo, publish=publish, clock=clock, key=bulk.scope(handlers.scope_of),
-                  recorded=bulk.recorded, reply=reply, joint=joint)
+                  recorded=bulk.recorded, reply=reply, joint=joint, read_ahead=read_ahead if reads else None)
 
 
 async def handle_commands(commands: Iterable[Any], *, repo: AnnotationRepository, base_url: str,

@@ -117,6 +117,16 @@ def table(base_url: str) -> dict[type, Handler]:
     }
 
 
+def read_first(cmd: Any) -> str | None:
+    """The annotation a command's handler reads before anything else, if any (a change:
+    the annotation or scene it changes), for the runner's read-ahead."""
+    if isinstance(cmd, UpdateAnnotation | DeleteAnnotation) or (
+            isinstance(cmd, SetSceneEnd | MoveSceneStart | ChangeSceneLabel | HideFrames | UnhideFrames
+                       | DeleteScene) and not takes_frames(cmd)):
+        return cmd.annotation_id
+    return None
+
+
 def scope_of(cmd: Any) -> tuple[str, ...]:
     """The runner's key: what a command reads and writes. A classify that replaces the item's
     classes, and every scene command (which may cut the item's other scenes), take the whole

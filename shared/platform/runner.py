@@ -55,6 +55,7 @@ stored). The outcome record is what the gateway's `/operations/{id}` answers fro
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
@@ -146,7 +147,8 @@ class Runner:
                  key: Callable[[Command], Hashable | None] = lambda cmd: None,
                  parse: Callable[[dict[str, Any]], Event] = parse_event,
                  recorded: Callable[[Command], bool] = lambda cmd: True,
-                 reply: Replies | None = None, joint: bool = False) -> None:
+                 reply: Replies | None = None, joint: bool = False,
+                 read_ahead: Callable[[list[Command]], Awaitable[Any] | None] | None = None) -> None:
         self.handlers = dict(handlers)
         self.repo = repo
         self.outcomes: OutcomeStore = outcomes if outcomes is not None else repo
@@ -162,6 +164,11 @@ class Runner:
         # True: the outlet sends the replies itself, after the events and in the same round
         # trip (`publish(events, replies=[Reply, ...])`), instead of `reply` once they are out.
         self.joint = joint
+        # Called (not awaited) with the commands that run first on their key, before their
+        # outcomes are looked up; what it answers is awaited beside the lookup. The service's
+        # repository reads there what those handlers read first and serves it to them, so
+        # their first read costs no round trip after the lookup (see `run`).
+        self.read_ahead = read_ahead
 
     async def run(self, commands: Iterable[Command], reply_to: Mapping[str, str] | None = None,
                   ack: Any = None) -> list[Event]:
@@ -170,11 +177,19 @@ class Runner:
         `ack`: the batch's acknowledgement, which a `joint` runner hands to its outlet with
         the events when every command ran (`publish(events, ack=...)`: sent after them)."""
         batch = unique(commands)
-        reply_to = reply_to or {}
         if not batch:
             return []
+        if self.read_ahead is None:
+            return await self._run(batch, reply_to or {}, ack)
+        # In a context of its own: what the read-ahead keeps there ends with the batch.
+        return await asyncio.get_running_loop().create_task(
+            self._run(batch, reply_to or {}, ack), context=contextvars.copy_context())
+
+    async def _run(self, batch: list[Command], reply_to: Mapping[str, str], ack: Any) -> list[Event]:
         looked_up = [c.id for c in batch if self.recorded(c)]
-        done = await self.outcomes.outcomes(looked_up) if looked_up else {}
+        ahead = self.read_ahead(self._firsts(batch)) if self.read_ahead is not None else None
+        lookup = self.outcomes.outcomes(looked_up) if looked_up else _nothing()
+        done = (await asyncio.gather(lookup, ahead))[0] if ahead is not None else await lookup
         produced: dict[str, list[Event]] = {c.id: stored_events(done[c.id], self.parse)
                                             for c in batch if c.id in done}
         failure = await self._apply([c for c in batch if c.id not in done], produced)
@@ -200,6 +215,20 @@ class Runner:
         if failure is not None:
             raise failure
         return events
+
+    def _firsts(self, batch: list[Command]) -> list[Command]:
+        """The commands no earlier command of the batch overlaps (they run first on their
+        key, so what they read first is as it was when the batch began)."""
+        earlier: dict[Hashable, list[tuple[Hashable, ...]]] = {}
+        firsts = []
+        for cmd in batch:
+            key = _path(self.key(cmd))
+            if key is None:  # runs after everything before it, and everything after after it
+                return firsts + ([cmd] if cmd is batch[0] else [])
+            if not any(_overlap(k, key) for k in earlier.get(key[0], ())):
+                firsts.append(cmd)
+            earlier.setdefault(key[0], []).append(key)
+        return firsts
 
     async def _answer(self, replies: list[Reply]) -> None:
         """Send the outcomes whose requesters named a reply address (see the module)."""
@@ -260,6 +289,10 @@ def _replies(batch: list[Command], records: Mapping[str, dict[str, Any] | None],
             for c in batch
             if c.id in reply_to and (record := records.get(c.id)) is not None
             and (event := record.get("event")) is not None]
+
+
+async def _nothing() -> dict[str, Any]:
+    return {}
 
 
 def _path(key: Hashable | None) -> tuple[Hashable, ...] | None:
