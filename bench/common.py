@@ -34,8 +34,8 @@ def arguments(description: str) -> argparse.ArgumentParser:
 def platform(url: str | None, token: str | None,
              found: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
     """Use the given platform, or start `deploy.dev` on fresh data and stop it afterwards
-    (its MongoDB URL, for scripts that write their world directly, and the dev runner's pid
-    go in `found`)."""
+    (its MongoDB URL, for scripts that write their world directly, its Redis URL and the dev
+    runner's pid go in `found`)."""
     if url and token:
         yield url.rstrip("/"), token
         return
@@ -69,6 +69,8 @@ def platform(url: str | None, token: str | None,
                     found_url = m.group(1)
                 if (m := re.search(r"\[dev\] MongoDB: (\S+)", line)) and found is not None:
                     found["mongodb"] = m.group(1)
+                if (m := re.search(r"\[dev\] Redis: (\S+)", line)) and found is not None:
+                    found["redis"] = m.group(1)
         if not token or not found_url:
             raise RuntimeError("the platform did not print its token in time")
         print(f"(the platform's log: {output})", flush=True)
