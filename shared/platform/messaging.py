@@ -5,7 +5,9 @@ consumes the same way:
 - groups are created at id 0 before anything is published (`ensure_groups`);
 - each process has its own consumer name; reads are batched with `max_records` set;
 - a batch is acked only after its handler returned, i.e. after its effect is durable
-  (NACK_ON_ERROR leaves a failed batch pending);
+  (NACK_ON_ERROR leaves a failed batch pending), or, for a consumer that opts in
+  (`Consumer.acks`), by the handler's outlet in the call that publishes what the batch
+  produced, after it (`publish_all(..., ack=)`);
 - a reclaimer in the same group takes over entries left pending by a dead or failed
   consumer (`min_idle_time`), and after `max_deliveries` sends them to `<stream>.dlq`
   with the reason; entries that cannot even be parsed go there at once.
