@@ -128,8 +128,9 @@ class Gateway:
         self.throttle = SignInThrottle(self.redis, s)
         self.invalidation = Invalidation(self.redis, s.namespace, self.access)
         self.audit = AuditLog(self.catalog)
+        self.owners.connect(self.redis)
         self.catalog.annotations = self.owners.annotation
-        self.tasks = TaskReads(self.owners.task, self.catalog.db)
+        self.tasks = TaskReads(self.owners.task)
         self.browse = Browser(self.catalog.db, self.owners, max_age_s=s.browse_max_age_s)
         self.bus = CommandBus(
             self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s,

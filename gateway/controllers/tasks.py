@@ -280,7 +280,10 @@ class AssignmentController(Controller):
         self, assignment_id: FromPath[str], grant: NamedDependency[Grant],
         tasks: NamedDependency[TaskReads],
     ) -> Assignment:
-        return assignment_json(grant.assignment, await tasks.status_counts(grant.task["_id"]))
+        assignment = await tasks.fresh_assignment(assignment_id)  # not the guard's: it may be a moment old
+        if assignment is None:
+            raise NotFoundException(f"no assignment {assignment_id}")
+        return assignment_json(assignment, await tasks.status_counts(grant.task["_id"]))
 
     @get("/{assignment_id:str}/items")
     async def assignment_items(
@@ -290,7 +293,7 @@ class AssignmentController(Controller):
     ) -> Paged[AssignmentItem]:
         """The assignment's items in work order, each with its status in the task and its
         mimetype (the studio opens a video in the video studio, and preloads only images)."""
-        assignment = await tasks.assignment(assignment_id, with_items=True)  # the guard's has no ids
+        assignment = await tasks.fresh_assignment(assignment_id, with_items=True)  # the guard's has no ids
         if assignment is None:
             raise NotFoundException(f"no assignment {assignment_id}")
         ids = assignment["itemIds"][page * page_size:(page + 1) * page_size]
