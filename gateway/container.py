@@ -59,7 +59,7 @@ class Gateway:
         self.broker = make_broker(s)
         self.reply_to = reply_channel(s, "gateway")
         self._hear_replies()
-        self.owners = Owners(self.broker, s)  # the task and annotation services, asked for their data
+        self.owners = Owners(self.broker, s, self.reply_to)  # the task and annotation services, asked for their data
         self.publishers: dict[str, Any] = {
             streams.CLASSIFY: stream_publisher(
                 self.broker, s, streams.CLASSIFY, schema=ClassifyStreamCommand,
@@ -98,6 +98,8 @@ class Gateway:
             message = self.broker.context.get_local("message")
             if isinstance(event, dict):
                 self.hub.reply(message.correlation_id, event, message.headers.get("published") != "0")
+            else:  # an owner's answer to a query (BSON, gateway.owners)
+                self.owners.answered(message.correlation_id, message.body)
 
     def _listen(self, name: str) -> None:
         @self.broker.subscriber(

@@ -21,6 +21,7 @@ from shared.contracts.queries import TASK, TaskQuery, presence
 from shared.platform import queries
 from shared.platform.queries import Presence, serve
 from shared.platform.settings import Settings
+from tests.unit.test_owner_queries import asker
 
 
 class FakeRedis:
@@ -33,9 +34,21 @@ class FakeRedis:
     async def set(self, key: str, value: str, px: int) -> None:
         self.keys[key] = time.monotonic() + px / 1000
 
+    async def rpush(self, key: str, message: bytes) -> None:
+        """A query pushed: nobody takes it here (see `through_the_broker`)."""
+
     async def exists(self, key: str) -> int:
         self.exists_calls += 1
         return int(self.keys.get(key, 0) > time.monotonic())
+
+
+def through_the_broker(asking: Asker, broker: RedisBroker) -> Asker:
+    """Queries pushed through the in-memory broker, where its owner takes them."""
+    async def push(body: dict[str, Any], correlation: str) -> None:
+        await broker.publish(body, list=asking.list, reply_to=asking.reply_to, correlation_id=correlation)
+
+    asking._push = push  # type: ignore[method-assign]
+    return asking
 
 
 async def answered(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
@@ -46,10 +59,10 @@ async def test_an_owner_with_no_replica_running_is_a_503_at_once_naming_it() -> 
     settings, broker = Settings(), RedisBroker()
     serve(broker, settings, TASK, TaskQuery, {"task": answered})
     async with TestRedisBroker(broker):
-        asker = Asker(broker, settings, TASK, timeout_s=10, redis=FakeRedis())
+        asking = Asker(broker, settings, TASK, "replies", timeout_s=10, redis=FakeRedis())
         started = time.monotonic()
         with pytest.raises(DependencyUnavailable) as refused:
-            await asker.one("task", taskId="t1")
+            await asking.one("task", taskId="t1")
         assert time.monotonic() - started < 0.5
         assert refused.value.dependency == "task-svc"
 
@@ -57,31 +70,26 @@ async def test_an_owner_with_no_replica_running_is_a_503_at_once_naming_it() -> 
 async def test_a_running_owner_is_asked_and_its_presence_read_once_a_second_at_most() -> None:
     settings, broker, redis = Settings(), RedisBroker(), FakeRedis()
     there = serve(broker, settings, TASK, TaskQuery, {"task": answered}, redis)
+    asking = through_the_broker(asker(broker, settings, timeout_s=2, redis=redis), broker)
     async with TestRedisBroker(broker):
         await there.start()
         try:
-            asker = Asker(broker, settings, TASK, timeout_s=2, redis=redis)
             for _ in range(5):
-                assert await asker.one("task", taskId="t1") == [{"_id": "t1"}]
+                assert await asking.one("task", taskId="t1") == [{"_id": "t1"}]
             assert redis.exists_calls == 1
         finally:
             await there.stop()
 
 
 async def test_an_owner_whose_last_replica_goes_while_asked_is_a_503_before_the_timeout(monkeypatch) -> None:
-    async def never(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        await asyncio.sleep(30)
-        return [], None
-
     monkeypatch.setattr(owners, "WATCH_S", 0.05)
-    settings, broker, redis = Settings(), RedisBroker(), FakeRedis()
-    serve(broker, settings, TASK, TaskQuery, {"task": never})
+    settings, broker, redis = Settings(), RedisBroker(), FakeRedis()  # the query is never taken
     redis.keys[presence(TASK, settings.namespace)] = time.monotonic() + 0.2  # killed: it expires
+    asking = asker(broker, settings, timeout_s=10, redis=redis)
     async with TestRedisBroker(broker):
-        asker = Asker(broker, settings, TASK, timeout_s=10, redis=redis)
         started = time.monotonic()
         with pytest.raises(DependencyUnavailable):
-            await asker.one("task", taskId="t1")
+            await asking.one("task", taskId="t1")
         assert time.monotonic() - started < 2
 
 
