@@ -40,6 +40,21 @@ ALIVE_FOR_S = 1.0  # a presence seen this recently is trusted without reading it
 WATCH_S = 0.5  # while waiting for an answer, the presence is read again this often
 
 
+OPERATORS = {"$eq": "eq", "$ne": "ne", "$in": "in", "$nin": "nin"}
+
+
+def plain_filters(query: dict[str, Any]) -> list[dict[str, Any]]:
+    """A controller's list query, `{field: value}` or `{field: {"$in": [...]}}` (the API's
+    and dtlpy's filters), as an owner's plain filters: [{field, op, value}]."""
+    filters = []
+    for field, value in query.items():
+        if isinstance(value, dict):
+            filters += [{"field": field, "op": OPERATORS[op], "value": v} for op, v in value.items()]
+        else:
+            filters.append({"field": field, "op": "eq", "value": value})
+    return filters
+
+
 class Asker:
     """The asking side for one owner: `one` for a read answered at once, `pages` and `all`
     for a paged read. An owner with no replica running, or that does not answer in time, is

@@ -15,6 +15,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorGridFSBucket
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from gateway.owners import plain_filters
 from shared.contracts.tasks import ItemFilter
 from shared.platform.mongo import find_in
 
@@ -299,6 +300,14 @@ class Catalog:
             for doc in await self.annotations.one("of_items", itemIds=item_ids):
                 found[doc["itemId"]].append(doc)
         return found
+
+    async def annotations_page(self, dataset_id: str, query: dict[str, Any], skip: int, limit: int
+                               ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the dataset's live annotations matching `query` (`owners.plain_filters`:
+        dtlpy's filter on id, item, label, type), in `_id` order, each with `id`; and the total."""
+        (found,) = await self.annotations.one("page_of_dataset", datasetId=dataset_id, filters=plain_filters(query),
+                                              skip=skip, limit=limit)
+        return [_out(d) for d in found["annotations"]], found["total"]
 
     async def labels_of_dataset(self, dataset_id: str) -> list[str]:
         """The labels the dataset's live annotations use."""

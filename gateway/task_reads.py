@@ -14,21 +14,7 @@ from typing import Any
 from cachetools import TTLCache
 
 from gateway.cache import read_through
-from gateway.owners import Asker
-
-OPERATORS = {"$eq": "eq", "$ne": "ne", "$in": "in", "$nin": "nin"}
-
-
-def task_filters(query: dict[str, Any]) -> list[dict[str, Any]]:
-    """A controller's task query, `{field: value}` or `{field: {"$in": [...]}}` (the API's
-    and dtlpy's filters), as the task service's plain filters: [{field, op, value}]."""
-    filters = []
-    for field, value in query.items():
-        if isinstance(value, dict):
-            filters += [{"field": field, "op": OPERATORS[op], "value": v} for op, v in value.items()]
-        else:
-            filters.append({"field": field, "op": "eq", "value": value})
-    return filters
+from gateway.owners import Asker, plain_filters
 
 
 class TaskReads:
@@ -48,8 +34,8 @@ class TaskReads:
         return found[0] if found else None
 
     async def tasks(self, query: dict[str, Any], skip: int, limit: int) -> tuple[list[dict], int]:
-        """A page of the tasks matching `query` (see `task_filters`), in `_id` order, and the total."""
-        (found,) = await self.owner.one("tasks", filters=task_filters(query), skip=skip, limit=limit)
+        """A page of the tasks matching `query` (`owners.plain_filters`), in `_id` order, and the total."""
+        (found,) = await self.owner.one("tasks", filters=plain_filters(query), skip=skip, limit=limit)
         return found["tasks"], found["total"]
 
     async def task_names(self, *, dataset_id: str | None = None, project_id: str | None = None

@@ -9,27 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.platform.mongo import find_in
-from shared.platform.queries import ASC, RAW, Read, paged
+from shared.platform.queries import ASC, RAW, Read, filtered, paged
 from shared.rules.progress import progress_counts, status_count_pipeline
 
 ASSIGNMENTS_PER_PAGE = 20  # an assignment carries its item ids: a page stays a few MB at most
-# The fields a task list may be filtered on (the API's and dtlpy's), and how: a filter is
-# plain JSON, {"field", "op", "value"}, never a MongoDB operator sent over the wire.
-TASK_FILTER_FIELDS = {"_id", "name", "datasetId", "projectId", "recipeId"}
-TASK_FILTER_OPS = {"eq": "$eq", "ne": "$ne", "in": "$in", "nin": "$nin"}
+TASK_FILTER_FIELDS = {"_id", "name", "datasetId", "projectId", "recipeId"}  # the API's and dtlpy's
 TASKS_PER_PAGE = 1000
-
-
-def task_filter(filters: list[dict[str, Any]]) -> dict[str, Any]:
-    """The MongoDB query of a task list's filters (all must hold); a field or an operation
-    outside the known ones is refused."""
-    query: dict[str, Any] = {}
-    for f in filters:
-        field, op = f["field"], f.get("op", "eq")
-        if field not in TASK_FILTER_FIELDS or op not in TASK_FILTER_OPS:
-            raise ValueError(f"a task list cannot be filtered on {field} {op}")
-        query.setdefault(field, {})[TASK_FILTER_OPS[op]] = f["value"]
-    return query
 
 
 SHOWN = [  # an assignment as shown: its item count, not its ids
@@ -49,7 +34,7 @@ def table(db: Any) -> dict[str, Read]:
     async def tasks(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """A page of the tasks matching `filters` (`skip`, `limit`, in `_id` order) and the
         total: one document {tasks, total}."""
-        query = task_filter(args.get("filters") or [])
+        query = filtered(args.get("filters") or [], TASK_FILTER_FIELDS)
         size = min(int(args.get("limit", TASKS_PER_PAGE)), TASKS_PER_PAGE)
         total = await db.tasks.count_documents(query)
         docs = await db.tasks.find(query).sort("_id", ASC).skip(int(args.get("skip", 0))).limit(size).to_list(size)

@@ -24,7 +24,7 @@ TaskQueryName = Literal[
     "statuses", "statuses_by_id", "memberships", "browse_holders", "browse_statuses", "bulk",
 ]
 AnnotationQueryName = Literal[
-    "annotation", "of_items", "of_dataset", "classes_of_items", "classes_of_dataset", "labels_of_dataset",
+    "annotation", "of_items", "of_dataset", "page_of_dataset", "classes_of_items", "classes_of_dataset", "labels_of_dataset",
     "label_counts", "bulk",
 ]
 

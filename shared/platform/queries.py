@@ -86,6 +86,22 @@ def serve(broker: RedisBroker, settings: Settings, owner: str, model: type[queri
     return Presence(redis, queries.presence(owner, settings.namespace))
 
 
+FILTER_OPS = {"eq": "$eq", "ne": "$ne", "in": "$in", "nin": "$nin"}
+
+
+def filtered(filters: list[dict[str, Any]], fields: set[str]) -> dict[str, Any]:
+    """The MongoDB query of a read's plain filters, [{field, op, value}] (all must hold), on
+    the fields the owner lets a caller filter on: a list's filter goes over the wire as plain
+    JSON, never as MongoDB operators. A field or an operation outside those is refused."""
+    query: dict[str, Any] = {}
+    for f in filters:
+        field, op = f["field"], f.get("op", "eq")
+        if field not in fields or op not in FILTER_OPS:
+            raise ValueError(f"cannot filter on {field} {op}")
+        query.setdefault(field, {})[FILTER_OPS[op]] = f["value"]
+    return query
+
+
 async def paged(collection: Any, query: dict[str, Any], projection: dict[str, Any] | None,
                 after: Any, limit: int, raw: bool = True) -> tuple[list[Any], Any]:
     """Documents of `query` in `_id` order from past `after`, at most `limit`; where the next

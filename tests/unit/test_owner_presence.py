@@ -13,13 +13,12 @@ import pytest
 from faststream.redis import RedisBroker, TestRedisBroker
 
 from gateway import owners
-from gateway.owners import Asker
-from gateway.task_reads import task_filters
+from gateway.owners import Asker, plain_filters
 from gateway.unavailable import DependencyUnavailable
-from services.task.queries import task_filter
+from services.task.queries import TASK_FILTER_FIELDS
 from shared.contracts.queries import TASK, TaskQuery, presence
 from shared.platform import queries
-from shared.platform.queries import Presence, serve
+from shared.platform.queries import Presence, filtered, serve
 from shared.platform.settings import Settings
 from tests.unit.test_owner_queries import asker
 
@@ -108,14 +107,14 @@ async def test_a_replica_keeps_its_presence_alive_while_it_runs(monkeypatch) -> 
 
 def test_a_task_list_filter_is_plain_json_and_means_the_same_query() -> None:
     query = {"projectId": {"$in": ["p1", "p2"]}, "name": "shirts", "datasetId": {"$ne": "d9"}}
-    plain = task_filters(query)
+    plain = plain_filters(query)
     assert all(set(f) == {"field", "op", "value"} and not f["op"].startswith("$") for f in plain)
-    assert task_filter(plain) == {"projectId": {"$in": ["p1", "p2"]}, "name": {"$eq": "shirts"},
+    assert filtered(plain, TASK_FILTER_FIELDS) == {"projectId": {"$in": ["p1", "p2"]}, "name": {"$eq": "shirts"},
                                   "datasetId": {"$ne": "d9"}}
 
 
 def test_a_task_list_filter_on_an_unknown_field_or_operation_is_refused() -> None:
     with pytest.raises(ValueError):
-        task_filter([{"field": "assignees", "op": "eq", "value": "x"}])
+        filtered([{"field": "assignees", "op": "eq", "value": "x"}], TASK_FILTER_FIELDS)
     with pytest.raises(ValueError):
-        task_filter([{"field": "name", "op": "where", "value": "1"}])
+        filtered([{"field": "name", "op": "where", "value": "1"}], TASK_FILTER_FIELDS)
