@@ -1,5 +1,6 @@
 """Each service owns its data: which modules touch which MongoDB collections, read from the
-source (every `db.<collection>` and `db["<collection>"]`).
+source (every `db.<collection>`, `db["<collection>"]`, and a collection named to the catalog's
+generic reads, `catalog.page("<collection>", ...)`).
 
 OWNERS says whose each collection is. A module touching a collection its service does not
 own fails the test, unless the pair is in STILL_CROSSING: the reads issue 19 has not moved
@@ -36,6 +37,8 @@ STILL_CROSSING: set[tuple[str, str]] = set()
 
 
 TOUCH = re.compile(r"\b(?:db|database)\s*(?:\.\s*([a-z_]+)\b|\[\s*[\"']([a-z_]+)[\"']\s*\])")
+# the catalog's generic reads and its cache take a collection by name: `catalog.page("items", ...)`
+BY_NAME = re.compile(r"\b(?:catalog|access)\s*\.\s*\w+\(\s*[\"']([a-z_]+)[\"']")
 
 
 def owner_of(module: Path) -> str:
@@ -51,8 +54,9 @@ def touches() -> set[tuple[str, str]]:
     found = set()
     for top in ("gateway", "services", "shared"):
         for module in (ROOT / top).rglob("*.py"):
-            for match in TOUCH.finditer(module.read_text()):
-                name = match.group(1) or match.group(2)
+            text = module.read_text()
+            for match in [*TOUCH.finditer(text), *BY_NAME.finditer(text)]:
+                name = next(g for g in match.groups() if g)
                 if name in OWNERS:
                     found.add((module.relative_to(ROOT).as_posix(), name))
     return found
