@@ -59,7 +59,7 @@ class Gateway:
         self.broker = make_broker(s)
         self.reply_to = reply_channel(s, "gateway")
         self._hear_replies()
-        self.owners = Owners(self.broker, s)  # the task and annotation services, asked for their data
+        self.owners = Owners(self.broker, s, self.reply_to)  # the task and annotation services, asked for their data
         self.publishers: dict[str, Any] = {
             streams.CLASSIFY: stream_publisher(
                 self.broker, s, streams.CLASSIFY, schema=ClassifyStreamCommand,
@@ -98,6 +98,8 @@ class Gateway:
             message = self.broker.context.get_local("message")
             if isinstance(event, dict):
                 self.hub.reply(message.correlation_id, event, message.headers.get("published") != "0")
+            else:  # an owner's answer to a query (BSON, gateway.owners)
+                self.owners.answered(message.correlation_id, message.body)
 
     def _listen(self, name: str) -> None:
         @self.broker.subscriber(
@@ -128,8 +130,9 @@ class Gateway:
         self.throttle = SignInThrottle(self.redis, s)
         self.invalidation = Invalidation(self.redis, s.namespace, self.access)
         self.audit = AuditLog(self.catalog)
+        self.owners.connect(self.redis)
         self.catalog.annotations = self.owners.annotation
-        self.tasks = TaskReads(self.owners.task, self.catalog.db)
+        self.tasks = TaskReads(self.owners.task)
         self.browse = Browser(self.catalog.db, self.owners, max_age_s=s.browse_max_age_s)
         self.bus = CommandBus(
             self.redis, self.catalog, self.hub, self.publishers, s.namespace, s.outcome_wait_s,

@@ -110,9 +110,9 @@ class Source:
     async def _export_chunk(self, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Any]]:
         gw = self.gw
         ids = [i["id"] for i in items]
-        annotations = await gw.catalog.asked_annotations_of_items(ids)
+        annotations = await gw.catalog.annotations_of_items(ids)
         held = {i: self.holders.get(i, []) for i in ids}
-        statuses = await gw.tasks.asked_statuses_of_items(held)
+        statuses = await gw.tasks.statuses_of_items(held)
         return [(i, item_export(self._named(with_refs(i, held[i["id"]], statuses.get(i["id"], []))),
                                 annotations[i["id"]], gw.api)) for i in items]
 

@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from gateway.controllers.common import now_iso
@@ -25,7 +26,7 @@ from gateway.import_formats import Entry, Upload, read_upload
 from gateway.import_scenes import scene_refusal, send_scene, start_id
 from gateway.import_statuses import plan_statuses, send_statuses
 from gateway.media import UnsupportedMedia, probe
-from gateway.repository import NOT_DELETED
+from gateway.unavailable import DependencyUnavailable
 from shared.contracts import streams
 from shared.contracts.commands import Classify
 from shared.contracts.dataloop import Ontology
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 BATCH = 500  # commands published in one round trip; progress is written after each
 BATCHES_IN_FLIGHT = 4
 OUTCOME_WAIT_S = 60.0  # a batch waits this long for the annotation service (restarting, say)
+SEEN_WAIT_S = 600.0  # the plan waits this long for the annotation service to run, then the job fails
+SEEN_RETRY_S = 0.5
 
 
 def annotation_id(dataset_id: str, item_id: str, entry: Entry) -> str:
@@ -141,17 +144,35 @@ class _Report:
 
 async def _seen(gw: Any, dataset_id: str) -> dict[tuple, str]:
     """(item, label, frame, end frame) -> the command id that made it, of the dataset's
-    live annotations. Still read from the annotation service's collection (issue 19 has it
-    left): an import plans, counts its duplicates and reports its total before any command
-    is sent, also while the annotation service is not running yet (it goes on when the
-    service comes), so asking the service here would stall the plan."""
+    live annotations, asked of the annotation service page by page."""
     seen = {}
     fields = {"itemId": 1, "label": 1, "metadata.system.frame": 1, "metadata.system.endFrame": 1,
               "_commandId": 1}
-    async for a in gw.catalog.db.annotations.find({"datasetId": dataset_id} | NOT_DELETED, fields):
-        system = a["metadata"]["system"]
-        seen[(a["itemId"], a["label"], system.get("frame"), system.get("endFrame"))] = a.get("_commandId", "")
+    async for page in gw.catalog.annotations.pages("of_dataset", datasetId=dataset_id, fields=fields):
+        for a in page:
+            system = a["metadata"]["system"]
+            seen[(a["itemId"], a["label"], system.get("frame"), system.get("endFrame"))] = a.get("_commandId", "")
     return seen
+
+
+async def _seen_when_answered(gw: Any, job_id: str, dataset_id: str,
+                              at_most: Callable[[], int]) -> dict[tuple, str]:
+    """`_seen`, waiting for the annotation service while it does not run (an import may be
+    started before it, and goes on when it comes). Meanwhile the job shows `at_most` as its
+    total, what it plans to send before the duplicates are known, and no progress."""
+    deadline = asyncio.get_running_loop().time() + SEEN_WAIT_S
+    shown = False
+    while True:
+        try:
+            return await _seen(gw, dataset_id)
+        except DependencyUnavailable:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            if not shown:
+                await gw.catalog.db.imports.update_one({"_id": job_id}, {"$set": {
+                    "total": at_most(), "processed": 0, "updatedAt": now_iso()}})
+                shown = True
+            await asyncio.sleep(SEEN_RETRY_S)
 
 
 async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, upload: Upload,
@@ -160,7 +181,9 @@ async def _run(gw: Any, job_id: str, dataset: dict[str, Any], actor: Actor, uplo
     fits = _Fits(ontology)
     wanted = {e.item for f in upload.files for e in f.entries if fits(e) is None}
     items = await _items(gw, dataset, upload, actor.email or actor.user_id, wanted)
-    seen = await _seen(gw, dataset["id"])
+    seen = await _seen_when_answered(gw, job_id, dataset["id"], lambda: sum(
+        _refusal(e, items.get(e.item), fits) is None for f in upload.files for e in f.entries)
+        + sum(len(f.statuses) for f in upload.files))
     report = _Report(upload.files)
     reports = report.files
     todo: list[tuple[int, Classify]] = []

@@ -90,7 +90,7 @@ async def plan_statuses(gw: Any, job_id: str, dataset: dict[str, Any], actor: Ac
     holders: dict[str, list[tuple[str, str]]] = {}
     for task_id, item_id in wanted:
         holders.setdefault(item_id, []).append((task_id, ""))
-    held = await gw.tasks.asked_statuses_of_items(holders)
+    held = await gw.tasks.statuses_of_items(holders)
     now = {(d["taskId"], d["itemId"]): d for docs in held.values() for d in docs}
     for key, (n, status, command) in wanted.items():
         doc = now.get(key)

@@ -15,6 +15,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorGridFSBucket
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from gateway.owners import plain_filters
 from shared.contracts.tasks import ItemFilter
 from shared.platform.mongo import find_in
 
@@ -285,28 +286,28 @@ class Catalog:
         return StoredFile(self.db["files.chunks"], doc) if doc else None
 
     # the annotation service's data ---------------------------------------------------------
-    # An item's or an annotation's own view still reads the annotation service's collection
-    # (issue 19 has it left): it must answer while the annotation service is down, and
-    # without taking a Redis connection from a pool a burst has exhausted (the overload
-    # test). Reads over many items are asked of the service (gateway.owners).
+    # Asked of the annotation service (gateway.owners): the gateway reads no annotation itself.
 
     async def annotation(self, annotation_id: str) -> dict[str, Any] | None:
-        return await self.db.annotations.find_one({"_id": annotation_id} | NOT_DELETED)
+        """A live annotation, as stored now (a scene's change is checked against it)."""
+        found = await self.annotations.one("annotation", annotationId=annotation_id)
+        return found[0] if found else None
 
     async def annotations_of_items(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        found: dict[str, list[dict[str, Any]]] = {i: [] for i in item_ids}
-        for doc in await find_in(self.db.annotations, "itemId", item_ids, NOT_DELETED,
-                                 sort=[("createdAt", ASCENDING)]):
-            found[doc["itemId"]].append(doc)
-        return found
-
-    async def asked_annotations_of_items(self, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """As `annotations_of_items`, asked of the annotation service (exports)."""
+        """item id -> its live annotations, in creation order."""
         found: dict[str, list[dict[str, Any]]] = {i: [] for i in item_ids}
         if item_ids:
             for doc in await self.annotations.one("of_items", itemIds=item_ids):
                 found[doc["itemId"]].append(doc)
         return found
+
+    async def annotations_page(self, dataset_id: str, query: dict[str, Any], skip: int, limit: int
+                               ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the dataset's live annotations matching `query` (`owners.plain_filters`:
+        dtlpy's filter on id, item, label, type), in `_id` order, each with `id`; and the total."""
+        (found,) = await self.annotations.one("page_of_dataset", datasetId=dataset_id, filters=plain_filters(query),
+                                              skip=skip, limit=limit)
+        return [_out(d) for d in found["annotations"]], found["total"]
 
     async def labels_of_dataset(self, dataset_id: str) -> list[str]:
         """The labels the dataset's live annotations use."""

@@ -38,7 +38,7 @@ from gateway.dtlpy_compat import (
 from gateway.errors import REJECTION_STATUS, unprocessable
 from gateway.exports import item_json, public_annotation
 from gateway.guards import Grant
-from gateway.repository import NOT_DELETED, Catalog, new_id
+from gateway.repository import Catalog, new_id
 from gateway.roles import at_least
 from gateway.task_reads import TaskReads, with_refs
 from shared.contracts import streams
@@ -134,8 +134,7 @@ class DtlpyController(Controller):
         resource = data.get("resource", "items") if isinstance(data, dict) else "items"
         query, page, size = query_of(resource, data)
         if resource == "annotations":
-            query |= {"datasetId": dataset_id} | NOT_DELETED
-            found, total = await catalog.page("annotations", query, page * size, size)
+            found, total = await catalog.annotations_page(dataset_id, query, page * size, size)
             return paged([public_annotation(a) for a in found], total, page, size)
         found, total = await catalog.page("items", query | {"datasetId": dataset_id}, page * size, size)
         holders = await tasks.memberships([i["id"] for i in found])

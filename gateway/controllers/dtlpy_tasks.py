@@ -4,6 +4,7 @@ A status change is the same `SetStatus` command the studio's Done button sends."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -44,8 +45,8 @@ class DtlpyTaskController(Controller):
 
     @staticmethod
     async def _view(tasks: TaskReads, task: dict[str, Any]) -> Task:
-        assignments = await tasks.assignments(task["_id"])
-        return task_view(task, [a["_id"] for a in assignments], await tasks.status_counts(task["_id"]))
+        assignments, counts = await asyncio.gather(tasks.assignments(task["_id"]), tasks.status_counts(task["_id"]))
+        return task_view(task, [a["_id"] for a in assignments], counts)
 
     @post("/annotationtasks/query", status_code=200)
     async def dtlpy_tasks(

@@ -181,8 +181,9 @@ class ItemController(Controller):
         api: NamedDependency[str],
     ) -> ItemWithAnnotations:
         """The item's Dataloop JSON with its annotations (export layout 1)."""
-        annotations = await catalog.annotations_of_items([item_id])
-        return item_export(await _with_refs(tasks, grant.item), annotations[item_id], api)
+        annotations, item = await asyncio.gather(catalog.annotations_of_items([item_id]),
+                                                 _with_refs(tasks, grant.item))
+        return item_export(item, annotations[item_id], api)
 
     @post("/items/{item_id:str}/annotations", responses=accepted(ClassifyPending))
     async def classify(

@@ -169,10 +169,14 @@ class TaskController(TaskItemsReads, Controller):
 
     @staticmethod
     async def _view(tasks: TaskReads, task: dict[str, Any]) -> Task:
-        assignments = await tasks.assignments(task["_id"])
-        view = task_view(task, [a["_id"] for a in assignments], await tasks.status_counts(task["_id"]))
-        if task["allocation"] == "pulling":
-            view["queue"] = {"remaining": await tasks.queue_remaining(task["_id"])}
+        """The task with its assignments, progress and (pulling) queue, asked at once."""
+        pulling = task["allocation"] == "pulling"
+        assignments, counts, *remaining = await asyncio.gather(
+            tasks.assignments(task["_id"]), tasks.status_counts(task["_id"]),
+            *([tasks.queue_remaining(task["_id"])] if pulling else []))
+        view = task_view(task, [a["_id"] for a in assignments], counts)
+        if pulling:
+            view["queue"] = {"remaining": remaining[0]}
         return view
 
     @get("/tasks/{task_id:str}")
@@ -234,8 +238,8 @@ class TaskController(TaskItemsReads, Controller):
     async def list_assignments(
         self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
     ) -> list[Assignment]:
-        counts = await tasks.status_counts(task_id)
-        return [assignment_json(a, counts) for a in await tasks.assignments(task_id)]
+        counts, found = await asyncio.gather(tasks.status_counts(task_id), tasks.assignments(task_id))
+        return [assignment_json(a, counts) for a in found]
 
     @post("/tasks/{task_id:str}/pull", status_code=200, responses=accepted())
     async def pull(self, task_id: FromPath[str], request: Request, grant: NamedDependency[Grant],
@@ -280,7 +284,11 @@ class AssignmentController(Controller):
         self, assignment_id: FromPath[str], grant: NamedDependency[Grant],
         tasks: NamedDependency[TaskReads],
     ) -> Assignment:
-        return assignment_json(grant.assignment, await tasks.status_counts(grant.task["_id"]))
+        assignment, counts = await asyncio.gather(  # not the guard's: it may be a moment old
+            tasks.fresh_assignment(assignment_id), tasks.status_counts(grant.task["_id"]))
+        if assignment is None:
+            raise NotFoundException(f"no assignment {assignment_id}")
+        return assignment_json(assignment, counts)
 
     @get("/{assignment_id:str}/items")
     async def assignment_items(
@@ -290,7 +298,7 @@ class AssignmentController(Controller):
     ) -> Paged[AssignmentItem]:
         """The assignment's items in work order, each with its status in the task and its
         mimetype (the studio opens a video in the video studio, and preloads only images)."""
-        assignment = await tasks.assignment(assignment_id, with_items=True)  # the guard's has no ids
+        assignment = await tasks.fresh_assignment(assignment_id, with_items=True)  # the guard's has no ids
         if assignment is None:
             raise NotFoundException(f"no assignment {assignment_id}")
         ids = assignment["itemIds"][page * page_size:(page + 1) * page_size]

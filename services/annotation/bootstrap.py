@@ -118,6 +118,7 @@ def build(settings: Settings) -> AnnotationService:
     service_runner = runner(repo, base_url=settings.public_url, publish=publish, bulk_events=publish_events,
                             joint=True)
     app.subscribe(broker, runner=service_runner, settings=settings, dead_letters=DeadLetters(redis, settings.namespace))
-    serve(broker, settings, ANNOTATION, AnnotationQuery, queries.table(repo.db))  # the gateway's reads of its data
-    asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
+    presence = serve(broker, settings, ANNOTATION, AnnotationQuery, queries.table(repo.db), redis)  # the gateway's reads of its data
+    asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start, presence.start],
+                       on_shutdown=[presence.stop, stop])
     return AnnotationService(settings, broker, redis, mongo, repo, service_runner, asgi)

@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from shared.platform.mongo import find_in
-from shared.platform.queries import ASC, RAW, Read, paged
+from shared.platform.queries import ASC, RAW, Read, filtered, paged
 
 LIVE = {"_deleted": {"$exists": False}}
 CLASSES = {"type": "class"} | LIVE
 CLASS_FIELDS = {"itemId": 1, "label": 1}
+FILTER_FIELDS = {"_id", "itemId", "label", "type"}  # what dtlpy filters a dataset's annotations on
+PER_PAGE = 1000
 
 
 def table(db: Any) -> dict[str, Read]:
@@ -31,6 +33,15 @@ def table(db: Any) -> dict[str, Read]:
         """A dataset's live annotations (only `fields`, if given), paged."""
         return await paged(db.annotations, {"datasetId": args["datasetId"]} | LIVE, args.get("fields"),
                             after, limit)
+
+    async def page_of_dataset(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """A page (`skip`, `limit`, in `_id` order) of a dataset's live annotations matching
+        `filters` (plain: [{field, op, value}]), and their total: one document {annotations, total}."""
+        query = {"datasetId": args["datasetId"]} | filtered(args.get("filters") or [], FILTER_FIELDS) | LIVE
+        size = min(int(args.get("limit", PER_PAGE)), PER_PAGE)
+        total = await db.annotations.count_documents(query)
+        docs = await db.annotations.find(query).sort("_id", ASC).skip(int(args.get("skip", 0))).limit(size).to_list(size)
+        return [{"annotations": docs, "total": total}], None
 
     async def classes_of_items(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """The live class annotations of some items: id, item and label."""
@@ -56,6 +67,6 @@ def table(db: Any) -> dict[str, Read]:
         return [(await db.bulk_classifications.find_one({"_id": bulk_id}) or {}) |
                 (await db.bulk_progress.find_one({"_id": bulk_id}) or {})], None
 
-    return {"annotation": annotation, "of_items": of_items, "of_dataset": of_dataset,
+    return {"annotation": annotation, "of_items": of_items, "of_dataset": of_dataset, "page_of_dataset": page_of_dataset,
             "classes_of_items": classes_of_items, "classes_of_dataset": classes_of_dataset,
             "labels_of_dataset": labels_of_dataset, "label_counts": label_counts, "bulk": bulk}

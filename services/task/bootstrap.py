@@ -124,7 +124,7 @@ def build(settings: Settings) -> TaskService:
     bulk = bulk_runner(repo, publish=publish, statuses=statuses, reply=reply)
     app.subscribe(broker, runner=service_runner, status_runner=status_runner(repo, publish=publish, reply=reply), bulk=bulk,
                   settings=settings, dead_letters=DeadLetters(redis, settings.namespace))
-    serve(broker, settings, TASK, TaskQuery, queries.table(repo.db))  # the gateway's reads of its data
+    presence = serve(broker, settings, TASK, TaskQuery, queries.table(repo.db), redis)  # the gateway's reads of its data
 
     async def start() -> None:
         await ensure_groups(redis, settings.namespace)
@@ -134,5 +134,6 @@ def build(settings: Settings) -> TaskService:
         await redis.aclose()
         repo.close()
 
-    asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start], on_shutdown=[stop])
+    asgi = service_app(app.NAME, broker, checks={"mongodb": repo.ping}, on_startup=[start, presence.start],
+                       on_shutdown=[presence.stop, stop])
     return TaskService(settings, broker, redis, repo, service_runner, bulk, asgi)

@@ -1,16 +1,26 @@
-"""The task service's answers to the gateway's reads (shared.contracts.queries): tasks, item
-statuses, who holds which items, and bulks, read from its own collections. Each read is
-`(arguments, after, limit) -> (documents, after)`; the large ones (a task's holders and
-statuses, a dataset's memberships) are paged by `_id`, the others answer at once."""
+"""The task service's answers to the gateway's reads (shared.contracts.queries): tasks,
+assignments, item statuses, progress, who holds which items, and bulks, read from its own
+collections. Each read is `(arguments, after, limit) -> (documents, after)`; the large ones
+(a task's holders and statuses, a dataset's memberships) are paged by `_id`, the others
+answer at once."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from shared.platform.mongo import find_in
-from shared.platform.queries import ASC, RAW, Read, paged
+from shared.platform.queries import ASC, RAW, Read, filtered, paged
+from shared.rules.progress import progress_counts, status_count_pipeline
 
 ASSIGNMENTS_PER_PAGE = 20  # an assignment carries its item ids: a page stays a few MB at most
+TASK_FILTER_FIELDS = {"_id", "name", "datasetId", "projectId", "recipeId"}  # the API's and dtlpy's
+TASKS_PER_PAGE = 1000
+
+
+SHOWN = [  # an assignment as shown: its item count, not its ids
+    {"$addFields": {"totalItems": {"$size": "$itemIds"}}},
+    {"$project": {"itemIds": 0}},
+]
 
 
 def table(db: Any) -> dict[str, Read]:
@@ -21,17 +31,52 @@ def table(db: Any) -> dict[str, Read]:
         doc = await db.tasks.find_one({"_id": args["taskId"]}, args.get("fields"))
         return ([doc] if doc else []), None
 
+    async def tasks(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """A page of the tasks matching `filters` (`skip`, `limit`, in `_id` order) and the
+        total: one document {tasks, total}."""
+        query = filtered(args.get("filters") or [], TASK_FILTER_FIELDS)
+        size = min(int(args.get("limit", TASKS_PER_PAGE)), TASKS_PER_PAGE)
+        total = await db.tasks.count_documents(query)
+        docs = await db.tasks.find(query).sort("_id", ASC).skip(int(args.get("skip", 0))).limit(size).to_list(size)
+        return [{"tasks": docs, "total": total}], None
+
     async def task_names(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """The tasks of a dataset or a project: name, dataset, available actions."""
         query = {k: args[k] for k in ("datasetId", "projectId") if k in args}
         fields = {"name": 1, "datasetId": 1, "availableActions": 1}
         return await db.tasks.find(query, fields).to_list(None), None
 
+    async def assignments(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """The task's assignments (not its hidden queue), each with `totalItems`, without ids."""
+        match = {"taskId": args["taskId"], "queue": {"$ne": True}}
+        return await db.assignments.aggregate([{"$match": match}, *SHOWN, {"$sort": {"_id": ASC}}]).to_list(None), None
+
     async def assignment(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
-        """An annotator's assignment with its items (the workflow service's copy, when it
-        lags behind the task facts)."""
-        doc = await db.assignments.find_one({"_id": args["assignmentId"], "queue": {"$ne": True}})
-        return ([doc] if doc else []), None
+        """An annotator's assignment: with its items (`withItems`; the workflow service's
+        copy, when it lags behind the task facts), or as shown (`totalItems`, no ids)."""
+        if args.get("withItems", True):
+            doc = await db.assignments.find_one({"_id": args["assignmentId"], "queue": {"$ne": True}})
+            return ([doc] if doc else []), None
+        found = await db.assignments.aggregate([
+            {"$match": {"_id": args["assignmentId"], "queue": {"$ne": True}}}, *SHOWN]).to_list(1)
+        return found[:1], None
+
+    async def queue_remaining(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """How many items a pulling task's hidden queue has still to hand out."""
+        queue = await db.assignments.find_one({"taskId": args["taskId"], "queue": True}, {"itemIds": 1, "next": 1})
+        return [max(0, len(queue["itemIds"]) - queue["next"]) if queue else 0], None
+
+    async def status_counts(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """[assignment, status, items], as counted in `task_progress`; for a task not
+        counted yet, from the status documents."""
+        task_id = args["taskId"]
+        progress = await db.task_progress.find_one({"_id": task_id}, {"counts": 1})
+        if progress is not None:
+            counts = progress_counts(progress)
+        else:
+            counts = {(d["_id"]["a"], d["_id"]["s"]): d["n"]
+                      async for d in db.item_statuses.aggregate(status_count_pipeline(task_id))}
+        return [[a, s, n] for (a, s), n in counts.items()], None
 
     async def statuses(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """The status documents of some items in a task (the workflow service checks the
@@ -88,6 +133,7 @@ def table(db: Any) -> dict[str, Read]:
                 "statusChanges", [])
         return [record], None
 
-    return {"task": task, "task_names": task_names, "assignment": assignment, "statuses": statuses,
-            "statuses_by_id": statuses_by_id, "memberships": memberships,
+    return {"task": task, "tasks": tasks, "task_names": task_names, "assignments": assignments,
+            "assignment": assignment, "queue_remaining": queue_remaining, "status_counts": status_counts,
+            "statuses": statuses, "statuses_by_id": statuses_by_id, "memberships": memberships,
             "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk}

@@ -24,7 +24,7 @@ TaskQueryName = Literal[
     "statuses", "statuses_by_id", "memberships", "browse_holders", "browse_statuses", "bulk",
 ]
 AnnotationQueryName = Literal[
-    "annotation", "of_items", "of_dataset", "classes_of_items", "classes_of_dataset", "labels_of_dataset",
+    "annotation", "of_items", "of_dataset", "page_of_dataset", "classes_of_items", "classes_of_dataset", "labels_of_dataset",
     "label_counts", "bulk",
 ]
 
@@ -60,3 +60,10 @@ def channel(owner: str, namespace: str) -> str:
     """The Redis list an owner's replicas take queries from."""
     name = f"queries.{owner}"
     return f"{namespace}.{name}" if namespace else name
+
+
+def presence(owner: str, namespace: str) -> str:
+    """The Redis key that exists while a replica of the owner answers queries: each replica
+    sets it again, with a short time to live, while it runs (shared.platform.queries), so
+    the asker knows at once that none runs instead of waiting for an answer."""
+    return channel(owner, namespace) + ".alive"

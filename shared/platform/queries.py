@@ -5,6 +5,8 @@ A read asked of the owner is consistent with the writes it has made durable: a c
 outcome reaches the gateway only after its change is stored, so a read asked after it sees
 it, whichever gateway replica asks (no read model to lag behind)."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -22,15 +24,50 @@ CODEC = CodecOptions(tz_aware=True)
 RAW = CodecOptions(document_class=RawBSONDocument, tz_aware=True)  # documents passed on as read
 ASC = 1
 WORKERS = 16  # queries answered at once per replica: each is one or two MongoDB reads
+PRESENCE_EVERY_S = 1.0  # a replica says it is there this often...
+PRESENCE_TTL_MS = 3000  # ...and is taken for gone this long after it last said so (killed)
 
 # A read: (arguments, where to start, how many) -> (documents, where the next page starts).
 Read = Callable[[dict[str, Any], Any, int], Awaitable[tuple[list[Any], Any]]]
 
 
+class Presence:
+    """A replica's presence as an owner of queries: the owner's presence key
+    (queries.presence) set again every PRESENCE_EVERY_S with a PRESENCE_TTL_MS time to live,
+    from the service's start to its stop. The key is shared by the owner's replicas and not
+    deleted on stop (another may run): it expires PRESENCE_TTL_MS after the last one stopped
+    or was killed."""
+
+    def __init__(self, redis: Any, key: str) -> None:
+        self.redis, self.key = redis, key
+        self.beating: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.redis is None:  # no presence kept (an in-memory broker's tests)
+            return
+        await self.redis.set(self.key, "1", px=PRESENCE_TTL_MS)
+        self.beating = asyncio.ensure_future(self._beat())
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_EVERY_S)
+            try:
+                await self.redis.set(self.key, "1", px=PRESENCE_TTL_MS)
+            except Exception as exc:  # noqa: BLE001 - Redis down: the asker cannot ask either
+                log.warning("presence %s not renewed: %s", self.key, exc)
+
+    async def stop(self) -> None:
+        if self.beating is not None:
+            self.beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.beating
+
+
 def serve(broker: RedisBroker, settings: Settings, owner: str, model: type[queries.Query],
-          table: Mapping[str, Read]) -> None:
-    """The owner's query subscriber: one list, answered by whichever replica pops it. (No
-    postponed annotations in this module: the subscriber's parameter is typed with `model`.)"""
+          table: Mapping[str, Read], redis: Any = None) -> Presence:
+    """The owner's query subscriber: one list, answered by whichever replica pops it; and
+    its presence, which the service starts and stops with itself. (No postponed annotations
+    in this module: the subscriber's parameter is typed with `model`.)"""
 
     @broker.subscriber(
         list=queries.channel(owner, settings.namespace), max_workers=WORKERS,
@@ -45,6 +82,24 @@ def serve(broker: RedisBroker, settings: Settings, owner: str, model: type[queri
         except Exception as exc:  # the asker is told, instead of waiting until it gives up
             log.exception("query %s failed", query.query)
             return bson.encode({"error": f"{type(exc).__name__}: {exc}"})
+
+    return Presence(redis, queries.presence(owner, settings.namespace))
+
+
+FILTER_OPS = {"eq": "$eq", "ne": "$ne", "in": "$in", "nin": "$nin"}
+
+
+def filtered(filters: list[dict[str, Any]], fields: set[str]) -> dict[str, Any]:
+    """The MongoDB query of a read's plain filters, [{field, op, value}] (all must hold), on
+    the fields the owner lets a caller filter on: a list's filter goes over the wire as plain
+    JSON, never as MongoDB operators. A field or an operation outside those is refused."""
+    query: dict[str, Any] = {}
+    for f in filters:
+        field, op = f["field"], f.get("op", "eq")
+        if field not in fields or op not in FILTER_OPS:
+            raise ValueError(f"cannot filter on {field} {op}")
+        query.setdefault(field, {})[FILTER_OPS[op]] = f["value"]
+    return query
 
 
 async def paged(collection: Any, query: dict[str, Any], projection: dict[str, Any] | None,
