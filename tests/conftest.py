@@ -3,6 +3,7 @@ its own stream namespace and database, so tests never FLUSHALL each other."""
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import uuid
@@ -14,6 +15,14 @@ os.environ.setdefault("DATALOOP_PATH", tempfile.mkdtemp(prefix="dtlpy-"))
 
 from shared.platform.settings import Settings  # noqa: E402
 from tests.servers import mongodb_server, redis_server  # noqa: E402
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection imported (the platform, dtlpy, hypothesis, Playwright...) lives as long
+    as the session: moved out of the garbage collector's reach, so that the full collections
+    the tests' platforms trigger walk only what the tests made (as gateway.app.main does)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
