@@ -12,6 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 os.environ.setdefault("DATALOOP_PATH", tempfile.mkdtemp(prefix="dtlpy-"))
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):  # `make test`'s workers: dtlpy's files apart
+    os.environ["DATALOOP_PATH"] = os.path.join(os.environ["DATALOOP_PATH"], worker)
+    os.makedirs(os.environ["DATALOOP_PATH"], exist_ok=True)
 
 from shared.platform.settings import Settings  # noqa: E402
 from tests.servers import mongodb_server, redis_server  # noqa: E402
