@@ -25,9 +25,12 @@ run: $(VENV)/.run-deps
 	$(BIN)/python -m deploy.dev
 
 # The browser tests need a headless Chromium: deploy/chromium.sh finds Debian's, or installs
-# it with apt-get when run as root.
+# it with apt-get when run as root. Two pytest-xdist workers, each with its own embedded
+# servers (tests are isolated by namespace and database): most of an e2e test is waiting on
+# the services and servers, which the other worker's test overlaps. A file's tests stay on
+# one worker (the browser tests' module-scoped pages).
 test: $(VENV)/.test-deps
-	CHROMIUM_PATH="$$(sh deploy/chromium.sh)" $(BIN)/python -m pytest -q
+	CHROMIUM_PATH="$$(sh deploy/chromium.sh)" $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The unit layer alone (pure rules, handlers on fake repositories, layers): seconds, no servers.
 test-fast: $(VENV)/.test-deps
