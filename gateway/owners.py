@@ -33,14 +33,14 @@ from faststream.redis import RedisBroker
 from gateway.unavailable import DependencyUnavailable
 from shared.contracts import queries
 from shared.platform.messaging import JSON_CONTENT
-from shared.platform.queries import CODEC
+from shared.platform.queries import CODEC, FILTER_OPS
 from shared.platform.settings import Settings
 
 ALIVE_FOR_S = 1.0  # a presence seen this recently is trusted without reading it again
 WATCH_S = 0.5  # while waiting for an answer, the presence is read again this often
 
 
-OPERATORS = {"$eq": "eq", "$ne": "ne", "$in": "in", "$nin": "nin"}
+OPERATORS = {mongo: op for op, mongo in FILTER_OPS.items()}  # the owner's table, read backwards
 
 
 def plain_filters(query: dict[str, Any]) -> list[dict[str, Any]]:
