@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,7 +99,9 @@ class Platform:
 @contextlib.asynccontextmanager
 async def running_platform(settings: Settings, *, services: bool = True) -> AsyncIterator[Platform]:
     app = create_app(settings)
+    watchdog: list[asyncio.TimerHandle] = []
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(lambda: [timer.cancel() for timer in watchdog])
         if services:
             await stack.enter_async_context(build_annotation(settings).app)
             await stack.enter_async_context(build_task(settings).app)
@@ -111,7 +114,21 @@ async def running_platform(settings: Settings, *, services: bool = True) -> Asyn
         catalog = gateway.catalog
         platform = Platform(client, settings, app.state.gw, catalog, app=app)
         platform.token = await platform.new_user("owner@example.com")
-        yield platform
+        try:
+            yield platform
+        finally:  # the stop begins: watched until its last step (the first callback pushed)
+            watchdog.append(asyncio.get_running_loop().call_later(STUCK_AFTER_S, _print_tasks))
+
+
+STUCK_AFTER_S = 30.0  # a platform that has not stopped by then prints what it waits for
+
+
+def _print_tasks() -> None:
+    """Every task of the event loop with its stack, which pytest-timeout's thread dump does
+    not show: a platform stop that hangs says which await it hangs in."""
+    print(f"\n--- the platform has not stopped after {STUCK_AFTER_S:.0f} s; its tasks:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=12, file=sys.stderr)
 
 
 @contextlib.asynccontextmanager
