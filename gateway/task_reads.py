@@ -33,6 +33,16 @@ class TaskReads:
         found = await self.owner.one("task", taskId=task_id)
         return found[0] if found else None
 
+    async def view(self, task_id: str) -> dict[str, Any] | None:
+        """The task as it is now with what its view shows, in one ask: {task, assignments
+        (as shown), counts ((assignment, status) -> items), remaining (a pulling task's
+        queue, else None)}; None for no such task."""
+        found = await self.owner.one("task_view", taskId=task_id)
+        if not found:
+            return None
+        view = found[0]
+        return view | {"counts": {(a, s): n for a, s, n in view["counts"]}}
+
     async def tasks(self, query: dict[str, Any], skip: int, limit: int) -> tuple[list[dict], int]:
         """A page of the tasks matching `query` (`owners.plain_filters`), in `_id` order, and the total."""
         (found,) = await self.owner.one("tasks", filters=plain_filters(query), skip=skip, limit=limit)
@@ -83,10 +93,21 @@ class TaskReads:
         else:
             return found
         async for page in self.owner.pages("memberships", **where):
-            for a in page:
-                for item in a["itemIds"]:
-                    found.setdefault(item, []).append((a["taskId"], a["_id"]))
+            _add_holders(found, page)
         return found
+
+    async def refs(self, item_ids: list[str]) -> tuple[dict[str, list[tuple[str, str]]],
+                                                     dict[str, list[dict[str, Any]]]]:
+        """`memberships(item_ids)` and `statuses_of_items` of them in one ask (an item view's
+        task refs, or a page of items')."""
+        holders: dict[str, list[tuple[str, str]]] = {}
+        statuses: dict[str, list[dict[str, Any]]] = {}
+        if not item_ids:
+            return holders, statuses
+        (found,) = await self.owner.one("item_refs", itemIds=item_ids)
+        _add_holders(holders, found["memberships"])
+        _add_statuses(statuses, found["statuses"])
+        return holders, statuses
 
     async def statuses_of_items(self, holders: dict[str, list[tuple[str, str]]]
                                 ) -> dict[str, list[dict[str, Any]]]:
@@ -96,8 +117,7 @@ class TaskReads:
         found: dict[str, list[dict[str, Any]]] = {}
         if not ids:
             return found
-        for d in await self.owner.one("statuses_by_id", ids=ids):
-            found.setdefault(d["itemId"], []).append(d)
+        _add_statuses(found, await self.owner.one("statuses_by_id", ids=ids))
         return found
 
     async def task_items(self, task_id: str) -> tuple[set[str], dict[str, list[tuple[str, str]]]]:
@@ -119,6 +139,17 @@ class TaskReads:
         """A bulk's record in the task (with its state and status changes), or None."""
         found = await self.owner.one("bulk", taskId=task_id, bulkId=bulk_id)
         return found[0] if found else None
+
+
+def _add_holders(found: dict[str, list[tuple[str, str]]], assignments: list[dict[str, Any]]) -> None:
+    for a in assignments:
+        for item in a["itemIds"]:
+            found.setdefault(item, []).append((a["taskId"], a["_id"]))
+
+
+def _add_statuses(found: dict[str, list[dict[str, Any]]], docs: list[dict[str, Any]]) -> None:
+    for d in docs:
+        found.setdefault(d["itemId"], []).append(d)
 
 
 def with_refs(item: dict[str, Any], holders: list[tuple[str, str]],

@@ -137,8 +137,7 @@ class DtlpyController(Controller):
             found, total = await catalog.annotations_page(dataset_id, query, page * size, size)
             return paged([public_annotation(a) for a in found], total, page, size)
         found, total = await catalog.page("items", query | {"datasetId": dataset_id}, page * size, size)
-        holders = await tasks.memberships([i["id"] for i in found])
-        statuses = await tasks.statuses_of_items(holders)
+        holders, statuses = await tasks.refs([i["id"] for i in found])
         # with their task refs: `item.update_status(...)` finds its task there
         return paged([item_json(with_refs(i, holders.get(i["id"], []), statuses.get(i["id"], [])), api)
                       for i in found], total, page, size)
@@ -148,8 +147,7 @@ class DtlpyController(Controller):
         self, item_id: FromPath[str], grant: NamedDependency[Grant],
         tasks: NamedDependency[TaskReads], api: NamedDependency[str],
     ) -> Item:
-        holders = await tasks.memberships([item_id])
-        statuses = await tasks.statuses_of_items(holders)
+        holders, statuses = await tasks.refs([item_id])
         return item_json(with_refs(grant.item, holders.get(item_id, []), statuses.get(item_id, [])), api)
 
     @post("/items/{item_id:str}/annotations", status_code=201, responses=accepted(DtlpyUploadPending))

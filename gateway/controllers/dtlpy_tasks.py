@@ -61,7 +61,7 @@ class DtlpyTaskController(Controller):
             allowed = []
         query["projectId"] = {"$in": allowed}
         docs, total = await tasks.tasks(query, page * size, size)
-        return paged([await self._view(tasks, d) for d in docs], total, page, size)
+        return paged(list(await asyncio.gather(*(self._view(tasks, d) for d in docs))), total, page, size)
 
     @get("/annotationtasks/{task_id:str}")
     async def dtlpy_task(

@@ -63,8 +63,7 @@ def _item_doc(dataset: dict[str, Any], name: str, directory: str, system: dict[s
 
 async def _with_refs(tasks: TaskReads, item: dict[str, Any]) -> dict[str, Any]:
     """The item with its task memberships and statuses in `metadata.system.refs`."""
-    holders = await tasks.memberships([item["id"]])
-    statuses = await tasks.statuses_of_items(holders)
+    holders, statuses = await tasks.refs([item["id"]])
     return with_refs(item, holders.get(item["id"], []), statuses.get(item["id"], []))
 
 

@@ -165,7 +165,7 @@ class TaskController(TaskItemsReads, Controller):
         if name:
             query["name"] = name
         docs, total = await tasks.tasks(query, page * page_size, page_size)
-        return paged([await self._view(tasks, d) for d in docs], total, page, page_size)
+        return paged(list(await asyncio.gather(*(self._view(tasks, d) for d in docs))), total, page, page_size)
 
     @staticmethod
     async def _view(tasks: TaskReads, task: dict[str, Any]) -> Task:
@@ -183,10 +183,13 @@ class TaskController(TaskItemsReads, Controller):
     async def get_task(
         self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
     ) -> Task:
-        fresh = await tasks.fresh_task(task_id)  # not the guard's: it may be a moment old
-        if fresh is None:
+        found = await tasks.view(task_id)  # not the guard's task: it may be a moment old
+        if found is None:
             raise NotFoundException(f"no task {task_id}")
-        return await self._view(tasks, fresh)
+        view = task_view(found["task"], [a["_id"] for a in found["assignments"]], found["counts"])
+        if found["remaining"] is not None:
+            view["queue"] = {"remaining": found["remaining"]}
+        return view
 
     @patch("/tasks/{task_id:str}", responses=accepted())
     async def edit_task(

@@ -6,6 +6,7 @@ answer at once."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from shared.platform.mongo import find_in
@@ -106,6 +107,36 @@ def table(db: Any) -> dict[str, Read]:
                 d["itemIds"] = [i for i in d["itemIds"] if i in wanted]
         return docs, after
 
+    async def task_view(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """What a task's view shows, in one answer: the task, its assignments as shown, its
+        status counts and, for a pulling task, what its queue has still to hand out
+        ({task, assignments, counts, remaining}); none for a task that does not exist."""
+        found, _ = await task({"taskId": args["taskId"]}, None, 1)
+        if not found:
+            return [], None
+        pulling = found[0].get("allocation") == "pulling"
+        (shown, _), (counts, _), *queue = await asyncio.gather(
+            assignments(args, None, 0), status_counts(args, None, 0),
+            *([queue_remaining(args, None, 0)] if pulling else []))
+        return [{"task": found[0], "assignments": shown, "counts": counts,
+                 "remaining": queue[0][0][0] if pulling else None}], None
+
+    async def item_refs(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
+        """What an item view shows of the tasks, in one answer: the active assignments
+        holding the given items (`memberships`, all its pages) and the items' status
+        documents in those tasks, as one document {memberships, statuses}."""
+        held: list[Any] = []
+        page_after = None
+        while True:
+            docs, page_after = await memberships({"itemIds": args.get("itemIds") or []}, page_after,
+                                                 ASSIGNMENTS_PER_PAGE)
+            held += docs
+            if page_after is None:
+                break
+        ids = [f"{a['taskId']}:{item}" for a in held for item in a["itemIds"]]
+        statuses = await find_in(raw.item_statuses, "_id", ids) if ids else []
+        return [{"memberships": held, "statuses": statuses}], None
+
     async def browse_holders(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """The task's active assignments and queue, with their items (paged by assignment)."""
         return await paged(db.assignments, {"taskId": args["taskId"], "active": True},
@@ -135,5 +166,6 @@ def table(db: Any) -> dict[str, Read]:
 
     return {"task": task, "tasks": tasks, "task_names": task_names, "assignments": assignments,
             "assignment": assignment, "queue_remaining": queue_remaining, "status_counts": status_counts,
-            "statuses": statuses, "statuses_by_id": statuses_by_id, "memberships": memberships,
+            "statuses": statuses, "statuses_by_id": statuses_by_id, "memberships": memberships, "item_refs": item_refs,
+            "task_view": task_view,
             "browse_holders": browse_holders, "browse_statuses": browse_statuses, "bulk": bulk}

@@ -21,7 +21,8 @@ PAGE = 1000  # documents per answer of a paged read: each answer stays small, th
 
 TaskQueryName = Literal[
     "task", "tasks", "task_names", "assignments", "assignment", "queue_remaining", "status_counts",
-    "statuses", "statuses_by_id", "memberships", "browse_holders", "browse_statuses", "bulk",
+    "statuses", "statuses_by_id", "memberships", "browse_holders", "browse_statuses", "bulk", "item_refs",
+    "task_view",
 ]
 AnnotationQueryName = Literal[
     "annotation", "of_items", "of_dataset", "page_of_dataset", "classes_of_items", "classes_of_dataset", "labels_of_dataset",

@@ -71,3 +71,44 @@ async def test_a_status_set_in_a_task_looks_the_task_and_the_membership_up_once(
                                    token=token, json={"status": "completed"})
     assert r.status_code == 200, r.text
     assert seen == Counter({"membership": 1, "projects": 1, "tasks": 1})
+
+
+@contextmanager
+def asked(platform) -> Iterator[list[str]]:
+    """The reads the gateway asks of the task service meanwhile, by name."""
+    owner = platform.gateway.tasks.owner
+    names: list[str] = []
+    page = owner.page
+
+    async def counting_page(name: str, *args: Any, **kwargs: Any) -> Any:
+        names.append(name)
+        return await page(name, *args, **kwargs)
+
+    owner.page = counting_page
+    try:
+        yield names
+    finally:
+        del owner.page
+
+
+async def test_an_item_view_and_a_task_view_ask_the_task_service_once(platform):
+    """Each view's reads of the task service's data go in one ask: the item's task refs
+    (who holds it, its statuses there), and the task with its assignments and progress."""
+    await add_member(platform, "ann1@example.com", "annotator")
+    ids = await register_items(platform, 2)
+    task = (await create_task(platform, assignees=["ann1@example.com"])).json()
+    r = await platform.request("PUT", f"/api/v1/tasks/{task['id']}/items/{ids[0]}/status", json={"status": "completed"})
+    assert r.status_code == 200, r.text
+    before = (await platform.get(f"/api/v1/tasks/{task['id']}")).json()  # the guard's task is cached from here
+    with asked(platform) as names:
+        item = await platform.get(f"/api/v1/items/{ids[0]}")
+    assert item.status_code == 200, item.text
+    assert names == ["item_refs"]
+    refs = item.json()["metadata"]["system"]["refs"]
+    assert {r["type"] for r in refs} == {"task", "assignment"}
+    assert refs[0]["metadata"]["status"] == "completed"
+    with asked(platform) as names:
+        view = await platform.get(f"/api/v1/tasks/{task['id']}")
+    assert view.status_code == 200, view.text
+    assert names == ["task_view"]
+    assert view.json() == before
