@@ -162,12 +162,20 @@ async def holder(mongo_url: str, items: int = 100_000, lookups: int = 300) -> No
     await db.assignments.insert_many([{"_id": a, "taskId": "t", "annotator": f"{a}@example.com", "itemIds": share,
                                        "active": True, "removed": False, "locked": False, "queue": False}
                                       for a, share in held.items()])
+    from services.task.repository import MongoTaskRepository
+
+    repo = MongoTaskRepository(client, "bench_fast_paths")
+    assignments = await db.assignments.find({"taskId": "t"}).to_list(None)
+    wall = time.perf_counter()
+    await repo._insert_allocation("t", assignments)
+    print(f"holder: writing {items:,} allocation entries in their buckets (the repository's way): "
+          f"{(time.perf_counter() - wall) * 1000:,.0f} ms")
     docs = [{"_id": f"t:{i}", "taskId": "t", "itemId": i, "holder": {"_id": a, "annotator": f"{a}@example.com"}}
             for a, share in held.items() for i in share]
     wall = time.perf_counter()
     for n in range(0, len(docs), 10_000):
-        await db.allocations.insert_many(docs[n:n + 10_000], ordered=False)
-    print(f"holder: writing {items:,} allocation documents (insert_many, 10,000 a call): "
+        await db.allocations_per_item.insert_many(docs[n:n + 10_000], ordered=False)
+    print(f"holder: writing {items:,} allocation documents, one per item (before): "
           f"{(time.perf_counter() - wall) * 1000:,.0f} ms")
     wall = time.perf_counter()
     cache = {i: {"_id": a["_id"]} async for a in db.assignments.find({"taskId": "t"}) for i in a["itemIds"]}
@@ -182,8 +190,13 @@ async def holder(mongo_url: str, items: int = 100_000, lookups: int = 300) -> No
             spent.append((time.perf_counter() - at) * 1000)
         return spent
 
+    task = {"_id": "t"}
+
+    async def by_bucket(i: str) -> dict | None:
+        return await repo.holding(task, i)
+
     async def by_id(i: str) -> dict | None:
-        return await db.allocations.find_one({"_id": f"t:{i}"})
+        return await db.allocations_per_item.find_one({"_id": f"t:{i}"})
 
     async def by_query(i: str) -> dict | None:
         return await db.assignments.find_one({"taskId": "t", "itemIds": i, "active": True, "queue": {"$ne": True}},
@@ -192,8 +205,20 @@ async def holder(mongo_url: str, items: int = 100_000, lookups: int = 300) -> No
     async def in_memory(i: str) -> dict | None:
         return cache.get(i)
 
-    await timed(by_id)  # warm-up
-    for way, lookup in (("allocation document by _id", by_id), ("query on the item lists", by_query),
+    moved = held["a0"]
+    wall = time.perf_counter()
+    await repo.allocate("t", moved, {"_id": "a9", "taskId": "t", "annotator": "a9@example.com"})
+    print(f"holder: moving {len(moved):,} items to another assignment (the repository's way): "
+          f"{(time.perf_counter() - wall) * 1000:,.0f} ms")
+    wall = time.perf_counter()
+    for n in range(0, len(moved), 10_000):
+        await db.allocations_per_item.update_many({"_id": {"$in": [f"t:{i}" for i in moved[n:n + 10_000]]}},
+                                                  {"$set": {"holder": {"_id": "a9"}}})
+    print(f"holder: moving them, one document per item (before): {(time.perf_counter() - wall) * 1000:,.0f} ms")
+    held["a9"], held["a0"] = moved, []
+    await timed(by_bucket)  # warm-up
+    for way, lookup in (("entry in its bucket (repository)", by_bucket), ("document per item by _id", by_id),
+                        ("query on the item lists", by_query),
                         ("in-memory map (the cache)", in_memory)):
         print(f"  {way:32s} {percentiles(await timed(lookup))}  ({lookups} lookups)")
     await client.drop_database("bench_fast_paths")
