@@ -40,8 +40,7 @@ class TaskReads:
         found = await self.owner.one("task_view", taskId=task_id)
         if not found:
             return None
-        view = found[0]
-        return view | {"counts": {(a, s): n for a, s, n in view["counts"]}}
+        return found[0] | {"counts": _counts(found[0]["counts"])}
 
     async def tasks(self, query: dict[str, Any], skip: int, limit: int) -> tuple[list[dict], int]:
         """A page of the tasks matching `query` (`owners.plain_filters`), in `_id` order, and the total."""
@@ -68,13 +67,9 @@ class TaskReads:
         found = await self.owner.one("assignment", assignmentId=assignment_id, withItems=with_items)
         return found[0] if found else None
 
-    async def queue_remaining(self, task_id: str) -> int:
-        (remaining,) = await self.owner.one("queue_remaining", taskId=task_id)
-        return remaining
-
     async def status_counts(self, task_id: str) -> dict[tuple[str, str], int]:
         """(assignment, status) -> items, as the task service counts them."""
-        return {(a, s): n for a, s, n in await self.owner.one("status_counts", taskId=task_id)}
+        return _counts(await self.owner.one("status_counts", taskId=task_id))
 
     async def statuses(self, task_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
         docs = await self.owner.one("statuses", taskId=task_id, itemIds=item_ids) if item_ids else []
@@ -139,6 +134,11 @@ class TaskReads:
         """A bulk's record in the task (with its state and status changes), or None."""
         found = await self.owner.one("bulk", taskId=task_id, bulkId=bulk_id)
         return found[0] if found else None
+
+
+def _counts(rows: list[list[Any]]) -> dict[tuple[str, str], int]:
+    """The task service's [assignment, status, items] rows as (assignment, status) -> items."""
+    return {(a, s): n for a, s, n in rows}
 
 
 def _add_holders(found: dict[str, list[tuple[str, str]]], assignments: list[dict[str, Any]]) -> None:

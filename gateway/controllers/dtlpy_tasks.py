@@ -16,6 +16,7 @@ from gateway.answers import Paged, StatusChange, Task
 from gateway.bus import CommandBus
 from gateway.controllers.common import paged
 from gateway.controllers.dtlpy import PREFIX, callers_projects, query_of
+from gateway.controllers.tasks import shown_task
 from gateway.errors import REJECTION_STATUS, unprocessable
 from gateway.guards import Grant
 from gateway.repository import Catalog
@@ -24,7 +25,6 @@ from shared.contracts import streams
 from shared.contracts.events import CommandRejected
 from shared.contracts.tasks import SetStatus
 from shared.rules.labels import Problem
-from shared.rules.progress import task_view
 
 MAX_ITEMS = 1000
 
@@ -43,11 +43,6 @@ class DtlpyTaskController(Controller):
     path = PREFIX
     tags = ["dtlpy"]
 
-    @staticmethod
-    async def _view(tasks: TaskReads, task: dict[str, Any]) -> Task:
-        assignments, counts = await asyncio.gather(tasks.assignments(task["_id"]), tasks.status_counts(task["_id"]))
-        return task_view(task, [a["_id"] for a in assignments], counts)
-
     @post("/annotationtasks/query", status_code=200)
     async def dtlpy_tasks(
         self, data: JSONBody[Any], request: Request, catalog: NamedDependency[Catalog],
@@ -61,16 +56,17 @@ class DtlpyTaskController(Controller):
             allowed = []
         query["projectId"] = {"$in": allowed}
         docs, total = await tasks.tasks(query, page * size, size)
-        return paged(list(await asyncio.gather(*(self._view(tasks, d) for d in docs))), total, page, size)
+        views = await asyncio.gather(*(shown_task(tasks, d["_id"], queue=False) for d in docs))
+        return paged([v for v in views if v is not None], total, page, size)
 
     @get("/annotationtasks/{task_id:str}")
     async def dtlpy_task(
         self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
     ) -> Task:
-        task = await tasks.fresh_task(task_id)  # not the guard's: it may be a moment old
-        if task is None:
+        view = await shown_task(tasks, task_id, queue=False)  # not the guard's: it may be a moment old
+        if view is None:
             raise NotFoundException(f"no task {task_id}")
-        return await self._view(tasks, task)
+        return view
 
     @post("/assignments/items/tasks/{task_id:str}/status", status_code=200)
     async def dtlpy_task_status(

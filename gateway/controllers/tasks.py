@@ -116,6 +116,19 @@ def _task_problems(data: TaskIn, members: set[str]) -> list[Problem]:
     return problems
 
 
+async def shown_task(tasks: TaskReads, task_id: str, queue: bool = True) -> Task | None:
+    """The task as its view shows it, asked in one (`TaskReads.view`): its assignments, its
+    progress and, with `queue`, a pulling task's queue (dtlpy's task shows none); None for
+    no such task."""
+    found = await tasks.view(task_id)
+    if found is None:
+        return None
+    view = task_view(found["task"], [a["_id"] for a in found["assignments"]], found["counts"])
+    if queue and found["remaining"] is not None:
+        view["queue"] = {"remaining": found["remaining"]}
+    return view
+
+
 class TaskController(TaskItemsReads, Controller):
     path = "/api/v1"
     tags = ["tasks"]
@@ -165,30 +178,16 @@ class TaskController(TaskItemsReads, Controller):
         if name:
             query["name"] = name
         docs, total = await tasks.tasks(query, page * page_size, page_size)
-        return paged(list(await asyncio.gather(*(self._view(tasks, d) for d in docs))), total, page, page_size)
-
-    @staticmethod
-    async def _view(tasks: TaskReads, task: dict[str, Any]) -> Task:
-        """The task with its assignments, progress and (pulling) queue, asked at once."""
-        pulling = task["allocation"] == "pulling"
-        assignments, counts, *remaining = await asyncio.gather(
-            tasks.assignments(task["_id"]), tasks.status_counts(task["_id"]),
-            *([tasks.queue_remaining(task["_id"])] if pulling else []))
-        view = task_view(task, [a["_id"] for a in assignments], counts)
-        if pulling:
-            view["queue"] = {"remaining": remaining[0]}
-        return view
+        views = await asyncio.gather(*(shown_task(tasks, d["_id"]) for d in docs))  # tasks are never deleted
+        return paged([v for v in views if v is not None], total, page, page_size)
 
     @get("/tasks/{task_id:str}")
     async def get_task(
         self, task_id: FromPath[str], tasks: NamedDependency[TaskReads],
     ) -> Task:
-        found = await tasks.view(task_id)  # not the guard's task: it may be a moment old
-        if found is None:
+        view = await shown_task(tasks, task_id)  # not the guard's task: it may be a moment old
+        if view is None:
             raise NotFoundException(f"no task {task_id}")
-        view = task_view(found["task"], [a["_id"] for a in found["assignments"]], found["counts"])
-        if found["remaining"] is not None:
-            view["queue"] = {"remaining": found["remaining"]}
         return view
 
     @patch("/tasks/{task_id:str}", responses=accepted())

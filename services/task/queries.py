@@ -115,11 +115,12 @@ def table(db: Any) -> dict[str, Read]:
         if not found:
             return [], None
         pulling = found[0].get("allocation") == "pulling"
-        (shown, _), (counts, _), *queue = await asyncio.gather(
-            assignments(args, None, 0), status_counts(args, None, 0),
-            *([queue_remaining(args, None, 0)] if pulling else []))
+        reads = [assignments(args, None, 0), status_counts(args, None, 0)]
+        if pulling:
+            reads.append(queue_remaining(args, None, 0))
+        shown, counts, *queue = [docs for docs, _ in await asyncio.gather(*reads)]
         return [{"task": found[0], "assignments": shown, "counts": counts,
-                 "remaining": queue[0][0][0] if pulling else None}], None
+                 "remaining": queue[0][0] if queue else None}], None
 
     async def item_refs(args: dict[str, Any], after: Any, limit: int) -> tuple[list[Any], Any]:
         """What an item view shows of the tasks, in one answer: the active assignments

@@ -219,7 +219,7 @@ class MongoTaskRepository:
     async def _held(self, task_id: str, item_id: str) -> dict[str, Any] | None:
         found = await self.db.allocations.find_one({"_id": bucket_of(task_id, item_id)},
                                                    {held_field(item_id): 1})
-        return ((found or {}).get("h") or {}).get(_key(item_id))
+        return _entries(found).get(_key(item_id))
 
     async def allocations(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """"<task>:<item>" -> the assignment holding it, for those that have an entry (a
@@ -234,7 +234,7 @@ class MongoTaskRepository:
         fields = {held_field(item): 1 for pairs in wanted.values() for _, item in pairs}
         found: dict[str, dict[str, Any]] = {}
         for doc in await find_in(self.db.allocations, "_id", list(wanted), projection=fields):
-            held = doc.get("h") or {}
+            held = _entries(doc)
             found |= {allocation_id: held[_key(item)] for allocation_id, item in wanted[doc["_id"]]
                       if _key(item) in held}
         return found
@@ -273,17 +273,21 @@ class MongoTaskRepository:
         made before they were kept), then the mark that the task has them: each bucket
         inserted whole. Where a bucket is there already (a redelivery, or a move of a task
         made before they were kept), its entries stay and only the missing ones are added."""
-        buckets: dict[str, dict[str, Any]] = {}
+        holders: dict[str, dict[str, Any]] = {}
         for a in sorted(assignments, key=lambda a: not a.get("queue")):  # an assignment over the queue
             if a.get("active", True):
                 lite = holder_of(a)
-                for item in a.get("itemIds", []):
-                    buckets.setdefault(bucket_of(task_id, item), {})[_key(item)] = lite
+                holders |= dict.fromkeys(a.get("itemIds", []), lite)
+        buckets: dict[str, dict[str, Any]] = {}
+        for item, holder in holders.items():
+            buckets.setdefault(bucket_of(task_id, item), {})[item] = holder
         there = await insert_many_once(self.db.allocations, [
-            {"_id": bucket, "taskId": task_id, "h": entries} for bucket, entries in buckets.items()])
-        for doc in await find_in(self.db.allocations, "_id", sorted(there)) if there else []:
-            if missing := {f"h.{k}": h for k, h in buckets[doc["_id"]].items() if k not in (doc.get("h") or {})}:
-                await self.db.allocations.update_one({"_id": doc["_id"]}, {"$set": missing})
+            {"_id": bucket, "taskId": task_id, "h": {_key(item): h for item, h in entries.items()}}
+            for bucket, entries in buckets.items()])
+        if there:
+            docs = await find_in(self.db.allocations, "_id", sorted(there))
+            await self._write_entries(task_id, {item: h for doc in docs for item, h in buckets[doc["_id"]].items()
+                                                if _key(item) not in _entries(doc)})
         await insert_once(self.db.allocations, {"_id": built_mark(task_id), "taskId": task_id})
 
     async def _build_allocation(self, task_id: str) -> None:
@@ -520,6 +524,11 @@ def _key(item_id: str) -> str:
     """The item's entry's name in its bucket's `h` (a field name holds no dot and starts
     with no dollar)."""
     return item_id.translate(_ESCAPED)
+
+
+def _entries(bucket: dict[str, Any] | None) -> dict[str, Any]:
+    """A bucket's entries (none for no bucket), by `_key` of the item."""
+    return (bucket or {}).get("h") or {}
 
 
 def held_field(item_id: str) -> str:
